@@ -1,0 +1,71 @@
+/** The events a reader yields: what the binary format means, with strings and locations resolved. */
+
+/** Where an event happened in the source: interned, so equal locations are the same object. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** The enclosing function's name, or "" when unknown. */
+  readonly function: string;
+}
+
+/** Nanoseconds since the trace's clock origin (see TraceHeader). */
+export type Nanos = number;
+
+export type MisuseName = 'regionEndedTwice' | 'regionEndedOutOfOrder' | 'regionEndedOnOtherFlow';
+
+export type TraceEvent =
+  /** A new flow (logical async chain) forked from `parentFlow`. */
+  | { kind: 'flowStart'; ts: Nanos; flow: number; parentFlow: number }
+  | { kind: 'taskCreate'; ts: Nanos; flow: number; task: number; parent: number; type: string; location: SourceLocation | null }
+  | { kind: 'taskEnd'; ts: Nanos; flow: number; task: number; location: SourceLocation | null }
+  | { kind: 'regionStart'; ts: Nanos; flow: number; task: number; type: string; location: SourceLocation | null }
+  | { kind: 'regionEnd'; ts: Nanos; flow: number; type: string }
+  | { kind: 'log'; ts: Nanos; flow: number; task: number; category: string; message: string; location: SourceLocation | null }
+  /** A garbage collection: `ts` is when it started. */
+  | { kind: 'gc'; ts: Nanos; duration: Nanos; gcKind: string }
+  /** Heap bytes in use, sampled after a GC. */
+  | { kind: 'heap'; ts: Nanos; bytes: number }
+  /** Event-loop utilization (0..1) over the `interval` that ends at `ts`. */
+  | { kind: 'eventLoop'; ts: Nanos; utilization: number; interval: Nanos }
+  /** `count` events were dropped (the writer could not keep up, or failed) before `ts`. */
+  | { kind: 'dropped'; ts: Nanos; count: number }
+  /** API misuse the runtime saw; `type`/`location` are those of the region concerned. */
+  | { kind: 'misuse'; ts: Nanos; flow: number; misuse: MisuseName; type: string; location: SourceLocation | null };
+
+export type TraceEventKind = TraceEvent['kind'];
+
+export interface TraceHeader {
+  version: number;
+  /** Wall-clock time (ns since the Unix epoch) of trace time 0. */
+  wallClockOriginNs: bigint;
+  /** `process.hrtime.bigint()` at trace time 0: Node's own trace events use this clock (÷1000). */
+  hrtimeOriginNs: bigint;
+  pid: number;
+  nodeVersion: string;
+  command: string;
+}
+
+export interface TraceFooter {
+  /** Events the runtime recorded (written or dropped). */
+  events: number;
+  dropped: number;
+  /** Trace time at stop(). */
+  endTs: Nanos;
+}
+
+/** How reading ended: a complete trace, or where and why it stopped. */
+export interface ReadStatus {
+  /** The file had a header, no damage, and the footer that stop() writes. */
+  complete: boolean;
+  /** Offset just past the last frame whose events were delivered. */
+  bytesRead: number;
+  header: TraceHeader | null;
+  footer: TraceFooter | null;
+  /** Why reading stopped before a complete trace. */
+  problem: null | {
+    kind: 'truncated' | 'corrupt' | 'unfinished';
+    offset: number;
+    reason: string;
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The tstrace binary trace format, version 1: the constants shared by the writer (runtime) and the
+ * reader (tool). `docs/format.md` is the prose version of this file; change both together.
+ */
+
+/** The first 8 bytes of every trace file. */
+export const MAGIC = Uint8Array.of(0x54, 0x53, 0x54, 0x52, 0x41, 0x43, 0x45, 0x0a); // "TSTRACE\n"
+export const FORMAT_VERSION = 1;
+
+/** Every frame starts with `u32le payloadLength, u32le crc32(kind byte + payload), u8 kind`. */
+export const FRAME_HEADER_BYTES = 9;
+
+export const FrameKind = {
+  /** Process facts and clock origin; the first frame of a file. */
+  Header: 1,
+  /** A batch of events. */
+  Events: 2,
+  /** Written by `stop()`: the trace is complete; totals. */
+  Footer: 3,
+} as const;
+
+/**
+ * Event types (low 6 bits of an event's first byte). Bit 7 (`SAME_FLOW`) means "same flow as the
+ * previous event of this batch that carried a flow" and omits the flow field; bit 6 (`SAME_TASK`)
+ * does the same for the task field.
+ */
+export const EventType = {
+  StringDef: 1,
+  LocationDef: 2,
+  FlowStart: 3,
+  TaskCreate: 4,
+  TaskEnd: 5,
+  RegionStart: 6,
+  RegionEnd: 7,
+  Log: 8,
+  GC: 9,
+  Heap: 10,
+  EventLoop: 11,
+  Dropped: 12,
+  Misuse: 13,
+} as const;
+export type EventTypeCode = (typeof EventType)[keyof typeof EventType];
+
+export const SAME_FLOW = 0x80;
+export const SAME_TASK = 0x40;
+export const TYPE_MASK = 0x3f;
+
+/** Misuse kinds the runtime detects and records (the reader reports them as problems). */
+export const MisuseKind = {
+  RegionEndedTwice: 1,
+  RegionEndedOutOfOrder: 2,
+  RegionEndedOnOtherFlow: 3,
+} as const;
+
+/** GC kinds, as Node's `perf_hooks` reports them (`PerformanceEntry.detail.kind`). */
+export const GcKind: Record<number, string> = {
+  1: 'minor',
+  2: 'major',
+  4: 'incremental',
+  8: 'weakcb',
+};
+
+/** Strings (names, categories, messages) are cut to this many UTF-8 bytes. */
+export const MAX_STRING_BYTES = 1 << 20;
+/** A frame whose declared length is larger than this is corrupt; the reader never allocates more. */
+export const MAX_FRAME_BYTES = 64 << 20;
+/** A varint longer than this many bytes is corrupt (8 bytes hold 56 bits; ids and times fit in 53). */
+export const MAX_VARINT_BYTES = 8;

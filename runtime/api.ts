@@ -1,0 +1,308 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { performance } from 'node:perf_hooks';
+import { format } from 'node:util';
+import type { Writable } from 'node:stream';
+import { BatchEncoder, encodeFileStart } from '../format/encode.js';
+import { EventType, MisuseKind } from '../format/spec.js';
+import { startExecutionEvents } from './execution.js';
+import { callerLocation } from './location.js';
+import { S, flushWithFooter, record, type Flow, type RegionState, type Scope } from './recorder.js';
+import { fileSink, streamSink, type Sink } from './sink.js';
+
+/** Carries the current task, like Go's `context.Context` does for `runtime/trace`. Immutable. */
+export interface Context {
+  readonly task: Task | null;
+}
+
+/** The context with no task (Go's `context.Background()`): events in it belong to task 0. */
+export const background: Context = Object.freeze({ task: null });
+
+/**
+ * A user-defined logical operation, created by {@link newTask}. Its latency is the time from creation
+ * to the first {@link Task.end}.
+ */
+export class Task {
+  #ended = false;
+  /** @internal */
+  constructor(
+    /** Process-wide id, from 1; ids are used up even while tracing is off. */
+    readonly id: number,
+    readonly type: string,
+  ) {}
+
+  /** Marks the end of the operation. Only the first call is recorded; later calls do nothing. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (!S.enabled) return;
+    record(EventType.TaskEnd, currentFlow().id, this.id, 0, locationHere(this.end), undefined);
+  }
+}
+
+/**
+ * A timed interval of one flow, created by {@link startRegion}. Regions of a flow must nest: end the
+ * innermost first. Misuse (ending twice, out of order, or on another flow) is recorded, never thrown.
+ */
+export class Region implements RegionState {
+  ended = false;
+  /** @internal */
+  constructor(
+    readonly flow: Flow,
+    readonly type: string,
+    readonly location: number,
+    public parent: RegionState | null,
+    readonly generation: number,
+  ) {}
+
+  /** Marks the end of the region. Must be called on the flow that started it. */
+  end(): void {
+    endRegion(this, currentFlow());
+  }
+}
+
+/** The region {@link startRegion} returns while tracing is off: ending it records nothing. */
+const noopRegion: Region = Object.freeze(new Region({ id: 0, top: null }, '', 0, null, -1)) as Region;
+
+export interface StartOptions {
+  /** Record garbage collections (kind, duration). Default true. */
+  gc?: boolean;
+  /** Record heap bytes in use after each garbage collection. Default true. */
+  heap?: boolean;
+  /** Record event-loop utilization every `sampleInterval` ms. Default true. */
+  eventLoop?: boolean;
+  /** Milliseconds between event-loop samples and background writes. Default 100. */
+  sampleInterval?: number;
+  /**
+   * Encoded bytes that may wait for a slow writer before new events are dropped (and counted).
+   * Default 64 MiB.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Record the source location of hand-written `startRegion`/`withRegion`/`newTask`/`log` calls.
+   * Costs microseconds per call; instrumented code gets locations for free. Default false.
+   */
+  captureLocations?: boolean;
+}
+
+let stopExecutionEvents: (() => void) | null = null;
+let exitHandler: (() => void) | null = null;
+
+/**
+ * Starts writing a trace to `writer`: a file path (created or truncated) or a Node `Writable`.
+ * Throws if tracing is already enabled, or if the file cannot be opened.
+ */
+export function start(writer: string | Writable, options: StartOptions = {}): void {
+  if (S.enabled) throw new Error('tracing is already enabled');
+  const t0 = performance.now();
+  const hrtimeAtT0 = process.hrtime.bigint();
+  const first = encodeFileStart({
+    version: 1,
+    wallClockOriginNs: BigInt(Math.round((performance.timeOrigin + t0) * 1e6)),
+    hrtimeOriginNs: hrtimeAtT0,
+    pid: process.pid,
+    nodeVersion: process.version,
+    command: process.argv.join(' '),
+  });
+  const sink: Sink = typeof writer === 'string' ? fileSink(writer, first) : streamSink(writer, first);
+
+  S.generation++;
+  S.t0 = t0;
+  S.sink = sink;
+  S.encoder = new BatchEncoder();
+  S.count = 0;
+  S.recorded = 0;
+  S.dropped = 0;
+  S.droppedUnreported = 0;
+  S.maxBufferedBytes = options.maxBufferedBytes ?? 64 << 20;
+  S.captureLocations = options.captureLocations ?? false;
+  S.lastFlowId = 1;
+  S.rootFlow = { id: 1, top: null };
+  // A fresh store per trace: contexts captured during an earlier trace are not carried over.
+  S.als = new AsyncLocalStorage<Scope>();
+  S.enabled = true;
+
+  stopExecutionEvents = startExecutionEvents({
+    gc: options.gc ?? true,
+    heap: options.heap ?? true,
+    eventLoop: options.eventLoop ?? true,
+    sampleInterval: options.sampleInterval ?? 100,
+  });
+  // A process that exits while tracing loses nothing: the rest is written synchronously.
+  const onExit = (): void => {
+    if (S.sink !== sink) return;
+    if (S.enabled) {
+      S.enabled = false;
+      flushWithFooter();
+    }
+    sink.writeSyncAll();
+  };
+  exitHandler = onExit;
+  process.on('exit', onExit);
+}
+
+/**
+ * Stops tracing. Resolves once every byte has reached the writer (and a file we opened is closed);
+ * rejects with the writer's error if writing failed. Resolves at once when tracing is off.
+ */
+export async function stop(): Promise<void> {
+  if (!S.enabled) return;
+  S.enabled = false;
+  stopExecutionEvents?.();
+  stopExecutionEvents = null;
+  S.als?.disable();
+  S.als = null;
+  flushWithFooter();
+  const sink = S.sink!;
+  const onExit = exitHandler;
+  try {
+    await sink.close();
+  } finally {
+    if (onExit) process.off('exit', onExit);
+    if (S.sink === sink) {
+      S.sink = null;
+      S.encoder = null;
+    }
+  }
+}
+
+/** Whether tracing is on. Advisory: it may change right after the call. */
+export function isEnabled(): boolean {
+  return S.enabled;
+}
+
+/** The ambient context of the current async flow ({@link background} outside any, or while tracing is off). */
+export function current(): Context {
+  return (S.als?.getStore()?.ctx as Context | undefined) ?? background;
+}
+
+function currentFlow(): Flow {
+  return S.als?.getStore()?.flow ?? S.rootFlow;
+}
+
+function locationHere(skip: Function): number {
+  return S.captureLocations ? callerLocation(skip) : 0;
+}
+
+/**
+ * Creates a task of type `taskType`, a subtask of the task in `ctx` if there is one. Returns the new
+ * context (carrying the task) and the task; call `task.end()` when the operation is done.
+ */
+export function newTask(ctx: Context, taskType: string): [Context, Task] {
+  const task = new Task(++S.lastTaskId, taskType);
+  if (S.enabled) {
+    record(EventType.TaskCreate, currentFlow().id, ctx.task ? ctx.task.id : 0, task.id, locationHere(newTask), taskType);
+  }
+  return [{ task }, task];
+}
+
+/** Records a one-off message in `category` for the task in `ctx` on the current flow. */
+export function log(ctx: Context, category: string, message: string): void {
+  if (!S.enabled) return;
+  record(EventType.Log, currentFlow().id, ctx.task ? ctx.task.id : 0, 0, locationHere(log), category, String(message));
+}
+
+/** Like {@link log}, formatting with `util.format` — only while tracing is on. */
+export function logf(ctx: Context, category: string, fmt: string, ...args: unknown[]): void {
+  if (!S.enabled) return;
+  record(EventType.Log, currentFlow().id, ctx.task ? ctx.task.id : 0, 0, locationHere(logf), category, format(fmt, ...args));
+}
+
+/**
+ * Starts a region of type `regionType` on the current flow, for the task in `ctx`. End it on the same
+ * flow with `region.end()`. While tracing is off this returns a shared region whose `end()` does nothing.
+ */
+export function startRegion(ctx: Context, regionType: string): Region {
+  if (!S.enabled) return noopRegion;
+  return beginRegion(ctx, regionType, currentFlow(), locationHere(startRegion));
+}
+
+function beginRegion(ctx: Context, type: string, flow: Flow, location: number): Region {
+  const region = new Region(flow, type, location, flow.top, S.generation);
+  flow.top = region;
+  record(EventType.RegionStart, flow.id, ctx.task ? ctx.task.id : 0, location, 0, type);
+  return region;
+}
+
+function endRegion(region: Region, endingFlow: Flow): void {
+  if (region.generation !== S.generation || !S.enabled) return;
+  const flow = region.flow;
+  if (region.ended) {
+    record(EventType.Misuse, flow.id, -1, MisuseKind.RegionEndedTwice, region.location, region.type);
+    return;
+  }
+  region.ended = true;
+  if (flow.top === region) {
+    flow.top = region.parent;
+  } else {
+    // Ended before a region nested in it: unlink it so the inner one still ends cleanly.
+    let inner = flow.top;
+    while (inner && inner.parent !== region) inner = inner.parent;
+    if (inner) inner.parent = region.parent;
+    record(EventType.Misuse, flow.id, -1, MisuseKind.RegionEndedOutOfOrder, region.location, region.type);
+  }
+  if (endingFlow !== flow) {
+    record(EventType.Misuse, flow.id, -1, MisuseKind.RegionEndedOnOtherFlow, region.location, region.type);
+  }
+  record(EventType.RegionEnd, flow.id, -1, 0, 0, region.type);
+}
+
+const AsyncFunctionPrototype = Object.getPrototypeOf(async () => {}) as object;
+const isAsyncFunction = (fn: Function): boolean => Object.getPrototypeOf(fn) === AsyncFunctionPrototype;
+
+/** A new flow forked from `parent`: how concurrent async work gets a region stack of its own. */
+function forkFlow(parent: Flow): Flow {
+  const flow: Flow = { id: ++S.lastFlowId, top: null };
+  record(EventType.FlowStart, flow.id, -1, parent.id, 0, undefined);
+  return flow;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * Runs `fn` inside a region of type `regionType` and returns its result. The region ends when `fn`
+ * returns or throws — or, if `fn` returns a promise, when that settles (the returned promise settles
+ * right after, with the same value). An `async` function runs on a flow of its own, so concurrent
+ * calls nest correctly. Inside `fn`, {@link current} is `ctx`.
+ */
+export function withRegion<T>(ctx: Context, regionType: string, fn: () => T): T {
+  if (!S.enabled) return fn();
+  const scope = S.als!.getStore();
+  const callerFlow = scope?.flow ?? S.rootFlow;
+  const flow = isAsyncFunction(fn) ? forkFlow(callerFlow) : callerFlow;
+  const region = beginRegion(ctx, regionType, flow, locationHere(withRegion));
+  let result: T;
+  try {
+    result = scope && scope.flow === flow && scope.ctx === ctx ? fn() : S.als!.run({ ctx, flow }, fn);
+  } catch (error) {
+    endRegion(region, flow);
+    throw error;
+  }
+  if (!isPromiseLike(result)) {
+    endRegion(region, flow);
+    return result;
+  }
+  return result.then(
+    (value) => {
+      endRegion(region, flow);
+      return value;
+    },
+    (error: unknown) => {
+      endRegion(region, flow);
+      throw error;
+    },
+  ) as T;
+}
+
+/**
+ * Runs `fn` with `ctx` as the ambient context ({@link current}) of its flow and of everything it
+ * awaits. An `async` function gets a flow of its own, like a goroutine. While tracing is off it just
+ * calls `fn`.
+ */
+export function withContext<T>(ctx: Context, fn: () => T): T {
+  if (!S.enabled) return fn();
+  const callerFlow = currentFlow();
+  const flow = isAsyncFunction(fn) ? forkFlow(callerFlow) : callerFlow;
+  return S.als!.run({ ctx, flow }, fn);
+}

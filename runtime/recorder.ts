@@ -1,0 +1,215 @@
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import { performance } from 'node:perf_hooks';
+import { BatchEncoder, encodeFooter } from '../format/encode.js';
+import type { SourceLocation } from '../format/events.js';
+import { EventType } from '../format/spec.js';
+import type { Sink } from './sink.js';
+
+/** One logical async flow (the "goroutine"): its own stack of open regions. */
+export interface Flow {
+  readonly id: number;
+  /** The innermost open region on this flow. */
+  top: RegionState | null;
+}
+
+/** What a region needs to be ended correctly; the public Region object is this. */
+export interface RegionState {
+  readonly flow: Flow;
+  readonly type: string;
+  readonly location: number;
+  parent: RegionState | null;
+  readonly generation: number;
+}
+
+/** The ambient state of an async flow, kept in AsyncLocalStorage while tracing. */
+export interface Scope {
+  readonly ctx: unknown;
+  readonly flow: Flow;
+}
+
+/** Slot layout of the hot buffer: [ts (performance.now ms), type, flow, task, a, b] + strs[] + msgs[]. */
+const STRIDE = 6;
+const SLOTS = 8192;
+/** Cut a batch once it holds this many bytes. */
+const BATCH_BYTES = 64 * 1024;
+
+export interface TracerState {
+  enabled: boolean;
+  /** Bumped at every start(): regions and flows of an earlier trace are ignored. */
+  generation: number;
+  lastTaskId: number;
+  lastFlowId: number;
+  rootFlow: Flow;
+  als: AsyncLocalStorage<Scope> | null;
+  captureLocations: boolean;
+  /** Locations by id; id 0 = unknown. Registered once, referenced from slots by id. */
+  locations: (SourceLocation | null)[];
+  locationIds: Map<string, number>;
+
+  // Hot buffer: typed-array stores only; everything else happens at flush.
+  slots: Float64Array;
+  strs: (string | undefined)[];
+  msgs: (string | undefined)[];
+  count: number;
+
+  // Session.
+  t0: number;
+  encoder: BatchEncoder | null;
+  sink: Sink | null;
+  maxBufferedBytes: number;
+  recorded: number;
+  dropped: number;
+  droppedUnreported: number;
+}
+
+// One tracer per process, even when both the ESM and the CommonJS copy of this package are loaded.
+const KEY = Symbol.for('tstrace.tracer.v1');
+type GlobalWithTracer = typeof globalThis & { [KEY]?: TracerState };
+
+export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
+  enabled: false,
+  generation: 0,
+  lastTaskId: 0,
+  lastFlowId: 1,
+  rootFlow: { id: 1, top: null },
+  als: null,
+  captureLocations: false,
+  locations: [null],
+  locationIds: new Map(),
+  slots: new Float64Array(SLOTS * STRIDE),
+  strs: new Array<string | undefined>(SLOTS).fill(undefined),
+  msgs: new Array<string | undefined>(SLOTS).fill(undefined),
+  count: 0,
+  t0: 0,
+  encoder: null,
+  sink: null,
+  maxBufferedBytes: 0,
+  recorded: 0,
+  dropped: 0,
+  droppedUnreported: 0,
+});
+
+export const now = (): number => performance.now();
+
+/** Records one event into the hot buffer. The only work on the hot path: a clock read and stores. */
+export function record(type: number, flow: number, task: number, a: number, b: number, str: string | undefined, msg?: string): void {
+  let n = S.count;
+  if (n === SLOTS) {
+    flush();
+    n = 0;
+  }
+  const i = n * STRIDE;
+  const s = S.slots;
+  s[i] = performance.now();
+  s[i + 1] = type;
+  s[i + 2] = flow;
+  s[i + 3] = task;
+  s[i + 4] = a;
+  s[i + 5] = b;
+  S.strs[n] = str;
+  if (msg !== undefined) S.msgs[n] = msg;
+  S.count = n + 1;
+}
+
+export function registerLocation(file: string, line: number, column: number, fn: string): number {
+  const key = `${file}\0${line}\0${column}\0${fn}`;
+  let id = S.locationIds.get(key);
+  if (id === undefined) {
+    id = S.locations.length;
+    S.locations.push(Object.freeze({ file, line, column, function: fn }));
+    S.locationIds.set(key, id);
+  }
+  return id;
+}
+
+const toNs = (ms: number): number => {
+  const ns = Math.round((ms - S.t0) * 1e6);
+  return ns > 0 ? ns : 0;
+};
+
+/** Encodes the hot buffer into batches for the sink, or drops it when the sink is failing or full. */
+export function flush(): void {
+  const count = S.count;
+  if (count === 0) return;
+  S.count = 0;
+  S.recorded += count;
+  const encoder = S.encoder;
+  const sink = S.sink;
+  if (!encoder || !sink || sink.error || sink.queuedBytes > S.maxBufferedBytes) {
+    S.dropped += count;
+    S.droppedUnreported += count;
+    S.strs.fill(undefined, 0, count);
+    S.msgs.fill(undefined, 0, count);
+    return;
+  }
+  const s = S.slots;
+  const locations = S.locations;
+  let ts = toNs(s[0]);
+  encoder.begin(ts);
+  if (S.droppedUnreported > 0) {
+    encoder.dropped(ts, S.droppedUnreported);
+    S.droppedUnreported = 0;
+  }
+  for (let n = 0; n < count; n++) {
+    const i = n * STRIDE;
+    ts = toNs(s[i]);
+    const flow = s[i + 2];
+    const task = s[i + 3];
+    const a = s[i + 4];
+    const b = s[i + 5];
+    const str = S.strs[n] ?? '';
+    switch (s[i + 1]) {
+      case EventType.RegionStart:
+        encoder.regionStart(ts, flow, task, str, locations[a] ?? null);
+        break;
+      case EventType.RegionEnd:
+        encoder.regionEnd(ts, flow, str);
+        break;
+      case EventType.TaskCreate:
+        encoder.taskCreate(ts, flow, a, task, str, locations[b] ?? null);
+        break;
+      case EventType.TaskEnd:
+        encoder.taskEnd(ts, flow, task, locations[b] ?? null);
+        break;
+      case EventType.Log:
+        encoder.log(ts, flow, task, str, S.msgs[n] ?? '', locations[b] ?? null);
+        S.msgs[n] = undefined;
+        break;
+      case EventType.FlowStart:
+        encoder.flowStart(ts, flow, a);
+        break;
+      case EventType.GC:
+        encoder.gc(ts, Math.round(a * 1e6), Math.round(b * 1e6), task);
+        break;
+      case EventType.Heap:
+        encoder.heap(ts, a);
+        break;
+      case EventType.EventLoop:
+        encoder.eventLoop(ts, a, Math.round(b * 1e6));
+        break;
+      case EventType.Misuse:
+        encoder.misuse(ts, flow, a, str, locations[b] ?? null);
+        break;
+    }
+    S.strs[n] = undefined;
+    if (encoder.pendingBytes >= BATCH_BYTES && n + 1 < count) {
+      sink.write(encoder.finish());
+      encoder.begin(ts);
+    }
+  }
+  sink.write(encoder.finish());
+}
+
+/** Flushes and queues the footer: after this the sink holds the whole trace. */
+export function flushWithFooter(): void {
+  flush();
+  if (S.sink && S.encoder) {
+    if (S.droppedUnreported > 0 && !S.sink.error) {
+      S.encoder.begin(toNs(now()));
+      S.encoder.dropped(toNs(now()), S.droppedUnreported);
+      S.droppedUnreported = 0;
+      S.sink.write(S.encoder.finish());
+    }
+    S.sink.write(encodeFooter({ events: S.recorded, dropped: S.dropped, endTs: toNs(now()) }));
+  }
+}

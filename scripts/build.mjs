@@ -1,0 +1,12 @@
+// Builds the ESM and CommonJS copies of the package, then marks dist/cjs as CommonJS.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+rmSync('dist', { recursive: true, force: true });
+for (const project of ['tsconfig.json', 'tsconfig.cjs.json']) {
+  execFileSync(process.execPath, [tsc, '-p', project], { stdio: 'inherit' });
+}
+writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n');
+if (existsSync('dist/esm/tool/cli.js')) chmodSync('dist/esm/tool/cli.js', 0o755);
