@@ -1,10 +1,10 @@
 // Builds the ESM and CommonJS copies of the package, then marks dist/cjs as CommonJS.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-rmSync('dist', { recursive: true, force: true });
+// No clean step: tsc overwrites every output, and parallel builds must not delete each other's files.
 for (const project of ['tsconfig.json', 'tsconfig.cjs.json']) {
   execFileSync(process.execPath, [tsc, '-p', project], { stdio: 'inherit' });
 }
