@@ -52,12 +52,12 @@ export const MisuseKind = {
   RegionEndedOnOtherFlow: 3,
 } as const;
 
-/** GC kinds, as Node's `perf_hooks` reports them (`PerformanceEntry.detail.kind`). */
+/** GC kinds: the codes of Node's `perf_hooks.constants.NODE_PERFORMANCE_GC_*` (`PerformanceEntry.detail.kind`). */
 export const GcKind: Record<number, string> = {
   1: 'minor',
-  2: 'major',
-  4: 'incremental',
-  8: 'weakcb',
+  4: 'major',
+  8: 'incremental',
+  16: 'weakcb',
 };
 
 /** Strings (names, categories, messages) are cut to this many UTF-8 bytes. */

@@ -1,0 +1,31 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TraceEvent } from '../../format/events.js';
+import { loadTrace } from '../../tool/reader.js';
+import { start, stop, type StartOptions } from '../../runtime/index.js';
+
+/** A fresh path for a trace file in a temporary folder. */
+export function tempTracePath(name = 'trace.out'): string {
+  return join(mkdtempSync(join(tmpdir(), 'tstrace-test-')), name);
+}
+
+/** Traces `body` into a temporary file and reads it back. Execution events are off unless asked for. */
+export async function traceOf(body: () => unknown, options: StartOptions = {}) {
+  const path = tempTracePath();
+  start(path, { gc: false, heap: false, eventLoop: false, ...options });
+  try {
+    await body();
+  } finally {
+    await stop();
+  }
+  const { events, status } = await loadTrace(path);
+  return { events, status, path };
+}
+
+/** The user-annotation events only (no GC/heap/event-loop samples). */
+export function annotations(events: TraceEvent[]): TraceEvent[] {
+  return events.filter((e) => e.kind !== 'gc' && e.kind !== 'heap' && e.kind !== 'eventLoop');
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
