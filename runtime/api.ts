@@ -84,9 +84,6 @@ export interface StartOptions {
   captureLocations?: boolean;
 }
 
-let stopExecutionEvents: (() => void) | null = null;
-let exitHandler: (() => void) | null = null;
-
 /**
  * Starts writing a trace to `writer`: a file path (created or truncated) or a Node `Writable`.
  * Throws if tracing is already enabled, or if the file cannot be opened.
@@ -121,7 +118,7 @@ export function start(writer: string | Writable, options: StartOptions = {}): vo
   S.als = new AsyncLocalStorage<Scope>();
   S.enabled = true;
 
-  stopExecutionEvents = startExecutionEvents({
+  S.stopExecutionEvents = startExecutionEvents({
     gc: options.gc ?? true,
     heap: options.heap ?? true,
     eventLoop: options.eventLoop ?? true,
@@ -136,7 +133,7 @@ export function start(writer: string | Writable, options: StartOptions = {}): vo
     }
     sink.writeSyncAll();
   };
-  exitHandler = onExit;
+  S.exitHandler = onExit;
   process.on('exit', onExit);
 }
 
@@ -147,13 +144,13 @@ export function start(writer: string | Writable, options: StartOptions = {}): vo
 export async function stop(): Promise<void> {
   if (!S.enabled) return;
   S.enabled = false;
-  stopExecutionEvents?.();
-  stopExecutionEvents = null;
+  S.stopExecutionEvents?.();
+  S.stopExecutionEvents = null;
   S.als?.disable();
   S.als = null;
   flushWithFooter();
   const sink = S.sink!;
-  const onExit = exitHandler;
+  const onExit = S.exitHandler;
   try {
     await sink.close();
   } finally {

@@ -60,6 +60,10 @@ export interface TracerState {
   recorded: number;
   dropped: number;
   droppedUnreported: number;
+  /** Stops the GC observer and the sampling/flush timer of the running trace. */
+  stopExecutionEvents: (() => void) | null;
+  /** The running trace's `process.on('exit')` handler. */
+  exitHandler: (() => void) | null;
 }
 
 // One tracer per process, even when both the ESM and the CommonJS copy of this package are loaded.
@@ -87,6 +91,8 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   recorded: 0,
   dropped: 0,
   droppedUnreported: 0,
+  stopExecutionEvents: null,
+  exitHandler: null,
 });
 
 export const now = (): number => performance.now();
