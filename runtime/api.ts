@@ -271,7 +271,9 @@ export function withRegion<T>(ctx: Context, regionType: string, fn: () => T): T 
   const region = beginRegion(ctx, regionType, flow, locationHere(withRegion));
   let result: T;
   try {
-    result = scope && scope.flow === flow && scope.ctx === ctx ? fn() : S.als!.run({ ctx, flow }, fn);
+    // Entering a scope costs ~100 ns: skip it when fn would see the same flow and context anyway.
+    const sameScope = scope ? scope.flow === flow && scope.ctx === ctx : flow === S.rootFlow && ctx === background;
+    result = sameScope ? fn() : S.als!.run({ ctx, flow }, fn);
   } catch (error) {
     endRegion(region, flow);
     throw error;

@@ -1,13 +1,18 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TraceEvent } from '../../format/events.js';
 import { loadTrace } from '../../tool/reader.js';
 import { start, stop, type StartOptions } from '../../runtime/index.js';
 
+// One temporary folder per test file, removed when its worker exits.
+const folder = mkdtempSync(join(tmpdir(), 'tstrace-test-'));
+process.on('exit', () => rmSync(folder, { recursive: true, force: true }));
+let files = 0;
+
 /** A fresh path for a trace file in a temporary folder. */
 export function tempTracePath(name = 'trace.out'): string {
-  return join(mkdtempSync(join(tmpdir(), 'tstrace-test-')), name);
+  return join(folder, `${++files}-${name}`);
 }
 
 /** Traces `body` into a temporary file and reads it back. Execution events are off unless asked for. */
