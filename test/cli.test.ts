@@ -1,0 +1,321 @@
+/**
+ * The `tstrace` command line (docs/cli.md), run as users run it: the built dist/esm/tool/cli.js on a
+ * trace written by a separate traced program.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
+
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
+const cli = join(root, 'dist/esm/tool/cli.js');
+const dir = mkdtempSync(join(tmpdir(), 'tstrace-cli-'));
+const traceFile = join(dir, 'app.trace');
+const script = join(dir, 'app.mjs');
+
+/** The traced program. Markers in comments let the tests find the lines of its calls. */
+const program = `import { background, current, log, newTask, start, startRegion, stop, withRegion } from ${JSON.stringify(
+  pathToFileURL(join(root, 'dist/esm/runtime/index.js')).href,
+)};
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+start(process.argv[2], { captureLocations: true, sampleInterval: 5 });
+const [ctx, task] = newTask(background, 'order');
+log(ctx, 'orderID', 'order-1');
+await withRegion(ctx, 'brew', async () => { // @brew
+  await sleep(3);
+  await withRegion(current(), 'pour', async () => sleep(1));
+});
+task.end();
+await sleep(30); // a background flush: the trace has several event batches
+const [ctx2] = newTask(background, 'order'); // never ends
+log(ctx2, 'note', 'left open');
+const outer = startRegion(background, 'outer'); // @outer
+const inner = startRegion(background, 'inner');
+outer.end();
+inner.end();
+await sleep(30);
+await stop();
+`;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function tstrace(...args: string[]): Run {
+  return tstraceIn(root, ...args);
+}
+
+function tstraceIn(cwd: string, ...args: string[]): Run {
+  const result = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8' });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** 1-based line and column of `text` in the traced program. */
+function positionOf(text: string): { line: number; column: number } {
+  const lines = program.split('\n');
+  const index = lines.findIndex((l) => l.includes(text));
+  if (index < 0) throw new Error(`no "${text}" in the program`);
+  return { line: index + 1, column: lines[index].indexOf(text) + 1 };
+}
+
+/** Start offsets of the frames after the 8 magic bytes (header, event batches, footer). */
+function frameOffsets(bytes: Uint8Array): number[] {
+  const offsets: number[] = [];
+  for (let at = 8; at < bytes.length; at += 9 + Buffer.from(bytes.buffer, bytes.byteOffset).readUInt32LE(at)) offsets.push(at);
+  return offsets;
+}
+
+let trace: Buffer;
+
+beforeAll(() => {
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'pipe' });
+  writeFileSync(script, program);
+  execFileSync(process.execPath, [script, traceFile], { cwd: dir, stdio: 'pipe' });
+  trace = readFileSync(traceFile);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('stats', () => {
+  test('--json: summary, task types with latency stats and histogram, region groups with locations, log categories, problems, status', () => {
+    const run = tstrace('stats', traceFile, '--json');
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const doc = JSON.parse(run.stdout);
+    expect(doc).toMatchObject({ schemaVersion: 1, command: 'stats', file: traceFile, status: { complete: true, bytesRead: trace.length, problem: null } });
+    expect(doc.summary).toMatchObject({ tasks: 2, regions: 4, logs: 2, dropped: 0 });
+    expect(doc.summary.duration).toBeGreaterThan(60_000_000); // two 30ms sleeps
+    expect(Number.isInteger(doc.summary.duration)).toBe(true);
+
+    const [order] = doc.taskTypes;
+    expect(order).toMatchObject({ type: 'order', count: 2, complete: 1 });
+    const { min, p50, p90, p99, max } = order.latency;
+    expect(min).toBeGreaterThan(3_000_000); // brew sleeps 3ms, then pour 1ms
+    expect([p50, p90, p99, max]).toEqual([min, min, min, min]);
+    expect(order.histogram).toEqual([{ bucket: expect.any(Number), lowerBound: expect.any(Number), count: 1 }]);
+    expect(order.histogram[0].lowerBound).toBeLessThanOrEqual(min);
+
+    const brew = doc.regionGroups.find((g: { type: string }) => g.type === 'brew');
+    expect(brew).toMatchObject({ count: 1, complete: 1, location: { file: script, ...positionOf("withRegion(ctx, 'brew'") } });
+    expect(doc.regionGroups.map((g: { type: string }) => g.type)).toEqual(['brew', 'inner', 'outer', 'pour']);
+    expect(doc.logCategories).toEqual([
+      { category: 'note', count: 1 },
+      { category: 'orderID', count: 1 },
+    ]);
+    expect(doc.problems).toEqual([
+      {
+        kind: 'regionEndedOutOfOrder',
+        source: 'runtime',
+        message: expect.stringContaining('"outer"'),
+        ts: expect.any(Number),
+        flow: 1,
+        regionType: 'outer',
+        task: null,
+        location: { file: script, function: '', ...positionOf("startRegion(background, 'outer')") },
+      },
+    ]);
+  });
+
+  test('human output: aligned tables with human-readable durations', () => {
+    const run = tstrace('stats', traceFile);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toBe('');
+    const out = run.stdout;
+    expect(out).toMatch(/^Status +complete$/m);
+    expect(out).toMatch(/^Tasks +2$/m);
+    // TYPE COUNT COMPLETE MIN P50 P90 P99 MAX, durations with units.
+    expect(out).toMatch(/^ {2}order +2 +1( +\d+(\.\d+)?ms){5}$/m);
+    expect(out).toMatch(new RegExp(`^ {2}brew +\\S*app\\.mjs:${positionOf("withRegion(ctx, 'brew'").line}:\\d+ +1 +1 `, 'm'));
+    expect(out).toMatch(/^ {2}orderID +1$/m);
+    expect(out).toMatch(/regionEndedOutOfOrder +1 +\S*app\.mjs:\d+:\d+ +region "outer"/);
+    expect(out).toMatch(/^Task latency histograms$/m);
+    // Columns line up: every row of the region table puts COUNT at the same offset as its heading.
+    const lines = out.split('\n');
+    const heading = lines.findIndex((l) => l.includes('TYPE') && l.includes('LOCATION'));
+    const countEnd = lines[heading].indexOf('COUNT') + 'COUNT'.length;
+    for (const row of lines.slice(heading + 1, heading + 5)) expect(row.slice(countEnd - 1, countEnd)).toBe('1');
+  });
+});
+
+describe('tasks', () => {
+  test('--json --type: each task with parent, children, times, latency, flows and its events in time order', () => {
+    const run = tstrace('tasks', traceFile, '--type', 'order', '--json');
+    expect(run.status).toBe(0);
+    const doc = JSON.parse(run.stdout);
+    expect(doc.command).toBe('tasks');
+    const [done, open] = doc.tasks;
+    expect(doc.tasks).toHaveLength(2);
+    expect(done).toMatchObject({ type: 'order', parent: 0, children: [], complete: true, created: true, ended: true });
+    expect(done.latency).toBe(done.end - done.start);
+    expect(done.events.map((e: { kind: string }) => e.kind)).toEqual(['create', 'log', 'regionStart', 'regionStart', 'regionEnd', 'regionEnd', 'end']);
+    expect(done.events[1]).toMatchObject({ category: 'orderID', message: 'order-1' });
+    expect(done.events[2]).toMatchObject({ type: 'brew', complete: true });
+    expect(done.flows).toHaveLength(3); // the main flow, brew's and pour's
+    for (const e of done.events) expect(Number.isInteger(e.ts)).toBe(true);
+    expect(open).toMatchObject({ complete: false, created: true, ended: false, end: doc.summary.duration });
+    expect(open.events.map((e: { kind: string }) => e.kind)).toEqual(['create', 'log']);
+
+    expect(JSON.parse(tstrace('tasks', traceFile, '--type', 'nothing', '--json').stdout).tasks).toEqual([]);
+  });
+
+  test('human output: a block per task with its history', () => {
+    const run = tstrace('tasks', traceFile);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^Task 1 {2}order {2}complete$/m);
+    expect(run.stdout).toMatch(/^Task 2 {2}order {2}incomplete \(never ended/m);
+    expect(run.stdout).toMatch(/ 0s +1 +create \(parent 0\)/);
+    expect(run.stdout).toMatch(/region \d+ "brew" start \(\d+(\.\d+)?ms\)/);
+    expect(run.stdout).toMatch(/log orderID=order-1/);
+  });
+});
+
+describe('regions', () => {
+  test('--json: id, type, task, flow, parent region, start, end, location; --type filters', () => {
+    const all = JSON.parse(tstrace('regions', traceFile, '--json').stdout);
+    const byType = Object.fromEntries(all.regions.map((r: { type: string }) => [r.type, r]));
+    expect(all.regions.map((r: { id: number }) => r.id)).toEqual([1, 2, 3, 4]);
+    expect(byType.pour.parent).toBe(byType.brew.id);
+    expect(byType.brew).toMatchObject({ task: 1, parent: null, complete: true, location: { file: script, ...positionOf("withRegion(ctx, 'brew'") } });
+    expect(byType.pour.flow).not.toBe(byType.brew.flow);
+    expect(byType.inner.parent).toBe(byType.outer.id);
+    expect(byType.brew.duration).toBe(byType.brew.end - byType.brew.start);
+
+    const pour = JSON.parse(tstrace('regions', traceFile, '--type', 'pour', '--json').stdout);
+    expect(pour.regions).toEqual([byType.pour]);
+  });
+
+  test('human output: one aligned row per region', () => {
+    const run = tstrace('regions', traceFile, '--type', 'brew');
+    expect(run.status).toBe(0);
+    const [heading, row, ...rest] = run.stdout.trimEnd().split('\n');
+    expect(heading).toMatch(/^ID +TYPE +TASK +FLOW +PARENT +START +END +DURATION +LOCATION$/);
+    expect(row).toMatch(/^ 1 +brew +1 +\d+ +- +[\d.]+[µm]s +[\d.]+ms +[\d.]+ms +\S*app\.mjs:\d+:\d+$/);
+    expect(rest).toEqual([]);
+    // Locations under the working directory are shown relative to it.
+    const { line, column } = positionOf("withRegion(ctx, 'brew'");
+    expect(tstraceIn(dir, 'regions', traceFile, '--type', 'brew').stdout.trimEnd().endsWith(`  app.mjs:${line}:${column}`)).toBe(true);
+  });
+});
+
+describe('logs', () => {
+  test('--category and --text select logs', () => {
+    const byCategory = JSON.parse(tstrace('logs', traceFile, '--category', 'orderID', '--json').stdout);
+    expect(byCategory.logs).toMatchObject([{ task: 1, category: 'orderID', message: 'order-1' }]);
+    const byText = JSON.parse(tstrace('logs', traceFile, '--text', 'open', '--json').stdout);
+    expect(byText.logs).toMatchObject([{ task: 2, category: 'note', message: 'left open' }]);
+    expect(tstrace('logs', traceFile).stdout).toMatch(/^ *[\d.]+ms +2 +1 +note +left open +\S*app\.mjs:\d+:\d+$/m);
+  });
+});
+
+describe('help, version and usage errors', () => {
+  test('--help, -h and help print the usage to stdout', () => {
+    const help = tstrace('--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('tstrace stats FILE [--json]');
+    expect(help.stdout).toContain('tstrace tasks FILE [--type T] [--json]');
+    expect(tstrace('help').stdout).toBe(help.stdout);
+    expect(tstrace('-h').stdout).toBe(help.stdout);
+  });
+
+  test('--version prints the version of package.json', () => {
+    const run = tstrace('--version');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe(`${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version}\n`);
+  });
+
+  test.each([
+    [['frobnicate', 'x.trace'], /unknown command "frobnicate"/],
+    [['stats'], /stats: missing FILE/],
+    [[], /missing command/],
+    [['stats', 'a.trace', 'b.trace'], /unexpected argument "b\.trace"/],
+    [['stats', 'a.trace', '--type', 'x'], /--type does not apply to stats/],
+    [['stats', 'a.trace', '--frobnicate'], /--frobnicate/],
+  ])('tstrace %j is a usage error: exit 2, a message on stderr', (args, message) => {
+    const run = tstrace(...args);
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(message);
+  });
+});
+
+describe('files that are not (whole) traces', () => {
+  test('no such file: exit 1, says which file', () => {
+    const missing = join(dir, 'missing.trace');
+    const run = tstrace('stats', missing);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(`tstrace: error: ${missing}: no such file\n`);
+  });
+
+  test('not a tstrace file: exit 1, says which file and why', () => {
+    const text = join(dir, 'notes.txt');
+    writeFileSync(text, 'these are notes, not a trace\n');
+    const run = tstrace('tasks', text);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(text);
+    expect(run.stderr).toContain('not a tstrace file');
+  });
+
+  test('a truncated trace is analysed up to the cut: exit 0, a warning naming file, offset and reason', () => {
+    const frames = frameOffsets(trace);
+    const lastBatch = frames[frames.length - 2];
+    const cut = join(dir, 'cut.trace');
+    writeFileSync(cut, trace.subarray(0, lastBatch + 5));
+    const run = tstrace('stats', cut, '--json');
+    expect(run.status).toBe(0);
+    expect(run.stderr).toMatch(new RegExp(`^tstrace: warning: ${cut.replace(/[.\\/]/g, '\\$&')} is truncated at offset ${lastBatch}: the file ends inside a frame`));
+    const doc = JSON.parse(run.stdout);
+    expect(doc.status).toMatchObject({ complete: false, bytesRead: lastBatch, problem: { kind: 'truncated', offset: lastBatch } });
+    expect(doc.summary.tasks).toBeGreaterThan(0); // what came before the cut
+  });
+
+  test('a trace without footer (the process was killed) is unfinished: exit 0 with a warning', () => {
+    const frames = frameOffsets(trace);
+    const unfinished = join(dir, 'unfinished.trace');
+    writeFileSync(unfinished, trace.subarray(0, frames[frames.length - 1]));
+    const run = tstrace('tasks', unfinished, '--json');
+    expect(run.status).toBe(0);
+    expect(run.stderr).toMatch(/^tstrace: warning: .*unfinished\.trace is unfinished at offset \d+: the trace has no footer/);
+    expect(JSON.parse(run.stdout).tasks).toHaveLength(2);
+  });
+
+  test('a damaged trace: the analysis of the part before the damage, the error on stderr, exit 1', () => {
+    const frames = frameOffsets(trace);
+    const damagedAt = frames[frames.length - 2];
+    const bytes = Buffer.from(trace);
+    bytes[damagedAt + 12] ^= 0xff; // inside the last batch: its checksum no longer matches
+    const damaged = join(dir, 'damaged.trace');
+    writeFileSync(damaged, bytes);
+    const run = tstrace('stats', damaged);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/^Status +corrupt at offset \d+: frame checksum mismatch/m);
+    expect(run.stderr).toMatch(new RegExp(`damaged\\.trace is damaged at offset ${damagedAt}: frame checksum mismatch`));
+  });
+
+  test('dropped events are reported with a warning', () => {
+    const encoder = new BatchEncoder();
+    encoder.begin(0);
+    encoder.dropped(10, 5);
+    encoder.regionEnd(20, 1, 'lost');
+    const file = join(dir, 'dropped.trace');
+    writeFileSync(
+      file,
+      Buffer.concat([
+        encodeFileStart({ version: 1, wallClockOriginNs: 0n, hrtimeOriginNs: 0n, pid: 1, nodeVersion: 'v20.0.0', command: 'synth' }),
+        encoder.finish(),
+        encodeFooter({ events: 7, dropped: 5, endTs: 30 }),
+      ]),
+    );
+    const run = tstrace('stats', file, '--json');
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain('5 events were dropped');
+    const doc = JSON.parse(run.stdout);
+    expect(doc.summary.dropped).toBe(5);
+    expect(doc.problems).toMatchObject([{ kind: 'regionEndUnmatched', source: 'reader', regionType: 'lost' }]);
+  });
+});

@@ -1,0 +1,35 @@
+/**
+ * tstrace reader (`tstrace/reader`): read trace files and analyse them as `go tool trace` does — tasks,
+ * regions, logs, latency statistics and histograms, problems. Reading never throws for damaged input:
+ * every result carries a status saying whether the trace was complete, or where and why reading stopped.
+ */
+export { loadTrace, readTrace, type TraceSource } from './reader.js';
+export { analyzeTrace, formatLocation, TraceAnalyzer } from './analysis.js';
+export type {
+  DurationStats,
+  HistogramBucket,
+  LogCategoryStats,
+  LogInfo,
+  Problem,
+  ProblemKind,
+  RegionGroupStats,
+  RegionInfo,
+  TaskEventInfo,
+  TaskInfo,
+  TaskTypeStats,
+  TraceAnalysis,
+  TraceSummary,
+} from './analysis-types.js';
+export { bucketLowerBound, durationHistogram, latencyBucket } from './histogram.js';
+export { durationStats, nearestRank } from './percentiles.js';
+export { formatDuration } from './format-duration.js';
+export type {
+  MisuseName,
+  Nanos,
+  ReadStatus,
+  SourceLocation,
+  TraceEvent,
+  TraceEventKind,
+  TraceFooter,
+  TraceHeader,
+} from '../format/events.js';

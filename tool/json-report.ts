@@ -1,0 +1,87 @@
+/**
+ * The JSON documents of the `tstrace` commands (`--json`): a stable contract, described in
+ * docs/cli.md. Fields are only ever added within a `schemaVersion`; a change that could break a reader
+ * bumps it.
+ */
+import type { ReadStatus } from '../format/events.js';
+import type {
+  LogCategoryStats,
+  LogInfo,
+  Problem,
+  RegionGroupStats,
+  RegionInfo,
+  TaskInfo,
+  TaskTypeStats,
+  TraceAnalysis,
+  TraceSummary,
+} from './analysis-types.js';
+
+/** Version of the JSON documents' shape. */
+export const JSON_SCHEMA_VERSION = 1;
+
+/** How reading ended, without the header's bigints. */
+export interface JsonStatus {
+  readonly complete: boolean;
+  readonly bytesRead: number;
+  readonly problem: ReadStatus['problem'];
+}
+
+/** The fields every document has. */
+export interface JsonDocument {
+  readonly schemaVersion: typeof JSON_SCHEMA_VERSION;
+  readonly command: 'stats' | 'tasks' | 'regions' | 'logs';
+  /** The FILE argument, as given. */
+  readonly file: string;
+  readonly status: JsonStatus;
+  readonly summary: TraceSummary;
+}
+
+export interface StatsDocument extends JsonDocument {
+  readonly taskTypes: readonly TaskTypeStats[];
+  readonly regionGroups: readonly RegionGroupStats[];
+  readonly logCategories: readonly LogCategoryStats[];
+  readonly problems: readonly Problem[];
+}
+
+export interface TasksDocument extends JsonDocument {
+  readonly tasks: readonly TaskInfo[];
+}
+
+export interface RegionsDocument extends JsonDocument {
+  readonly regions: readonly RegionInfo[];
+}
+
+export interface LogsDocument extends JsonDocument {
+  readonly logs: readonly LogInfo[];
+}
+
+function common(command: JsonDocument['command'], file: string, analysis: TraceAnalysis): JsonDocument {
+  const status: JsonStatus = { complete: analysis.status.complete, bytesRead: analysis.status.bytesRead, problem: analysis.status.problem };
+  return { schemaVersion: JSON_SCHEMA_VERSION, command, file, status, summary: analysis.summary };
+}
+
+/** `tstrace stats --json`. */
+export function statsJson(file: string, analysis: TraceAnalysis): StatsDocument {
+  return {
+    ...common('stats', file, analysis),
+    taskTypes: analysis.taskTypes,
+    regionGroups: analysis.regionGroups,
+    logCategories: analysis.logCategories,
+    problems: analysis.problems,
+  };
+}
+
+/** `tstrace tasks --json`: `tasks` is the selected tasks. */
+export function tasksJson(file: string, analysis: TraceAnalysis, tasks: readonly TaskInfo[]): TasksDocument {
+  return { ...common('tasks', file, analysis), tasks };
+}
+
+/** `tstrace regions --json`: `regions` is the selected regions. */
+export function regionsJson(file: string, analysis: TraceAnalysis, regions: readonly RegionInfo[]): RegionsDocument {
+  return { ...common('regions', file, analysis), regions };
+}
+
+/** `tstrace logs --json`: `logs` is the selected logs. */
+export function logsJson(file: string, analysis: TraceAnalysis, logs: readonly LogInfo[]): LogsDocument {
+  return { ...common('logs', file, analysis), logs };
+}

@@ -1,0 +1,71 @@
+import type { Nanos, SourceLocation } from '../format/events.js';
+
+/** A region while the trace is being read: `end` is null until its end event arrives. */
+export interface RegionRecord {
+  readonly id: number;
+  readonly type: string;
+  readonly task: number;
+  readonly flow: number;
+  readonly parent: RegionRecord | null;
+  readonly start: Nanos;
+  end: Nanos | null;
+  readonly location: SourceLocation | null;
+}
+
+interface FlowState {
+  /** Open regions, innermost last. */
+  readonly stack: RegionRecord[];
+  /** The region open on the parent flow when this flow was forked: the parent of its outermost regions. */
+  readonly forkParent: RegionRecord | null;
+}
+
+/** How a region end was paired. */
+export interface RegionEndPairing {
+  /** The innermost open region of the end's flow with the end's type; null when there is none. */
+  readonly region: RegionRecord | null;
+  /** The region was not the innermost open region of its flow. */
+  readonly outOfOrder: boolean;
+}
+
+/**
+ * The reader's model of every flow's stack of open regions, rebuilt from the events: it assigns region
+ * ids (from 1, in start order), pairs each end (which carries only flow and type) with the innermost
+ * open region of that flow and type, and gives regions their parents — across flow forks too.
+ */
+export class RegionStacks {
+  private readonly flows = new Map<number, FlowState>();
+  private lastId = 0;
+
+  /** Flow `flow` was forked from `parentFlow`: its outermost regions get the parent flow's current region as parent. */
+  fork(flow: number, parentFlow: number): void {
+    const parent = this.flows.get(parentFlow);
+    const forkParent = parent ? (parent.stack[parent.stack.length - 1] ?? parent.forkParent) : null;
+    this.flows.set(flow, { stack: [], forkParent });
+  }
+
+  start(ts: Nanos, flow: number, task: number, type: string, location: SourceLocation | null): RegionRecord {
+    let state = this.flows.get(flow);
+    if (!state) {
+      state = { stack: [], forkParent: null };
+      this.flows.set(flow, state);
+    }
+    const parent = state.stack[state.stack.length - 1] ?? state.forkParent;
+    const region: RegionRecord = { id: ++this.lastId, type, task, flow, parent, start: ts, end: null, location };
+    state.stack.push(region);
+    return region;
+  }
+
+  /** Ends the innermost open region of `flow` with `type`, searching below the top if needed. */
+  end(ts: Nanos, flow: number, type: string): RegionEndPairing {
+    const stack = this.flows.get(flow)?.stack;
+    if (!stack) return { region: null, outOfOrder: false };
+    for (let i = stack.length - 1; i >= 0; i--) {
+      const region = stack[i];
+      if (region.type !== type) continue;
+      stack.splice(i, 1);
+      region.end = ts;
+      return { region, outOfOrder: i !== stack.length };
+    }
+    return { region: null, outOfOrder: false };
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * The human-readable reports of the `tstrace` commands: aligned tables, durations like `1.23ms`. Their
+ * layout may change between versions; scripts should use `--json` (see json-report.ts).
+ */
+import { isAbsolute, relative } from 'node:path';
+import type { ReadStatus, SourceLocation } from '../format/events.js';
+import { formatLocation } from './analysis.js';
+import type { HistogramBucket, LogInfo, RegionInfo, TaskEventInfo, TaskInfo, TraceAnalysis } from './analysis-types.js';
+import type { DurationStats } from './percentiles.js';
+import { formatDuration } from './format-duration.js';
+import { renderTable, type Column } from './table.js';
+
+/** How to print: locations under `cwd` are shown relative to it. */
+export interface TextOptions {
+  readonly cwd: string;
+}
+
+const statsColumns: readonly Column[] = ['MIN', 'P50', 'P90', 'P99', 'MAX'].map((title) => ({ title, align: 'right' as const }));
+const HISTOGRAM_BAR = 40;
+
+/** The overview of `tstrace stats`: summary, per-type tables, problems, histograms. */
+export function statsText(file: string, analysis: TraceAnalysis, options: TextOptions): string {
+  const { summary } = analysis;
+  const lines: string[] = [];
+  const facts: [string, string][] = [
+    ['Trace', file],
+    ['Status', statusText(analysis.status)],
+  ];
+  if (summary.startTime) facts.push(['Started', `${summary.startTime}  pid ${summary.pid}  node ${summary.nodeVersion}`]);
+  facts.push(
+    ['Duration', formatDuration(summary.duration)],
+    ['Events', `${summary.events}  (${summary.dropped} dropped)`],
+    ['GC', `${summary.gcCount} collections, ${formatDuration(summary.gcTime)} in total`],
+    ['Tasks', String(summary.tasks)],
+    ['Regions', String(summary.regions)],
+    ['Logs', String(summary.logs)],
+  );
+  lines.push(...renderTable([{ title: '' }, { title: '' }], facts).slice(1));
+
+  lines.push('', 'Tasks by type (latency of complete tasks)');
+  lines.push(
+    ...section(
+      analysis.taskTypes.length,
+      () => renderTable(
+        [{ title: 'TYPE' }, { title: 'COUNT', align: 'right' }, { title: 'COMPLETE', align: 'right' }, ...statsColumns],
+        analysis.taskTypes.map((t) => [taskTypeText(t.type), String(t.count), String(t.complete), ...statsCells(t.latency)]),
+        '  ',
+      ),
+    ),
+  );
+
+  lines.push('', 'Regions by type and location (duration of complete regions)');
+  lines.push(
+    ...section(
+      analysis.regionGroups.length,
+      () => renderTable(
+        [{ title: 'TYPE' }, { title: 'LOCATION' }, { title: 'COUNT', align: 'right' }, { title: 'COMPLETE', align: 'right' }, ...statsColumns],
+        analysis.regionGroups.map((g) => [g.type, locationText(g.location, options), String(g.count), String(g.complete), ...statsCells(g.duration)]),
+        '  ',
+      ),
+    ),
+  );
+
+  lines.push('', 'Logs by category');
+  lines.push(
+    ...section(analysis.logCategories.length, () =>
+      renderTable([{ title: 'CATEGORY' }, { title: 'COUNT', align: 'right' }], analysis.logCategories.map((c) => [c.category, String(c.count)]), '  '),
+    ),
+  );
+
+  lines.push('', 'Problems');
+  lines.push(
+    ...section(analysis.problems.length, () =>
+      renderTable(
+        [{ title: 'TIME', align: 'right' }, { title: 'KIND' }, { title: 'FLOW', align: 'right' }, { title: 'LOCATION' }, { title: 'MESSAGE' }],
+        analysis.problems.map((p) => [formatDuration(p.ts), p.kind, p.flow === null ? '' : String(p.flow), locationText(p.location, options), p.message]),
+        '  ',
+      ),
+    ),
+  );
+
+  const taskHistograms = analysis.taskTypes.filter((t) => t.histogram.length > 0);
+  if (taskHistograms.length > 0) {
+    lines.push('', 'Task latency histograms');
+    for (const t of taskHistograms) lines.push(`  ${taskTypeText(t.type)}`, ...histogramText(t.histogram, '    '));
+  }
+  const regionHistograms = analysis.regionGroups.filter((g) => g.histogram.length > 0);
+  if (regionHistograms.length > 0) {
+    lines.push('', 'Region duration histograms');
+    for (const g of regionHistograms) {
+      const where = locationText(g.location, options);
+      lines.push(`  ${g.type}${where ? `  ${where}` : ''}`, ...histogramText(g.histogram, '    '));
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** `tstrace tasks`: each task, then its history in time order. */
+export function tasksText(tasks: readonly TaskInfo[], options: TextOptions): string {
+  if (tasks.length === 0) return 'No tasks.\n';
+  const blocks = tasks.map((task) => {
+    const state = task.complete ? 'complete' : `incomplete (${!task.created ? 'created before the trace: its start is the trace start' : 'never ended: its end is the trace end'})`;
+    const lines = [
+      `Task ${task.id}  ${taskTypeText(task.type)}  ${state}`,
+      ...renderTable(
+        [{ title: '' }, { title: '' }],
+        [
+          ['parent', task.parent === null ? 'unknown' : task.parent === 0 ? '0 (background)' : String(task.parent)],
+          ['children', task.children.length > 0 ? task.children.join(', ') : '-'],
+          ['start', formatDuration(task.start)],
+          ['end', formatDuration(task.end)],
+          ['latency', `${task.complete ? '' : '≥'}${formatDuration(task.latency)}`],
+          ['flows', task.flows.join(', ') || '-'],
+        ],
+        '  ',
+      ).slice(1),
+    ];
+    if (task.events.length > 0) {
+      lines.push(
+        ...renderTable(
+          [{ title: 'TIME', align: 'right' }, { title: 'SINCE START', align: 'right' }, { title: 'FLOW', align: 'right' }, { title: 'EVENT' }, { title: 'LOCATION' }],
+          task.events.map((event) => [
+            formatDuration(event.ts),
+            formatDuration(event.ts - task.start),
+            String(event.flow),
+            taskEventText(event),
+            'location' in event ? locationText(event.location, options) : '',
+          ]),
+          '  ',
+        ),
+      );
+    }
+    return lines.join('\n');
+  });
+  return blocks.join('\n\n') + '\n';
+}
+
+/** `tstrace regions`: one aligned row per region. */
+export function regionsText(regions: readonly RegionInfo[], options: TextOptions): string {
+  if (regions.length === 0) return 'No regions.\n';
+  return (
+    renderTable(
+      [
+        { title: 'ID', align: 'right' },
+        { title: 'TYPE' },
+        { title: 'TASK', align: 'right' },
+        { title: 'FLOW', align: 'right' },
+        { title: 'PARENT', align: 'right' },
+        { title: 'START', align: 'right' },
+        { title: 'END', align: 'right' },
+        { title: 'DURATION', align: 'right' },
+        { title: 'LOCATION' },
+      ],
+      regions.map((r) => [
+        String(r.id),
+        r.type,
+        String(r.task),
+        String(r.flow),
+        r.parent === null ? '-' : String(r.parent),
+        formatDuration(r.start),
+        r.complete ? formatDuration(r.end) : '(open)',
+        `${r.complete ? '' : '≥'}${formatDuration(r.duration)}`,
+        locationText(r.location, options),
+      ]),
+    ).join('\n') + '\n'
+  );
+}
+
+/** `tstrace logs`: one aligned row per log, in time order. */
+export function logsText(logs: readonly LogInfo[], options: TextOptions): string {
+  if (logs.length === 0) return 'No logs.\n';
+  return (
+    renderTable(
+      [{ title: 'TIME', align: 'right' }, { title: 'TASK', align: 'right' }, { title: 'FLOW', align: 'right' }, { title: 'CATEGORY' }, { title: 'MESSAGE' }, { title: 'LOCATION' }],
+      logs.map((log) => [formatDuration(log.ts), String(log.task), String(log.flow), log.category, singleLine(log.message), locationText(log.location, options)]),
+    ).join('\n') + '\n'
+  );
+}
+
+/** One line about how reading ended. */
+export function statusText(status: ReadStatus): string {
+  if (!status.problem) return 'complete';
+  return `${status.problem.kind} at offset ${status.problem.offset}: ${status.problem.reason}`;
+}
+
+function section(count: number, table: () => string[]): string[] {
+  return count === 0 ? ['  (none)'] : table();
+}
+
+function statsCells(stats: DurationStats | null): string[] {
+  if (!stats) return ['-', '-', '-', '-', '-'];
+  return [stats.min, stats.p50, stats.p90, stats.p99, stats.max].map(formatDuration);
+}
+
+function histogramText(buckets: readonly HistogramBucket[], indent: string): string[] {
+  const most = Math.max(...buckets.map((b) => b.count));
+  return renderTable(
+    [{ title: '', align: 'right' }, { title: '', align: 'right' }, { title: '' }],
+    buckets.map((b) => [`≥${formatDuration(b.lowerBound)}`, String(b.count), '#'.repeat(Math.max(1, Math.round((b.count / most) * HISTOGRAM_BAR)))]),
+    indent,
+  ).slice(1);
+}
+
+function taskEventText(event: TaskEventInfo): string {
+  switch (event.kind) {
+    case 'create':
+      return `create (parent ${event.parent})`;
+    case 'log':
+      return `log ${event.category}=${singleLine(event.message)}`;
+    case 'regionStart':
+      return `region ${event.region} "${event.type}" start (${event.complete ? '' : 'open, ≥'}${formatDuration(event.duration)})`;
+    case 'regionEnd':
+      return `region ${event.region} "${event.type}" end`;
+    case 'end':
+      return 'end';
+  }
+}
+
+function taskTypeText(type: string): string {
+  return type === '' ? '(unknown)' : type;
+}
+
+function locationText(location: SourceLocation | null, options: TextOptions): string {
+  if (!location) return '';
+  if (isAbsolute(location.file)) {
+    const rel = relative(options.cwd, location.file);
+    if (rel && !rel.startsWith('..') && !isAbsolute(rel)) return formatLocation({ ...location, file: rel });
+  }
+  return formatLocation(location);
+}
+
+/** Messages may hold newlines; a table row must not. */
+function singleLine(text: string): string {
+  return text.replace(/\r?\n/g, '\\n');
+}
