@@ -259,7 +259,9 @@ export class TraceDecoder {
           const kind = r.uvarint();
           const misuse = misuseNames[kind];
           if (!misuse) r.fail(`unknown misuse kind ${kind}`, at);
-          out.push({ kind: 'misuse', ts, flow, misuse, type: this.string(r), location: this.location(r) });
+          const type = this.string(r);
+          const location = this.location(r);
+          out.push({ kind: 'misuse', ts, flow, misuse, type, location, regionsAbove: r.uvarint() });
           break;
         }
         default:

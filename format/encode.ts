@@ -196,12 +196,14 @@ export class BatchEncoder {
     this.out.uvarint(count);
   }
 
-  misuse(ts: number, flow: number, kind: number, type: string, location: SourceLocation | null): void {
+  /** `regionsAbove`: for an out-of-order end, how many open regions of the flow were nested in it. */
+  misuse(ts: number, flow: number, kind: number, type: string, location: SourceLocation | null, regionsAbove: number): void {
     const typeId = this.stringId(type);
     const loc = this.locationId(location);
     this.head(EventType.Misuse, ts, flow, -1);
     this.out.uvarint(kind);
     this.out.uvarint(typeId);
     this.out.uvarint(loc);
+    this.out.uvarint(regionsAbove);
   }
 }

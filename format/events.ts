@@ -30,8 +30,12 @@ export type TraceEvent =
   | { kind: 'eventLoop'; ts: Nanos; utilization: number; interval: Nanos }
   /** `count` events were dropped (the writer could not keep up, or failed) before `ts`. */
   | { kind: 'dropped'; ts: Nanos; count: number }
-  /** API misuse the runtime saw; `type`/`location` are those of the region concerned. */
-  | { kind: 'misuse'; ts: Nanos; flow: number; misuse: MisuseName; type: string; location: SourceLocation | null };
+  /**
+   * API misuse the runtime saw; `type`/`location` are those of the region concerned. For
+   * `regionEndedOutOfOrder`, `regionsAbove` open regions of the flow were nested in it: the flow's next
+   * `regionEnd` ends the region that many places below the innermost one.
+   */
+  | { kind: 'misuse'; ts: Nanos; flow: number; misuse: MisuseName; type: string; location: SourceLocation | null; regionsAbove: number };
 
 export type TraceEventKind = TraceEvent['kind'];
 

@@ -224,7 +224,7 @@ function endRegion(region: Region, endingFlow: Flow): void {
   if (region.generation !== S.generation || !S.enabled) return;
   const flow = region.flow;
   if (region.ended) {
-    record(EventType.Misuse, flow.id, -1, MisuseKind.RegionEndedTwice, region.location, region.type);
+    record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedTwice, region.location, region.type);
     return;
   }
   region.ended = true;
@@ -232,13 +232,18 @@ function endRegion(region: Region, endingFlow: Flow): void {
     flow.top = region.parent;
   } else {
     // Ended before a region nested in it: unlink it so the inner one still ends cleanly.
+    // The count of regions above it tells the reader exactly which region the next end closes.
     let inner = flow.top;
-    while (inner && inner.parent !== region) inner = inner.parent;
+    let above = 1;
+    while (inner && inner.parent !== region) {
+      inner = inner.parent;
+      above++;
+    }
     if (inner) inner.parent = region.parent;
-    record(EventType.Misuse, flow.id, -1, MisuseKind.RegionEndedOutOfOrder, region.location, region.type);
+    record(EventType.Misuse, flow.id, inner ? above : 0, MisuseKind.RegionEndedOutOfOrder, region.location, region.type);
   }
   if (endingFlow !== flow) {
-    record(EventType.Misuse, flow.id, -1, MisuseKind.RegionEndedOnOtherFlow, region.location, region.type);
+    record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedOnOtherFlow, region.location, region.type);
   }
   record(EventType.RegionEnd, flow.id, -1, 0, 0, region.type);
 }

@@ -194,7 +194,7 @@ export function flush(): void {
         encoder.eventLoop(ts, a, Math.round(b * 1e6));
         break;
       case EventType.Misuse:
-        encoder.misuse(ts, flow, a, str, locations[b] ?? null);
+        encoder.misuse(ts, flow, a, str, locations[b] ?? null, task);
         break;
     }
     S.strs[n] = undefined;

@@ -17,6 +17,7 @@ import {
 } from '../runtime/index.js';
 import type { TraceEvent } from '../format/events.js';
 import { loadTrace } from '../tool/reader.js';
+import { analyzeTrace } from '../tool/analysis.js';
 import { annotations, sleep, tempTracePath, traceOf } from './helpers/trace.js';
 
 /** Compact, comparable view of an event: what Go's tests compare. */
@@ -341,6 +342,23 @@ describe('flows', () => {
       ['regionEndedOnOtherFlow', 'crossing'],
     ]);
     expect(regionParents(events).get('after')).toBeNull();
+  });
+
+  it('pairs an out-of-order end exactly, even among recursive regions of one type', async () => {
+    const { path } = await traceOf(async () => {
+      const outer = startRegion(background, 'recurse');
+      const inner = startRegion(background, 'recurse');
+      outer.end();
+      await sleep(5);
+      inner.end();
+    });
+    const analysis = await analyzeTrace(path);
+    const [outer, inner] = analysis.regions;
+    expect(inner.parent).toBe(outer.id);
+    expect(outer.complete && inner.complete).toBe(true);
+    // The outer region ended first, ~5 ms before the inner one: the reader did not swap them.
+    expect(inner.end - outer.end).toBeGreaterThanOrEqual(4_000_000);
+    expect(analysis.problems.map((p) => p.kind)).toEqual(['regionEndedOutOfOrder']);
   });
 
   it('has no ambient context while tracing is off', async () => {

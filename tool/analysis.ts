@@ -65,7 +65,8 @@ export class TraceAnalyzer {
   private readonly logs: LogInfo[] = [];
   private readonly problems: Problem[] = [];
   /** Out-of-order ends the runtime announced (by `flow\0type`), so the reader does not report them again. */
-  private readonly announcedOutOfOrder = new Map<string, number>();
+  /** Per flow: the runtime announced an out-of-order end, and how many regions were nested in the ended one. */
+  private readonly announcedOutOfOrder = new Map<number, number>();
   private events = 0;
   private lastTs = 0;
   private droppedEvents = 0;
@@ -192,17 +193,16 @@ export class TraceAnalyzer {
   }
 
   private regionEnd(event: Extract<TraceEvent, { kind: 'regionEnd' }>): void {
-    const { region, outOfOrder } = this.regionStacks.end(event.ts, event.flow, event.type);
-    const key = `${event.flow}\0${event.type}`;
-    const announced = this.announcedOutOfOrder.get(key) ?? 0;
-    if (announced > 1) this.announcedOutOfOrder.set(key, announced - 1);
-    else this.announcedOutOfOrder.delete(key);
+    const regionsAbove = this.announcedOutOfOrder.get(event.flow);
+    this.announcedOutOfOrder.delete(event.flow);
+    const { region, outOfOrder } = this.regionStacks.end(event.ts, event.flow, event.type, regionsAbove);
+    const announced = regionsAbove !== undefined;
     if (!region) {
       const lost = this.droppedEvents > 0 ? `; ${this.droppedEvents} events were dropped before it, which may have included its start` : '';
       this.problem('regionEndUnmatched', `region "${event.type}" ended, but no region of that type is open on flow ${event.flow}${lost}`, event.ts, event.flow, event.type, null, null);
       return;
     }
-    if (outOfOrder && announced === 0) {
+    if (outOfOrder && !announced) {
       this.problem('regionEndedOutOfOrder', `region "${region.type}" ${misuseMessages.regionEndedOutOfOrder}`, event.ts, event.flow, region.type, null, region.location);
     }
     if (region.task === 0) return;
@@ -222,8 +222,7 @@ export class TraceAnalyzer {
 
   private misuse(event: Extract<TraceEvent, { kind: 'misuse' }>): void {
     if (event.misuse === 'regionEndedOutOfOrder') {
-      const key = `${event.flow}\0${event.type}`;
-      this.announcedOutOfOrder.set(key, (this.announcedOutOfOrder.get(key) ?? 0) + 1);
+      this.announcedOutOfOrder.set(event.flow, event.regionsAbove);
     }
     this.problems.push({
       kind: event.misuse,

@@ -55,10 +55,20 @@ export class RegionStacks {
     return region;
   }
 
-  /** Ends the innermost open region of `flow` with `type`, searching below the top if needed. */
-  end(ts: Nanos, flow: number, type: string): RegionEndPairing {
+  /**
+   * Ends the innermost open region of `flow` with `type`, searching below the top if needed; or, when
+   * the runtime said how many regions were nested in the ended one (`regionsAbove`), exactly that one.
+   */
+  end(ts: Nanos, flow: number, type: string, regionsAbove = 0): RegionEndPairing {
     const stack = this.flows.get(flow)?.stack;
     if (!stack) return { region: null, outOfOrder: false };
+    const exact = stack.length - 1 - regionsAbove;
+    if (regionsAbove > 0 && exact >= 0 && stack[exact].type === type) {
+      const region = stack[exact];
+      stack.splice(exact, 1);
+      region.end = ts;
+      return { region, outOfOrder: true };
+    }
     for (let i = stack.length - 1; i >= 0; i--) {
       const region = stack[i];
       if (region.type !== type) continue;
