@@ -1,10 +1,17 @@
+import { findSourceMap } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { registerLocation } from './recorder.js';
 
 type StackHolder = { stack?: unknown };
 
+/** Location ids by raw call site, so each site is resolved (and source-mapped) once. */
+const resolved = new Map<string, number>();
+
+const toPath = (file: string): string => (file.startsWith('file://') ? fileURLToPath(file) : file);
+
 /**
- * The location id of the code that called `skip` (a tstrace API function). Only used when start() was
+ * The location id of the code that called `skip` (a tstrace API function), mapped to the original
+ * source when Node has a source map for the file (`--enable-source-maps`). Only used when start() was
  * asked to capture locations: it costs a stack capture per call.
  */
 export function callerLocation(skip: Function): number {
@@ -15,16 +22,32 @@ export function callerLocation(skip: Function): number {
     Error.stackTraceLimit = 1;
     Error.prepareStackTrace = (_error, frames) => frames;
     Error.captureStackTrace(holder, skip);
-    const frames = holder.stack as NodeJS.CallSite[] | undefined;
-    const frame = frames?.[0];
+    const frame = (holder.stack as NodeJS.CallSite[] | undefined)?.[0];
     if (!frame) return 0;
-    let file = frame.getFileName() ?? '';
-    if (file.startsWith('file://')) file = fileURLToPath(file);
-    return registerLocation(file, frame.getLineNumber() ?? 0, frame.getColumnNumber() ?? 0, frame.getFunctionName() ?? '');
+    const file = frame.getFileName() ?? '';
+    const line = frame.getLineNumber() ?? 0;
+    const column = frame.getColumnNumber() ?? 0;
+    const fn = frame.getFunctionName() ?? '';
+    const key = `${file}\0${line}\0${column}\0${fn}`;
+    let id = resolved.get(key);
+    if (id === undefined) {
+      id = resolveLocation(file, line, column, fn);
+      resolved.set(key, id);
+    }
+    return id;
   } catch {
     return 0;
   } finally {
     Error.prepareStackTrace = savedPrepare;
     Error.stackTraceLimit = savedLimit;
   }
+}
+
+function resolveLocation(file: string, line: number, column: number, fn: string): number {
+  const map = file ? findSourceMap(file) : undefined;
+  const entry = map?.findEntry(line - 1, column - 1);
+  if (entry && 'originalSource' in entry && entry.originalSource) {
+    return registerLocation(toPath(entry.originalSource), entry.originalLine + 1, entry.originalColumn + 1, fn);
+  }
+  return registerLocation(toPath(file), line, column, fn);
 }

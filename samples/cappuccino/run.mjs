@@ -31,7 +31,8 @@ function requireBuilt(file) {
 
 requireBuilt(join(root, 'dist', 'esm', 'runtime', 'index.js'));
 node(tspc, '-p', sampleDir);
-node(join(sampleDir, 'dist', 'main.js'));
+// Source maps let captured locations point at main.ts rather than the compiled JavaScript.
+node('--enable-source-maps', join(sampleDir, 'dist', 'main.js'));
 requireBuilt(cli);
 console.log();
 node(cli, 'stats', trace);
