@@ -176,6 +176,9 @@ function currentFlow(): Flow {
   return S.als?.getStore()?.flow ?? S.rootFlow;
 }
 
+// Never throws, even for a JavaScript caller passing no context.
+const taskIdOf = (ctx: Context | undefined): number => (ctx && ctx.task ? ctx.task.id : 0);
+
 function locationHere(skip: Function): number {
   return S.captureLocations ? callerLocation(skip) : 0;
 }
@@ -187,7 +190,7 @@ function locationHere(skip: Function): number {
 export function newTask(ctx: Context, taskType: string): [Context, Task] {
   const task = new Task(++S.lastTaskId, taskType);
   if (S.enabled) {
-    record(EventType.TaskCreate, currentFlow().id, ctx.task ? ctx.task.id : 0, task.id, locationHere(newTask), taskType);
+    record(EventType.TaskCreate, currentFlow().id, taskIdOf(ctx), task.id, locationHere(newTask), taskType);
   }
   return [{ task }, task];
 }
@@ -195,13 +198,13 @@ export function newTask(ctx: Context, taskType: string): [Context, Task] {
 /** Records a one-off message in `category` for the task in `ctx` on the current flow. */
 export function log(ctx: Context, category: string, message: string): void {
   if (!S.enabled) return;
-  record(EventType.Log, currentFlow().id, ctx.task ? ctx.task.id : 0, 0, locationHere(log), category, String(message));
+  record(EventType.Log, currentFlow().id, taskIdOf(ctx), 0, locationHere(log), category, message);
 }
 
 /** Like {@link log}, formatting with `util.format` — only while tracing is on. */
 export function logf(ctx: Context, category: string, fmt: string, ...args: unknown[]): void {
   if (!S.enabled) return;
-  record(EventType.Log, currentFlow().id, ctx.task ? ctx.task.id : 0, 0, locationHere(logf), category, format(fmt, ...args));
+  record(EventType.Log, currentFlow().id, taskIdOf(ctx), 0, locationHere(logf), category, format(fmt, ...args));
 }
 
 /**
@@ -216,7 +219,7 @@ export function startRegion(ctx: Context, regionType: string): Region {
 function beginRegion(ctx: Context, type: string, flow: Flow, location: number): Region {
   const region = new Region(flow, type, location, flow.top, S.generation);
   flow.top = region;
-  record(EventType.RegionStart, flow.id, ctx.task ? ctx.task.id : 0, location, 0, type);
+  record(EventType.RegionStart, flow.id, taskIdOf(ctx), location, 0, type);
   return region;
 }
 

@@ -48,8 +48,8 @@ export interface TracerState {
 
   // Hot buffer: typed-array stores only; everything else happens at flush.
   slots: Float64Array;
-  strs: (string | undefined)[];
-  msgs: (string | undefined)[];
+  strs: unknown[];
+  msgs: unknown[];
   count: number;
 
   // Session.
@@ -81,8 +81,8 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   locations: [null],
   locationIds: new Map(),
   slots: new Float64Array(SLOTS * STRIDE),
-  strs: new Array<string | undefined>(SLOTS).fill(undefined),
-  msgs: new Array<string | undefined>(SLOTS).fill(undefined),
+  strs: new Array<unknown>(SLOTS).fill(undefined),
+  msgs: new Array<unknown>(SLOTS).fill(undefined),
   count: 0,
   t0: 0,
   encoder: null,
@@ -133,6 +133,17 @@ const toNs = (ms: number): number => {
   return ns > 0 ? ns : 0;
 };
 
+/** Names and messages as strings, whatever a JavaScript caller passed: encoding must not throw. */
+function text(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined) return '';
+  try {
+    return String(value);
+  } catch {
+    return '<unprintable>';
+  }
+}
+
 /** Encodes the hot buffer into batches for the sink, or drops it when the sink is failing or full. */
 export function flush(): void {
   const count = S.count;
@@ -163,7 +174,7 @@ export function flush(): void {
     const task = s[i + 3];
     const a = s[i + 4];
     const b = s[i + 5];
-    const str = S.strs[n] ?? '';
+    const str = text(S.strs[n]);
     switch (s[i + 1]) {
       case EventType.RegionStart:
         encoder.regionStart(ts, flow, task, str, locations[a] ?? null);
@@ -178,7 +189,7 @@ export function flush(): void {
         encoder.taskEnd(ts, flow, task, locations[b] ?? null);
         break;
       case EventType.Log:
-        encoder.log(ts, flow, task, str, S.msgs[n] ?? '', locations[b] ?? null);
+        encoder.log(ts, flow, task, str, text(S.msgs[n]), locations[b] ?? null);
         S.msgs[n] = undefined;
         break;
       case EventType.FlowStart:

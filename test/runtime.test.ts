@@ -417,3 +417,28 @@ describe('locations', () => {
     });
   });
 });
+
+describe('the tracer never throws into user code', () => {
+  it('accepts whatever a JavaScript caller passes as context, names and messages', async () => {
+    const unprintable = {
+      toString() {
+        throw new Error('no');
+      },
+    };
+    const loose = (fn: Function, ...args: unknown[]) => () => fn(...args);
+    const { events, status } = await traceOf(() => {
+      expect(loose(log, undefined, 'cat', 'no context')).not.toThrow();
+      expect(loose(log, background, 42, unprintable)).not.toThrow();
+      expect(loose(startRegion, null, Symbol('sym'))).not.toThrow();
+      expect(loose(newTask, undefined, { type: 'object' })).not.toThrow();
+      expect(loose(withRegion, undefined, 'fn', () => 1)).not.toThrow();
+    });
+    expect(status.complete).toBe(true);
+    expect(events.filter((e) => e.kind === 'log').map((e) => e.kind === 'log' && [e.category, e.message])).toEqual([
+      ['cat', 'no context'],
+      ['42', '<unprintable>'],
+    ]);
+    expect(events.find((e) => e.kind === 'regionStart')).toMatchObject({ type: 'Symbol(sym)' });
+    expect(events.find((e) => e.kind === 'taskCreate')).toMatchObject({ type: '[object Object]' });
+  });
+});
