@@ -61,7 +61,7 @@ export class Region implements RegionState {
 }
 
 /** The region {@link startRegion} returns while tracing is off: ending it records nothing. */
-const noopRegion: Region = Object.freeze(new Region({ id: 0, top: null }, '', 0, null, -1)) as Region;
+export const noopRegion: Region = Object.freeze(new Region({ id: 0, top: null }, '', 0, null, -1)) as Region;
 
 export interface StartOptions {
   /** Record garbage collections (kind, duration). Default true. */
@@ -172,12 +172,13 @@ export function current(): Context {
   return (S.als?.getStore()?.ctx as Context | undefined) ?? background;
 }
 
-function currentFlow(): Flow {
+/** @internal */
+export function currentFlow(): Flow {
   return S.als?.getStore()?.flow ?? S.rootFlow;
 }
 
 // Never throws, even for a JavaScript caller passing no context.
-const taskIdOf = (ctx: Context | undefined): number => (ctx && ctx.task ? ctx.task.id : 0);
+export const taskIdOf = (ctx: Context | undefined): number => (ctx && ctx.task ? ctx.task.id : 0);
 
 function locationHere(skip: Function): number {
   return S.captureLocations ? callerLocation(skip) : 0;
@@ -216,14 +217,16 @@ export function startRegion(ctx: Context, regionType: string): Region {
   return beginRegion(ctx, regionType, currentFlow(), locationHere(startRegion));
 }
 
-function beginRegion(ctx: Context, type: string, flow: Flow, location: number): Region {
+/** @internal */
+export function beginRegion(ctx: Context, type: string, flow: Flow, location: number): Region {
   const region = new Region(flow, type, location, flow.top, S.generation);
   flow.top = region;
   record(EventType.RegionStart, flow.id, taskIdOf(ctx), location, 0, type);
   return region;
 }
 
-function endRegion(region: Region, endingFlow: Flow): void {
+/** @internal */
+export function endRegion(region: Region, endingFlow: Flow): void {
   if (region.generation !== S.generation || !S.enabled) return;
   const flow = region.flow;
   if (region.ended) {
@@ -255,7 +258,7 @@ const AsyncFunctionPrototype = Object.getPrototypeOf(async () => {}) as object;
 const isAsyncFunction = (fn: Function): boolean => Object.getPrototypeOf(fn) === AsyncFunctionPrototype;
 
 /** A new flow forked from `parent`: how concurrent async work gets a region stack of its own. */
-function forkFlow(parent: Flow): Flow {
+export function forkFlow(parent: Flow): Flow {
   const flow: Flow = { id: ++S.lastFlowId, top: null };
   record(EventType.FlowStart, flow.id, -1, parent.id, 0, undefined);
   return flow;

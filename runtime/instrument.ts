@@ -1,0 +1,177 @@
+/**
+ * The calls that instrumented code makes (`tstrace/instrument`): emitted by the tstrace transformer
+ * and used by the `@traced` runtime decorator. Not meant to be written by hand; the contract is the
+ * one of `withRegion`, with the source location known in advance and no closure per call.
+ *
+ * Shapes:
+ * - plain sync function: `const r = enter(site, ctx); try { body } finally { exit(r) }`
+ * - everything else gets a Frame: `const f = call(site, ctx, kind); try { body } finally { finish(f) }`
+ *   with `awaited(f, await awaiting(f, x))` for each await, `yielded(f, yield yielding(f, x))` for each
+ *   yield, `return returning(f, x)` in async functions, and `resumed(f)` at the top of catch clauses.
+ */
+import { EventType } from '../format/spec.js';
+import { background, beginRegion, current, currentFlow, endRegion, forkFlow, noopRegion, taskIdOf, Task, type Context, type Region } from './api.js';
+import { S, record, registerLocation, type Flow, type Scope } from './recorder.js';
+
+/** A traced function: its region (or task) type and where it is in the source. Made once per function. */
+export interface Site {
+  readonly type: string;
+  readonly location: number;
+  /** Each call is a task (callees see its context), not only a region. */
+  readonly task: boolean;
+}
+
+export function site(type: string, file: string, line: number, column: number, fn: string, task = false): Site {
+  return { type, location: registerLocation(file, line, column, fn), task };
+}
+
+/** A plain sync call: a region on the caller's flow. */
+export function enter(site: Site, ctx?: Context): Region {
+  if (!S.enabled) return noopRegion;
+  const flow = currentFlow();
+  return beginRegion(ctx ?? current(), site.type, flow, site.location);
+}
+
+export function exit(region: Region): void {
+  if (region !== noopRegion && !region.ended) endRegion(region, region.flow);
+}
+
+export const FrameKind = { Sync: 0, Async: 1, Generator: 2, AsyncGenerator: 3 } as const;
+type Kind = (typeof FrameKind)[keyof typeof FrameKind];
+
+/** The state of one traced call that can suspend (async, generators) or that is a task. */
+export interface Frame {
+  readonly site: Site;
+  readonly kind: Kind;
+  readonly generation: number;
+  /** The context callees see: the caller's, or the new task's. */
+  readonly ctx: Context;
+  readonly task: Task | null;
+  /** Async kinds run on a flow of their own; the others on whatever flow resumes them. */
+  readonly flow: Flow | null;
+  /** The scope the body runs in, and the caller's scope to put back when it suspends or returns. */
+  readonly scope: Scope | null;
+  readonly caller: Scope | undefined;
+  /** The open region occurrence (generators have one per resumption). */
+  region: Region | null;
+  /** `return` handed back a promise: the region ends when it settles, not in `finally`. */
+  settling: boolean;
+}
+
+const NOOP: Frame = Object.freeze({
+  site: { type: '', location: 0, task: false },
+  kind: FrameKind.Sync,
+  generation: -1,
+  ctx: background,
+  task: null,
+  flow: null,
+  scope: null,
+  caller: undefined,
+  region: null,
+  settling: false,
+});
+
+const live = (f: Frame): boolean => f.generation === S.generation && S.enabled;
+
+/** Starts a traced call of the given kind; `ctx` is the function's Context parameter, if it has one. */
+export function call(site: Site, ctx: Context | undefined, kind: Kind): Frame {
+  if (!S.enabled) return NOOP;
+  const als = S.als!;
+  const caller = als.getStore();
+  let context = ctx ?? (caller?.ctx as Context | undefined) ?? background;
+  let task: Task | null = null;
+  if (site.task) {
+    task = new Task(++S.lastTaskId, site.type);
+    record(EventType.TaskCreate, (caller?.flow ?? S.rootFlow).id, taskIdOf(context), task.id, site.location, site.type);
+    context = { task };
+  }
+  const callerFlow = caller?.flow ?? S.rootFlow;
+  const async = kind === FrameKind.Async || kind === FrameKind.AsyncGenerator;
+  const flow = async ? forkFlow(callerFlow) : null;
+  // A scope of our own only when callees must see something else than the caller's.
+  const scope: Scope | null = async || task ? { ctx: context, flow: flow ?? callerFlow } : null;
+  const frame: Frame = { site, kind, generation: S.generation, ctx: context, task, flow, scope, caller, region: null, settling: false };
+  if (scope) als.enterWith(scope);
+  frame.region = beginRegion(context, site.type, flow ?? callerFlow, site.location);
+  return frame;
+}
+
+function closeRegion(f: Frame): void {
+  const region = f.region;
+  f.region = null;
+  if (region && !region.ended) endRegion(region, region.flow);
+}
+
+function restoreCaller(f: Frame): void {
+  if (f.scope) S.als?.enterWith(f.caller as Scope);
+}
+
+/** Before an `await` suspends the call: the caller gets its own scope back. */
+export function awaiting<T>(f: Frame, value: T): T {
+  if (f !== NOOP && live(f)) restoreCaller(f);
+  return value;
+}
+
+/** After an `await` resumed the call: back in the call's scope. */
+export function awaited<T>(f: Frame, value: T): T {
+  if (f !== NOOP && live(f) && f.scope) S.als!.enterWith(f.scope);
+  return value;
+}
+
+/** Before a `yield`: this resumption's region ends, the consumer gets its scope back. */
+export function yielding<T>(f: Frame, value: T): T {
+  if (f !== NOOP && live(f)) {
+    closeRegion(f);
+    restoreCaller(f);
+  }
+  return value;
+}
+
+/** After a `yield` resumed the generator: a new region occurrence, on the flow that resumed it. */
+export function yielded<T>(f: Frame, value: T): T {
+  resumed(f);
+  return value;
+}
+
+/** At the top of a catch clause (a suspension may have ended by a throw): back in the call's state. */
+export function resumed(f: Frame): void {
+  if (f === NOOP || !live(f)) return;
+  if (f.scope) S.als!.enterWith(f.scope);
+  if (!f.region) f.region = beginRegion(f.ctx, f.site.type, f.flow ?? currentFlow(), f.site.location);
+}
+
+/** `return value` in an async function: a returned promise keeps the region open until it settles. */
+export function returning<T>(f: Frame, value: T): T {
+  if (f === NOOP || !live(f) || f.kind !== FrameKind.Async) return value;
+  if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
+    let then: unknown;
+    try {
+      then = (value as { then?: unknown }).then;
+    } catch {
+      return value;
+    }
+    if (typeof then === 'function') {
+      f.settling = true;
+      const settle = (): void => settled(f);
+      // Only native promises: calling a user's thenable's `then` once more could be observed.
+      if (value instanceof Promise) value.then(settle, settle);
+      else f.settling = false;
+    }
+  }
+  return value;
+}
+
+function settled(f: Frame): void {
+  if (!live(f)) return;
+  closeRegion(f);
+  f.task?.end();
+}
+
+/** In the call's `finally`: ends the region (unless a returned promise will), the task, and the scope. */
+export function finish(f: Frame): void {
+  if (f === NOOP || !live(f)) return;
+  restoreCaller(f);
+  if (f.settling) return;
+  closeRegion(f);
+  f.task?.end();
+}
