@@ -9,6 +9,7 @@
  *   with `awaited(f, await awaiting(f, x))` for each await, `yielded(f, yield yielding(f, x))` for each
  *   yield, `return returning(f, x)` in async functions, and `resumed(f)` at the top of catch clauses.
  */
+import { inspect } from 'node:util';
 import { EventType } from '../format/spec.js';
 import { background, beginRegion, current, currentFlow, endRegion, forkFlow, noopRegion, taskIdOf, Task, type Context, type Region } from './api.js';
 import { S, record, registerLocation, type Flow, type Scope } from './recorder.js';
@@ -27,7 +28,8 @@ export function site(type: string, file: string, line: number, column: number, f
 
 /** A plain sync call: a region on the caller's flow. */
 export function enter(site: Site, ctx?: Context): Region {
-  if (!S.enabled) return noopRegion;
+  // `site` is undefined only if a hoisted function runs before its module did (circular imports).
+  if (!S.enabled || site === undefined) return noopRegion;
   const flow = currentFlow();
   return beginRegion(ctx ?? current(), site.type, flow, site.location);
 }
@@ -75,7 +77,7 @@ const live = (f: Frame): boolean => f.generation === S.generation && S.enabled;
 
 /** Starts a traced call of the given kind; `ctx` is the function's Context parameter, if it has one. */
 export function call(site: Site, ctx: Context | undefined, kind: Kind): Frame {
-  if (!S.enabled) return NOOP;
+  if (!S.enabled || site === undefined) return NOOP;
   const als = S.als!;
   const caller = als.getStore();
   let context = ctx ?? (caller?.ctx as Context | undefined) ?? background;
@@ -174,4 +176,35 @@ export function finish(f: Frame): void {
   if (f.settling) return;
   closeRegion(f);
   f.task?.end();
+}
+
+/** `@traced({ log: ['a'] })`: a parameter's value as a log of the call's task, category = its name. */
+export function param(f: Frame, name: string, value: unknown): void {
+  if (f === NOOP || !live(f)) return;
+  record(EventType.Log, (f.flow ?? currentFlow()).id, taskIdOf(f.ctx), 0, f.site.location, name, formatValue(value));
+}
+
+/** `@traced({ err: true })`: a thrown error's message as a log in category "error". */
+export function thrown(f: Frame, error: unknown): void {
+  if (f === NOOP || !live(f)) return;
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : formatValue(error);
+  record(EventType.Log, (f.flow ?? currentFlow()).id, taskIdOf(f.ctx), 0, f.site.location, 'error', message);
+}
+
+function formatValue(value: unknown): string {
+  try {
+    return typeof value === 'string' ? value : inspect(value, { depth: 2, breakLength: Infinity });
+  } catch {
+    return '<unprintable>';
+  }
+}
+
+/**
+ * What the transformer leaves in place of `@traced(...)` once it has instrumented the body: a
+ * decorator that does nothing, in either decorator mode — TC39 `(value, context)` and
+ * `experimentalDecorators` `(target, key, descriptor)` or `(constructor)` — so that the member keeps
+ * a decorator and its `design:*` metadata is emitted exactly as without the transformer.
+ */
+export function compiled(_target: unknown, _context?: unknown, _descriptor?: unknown): undefined {
+  return undefined;
 }

@@ -1,0 +1,107 @@
+/**
+ * Compiles fixture projects with and without the tstrace transformer (through ts-patch's patched
+ * compiler, in process) across the matrix of transformer.md, and runs them, so instrumented programs
+ * can be compared with uninstrumented ones by what they do.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type * as TS from 'typescript';
+
+const require = createRequire(import.meta.url);
+/** TypeScript patched by ts-patch: honours `compilerOptions.plugins` as tspc does. */
+const ts = require('ts-patch/compiler') as typeof TS;
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const fixturesDir = fileURLToPath(new URL('./fixtures', import.meta.url));
+const workRoot = join(repoRoot, 'test', '.work', 'matrix');
+const runner = fileURLToPath(new URL('./run-fixtures.mjs', import.meta.url));
+
+export interface MatrixConfig {
+  readonly target: 'ES2015' | 'ES2022';
+  readonly module: 'commonjs' | 'esm';
+  /** TC39 decorators, `experimentalDecorators`, or that plus `emitDecoratorMetadata`. */
+  readonly decorators: 'tc39' | 'experimental' | 'metadata';
+}
+
+export const matrix: MatrixConfig[] = (['ES2015', 'ES2022'] as const).flatMap((target) =>
+  (['commonjs', 'esm'] as const).flatMap((module) => (['tc39', 'experimental', 'metadata'] as const).map((decorators) => ({ target, module, decorators }))),
+);
+
+export const configName = (c: MatrixConfig): string => `${c.target}-${c.module}-${c.decorators}`;
+
+// Parsed library files are shared by every program of the run: most of a compile is parsing lib.d.ts.
+const sourceFileCache = new Map<string, TS.SourceFile>();
+
+export interface BuildResult {
+  readonly outDir: string;
+  readonly diagnostics: string[];
+  /** Emitted files by path relative to outDir. */
+  readonly files: Map<string, string>;
+}
+
+/** Compiles `files` (paths in fixturesDir) for one configuration, with or without the transformer. */
+export function build(config: MatrixConfig, plugin: boolean, files: readonly string[], extra: TS.CompilerOptions = {}): BuildResult {
+  const outDir = join(workRoot, configName(config), plugin ? 'traced' : 'plain');
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const options: TS.CompilerOptions = {
+    target: ts.ScriptTarget[config.target],
+    module: config.module === 'commonjs' ? ts.ModuleKind.CommonJS : ts.ModuleKind.ES2022,
+    moduleResolution: config.module === 'commonjs' ? ts.ModuleResolutionKind.Node10 : ts.ModuleResolutionKind.Bundler,
+    experimentalDecorators: config.decorators !== 'tc39',
+    emitDecoratorMetadata: config.decorators === 'metadata',
+    strict: true,
+    // Sloppy-mode CommonJS output, so that losing a function's "use strict" prologue would show.
+    alwaysStrict: false,
+    skipLibCheck: true,
+    declaration: true,
+    sourceMap: true,
+    types: ['node'],
+    lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts', 'lib.esnext.decorators.d.ts'],
+    rootDir: fixturesDir,
+    outDir,
+    ...(plugin ? { plugins: [{ transform: 'tstrace/transformer' }] as unknown as TS.PluginImport[] } : {}),
+    ...extra,
+  };
+  const host = ts.createCompilerHost(options);
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
+    const shared = fileName.includes('node_modules');
+    const key = `${fileName}\0${typeof languageVersion === 'object' ? languageVersion.languageVersion : languageVersion}`;
+    const cached = shared ? sourceFileCache.get(key) : undefined;
+    if (cached) return cached;
+    const file = getSourceFile(fileName, languageVersion, onError, shouldCreate);
+    if (file && shared) sourceFileCache.set(key, file);
+    return file;
+  };
+  const emitted = new Map<string, string>();
+  host.writeFile = (fileName, text) => {
+    mkdirSync(dirname(fileName), { recursive: true });
+    writeFileSync(fileName, text);
+    emitted.set(relative(outDir, fileName), text);
+  };
+  const program = ts.createProgram({ rootNames: files.map((f) => join(fixturesDir, f)), options, host });
+  const result = program.emit();
+  const diagnostics = [...ts.getPreEmitDiagnostics(program), ...result.diagnostics].map((d) => {
+    const where = d.file && d.start !== undefined ? `${relative(fixturesDir, d.file.fileName)}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1} ` : '';
+    return `${where}TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
+  });
+  writeFileSync(join(outDir, 'package.json'), JSON.stringify({ type: config.module === 'esm' ? 'module' : 'commonjs' }));
+  return { outDir, diagnostics, files: emitted };
+}
+
+export type Mode = 'off' | 'on';
+
+/** Runs every scenario of the compiled fixtures in a fresh process; returns their observations (and the trace path). */
+export function runFixtures(outDir: string, modules: readonly string[], mode: Mode): { observations: Record<string, unknown>; tracePath: string } {
+  const tracePath = join(outDir, `trace-${mode}.out`);
+  const stdout = execFileSync(process.execPath, [runner, outDir, mode, tracePath, ...modules], { encoding: 'utf8', cwd: outDir });
+  return { observations: JSON.parse(stdout) as Record<string, unknown>, tracePath };
+}
+
+export const fixtureFiles = (): string[] => readdirSync(fixturesDir).filter((f) => f.endsWith('.ts'));
+
+export const readText = (path: string): string => readFileSync(path, 'utf8');

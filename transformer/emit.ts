@@ -1,0 +1,127 @@
+import type * as TS from 'typescript';
+import type { Target, TracedFunction } from './plan.js';
+
+/** FrameKind codes of runtime/instrument.ts. */
+const FRAME = { Sync: 0, Async: 1, Generator: 2, AsyncGenerator: 3 } as const;
+
+/**
+ * How instrumented code is written: each traced body is rewritten where it stands —
+ * `const r = enter(site); try { <original body> } finally { exit(r) }` — never moved into a nested
+ * function, so `this`, `arguments`, `super`, `new.target`, names, lengths and hoisting are untouched.
+ */
+export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: TS.Identifier) {
+  const rt = (name: string, args: TS.Expression[]): TS.CallExpression =>
+    factory.createCallExpression(factory.createPropertyAccessExpression(runtime, name), undefined, args);
+  const statement = (e: TS.Expression): TS.Statement => factory.createExpressionStatement(e);
+  const constant = (name: TS.Identifier, init: TS.Expression): TS.Statement =>
+    factory.createVariableStatement(undefined, factory.createVariableDeclarationList([factory.createVariableDeclaration(name, undefined, undefined, init)], ts.NodeFlags.Const));
+
+  /** The site declaration placed at the top of the file: `var s = rt.site(type, file, line, column, fn, task)`. */
+  function siteDeclaration(name: TS.Identifier, target: Target): TS.Statement {
+    const { location, options } = target;
+    const init = rt('site', [
+      factory.createStringLiteral(options.name),
+      factory.createStringLiteral(location.file),
+      factory.createNumericLiteral(location.line),
+      factory.createNumericLiteral(location.column),
+      factory.createStringLiteral(location.function),
+      options.task ? factory.createTrue() : factory.createFalse(),
+    ]);
+    // `var`: hoisted, so a hoisted function called during a circular import sees `undefined`, not a TDZ error.
+    return factory.createVariableStatement(undefined, factory.createVariableDeclarationList([factory.createVariableDeclaration(name, undefined, undefined, init)], ts.NodeFlags.None));
+  }
+
+  const kindOf = (node: TracedFunction): number => {
+    const isAsync = !!ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword);
+    const isGenerator = 'asteriskToken' in node && !!node.asteriskToken;
+    return isAsync ? (isGenerator ? FRAME.AsyncGenerator : FRAME.Async) : isGenerator ? FRAME.Generator : FRAME.Sync;
+  };
+
+  /** Splits off the directive prologue ("use strict" …): it must stay first. */
+  const splitPrologue = (statements: readonly TS.Statement[]): [TS.Statement[], TS.Statement[]] => {
+    let i = 0;
+    while (i < statements.length && ts.isExpressionStatement(statements[i]) && ts.isStringLiteral((statements[i] as TS.ExpressionStatement).expression)) i++;
+    return [statements.slice(0, i), statements.slice(i)];
+  };
+
+  /**
+   * Rewrites the suspension points that belong to this function (not to nested functions): awaits,
+   * yields, returns of async functions, and catch clauses (a suspension can end by a throw).
+   */
+  function rewriteSuspensions(body: TS.Block, frame: TS.Identifier, kind: number, context: TS.TransformationContext): TS.Block {
+    const isAsync = kind === FRAME.Async || kind === FRAME.AsyncGenerator;
+    const isGenerator = kind === FRAME.Generator || kind === FRAME.AsyncGenerator;
+    const visit = (node: TS.Node): TS.VisitResult<TS.Node> => {
+      if (ts.isFunctionLike(node) || ts.isClassLike(node)) return node;
+      const visited = ts.visitEachChild(node, visit, context);
+      if (isAsync && ts.isAwaitExpression(visited)) {
+        return rt('awaited', [frame, factory.updateAwaitExpression(visited, rt('awaiting', [frame, visited.expression]))]);
+      }
+      if (isGenerator && ts.isYieldExpression(visited)) {
+        const value = visited.expression ?? factory.createVoidZero();
+        return rt('yielded', [frame, factory.updateYieldExpression(visited, visited.asteriskToken, rt('yielding', [frame, value]))]);
+      }
+      if (kind === FRAME.Async && ts.isReturnStatement(visited) && visited.expression) {
+        return factory.updateReturnStatement(visited, rt('returning', [frame, visited.expression]));
+      }
+      if ((isAsync || isGenerator) && ts.isCatchClause(visited)) {
+        return factory.updateCatchClause(visited, visited.variableDeclaration, factory.updateBlock(visited.block, [statement(rt('resumed', [frame])), ...visited.block.statements]));
+      }
+      if (isAsync && ts.isForOfStatement(visited) && visited.awaitModifier) {
+        // Each iteration of `for await` resumes after an implicit await.
+        const loopBody = ts.isBlock(visited.statement) ? visited.statement.statements : [visited.statement];
+        const loop = factory.updateForOfStatement(visited, visited.awaitModifier, visited.initializer, visited.expression, factory.createBlock([statement(rt('resumed', [frame])), ...loopBody], true));
+        // …and so does the code after the loop; a labelled loop must stay the label's statement.
+        return ts.isLabeledStatement(node.parent) ? loop : [loop, statement(rt('resumed', [frame]))];
+      }
+      return visited;
+    };
+    return ts.visitEachChild(body, visit, context);
+  }
+
+  /** The instrumented body of a traced function. */
+  function instrumentFunctionBody(target: Extract<Target, { kind: 'function' }>, node: TracedFunction, body: TS.ConciseBody, site: TS.Identifier, context: TS.TransformationContext): TS.Block {
+    const block = ts.isBlock(body) ? body : factory.createBlock([factory.createReturnStatement(body)], true);
+    const kind = kindOf(node);
+    const ctxArg: TS.Expression = target.contextParameter ? factory.createIdentifier(target.contextParameter.text) : factory.createVoidZero();
+    const { options } = target;
+    const plain = kind === FRAME.Sync && !options.task && options.log.length === 0 && !options.err;
+    const handle = factory.createUniqueName(plain ? '__tstrace_region' : '__tstrace_frame');
+    const inner = plain ? block : rewriteSuspensions(block, handle, kind, context);
+    const [prologue, rest] = splitPrologue(inner.statements);
+    const begin = plain ? rt('enter', [site, ctxArg]) : rt('call', [site, ctxArg, factory.createNumericLiteral(kind)]);
+    const logs = options.log.map((param) => statement(rt('param', [handle, factory.createStringLiteral(param), factory.createIdentifier(param)])));
+    const error = factory.createUniqueName('__tstrace_error');
+    const catchClause = options.err
+      ? factory.createCatchClause(factory.createVariableDeclaration(error), factory.createBlock([statement(rt('thrown', [handle, error])), factory.createThrowStatement(error)], true))
+      : undefined;
+    const tryStatement = factory.createTryStatement(
+      factory.createBlock([...logs, ...rest], true),
+      catchClause,
+      factory.createBlock([statement(rt(plain ? 'exit' : 'finish', [handle]))], true),
+    );
+    return factory.updateBlock(block, [...prologue, constant(handle, begin), tryStatement]);
+  }
+
+  /** A statement marked `// trace:region`: `{ const r = enter(site); try { <statement> } finally { exit(r) } }`. */
+  function instrumentStatement(target: Extract<Target, { kind: 'statement' }>, node: TS.Statement, site: TS.Identifier): TS.Statement {
+    const handle = factory.createUniqueName('__tstrace_region');
+    if (target.options.task) {
+      const frame = factory.createUniqueName('__tstrace_frame');
+      return factory.createBlock([constant(frame, rt('call', [site, factory.createVoidZero(), factory.createNumericLiteral(FRAME.Sync)])), factory.createTryStatement(factory.createBlock([node], true), undefined, factory.createBlock([statement(rt('finish', [frame]))], true))], true);
+    }
+    return factory.createBlock([constant(handle, rt('enter', [site, factory.createVoidZero()])), factory.createTryStatement(factory.createBlock([node], true), undefined, factory.createBlock([statement(rt('exit', [handle]))], true))], true);
+  }
+
+  /** Whether a body already starts with our instrumentation (a file processed twice is instrumented once). */
+  function isInstrumented(body: TS.ConciseBody | undefined): boolean {
+    if (!body || !ts.isBlock(body)) return false;
+    const [, rest] = splitPrologue(body.statements);
+    const first = rest[0];
+    if (!first || !ts.isVariableStatement(first)) return false;
+    const init = first.declarationList.declarations[0]?.initializer;
+    return !!init && ts.isCallExpression(init) && ts.isPropertyAccessExpression(init.expression) && ts.isIdentifier(init.expression.expression) && /^__tstrace/.test(init.expression.expression.text);
+  }
+
+  return { siteDeclaration, instrumentFunctionBody, instrumentStatement, isInstrumented, rt };
+}

@@ -1,0 +1,119 @@
+/**
+ * The tstrace compiler transformer, loaded by ts-patch (`tspc`):
+ * `"plugins": [{ "transform": "tstrace/transformer" }]` in tsconfig.json. It rewrites methods decorated
+ * with `@traced` and functions or statements marked `// trace:region` / `// trace:task` into regions
+ * (tasks) with their source location, and changes nothing else a program does.
+ */
+import type * as TS from 'typescript';
+import { createApiSymbols } from './api-symbols.js';
+import { toTsDiagnostic } from './diagnostics.js';
+import { createEmitter } from './emit.js';
+import { planFile, type Target } from './plan.js';
+
+export interface TransformerOptions {
+  /** Module the instrumented code imports its runtime from. Default "tstrace/instrument". */
+  runtimeModule?: string;
+}
+
+interface Extras {
+  ts?: typeof TS;
+  addDiagnostic?: (diagnostic: TS.Diagnostic) => unknown;
+}
+
+const DEFAULT_RUNTIME = 'tstrace/instrument';
+
+/** ts-patch "program" transformer entry. */
+export default function tstraceTransformer(program: TS.Program, config: TransformerOptions = {}, extras: Extras = {}): TS.TransformerFactory<TS.SourceFile> {
+  // The compiler instance we are handed, so node kinds match the running compiler.
+  const ts = extras.ts;
+  if (!ts) throw new Error('tstrace/transformer: no TypeScript instance was passed. Load it through ts-patch (tspc) as a "program" transformer.');
+  if (!program) throw new Error('tstrace/transformer: cannot transform without a Program. Use it as a "program" transformer (the default type) with tspc.');
+  const api = createApiSymbols(ts, program.getTypeChecker());
+  const options = program.getCompilerOptions();
+  const rootDir = program.getCurrentDirectory();
+  const runtimeModule = config.runtimeModule ?? DEFAULT_RUNTIME;
+  const reported = new Set<string>();
+
+  return (context) => (file) => {
+    if (file.isDeclarationFile) return file;
+    const plan = planFile(ts, file, api, rootDir);
+    for (const d of plan.diagnostics) {
+      const diagnostic = toTsDiagnostic(ts, file, d);
+      // Transformers can run more than once per file (e.g. declarations): report each problem once.
+      const key = `${file.fileName}:${diagnostic.start}:${diagnostic.code}`;
+      if (reported.has(key)) continue;
+      reported.add(key);
+      if (extras.addDiagnostic) extras.addDiagnostic(diagnostic);
+      else throw new Error(`${file.fileName}: ${String(diagnostic.messageText)}`);
+    }
+    if (plan.targets.size === 0 && plan.tracedDecorators.size === 0) return file;
+
+    const factory = context.factory;
+    const runtime = factory.createUniqueName('__tstrace');
+    const emit = createEmitter(ts, factory, runtime);
+    const sites: TS.Statement[] = [];
+    const siteOf = (target: Target): TS.Identifier => {
+      const name = factory.createUniqueName('__tstrace_site');
+      sites.push(emit.siteDeclaration(name, target));
+      return name;
+    };
+
+    const visit = (node: TS.Node): TS.VisitResult<TS.Node> => {
+      const target = plan.targets.get(node);
+      if (ts.isDecorator(node) && plan.tracedDecorators.has(node)) {
+        // Keep a decorator in place (a no-op one) so decorator metadata is exactly what it was.
+        return factory.updateDecorator(node, factory.createPropertyAccessExpression(runtime, 'compiled'));
+      }
+      const visited = ts.visitEachChild(node, visit, context);
+      if (!target) return visited;
+      if (target.kind === 'statement') return emit.instrumentStatement(target, visited as TS.Statement, siteOf(target));
+      const fn = visited as typeof target.node;
+      if (!fn.body || emit.isInstrumented(target.node.body)) return visited;
+      const body = emit.instrumentFunctionBody(target, fn, fn.body, siteOf(target), context);
+      return replaceBody(ts, factory, fn, body);
+    };
+
+    const transformed = ts.visitEachChild(file, visit, context);
+    const importRuntime = runtimeImport(ts, factory, file, runtime, runtimeModule, options);
+    if (!importRuntime) {
+      const diagnostic = toTsDiagnostic(ts, file, {
+        code: 91008,
+        node: { pos: 0, end: 1 },
+        message: 'this file is a script (no import or export) compiled to ES modules, so the tstrace runtime cannot be imported into it. Add `export {}` to make it a module.',
+      });
+      if (extras.addDiagnostic) extras.addDiagnostic(diagnostic);
+      return file;
+    }
+    // Imports first, then the sites, then the rest: sites exist before any module code runs.
+    const statements = transformed.statements;
+    let i = 0;
+    while (i < statements.length && ts.isImportDeclaration(statements[i])) i++;
+    return factory.updateSourceFile(transformed, [importRuntime, ...statements.slice(0, i), ...sites, ...statements.slice(i)]);
+  };
+}
+
+/** `import * as __tstrace from "tstrace/instrument"`, or a `require` in a CommonJS script; null when impossible. */
+function runtimeImport(ts: typeof TS, factory: TS.NodeFactory, file: TS.SourceFile, name: TS.Identifier, module: string, options: TS.CompilerOptions): TS.Statement | null {
+  if (ts.isExternalModule(file)) {
+    // A namespace import: a synthesized named import breaks under CommonJS output.
+    return factory.createImportDeclaration(undefined, factory.createImportClause(false, undefined, factory.createNamespaceImport(name)), factory.createStringLiteral(module));
+  }
+  const kind = options.module ?? ts.ModuleKind.CommonJS;
+  if (kind !== ts.ModuleKind.CommonJS && kind !== ts.ModuleKind.Node16 && kind !== ts.ModuleKind.NodeNext) return null;
+  if (kind !== ts.ModuleKind.CommonJS && file.impliedNodeFormat === ts.ModuleKind.ESNext) return null;
+  const require = factory.createCallExpression(factory.createIdentifier('require'), undefined, [factory.createStringLiteral(module)]);
+  return factory.createVariableStatement(undefined, factory.createVariableDeclarationList([factory.createVariableDeclaration(name, undefined, undefined, require)], ts.NodeFlags.Const));
+}
+
+function replaceBody(ts: typeof TS, f: TS.NodeFactory, node: TS.Node, body: TS.Block): TS.Node {
+  if (ts.isFunctionDeclaration(node)) return f.updateFunctionDeclaration(node, node.modifiers, node.asteriskToken, node.name, node.typeParameters, node.parameters, node.type, body);
+  if (ts.isFunctionExpression(node)) return f.updateFunctionExpression(node, node.modifiers, node.asteriskToken, node.name, node.typeParameters, node.parameters, node.type, body);
+  if (ts.isArrowFunction(node)) return f.updateArrowFunction(node, node.modifiers, node.typeParameters, node.parameters, node.type, node.equalsGreaterThanToken, body);
+  if (ts.isMethodDeclaration(node)) return f.updateMethodDeclaration(node, node.modifiers, node.asteriskToken, node.name, node.questionToken, node.typeParameters, node.parameters, node.type, body);
+  if (ts.isGetAccessorDeclaration(node)) return f.updateGetAccessorDeclaration(node, node.modifiers, node.name, node.parameters, node.type, body);
+  if (ts.isSetAccessorDeclaration(node)) return f.updateSetAccessorDeclaration(node, node.modifiers, node.name, node.parameters, body);
+  if (ts.isConstructorDeclaration(node)) return f.updateConstructorDeclaration(node, node.modifiers, node.parameters, body);
+  return node;
+}
+
+// CommonJS consumers (ts-patch `require`s transformers) get the factory as module.exports.default.
