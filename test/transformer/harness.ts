@@ -42,9 +42,9 @@ export interface BuildResult {
   readonly files: Map<string, string>;
 }
 
-/** Compiles `files` (paths in fixturesDir) for one configuration, with or without the transformer. */
-export function build(config: MatrixConfig, plugin: boolean, files: readonly string[], extra: TS.CompilerOptions = {}): BuildResult {
-  const outDir = join(workRoot, configName(config), plugin ? 'traced' : 'plain');
+/** Compiles `files` (paths in `root`, by default fixturesDir) for one configuration, with or without the transformer. */
+export function build(config: MatrixConfig, plugin: boolean, files: readonly string[], extra: TS.CompilerOptions = {}, root = fixturesDir): BuildResult {
+  const outDir = join(workRoot, root === fixturesDir ? '' : relative(join(repoRoot, 'test'), root).replace(/[\\/]/g, '-'), configName(config), plugin ? 'traced' : 'plain');
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const options: TS.CompilerOptions = {
@@ -61,7 +61,7 @@ export function build(config: MatrixConfig, plugin: boolean, files: readonly str
     sourceMap: true,
     types: ['node'],
     lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts', 'lib.esnext.decorators.d.ts'],
-    rootDir: fixturesDir,
+    rootDir: root,
     outDir,
     ...(plugin ? { plugins: [{ transform: 'tstrace/transformer' }] as unknown as TS.PluginImport[] } : {}),
     ...extra,
@@ -83,10 +83,10 @@ export function build(config: MatrixConfig, plugin: boolean, files: readonly str
     writeFileSync(fileName, text);
     emitted.set(relative(outDir, fileName), text);
   };
-  const program = ts.createProgram({ rootNames: files.map((f) => join(fixturesDir, f)), options, host });
+  const program = ts.createProgram({ rootNames: files.map((f) => join(root, f)), options, host });
   const result = program.emit();
   const diagnostics = [...ts.getPreEmitDiagnostics(program), ...result.diagnostics].map((d) => {
-    const where = d.file && d.start !== undefined ? `${relative(fixturesDir, d.file.fileName)}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1} ` : '';
+    const where = d.file && d.start !== undefined ? `${relative(root, d.file.fileName)}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1} ` : '';
     return `${where}TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
   });
   writeFileSync(join(outDir, 'package.json'), JSON.stringify({ type: config.module === 'esm' ? 'module' : 'commonjs' }));
