@@ -1,27 +1,40 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import type * as TS from 'typescript';
 
-const packageNameOfDir = new Map<string, string | null>();
+interface PackageOf {
+  readonly root: string;
+  readonly name: string | null;
+}
+const packageOfDir = new Map<string, PackageOf | null>();
 
-/** The name in the nearest package.json above `dir` (cached). */
-function packageName(dir: string): string | null {
-  const cached = packageNameOfDir.get(dir);
+/** The nearest package.json above `dir`: its folder and name (cached). */
+function packageOf(dir: string): PackageOf | null {
+  const cached = packageOfDir.get(dir);
   if (cached !== undefined) return cached;
-  let name: string | null = null;
+  let found: PackageOf | null = null;
   const manifest = join(dir, 'package.json');
   if (existsSync(manifest)) {
     try {
-      name = (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name ?? null;
+      found = { root: dir, name: (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name ?? null };
     } catch {
-      name = null;
+      found = { root: dir, name: null };
     }
   } else {
     const parent = dirname(dir);
-    name = parent === dir ? null : packageName(parent);
+    found = parent === dir ? null : packageOf(parent);
   }
-  packageNameOfDir.set(dir, name);
-  return name;
+  packageOfDir.set(dir, found);
+  return found;
+}
+
+/** The runtime's own files: `runtime/…` in the tstrace package (its sources or its dist builds). */
+const RUNTIME_FILE = /^(?:dist\/(?:esm|cjs)\/)?runtime\/[^/]+\.(?:d\.)?[cm]?ts$/;
+
+function isRuntimeDeclaration(fileName: string): boolean {
+  const pkg = packageOf(dirname(fileName));
+  if (!pkg || pkg.name !== 'tstrace') return false;
+  return RUNTIME_FILE.test(relative(pkg.root, fileName).split(sep).join('/'));
 }
 
 /**
@@ -33,7 +46,7 @@ export function createApiSymbols(ts: typeof TS, checker: TS.TypeChecker) {
     if (!symbol) return false;
     const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
     if (target.getName() !== name) return false;
-    return (target.getDeclarations() ?? []).some((d) => packageName(dirname(d.getSourceFile().fileName)) === 'tstrace');
+    return (target.getDeclarations() ?? []).some((d) => isRuntimeDeclaration(d.getSourceFile().fileName));
   };
 
   return {
@@ -42,7 +55,7 @@ export function createApiSymbols(ts: typeof TS, checker: TS.TypeChecker) {
       let callee = decorator.expression;
       if (ts.isCallExpression(callee)) callee = callee.expression;
       const name = ts.isPropertyAccessExpression(callee) ? callee.name : callee;
-      return ts.isIdentifier(name) && isOurs(checker.getSymbolAtLocation(name), 'traced');
+      return name.pos >= 0 && ts.isIdentifier(name) && isOurs(checker.getSymbolAtLocation(name), 'traced');
     },
 
     /** A parameter declared with tstrace's `Context` type (directly, or through an alias or `Context | undefined`). */

@@ -43,8 +43,10 @@ export function allTraceComments(ts: typeof TS, file: TS.SourceFile): { pos: num
     }
   };
   const visit = (node: TS.Node): void => {
-    collect(node.pos);
-    collect(node.end);
+    if (node.pos >= 0) {
+      collect(node.pos);
+      collect(node.end);
+    }
     ts.forEachChild(node, visit);
   };
   visit(file);

@@ -22,6 +22,9 @@ interface Extras {
 
 const DEFAULT_RUNTIME = 'tstrace/instrument';
 
+/** Nodes already instrumented by any instance of this transformer: a file processed twice is instrumented once. */
+const instrumented = new WeakSet<TS.Node>();
+
 /** ts-patch "program" transformer entry. */
 export default function tstraceTransformer(program: TS.Program, config: TransformerOptions = {}, extras: Extras = {}): TS.TransformerFactory<TS.SourceFile> {
   // The compiler instance we are handed, so node kinds match the running compiler.
@@ -52,6 +55,7 @@ export default function tstraceTransformer(program: TS.Program, config: Transfor
     const runtime = factory.createUniqueName('__tstrace');
     const emit = createEmitter(ts, factory, runtime);
     const sites: TS.Statement[] = [];
+    let replacedDecorators = 0;
     const siteOf = (target: Target): TS.Identifier => {
       const name = factory.createUniqueName('__tstrace_site');
       sites.push(emit.siteDeclaration(name, target));
@@ -59,8 +63,10 @@ export default function tstraceTransformer(program: TS.Program, config: Transfor
     };
 
     const visit = (node: TS.Node): TS.VisitResult<TS.Node> => {
-      const target = plan.targets.get(node);
+      const target = instrumented.has(node) ? undefined : plan.targets.get(node);
+      if (target) instrumented.add(node);
       if (ts.isDecorator(node) && plan.tracedDecorators.has(node)) {
+        replacedDecorators++;
         // Keep a decorator in place (a no-op one) so decorator metadata is exactly what it was.
         return factory.updateDecorator(node, factory.createPropertyAccessExpression(runtime, 'compiled'));
       }
@@ -74,6 +80,7 @@ export default function tstraceTransformer(program: TS.Program, config: Transfor
     };
 
     const transformed = ts.visitEachChild(file, visit, context);
+    if (sites.length === 0 && replacedDecorators === 0) return transformed;
     const importRuntime = runtimeImport(ts, factory, file, runtime, runtimeModule, options);
     if (!importRuntime) {
       const diagnostic = toTsDiagnostic(ts, file, {

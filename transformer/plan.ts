@@ -194,6 +194,11 @@ export function planFile(ts: typeof TS, file: TS.SourceFile, api: ApiSymbols, ro
   };
 
   const visit = (node: TS.Node): void => {
+    // Nodes made by a transformer (ours, run before) have no source position: nothing to plan there.
+    if (node.pos < 0) {
+      ts.forEachChild(node, visit);
+      return;
+    }
     if (ts.isClassLike(node)) {
       const decorator = tracedDecoratorOf(node);
       let classWide: TraceOptions | null = null;

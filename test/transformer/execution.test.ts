@@ -30,3 +30,16 @@ describe.each(matrix.map((config) => [configName(config), config] as const))('%s
     for (const [file, text] of plain.files) if (file.endsWith('.d.ts')) expect(traced.files.get(file), file).toBe(text);
   });
 });
+
+describe('the transformer listed twice', () => {
+  it('instruments each function once', () => {
+    const config = matrix[0];
+    const twice = { plugins: [{ transform: 'tstrace/transformer' }, { transform: 'tstrace/transformer' }] } as unknown as Parameters<typeof build>[3];
+    const once = build(config, true, ['shapes.ts']);
+    const result = build(config, true, ['shapes.ts'], twice);
+    expect(result.diagnostics).toEqual([]);
+    const count = (text: string | undefined) => (text?.match(/\.(enter|call)\(/g) ?? []).length;
+    expect(count(once.files.get('shapes.js'))).toBeGreaterThan(10);
+    expect(result.files.get('shapes.js')).toBe(once.files.get('shapes.js'));
+  });
+});

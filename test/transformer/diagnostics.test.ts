@@ -1,0 +1,80 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DiagnosticCode } from '../../transformer/diagnostics.js';
+import { build, repoRoot, type MatrixConfig } from './harness.js';
+
+const config: MatrixConfig = { target: 'ES2022', module: 'esm', decorators: 'tc39' };
+
+/** Compiles one source file with the transformer; returns its diagnostics. */
+function diagnosticsOf(name: string, source: string, module: MatrixConfig['module'] = 'esm'): string[] {
+  const root = join(repoRoot, 'test', '.work', 'diagnostics', name);
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, 'main.ts'), source);
+  return build({ ...config, module }, true, ['main.ts'], {}, root).diagnostics;
+}
+
+const cases: { code: number; name: string; source: string; line: number; says: RegExp; module?: MatrixConfig['module'] }[] = [
+  {
+    code: DiagnosticCode.NoBody,
+    name: 'directive on an overload signature',
+    source: `// trace:region\nexport function f(a: string): void;\nexport function f(a: unknown) {}\n`,
+    line: 2,
+    says: /has no body to trace/,
+  },
+  {
+    code: DiagnosticCode.DirectiveAttachedToNothing,
+    name: 'directive at the end of a block',
+    source: `export function f() {\n  return 1;\n  // trace:region\n}\n`,
+    line: 3,
+    says: /attached to nothing/,
+  },
+  {
+    code: DiagnosticCode.DirectiveOnDeclaration,
+    name: 'directive on a variable that is not a function',
+    source: `// trace:region\nexport const answer = 42;\n`,
+    line: 2,
+    says: /without changing its scope/,
+  },
+  {
+    code: DiagnosticCode.UnknownDirective,
+    name: 'misspelt directive',
+    source: `// trace:regoin\nexport function f() {}\n`,
+    line: 1,
+    says: /unknown directive "trace:regoin"/,
+  },
+  {
+    code: DiagnosticCode.ScriptWithoutModule,
+    name: 'script compiled to ES modules',
+    source: `// trace:region\nfunction f() {}\nf();\n`,
+    line: 1,
+    says: /is a script/,
+  },
+];
+
+describe('misuse is a diagnostic with a stable code, the position and what to do', () => {
+  for (const c of cases) {
+    it(`TS${c.code}: ${c.name}`, () => {
+      const diagnostics = diagnosticsOf(`${c.code}`, c.source, c.module);
+      expect(diagnostics).toHaveLength(1);
+      expect(diagnostics[0]).toMatch(new RegExp(`^main\\.ts:${c.line} TS${c.code}: tstrace: `));
+      expect(diagnostics[0]).toMatch(c.says);
+    });
+  }
+
+  it('a script compiled to CommonJS takes the runtime through require, without a diagnostic', () => {
+    expect(diagnosticsOf('script-cjs', `// trace:region\nfunction f() {}\nf();\n`, 'commonjs')).toEqual([]);
+  });
+
+  it('a user function named traced, or a type named Context, is left alone', () => {
+    const source = [
+      `function traced(_options: object) { return (_value: unknown, _context: ClassMethodDecoratorContext) => {}; }`,
+      `interface Context { task: null }`,
+      `export class A {`,
+      `  @traced({ bogus: 1 }) m(ctx: Context) { return ctx; }`,
+      `}`,
+    ].join('\n');
+    expect(diagnosticsOf('user-traced', source)).toEqual([]);
+  });
+});
