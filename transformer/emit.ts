@@ -65,7 +65,8 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
         return factory.updateReturnStatement(visited, rt('returning', [frame, visited.expression]));
       }
       if ((isAsync || isGenerator) && ts.isCatchClause(visited)) {
-        return factory.updateCatchClause(visited, visited.variableDeclaration, factory.updateBlock(visited.block, [statement(rt('resumed', [frame])), ...visited.block.statements]));
+        const statements = ts.setTextRange(factory.createNodeArray([statement(rt('resumed', [frame])), ...visited.block.statements]), visited.block.statements);
+        return factory.updateCatchClause(visited, visited.variableDeclaration, factory.updateBlock(visited.block, statements));
       }
       if (isAsync && ts.isForOfStatement(visited) && visited.awaitModifier) {
         // Each iteration of `for await` resumes after an implicit await.
@@ -100,7 +101,9 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
       catchClause,
       factory.createBlock([statement(rt(plain ? 'exit' : 'finish', [handle]))], true),
     );
-    return factory.updateBlock(block, [...prologue, constant(handle, begin), tryStatement]);
+    // The statement list keeps the original's range, so the closing brace keeps its source mapping.
+    const statements = ts.setTextRange(factory.createNodeArray([...prologue, constant(handle, begin), tryStatement]), block.statements);
+    return factory.updateBlock(block, statements);
   }
 
   /** A statement marked `// trace:region`: `{ const r = enter(site); try { <statement> } finally { exit(r) } }`. */
