@@ -9,7 +9,7 @@ const FRAME = { Sync: 0, Async: 1, Generator: 2, AsyncGenerator: 3 } as const;
  * `const r = enter(site); try { <original body> } finally { exit(r) }` — never moved into a nested
  * function, so `this`, `arguments`, `super`, `new.target`, names, lengths and hoisting are untouched.
  */
-export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: TS.Identifier) {
+export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: TS.Identifier, settings: { coverAsyncReturn: boolean }) {
   const rt = (name: string, args: TS.Expression[]): TS.CallExpression =>
     factory.createCallExpression(factory.createPropertyAccessExpression(runtime, name), undefined, args);
   const statement = (e: TS.Expression): TS.Statement => factory.createExpressionStatement(e);
@@ -61,7 +61,7 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
         const value = visited.expression ?? factory.createVoidZero();
         return rt('yielded', [frame, factory.updateYieldExpression(visited, visited.asteriskToken, rt('yielding', [frame, value]))]);
       }
-      if (kind === FRAME.Async && ts.isReturnStatement(visited) && visited.expression) {
+      if (kind === FRAME.Async && settings.coverAsyncReturn && ts.isReturnStatement(visited) && visited.expression) {
         return factory.updateReturnStatement(visited, rt('returning', [frame, visited.expression]));
       }
       if ((isAsync || isGenerator) && ts.isCatchClause(visited)) {

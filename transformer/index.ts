@@ -13,6 +13,11 @@ import { planFile, type Target } from './plan.js';
 export interface TransformerOptions {
   /** Module the instrumented code imports its runtime from. Default "tstrace/instrument". */
   runtimeModule?: string;
+  /**
+   * Whether an async function's region covers a promise it returns (`return fetch(…)`), ending when that
+   * settles, as the function's own promise does. Default true; false ends it when the body returns.
+   */
+  coverAsyncReturn?: boolean;
 }
 
 interface Extras {
@@ -53,7 +58,7 @@ export default function tstraceTransformer(program: TS.Program, config: Transfor
 
     const factory = context.factory;
     const runtime = factory.createUniqueName('__tstrace');
-    const emit = createEmitter(ts, factory, runtime);
+    const emit = createEmitter(ts, factory, runtime, { coverAsyncReturn: config.coverAsyncReturn ?? true });
     const sites: TS.Statement[] = [];
     let replacedDecorators = 0;
     const siteOf = (target: Target): TS.Identifier => {

@@ -82,3 +82,14 @@ describe('regions of instrumented code', () => {
     expect(outer.location).toEqual({ file: 'test/transformer/programs/flows.ts', line: 19, column: 1, function: 'outer' });
   });
 });
+
+describe('plugin option coverAsyncReturn: false', () => {
+  it('ends an async region when the body returns, not when the returned promise settles', async () => {
+    const plugins = [{ transform: 'tstrace/transformer', coverAsyncReturn: false }] as unknown as Parameters<typeof build>[3]['plugins'];
+    const traced = build({ target: 'ES2015', module: 'esm', decorators: 'tc39' }, true, ['flows.ts'], { plugins }, programs);
+    expect(traced.diagnostics).toEqual([]);
+    const analysis = await analyzeTrace(runFixtures(traced.outDir, ['flows.js'], 'on').tracePath);
+    const [slow] = analysis.regions.filter((r) => r.type === 'slowReturn');
+    expect(slow.duration).toBeLessThan(5_000_000);
+  });
+});
