@@ -19,4 +19,5 @@ export {
   type Context,
   type StartOptions,
 } from './api.js';
+export { traced, type TracedOptions } from './traced.js';
 export type { SourceLocation } from '../format/events.js';

@@ -52,8 +52,9 @@ export interface Frame {
   /** Async kinds run on a flow of their own; the others on whatever flow resumes them. */
   readonly flow: Flow | null;
   /** The scope the body runs in, and the caller's scope to put back when it suspends or returns. */
-  readonly scope: Scope | null;
-  readonly caller: Scope | undefined;
+  scope: Scope | null;
+  /** Whoever resumed the call last: a generator may be resumed from another flow each time. */
+  caller: Scope | undefined;
   /** The open region occurrence (generators have one per resumption). */
   region: Region | null;
   /** `return` handed back a promise: the region ends when it settles, not in `finally`. */
@@ -138,6 +139,12 @@ export function yielded<T>(f: Frame, value: T): T {
 /** At the top of a catch clause (a suspension may have ended by a throw): back in the call's state. */
 export function resumed(f: Frame): void {
   if (f === NOOP || !live(f)) return;
+  const store = S.als!.getStore();
+  if (store !== f.scope) {
+    f.caller = store;
+    // A sync generator runs on the flow of whoever resumes it; its task's scope follows that flow.
+    if (f.kind === FrameKind.Generator && f.scope) f.scope = { ctx: f.ctx, flow: store?.flow ?? S.rootFlow };
+  }
   if (f.scope) S.als!.enterWith(f.scope);
   if (!f.region) f.region = beginRegion(f.ctx, f.site.type, f.flow ?? currentFlow(), f.site.location);
 }
@@ -187,13 +194,19 @@ export function param(f: Frame, name: string, value: unknown): void {
 /** `@traced({ err: true })`: a thrown error's message as a log in category "error". */
 export function thrown(f: Frame, error: unknown): void {
   if (f === NOOP || !live(f)) return;
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : formatValue(error);
+  let message: string;
+  try {
+    message = error instanceof Error ? `${String(error.name)}: ${String(error.message)}` : formatValue(error);
+  } catch {
+    message = '<unprintable error>';
+  }
   record(EventType.Log, (f.flow ?? currentFlow()).id, taskIdOf(f.ctx), 0, f.site.location, 'error', message);
 }
 
 function formatValue(value: unknown): string {
   try {
-    return typeof value === 'string' ? value : inspect(value, { depth: 2, breakLength: Infinity });
+    if (typeof value === 'string') return value;
+    return inspect(value, { depth: 2, breakLength: Infinity, maxArrayLength: 20, maxStringLength: 1000 });
   } catch {
     return '<unprintable>';
   }

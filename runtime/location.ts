@@ -43,7 +43,8 @@ export function callerLocation(skip: Function): number {
   }
 }
 
-function resolveLocation(file: string, line: number, column: number, fn: string): number {
+/** The location id of a raw stack position, mapped to the original source when Node has a source map for the file. */
+export function resolveLocation(file: string, line: number, column: number, fn: string): number {
   const map = file ? findSourceMap(file) : undefined;
   const entry = map?.findEntry(line - 1, column - 1);
   if (entry && 'originalSource' in entry && entry.originalSource) {

@@ -77,10 +77,10 @@ export function planFile(ts: typeof TS, file: TS.SourceFile, api: ApiSymbols, ro
     return '<class>';
   };
   /** transformer.md's default names: `Class.method`, the function's or variable's name, else `<file>:<line>`. */
-  const defaultName = (node: TracedFunction, hostName?: string): string => {
+  const defaultName = (node: TracedFunction, hostName?: string, classPrefix?: string): string => {
     const parent = node.parent;
     if (ts.isClassLike(parent)) {
-      const cls = classNameOf(parent);
+      const cls = classPrefix ?? classNameOf(parent);
       if (ts.isConstructorDeclaration(node)) return `${cls}.constructor`;
       const member = nameOf(node.name) ?? '<computed>';
       const prefix = ts.isGetAccessorDeclaration(node) ? 'get ' : ts.isSetAccessorDeclaration(node) ? 'set ' : '';
@@ -188,7 +188,8 @@ export function planFile(ts: typeof TS, file: TS.SourceFile, api: ApiSymbols, ro
     }
     if (classWide) {
       for (const method of methodsOf(cls)) {
-        if (!targets.has(method) && !tracedDecoratorOf(method)) addFunction(method, { ...classWide, name: defaultName(method) }, method);
+        // On a class, `name` stands for the class name in its methods' names (as the runtime decorator does).
+        if (!targets.has(method) && !tracedDecoratorOf(method)) addFunction(method, { ...classWide, name: defaultName(method, undefined, classWide.name) }, method);
       }
     }
   };
@@ -205,8 +206,7 @@ export function planFile(ts: typeof TS, file: TS.SourceFile, api: ApiSymbols, ro
       if (decorator) {
         tracedDecorators.add(decorator);
         const options = readDecoratorOptions(decorator, classNameOf(node));
-        // On a class, `name` would be the same for every method: only task/log/err carry over.
-        if (options) classWide = { ...options, name: '' };
+        if (options) classWide = options;
       }
       planClass(node, classWide);
     }

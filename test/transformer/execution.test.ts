@@ -26,6 +26,16 @@ describe.each(matrix.map((config) => [configName(config), config] as const))('%s
     for (const expected of ['declaredLater', 'plain', 'arrowExpression', 'arrowBlock', 'functionExpression', 'asyncReturnsPromise', 'generator', 'asyncGenerator', 'Derived.constructor', 'Derived.method', 'Derived.get value', 'Derived.create', 'Derived.#secret', 'Derived.arrowField', 'method', 'property']) {
       expect(types, expected).toContain(expected);
     }
+    // Uncompiled, @traced is the runtime decorator: it records the same regions, and tasks.
+    const runtimeDecorated = await analyzeTrace(runFixtures(plain.outDir, modules, 'on').tracePath);
+    const decoratedTypes = (a: typeof analysis) =>
+      a.regions
+        .map((r) => r.type)
+        .filter((t) => /^(Shop|Register)\./.test(t))
+        .sort();
+    expect(decoratedTypes(analysis).length).toBeGreaterThanOrEqual(10);
+    expect(decoratedTypes(runtimeDecorated)).toEqual(decoratedTypes(analysis));
+    expect(runtimeDecorated.tasks.map((t) => t.type)).toEqual(analysis.tasks.map((t) => t.type));
     // The declaration files are byte-identical with and without the transformer.
     for (const [file, text] of plain.files) if (file.endsWith('.d.ts')) expect(traced.files.get(file), file).toBe(text);
   });

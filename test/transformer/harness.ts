@@ -32,8 +32,9 @@ export const matrix: MatrixConfig[] = (['ES2015', 'ES2022'] as const).flatMap((t
 
 export const configName = (c: MatrixConfig): string => `${c.target}-${c.module}-${c.decorators}`;
 
-// Parsed library files are shared by every program of the run: most of a compile is parsing lib.d.ts.
-const sourceFileCache = new Map<string, TS.SourceFile>();
+// Parsed library files are shared by every program of the run (per TypeScript instance: another
+// compiler version must not be handed them): most of a compile is parsing lib.d.ts.
+const sourceFileCaches = new WeakMap<typeof TS, Map<string, TS.SourceFile>>();
 
 export interface BuildResult {
   readonly outDir: string;
@@ -44,7 +45,18 @@ export interface BuildResult {
 
 /** Compiles `files` (paths in `root`, by default fixturesDir) for one configuration, with or without the transformer. */
 export function build(config: MatrixConfig, plugin: boolean, files: readonly string[], extra: TS.CompilerOptions = {}, root = fixturesDir): BuildResult {
-  const outDir = join(workRoot, root === fixturesDir ? '' : relative(join(repoRoot, 'test'), root).replace(/[\\/]/g, '-'), configName(config), plugin ? 'traced' : 'plain');
+  return buildWith(ts, workRoot, config, plugin, files, extra, root);
+}
+
+/**
+ * `build` with another TypeScript: `ts` is a ts-patch'ed compiler module (e.g. `ts-patch/compiler` of
+ * another install), and outputs go under `workDir`, which must be inside the repository (so compiled
+ * code resolves `tstrace`) and written by no other test file.
+ */
+export function buildWith(ts: typeof TS, workDir: string, config: MatrixConfig, plugin: boolean, files: readonly string[], extra: TS.CompilerOptions = {}, root = fixturesDir): BuildResult {
+  const sourceFileCache = sourceFileCaches.get(ts) ?? new Map<string, TS.SourceFile>();
+  sourceFileCaches.set(ts, sourceFileCache);
+  const outDir = join(workDir, root === fixturesDir ? '' : relative(join(repoRoot, 'test'), root).replace(/[\\/]/g, '-'), configName(config), plugin ? 'traced' : 'plain');
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const options: TS.CompilerOptions = {
