@@ -1,11 +1,13 @@
 /**
  * The `tstrace` command line: `stats`, `tasks`, `regions` and `logs` over a trace file, as tables or as
- * JSON (docs/cli.md). Exit codes: 0 analysed (a cut-off trace too, with a warning), 1 the file cannot
- * be read or is damaged, 2 bad usage.
+ * JSON, and `annotate` over TypeScript files (docs/cli.md). Exit codes: 0 analysed (a cut-off trace too,
+ * with a warning) or annotated, 1 the file cannot be read or is damaged (annotate: a path cannot be
+ * used), 2 bad usage.
  */
 import { parseArgs } from 'node:util';
 import { analyzeTrace } from './analysis.js';
 import type { TraceAnalysis } from './analysis-types.js';
+import { annotatePaths, annotateReportText, TsMorphMissingError } from './annotate.js';
 import { logsJson, regionsJson, statsJson, tasksJson } from './json-report.js';
 import { logsText, regionsText, statsText, tasksText } from './text-report.js';
 
@@ -24,13 +26,14 @@ export const EXIT_OK = 0;
 export const EXIT_TRACE_ERROR = 1;
 export const EXIT_USAGE = 2;
 
-type Command = 'stats' | 'tasks' | 'regions' | 'logs';
+type Command = 'stats' | 'tasks' | 'regions' | 'logs' | 'annotate';
 
 const commandOptions: Record<Command, readonly string[]> = {
   stats: ['json'],
   tasks: ['json', 'type'],
   regions: ['json', 'type'],
   logs: ['json', 'category', 'text'],
+  annotate: ['dry-run', 'remove'],
 };
 
 const usage: Record<Command, string> = {
@@ -38,6 +41,7 @@ const usage: Record<Command, string> = {
   tasks: 'tstrace tasks FILE [--type T] [--json]',
   regions: 'tstrace regions FILE [--type T] [--json]',
   logs: 'tstrace logs FILE [--category C] [--text S] [--json]',
+  annotate: 'tstrace annotate PATH... [--dry-run] [--remove]',
 };
 
 export const HELP = `tstrace: analyse a trace written by tstrace's start()/stop() (Go's runtime/trace tasks, regions and logs)
@@ -54,6 +58,12 @@ Usage:
       Every region: id, type, task, flow, parent region, start, end, duration, location.
   ${usage.logs}
       Every log in time order: time, task, flow, category, message, location.
+  ${usage.annotate}
+      Add a "// trace:region" line before every function and method of the TypeScript files
+      (of a folder: every .ts/.tsx/.mts/.cts file below it, except node_modules and .d.ts) that has
+      none, for the tstrace transformer; nothing else in the files changes. Callbacks passed as
+      arguments are not annotated. --remove deletes the "// trace:region" lines without a name
+      (named ones and "// trace:task" stay). Needs ts-morph (npm install -D ts-morph).
   tstrace help | --help | -h
   tstrace --version
 
@@ -62,10 +72,14 @@ Options:
   --type T        only the tasks or regions of type T
   --category C    only the logs of category C
   --text S        only the logs whose message contains S
+  --dry-run       annotate: print the lines that would be added or removed, write nothing
+  --remove        annotate: remove the lines instead of adding them
 
 Times are relative to the trace start (when start() was called); in JSON, integer nanoseconds.
 A cut-off trace is analysed up to where it stops, with a warning on stderr.
 Exit status: 0 analysed; 1 the file cannot be read, is not a trace, or is damaged; 2 bad usage.
+annotate: 0 done; 1 a PATH does not exist, cannot be read, or is not a TypeScript file (then no
+file is changed), or ts-morph is not installed; 2 bad usage.
 `;
 
 class UsageError extends Error {}
@@ -83,6 +97,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
         type: { type: 'string' },
         category: { type: 'string' },
         text: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        remove: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -101,12 +117,12 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     return EXIT_OK;
   }
   if (name === undefined) return usageError(io, 'missing command');
-  if (!(name in commandOptions)) return usageError(io, `unknown command "${name}" (commands: stats, tasks, regions, logs, help)`);
+  if (!(name in commandOptions)) return usageError(io, `unknown command "${name}" (commands: stats, tasks, regions, logs, annotate, help)`);
   const command = name as Command;
   try {
-    if (file === undefined) throw new UsageError(`missing FILE (usage: ${usage[command]})`);
-    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" (usage: ${usage[command]})`);
-    for (const option of ['type', 'category', 'text'] as const) {
+    if (file === undefined) throw new UsageError(`missing ${command === 'annotate' ? 'PATH' : 'FILE'} (usage: ${usage[command]})`);
+    if (extra.length > 0 && command !== 'annotate') throw new UsageError(`unexpected argument "${extra[0]}" (usage: ${usage[command]})`);
+    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove'] as const) {
       if (values[option] !== undefined && !commandOptions[command].includes(option)) {
         throw new UsageError(`--${option} does not apply to ${command} (usage: ${usage[command]})`);
       }
@@ -115,6 +131,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     if (error instanceof UsageError) return usageError(io, `${command}: ${error.message}`);
     throw error;
   }
+  if (command === 'annotate') return annotate([file, ...extra], { dryRun: values['dry-run'] === true, remove: values.remove === true }, io);
 
   let analysis: TraceAnalysis;
   try {
@@ -155,6 +172,22 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     }
   }
   return reportStatus(file, analysis, io);
+}
+
+/** `tstrace annotate`: adds (removes) `// trace:region` lines; returns the exit code. */
+async function annotate(paths: string[], options: { dryRun: boolean; remove: boolean }, io: CliIo): Promise<number> {
+  let result;
+  try {
+    result = await annotatePaths(paths, { ...options, cwd: io.cwd });
+  } catch (error) {
+    if (!(error instanceof TsMorphMissingError)) throw error;
+    io.stderr(`tstrace: error: ${error.message}\n`);
+    return EXIT_TRACE_ERROR;
+  }
+  for (const message of result.errors) io.stderr(`tstrace: error: ${message}\n`);
+  if (result.errors.length > 0 && result.changed.length === 0) return EXIT_TRACE_ERROR;
+  io.stdout(annotateReportText(result, options));
+  return result.errors.length > 0 ? EXIT_TRACE_ERROR : EXIT_OK;
 }
 
 /** Warnings and errors about the trace itself, after the report; returns the exit code. */
