@@ -23,6 +23,8 @@ export const DiagnosticCode = {
   ScriptWithoutModule: 91008,
   /** A malformed directive (e.g. `// trace:regoin`). */
   UnknownDirective: 91009,
+  /** A function marked twice (`@traced` and a directive): one would silently override the other. */
+  TracedTwice: 91010,
 } as const;
 
 export interface TracerDiagnostic {

@@ -95,6 +95,15 @@ export function planFile(ts: typeof TS, file: TS.SourceFile, api: ApiSymbols, ro
   const hasBody = (node: TracedFunction): boolean => node.body !== undefined;
 
   const addFunction = (node: TracedFunction, options: TraceOptions, anchor: TS.Node): void => {
+    const existing = targets.get(node);
+    if (existing) {
+      diagnostics.push({
+        code: DiagnosticCode.TracedTwice,
+        node: anchor,
+        message: `"${existing.options.name}" is already traced (by @traced or another directive). Keep one of them.`,
+      });
+      return;
+    }
     if (!hasBody(node)) {
       diagnostics.push({ code: DiagnosticCode.NoBody, node: anchor, message: `"${options.name}" has no body to trace (abstract, overload signature or declare). Put @traced on the implementation.` });
       return;
@@ -263,7 +272,7 @@ export function planFile(ts: typeof TS, file: TS.SourceFile, api: ApiSymbols, ro
 /** Nodes whose leading comments may hold a directive. */
 function isDirectiveHost(ts: typeof TS, node: TS.Node): boolean {
   return (
-    (ts.isStatement(node) && !ts.isBlock(node.parent ?? node) ? true : ts.isStatement(node)) ||
+    ts.isStatement(node) ||
     ts.isClassElement(node) ||
     ts.isPropertyAssignment(node) ||
     ts.isMethodDeclaration(node) ||
