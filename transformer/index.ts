@@ -86,7 +86,7 @@ export default function tstraceTransformer(program: TS.Program, config: Transfor
 
     const transformed = ts.visitEachChild(file, visit, context);
     if (sites.length === 0 && replacedDecorators === 0) return transformed;
-    const importRuntime = runtimeImport(ts, factory, file, runtime, runtimeModule, options);
+    const importRuntime = runtimeImport(ts, factory, file, runtime, runtimeModule, emitFormat(ts, program, file, options));
     if (!importRuntime) {
       const diagnostic = toTsDiagnostic(ts, file, {
         code: 91008,
@@ -104,15 +104,23 @@ export default function tstraceTransformer(program: TS.Program, config: Transfor
   };
 }
 
+/**
+ * The module format the compiler emits this file in, with each compiler's own defaults (TypeScript 6
+ * emits ES modules when `module` is unset) and node16/nodenext's per-file format.
+ */
+function emitFormat(ts: typeof TS, program: TS.Program, file: TS.SourceFile, options: TS.CompilerOptions): TS.ModuleKind {
+  // Present in TypeScript 5.9 and 6 at run time, but not in their public typings.
+  const getFormat = (program as unknown as { getEmitModuleFormatOfFile?(f: TS.SourceFile): TS.ModuleKind }).getEmitModuleFormatOfFile;
+  return getFormat ? getFormat.call(program, file) : (options.module ?? ts.ModuleKind.CommonJS);
+}
+
 /** `import * as __tstrace from "tstrace/instrument"`, or a `require` in a CommonJS script; null when impossible. */
-function runtimeImport(ts: typeof TS, factory: TS.NodeFactory, file: TS.SourceFile, name: TS.Identifier, module: string, options: TS.CompilerOptions): TS.Statement | null {
+function runtimeImport(ts: typeof TS, factory: TS.NodeFactory, file: TS.SourceFile, name: TS.Identifier, module: string, format: TS.ModuleKind): TS.Statement | null {
   if (ts.isExternalModule(file)) {
     // A namespace import: a synthesized named import breaks under CommonJS output.
-    return factory.createImportDeclaration(undefined, factory.createImportClause(false, undefined, factory.createNamespaceImport(name)), factory.createStringLiteral(module));
+    return factory.createImportDeclaration(undefined, factory.createImportClause(undefined, undefined, factory.createNamespaceImport(name)), factory.createStringLiteral(module));
   }
-  const kind = options.module ?? ts.ModuleKind.CommonJS;
-  if (kind !== ts.ModuleKind.CommonJS && kind !== ts.ModuleKind.Node16 && kind !== ts.ModuleKind.NodeNext) return null;
-  if (kind !== ts.ModuleKind.CommonJS && file.impliedNodeFormat === ts.ModuleKind.ESNext) return null;
+  if (format !== ts.ModuleKind.CommonJS) return null;
   const require = factory.createCallExpression(factory.createIdentifier('require'), undefined, [factory.createStringLiteral(module)]);
   return factory.createVariableStatement(undefined, factory.createVariableDeclarationList([factory.createVariableDeclaration(name, undefined, undefined, require)], ts.NodeFlags.Const));
 }

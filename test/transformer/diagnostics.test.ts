@@ -80,6 +80,13 @@ const cases: { code: number; name: string; source: string; line: number; says: R
     says: /has no body/,
   },
   {
+    code: DiagnosticCode.AccessorField,
+    name: '@traced on an accessor field',
+    source: `import { traced } from 'tstrace';\nexport class A {\n  @traced accessor count = 0;\n}\n`,
+    line: 3,
+    says: /cannot trace an `accessor` field/,
+  },
+  {
     code: DiagnosticCode.ScriptWithoutModule,
     name: 'script compiled to ES modules',
     source: `// trace:region\nfunction f() {}\nf();\n`,
@@ -98,6 +105,15 @@ describe('misuse is a diagnostic with a stable code, the position and what to do
       expect(diagnostics[0]).toMatch(c.says);
     });
   }
+
+  it('a script with no module option, emitted as an ES module by default, gets the diagnostic too', () => {
+    const root = join(repoRoot, 'test', '.work', 'diagnostics', 'script-default-module');
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, 'main.ts'), `// trace:region\nfunction f() {}\nf();\n`);
+    const diagnostics = build(config, true, ['main.ts'], { module: undefined, moduleResolution: undefined }, root).diagnostics;
+    expect(diagnostics.filter((d) => d.includes(`TS${DiagnosticCode.ScriptWithoutModule}`))).toHaveLength(1);
+  });
 
   it('a script compiled to CommonJS takes the runtime through require, without a diagnostic', () => {
     expect(diagnosticsOf('script-cjs', `// trace:region\nfunction f() {}\nf();\n`, 'commonjs')).toEqual([]);

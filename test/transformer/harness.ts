@@ -16,7 +16,9 @@ const ts = require('ts-patch/compiler') as typeof TS;
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const fixturesDir = fileURLToPath(new URL('./fixtures', import.meta.url));
-const workRoot = join(repoRoot, 'test', '.work', 'matrix');
+// One folder per test process: test files run in parallel and must not overwrite each other's output.
+const workRoot = join(repoRoot, 'test', '.work', `matrix-${process.pid}`);
+process.on('exit', () => rmSync(workRoot, { recursive: true, force: true }));
 const runner = fileURLToPath(new URL('./run-fixtures.mjs', import.meta.url));
 
 export interface MatrixConfig {
