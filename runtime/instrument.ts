@@ -173,7 +173,7 @@ export function returning<T>(f: Frame, value: T): T {
 function settled(f: Frame): void {
   if (!live(f)) return;
   closeRegion(f);
-  f.task?.end();
+  f.task?.endAt(f.site.location);
 }
 
 /** In the call's `finally`: ends the region (unless a returned promise will), the task, and the scope. */
@@ -182,7 +182,7 @@ export function finish(f: Frame): void {
   restoreCaller(f);
   if (f.settling) return;
   closeRegion(f);
-  f.task?.end();
+  f.task?.endAt(f.site.location);
 }
 
 /** `@traced({ log: ['a'] })`: a parameter's value as a log of the call's task, category = its name. */

@@ -1,16 +1,22 @@
-// The cappuccino sample (`npm start`), run end to end: what it prints, and what its trace says.
+// The cappuccino sample (`npm start`), run end to end: what it prints, and what its trace says. The
+// sample has no hand-written region code: `// trace:task` and `// trace:region` comments, compiled by
+// tspc with tstrace's transformer, make its tasks and regions.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReadStatus, TraceEvent } from '../format/events.js';
+import type { TraceEvent } from '../format/events.js';
+import type { RegionInfo, TaskInfo, TraceAnalysis } from '../tool/analysis-types.js';
+import { analyzeTrace } from '../tool/analysis.js';
 import { loadTrace } from '../tool/reader.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const sampleDir = join(root, 'samples', 'cappuccino');
 const ORDERS = 8;
 const BARISTAS = 3;
+const STEPS = ['steamMilk', 'extractCoffee', 'mixMilkCoffee'];
 
 interface Run {
   code: number;
@@ -28,112 +34,107 @@ function runNode(args: string[], cwd: string): Promise<Run> {
   });
 }
 
-/** A region as the trace tells it: started and ended on one flow. */
-interface TracedRegion {
-  type: string;
-  task: number;
-  flow: number;
-  start: number;
-  end: number;
-}
-
-/** Pairs each regionStart with its regionEnd on the same flow (regions nest within a flow). */
-function regionsOf(events: TraceEvent[]): TracedRegion[] {
-  const open = new Map<number, TracedRegion[]>();
-  const done: TracedRegion[] = [];
-  for (const e of events) {
-    if (e.kind === 'regionStart') {
-      const stack = open.get(e.flow) ?? [];
-      stack.push({ type: e.type, task: e.task, flow: e.flow, start: e.ts, end: Number.NaN });
-      open.set(e.flow, stack);
-    } else if (e.kind === 'regionEnd') {
-      const region = open.get(e.flow)?.pop();
-      expect(region?.type, `regionEnd ${e.type} on flow ${e.flow}`).toBe(e.type);
-      done.push({ ...region!, end: e.ts });
-    }
-  }
-  const unended = [...open.values()].flat();
-  expect(unended, 'regions never ended').toEqual([]);
-  return done;
+/** The line (1-based) of `async function name(` in the sample's main.ts. */
+function declarationLine(name: string): number {
+  const lines = readFileSync(join(sampleDir, 'main.ts'), 'utf8').split('\n');
+  const index = lines.findIndex((line) => line.startsWith(`async function ${name}(`));
+  expect(index, `async function ${name} in main.ts`).toBeGreaterThanOrEqual(0);
+  return index + 1;
 }
 
 describe('samples/cappuccino (npm start)', () => {
   let cwd: string;
   let run: Run;
   let events: TraceEvent[];
-  let status: ReadStatus;
+  let trace: TraceAnalysis;
 
   beforeAll(async () => {
     cwd = mkdtempSync(join(tmpdir(), 'tstrace-sample-'));
-    run = await runNode([join(root, 'samples', 'cappuccino', 'run.mjs')], cwd);
-    const trace = join(cwd, 'trace.out');
-    if (!existsSync(trace)) {
+    run = await runNode([join(sampleDir, 'run.mjs')], cwd);
+    const file = join(cwd, 'trace.out');
+    if (!existsSync(file)) {
       throw new Error(`the sample wrote no trace.out (exit code ${run.code}):\n${run.stdout}\n${run.stderr}`);
     }
-    ({ events, status } = await loadTrace(trace));
+    ({ events } = await loadTrace(file));
+    trace = await analyzeTrace(file);
   }, 120_000);
 
   afterAll(() => {
     if (cwd) rmSync(cwd, { recursive: true, force: true });
   });
 
+  /** The task's own region (a `// trace:task` function is also a region) and the regions of its steps. */
+  function regionsOf(task: TaskInfo): { order: RegionInfo; steps: Map<string, RegionInfo> } {
+    const regions = task.regions.map((id) => trace.regions[id - 1]!);
+    const order = regions.find((r) => r.type === 'makeCappuccino')!;
+    const steps = new Map(regions.filter((r) => r !== order).map((r) => [r.type, r]));
+    return { order, steps };
+  }
+
   it('prints what was traced, then the stats table, then where to look next', () => {
     expect(run.code, `run.mjs failed:\n${run.stderr}`).toBe(0);
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(`Traced ${ORDERS} cappuccino orders made by ${BARISTAS} baristas: the trace is in trace.out`);
     expect(lines.at(-1)).toBe("Each order's timeline: npx tstrace tasks trace.out");
-    expect(lines.slice(1, -1).join('\n')).toContain('makeCappuccino');
+    const table = lines.slice(1, -1).join('\n');
+    expect(table).toContain('makeCappuccino');
+    expect(table).toContain('main.ts');
   });
 
-  it('writes a complete trace, with no misuse and nothing dropped', () => {
-    expect(status.problem).toBeNull();
-    expect(status.complete).toBe(true);
-    expect(status.footer?.dropped).toBe(0);
+  it('writes a complete trace, with no misuse, no problem and nothing dropped', () => {
+    expect(trace.status.problem).toBeNull();
+    expect(trace.status.complete).toBe(true);
+    expect(trace.summary.dropped).toBe(0);
+    expect(trace.problems).toEqual([]);
     expect(events.filter((e) => e.kind === 'misuse' || e.kind === 'dropped')).toEqual([]);
   });
 
-  it(`records ${ORDERS} makeCappuccino tasks, all ended, each with one orderID log`, () => {
-    const created = events.filter((e) => e.kind === 'taskCreate');
-    expect(created.map((e) => e.type)).toEqual(Array(ORDERS).fill('makeCappuccino'));
-    expect(created.map((e) => e.parent)).toEqual(Array(ORDERS).fill(0));
-    const ids = created.map((e) => e.task);
-
-    const ended = events.filter((e) => e.kind === 'taskEnd').map((e) => e.task);
-    expect([...ended].sort((a, b) => a - b)).toEqual([...ids].sort((a, b) => a - b));
-
-    const logs = events.filter((e) => e.kind === 'log');
-    for (const id of ids) {
-      expect(logs.filter((e) => e.task === id).map((e) => e.category)).toEqual(['orderID']);
+  it(`records ${ORDERS} complete makeCappuccino tasks, each with one orderID log`, () => {
+    expect(trace.tasks.map((t) => [t.type, t.parent, t.complete])).toEqual(Array(ORDERS).fill(['makeCappuccino', 0, true]));
+    for (const task of trace.tasks) {
+      const logs = task.events.filter((e) => e.kind === 'log');
+      expect(logs.map((e) => e.category), `logs of task ${task.id}`).toEqual(['orderID']);
     }
-    const orderIDs = logs.map((e) => e.message);
-    expect(new Set(orderIDs).size).toBe(ORDERS);
+    const orderIDs = trace.logs.map((l) => l.message);
+    expect(orderIDs).toHaveLength(ORDERS);
+    expect(new Set(orderIDs)).toEqual(new Set(Array.from({ length: ORDERS }, (_, i) => `order-${i + 1}`)));
   });
 
-  it('puts every region of an order in its task: one steamMilk, one extractCoffee, one mixMilkCoffee', () => {
-    const ids = events.filter((e) => e.kind === 'taskCreate').map((e) => e.task);
-    const regions = regionsOf(events);
-    expect(regions).toHaveLength(3 * ORDERS);
-    for (const id of ids) {
-      const types = regions.filter((r) => r.task === id).map((r) => r.type);
-      expect(types.sort(), `regions of task ${id}`).toEqual(['extractCoffee', 'mixMilkCoffee', 'steamMilk']);
+  it('puts every region of an order in its task: the order, and in it one steamMilk, one extractCoffee, one mixMilkCoffee', () => {
+    expect(trace.regions).toHaveLength(4 * ORDERS);
+    expect(trace.regions.every((r) => r.complete)).toBe(true);
+    for (const task of trace.tasks) {
+      const types = task.regions.map((id) => trace.regions[id - 1]!.type);
+      expect(types.sort(), `regions of task ${task.id}`).toEqual([...STEPS, 'makeCappuccino'].sort());
+      const { order, steps } = regionsOf(task);
+      expect(order.parent, 'the order region is at the top level').toBeNull();
+      for (const step of steps.values()) expect(step.parent, `parent of ${step.type}`).toBe(order.id);
     }
   });
 
   it('steams milk and extracts coffee at the same time, on different flows, and mixes after both', () => {
-    const regions = regionsOf(events);
-    const tasks = new Map(events.flatMap((e) => (e.kind === 'taskCreate' ? [[e.task, e.ts] as const] : [])));
-    const taskEnds = new Map(events.flatMap((e) => (e.kind === 'taskEnd' ? [[e.task, e.ts] as const] : [])));
-    for (const [id, created] of tasks) {
-      const one = (type: string) => regions.find((r) => r.task === id && r.type === type)!;
-      const milk = one('steamMilk');
-      const coffee = one('extractCoffee');
-      const mix = one('mixMilkCoffee');
-      expect(milk.flow).not.toBe(coffee.flow);
+    for (const task of trace.tasks) {
+      const { order, steps } = regionsOf(task);
+      const milk = steps.get('steamMilk')!;
+      const coffee = steps.get('extractCoffee')!;
+      const mix = steps.get('mixMilkCoffee')!;
+      expect(new Set([order.flow, milk.flow, coffee.flow, mix.flow]).size, 'each async call on a flow of its own').toBe(4);
       expect(milk.start).toBeLessThan(coffee.end);
       expect(coffee.start).toBeLessThan(milk.end);
       expect(mix.start).toBeGreaterThanOrEqual(Math.max(milk.end, coffee.end));
-      expect(Math.min(milk.start, coffee.start)).toBeGreaterThanOrEqual(created);
-      expect(taskEnds.get(id)).toBeGreaterThanOrEqual(mix.end);
+      expect(order.start).toBeGreaterThanOrEqual(task.start);
+      expect(Math.min(milk.start, coffee.start)).toBeGreaterThanOrEqual(order.start);
+      expect(order.end).toBeGreaterThanOrEqual(mix.end);
+      expect(task.end).toBeGreaterThanOrEqual(order.end);
+    }
+  });
+
+  it('gives every task and region its location in main.ts, compiled in by the transformer', () => {
+    const expected = (name: string) => ({ file: 'main.ts', line: declarationLine(name), column: 1, function: name });
+    for (const region of trace.regions) expect(region.location, `region ${region.id}`).toEqual(expected(region.type));
+    for (const task of trace.tasks) {
+      const create = task.events.find((e) => e.kind === 'create')!;
+      expect(create.location, `task ${task.id}`).toEqual(expected('makeCappuccino'));
     }
   });
 

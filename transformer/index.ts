@@ -4,6 +4,7 @@
  * with `@traced` and functions or statements marked `// trace:region` / `// trace:task` into regions
  * (tasks) with their source location, and changes nothing else a program does.
  */
+import { dirname } from 'node:path';
 import type * as TS from 'typescript';
 import { createApiSymbols } from './api-symbols.js';
 import { toTsDiagnostic } from './diagnostics.js';
@@ -38,7 +39,9 @@ export default function tstraceTransformer(program: TS.Program, config: Transfor
   if (!program) throw new Error('tstrace/transformer: cannot transform without a Program. Use it as a "program" transformer (the default type) with tspc.');
   const api = createApiSymbols(ts, program.getTypeChecker());
   const options = program.getCompilerOptions();
-  const rootDir = program.getCurrentDirectory();
+  // Compiled-in paths are relative to the tsconfig's folder, so they do not depend on where tspc ran.
+  const configFile = options.configFilePath;
+  const rootDir = typeof configFile === 'string' ? dirname(configFile) : program.getCurrentDirectory();
   const runtimeModule = config.runtimeModule ?? DEFAULT_RUNTIME;
   const reported = new Set<string>();
 

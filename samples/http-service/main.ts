@@ -1,0 +1,55 @@
+/**
+ * Serves the drinks service on 127.0.0.1 while tracing it to `trace.out` in the current directory.
+ *
+ * Listens on the port given as first argument (default 0: any free port) and prints
+ * `Serving drinks on http://127.0.0.1:PORT`. Shuts down on Ctrl-C (SIGINT), SIGTERM, or when the
+ * process that started it with an IPC channel disconnects (how run.mjs stops it): stops accepting
+ * requests, lets those in progress finish, stops tracing, then prints how many requests it traced. Analyse the trace with `npx tstrace stats trace.out`.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { start, stop } from 'tstrace';
+import { Database, DrinkService } from './service.js';
+
+const TRACE_FILE = 'trace.out';
+
+const service = new DrinkService(
+  new Database([
+    { name: 'espresso', cents: 220 },
+    { name: 'cappuccino', cents: 340 },
+    { name: 'flat-white', cents: 360 },
+    { name: 'latte', cents: 380 },
+    { name: 'mocha', cents: 410 },
+  ]),
+);
+
+start(TRACE_FILE);
+
+let requests = 0;
+const server = createServer((req, res) => {
+  requests++;
+  service.handleRequest(req, res).catch((error: unknown) => {
+    console.error(error);
+    if (!res.headersSent) res.writeHead(500);
+    res.end();
+  });
+});
+
+server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo;
+  console.log(`Serving drinks on http://127.0.0.1:${port}`);
+});
+
+let stopping = false;
+async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  // close() stops accepting connections, closes idle ones and waits for requests in progress.
+  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+  await stop();
+  console.log(`Traced ${requests} request${requests === 1 ? '' : 's'}: the trace is in ${TRACE_FILE}`);
+}
+
+process.once('SIGINT', shutdown);
+process.once('SIGTERM', shutdown);
+if (process.send) process.once('disconnect', shutdown);
