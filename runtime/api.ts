@@ -33,9 +33,15 @@ export class Task {
   /** Marks the end of the operation. Only the first call is recorded; later calls do nothing. */
   end(): void {
     if (this.#ended) return;
+    this.endAt(S.enabled ? locationHere(this.end) : 0);
+  }
+
+  /** @internal Ends the task at a location known in advance (instrumented code: no stack capture). */
+  endAt(location: number): void {
+    if (this.#ended) return;
     this.#ended = true;
     if (!S.enabled) return;
-    record(EventType.TaskEnd, currentFlow().id, this.id, 0, locationHere(this.end), undefined);
+    record(EventType.TaskEnd, currentFlow().id, this.id, 0, location, undefined);
   }
 }
 
@@ -56,6 +62,9 @@ export class Region implements RegionState {
 
   /** Marks the end of the region. Must be called on the flow that started it. */
   end(): void {
+    // The shared no-op region and regions of an earlier trace record nothing: stop before looking up
+    // the current flow (endRegion checks this too, for its other callers).
+    if (this.generation !== S.generation || !S.enabled) return;
     endRegion(this, currentFlow());
   }
 }
