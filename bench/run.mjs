@@ -1,7 +1,8 @@
 // tstrace benchmark suite: the runtime's hot path against the physical limit and against peers, in one
 // process. Figures, not assertions: the targets are printed as met / not met.
 //
-//   npm run bench                 build, then the full run (under 2 minutes on 2 cores)
+//   npm run bench                 build, then the full run (about 2 minutes on 2 cores, the
+//                                 transformer's part — bench/transformer.mjs — included)
 //   node bench/run.mjs --quick    a smoke run with few iterations (needs a build)
 //   TSTRACE_BENCH_DIST=/other/dist/esm node bench/run.mjs    measure another build (A/B a change)
 import { rmSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { contenders, droppedInRounds, tracePath } from './contenders.mjs';
 import { runtimeDir } from './runtime-dir.mjs';
 import { runSuite } from './harness.mjs';
 import { measureThroughput } from './throughput.mjs';
+import { runTransformerBench } from './transformer.mjs';
 
 const quick = process.argv.includes('--quick');
 const config = quick
@@ -89,4 +91,7 @@ console.log(`  withRegion(fn) on / startRegion+end on: ${(by.withRegionOn.median
 console.log(`  tracingChannel.traceSync(fn) / region pair: ${(by.tracingChannel.median / region).toFixed(2)}×`);
 console.log(`  newTask+end on: ${fmt(by.taskOn.median, 2)} ns; log on: ${fmt(by.logOn.median, 2)} ns`);
 console.log(`  one performance.now(): ${fmt(by.clock.median, 2)} ns, so 2 clock reads are ${((2 * by.clock.median) / ideal * 100).toFixed(0)}% of the ideal recorder`);
+// The transformer's benchmarks (bench/transformer.mjs): method calls, async calls, build time.
+await runTransformerBench({ quick, config });
+
 console.log(`\ntotal ${((Date.now() - started) / 1000).toFixed(1)} s`);
