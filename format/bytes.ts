@@ -16,9 +16,12 @@ export class ByteWriter {
     this.length = 0;
   }
 
-  private ensure(extra: number): void {
-    const need = this.length + extra;
-    if (need <= this.bytes.length) return;
+  /** Makes room for `extra` more bytes (one comparison when there is room already). */
+  reserve(extra: number): void {
+    if (this.length + extra > this.bytes.length) this.grow(this.length + extra);
+  }
+
+  private grow(need: number): void {
     let capacity = this.bytes.length * 2;
     while (capacity < need) capacity *= 2;
     const grown = new Uint8Array(capacity);
@@ -27,26 +30,19 @@ export class ByteWriter {
   }
 
   byte(value: number): void {
-    this.ensure(1);
+    if (this.length >= this.bytes.length) this.grow(this.length + 1);
     this.bytes[this.length++] = value;
   }
 
   /** Unsigned varint of a non-negative integer up to 2^53. */
   uvarint(value: number): void {
-    this.ensure(MAX_VARINT_BYTES);
-    const b = this.bytes;
-    let n = this.length;
-    while (value >= 0x80) {
-      b[n++] = (value % 0x80) | 0x80;
-      value = Math.floor(value / 0x80);
-    }
-    b[n++] = value;
-    this.length = n;
+    this.reserve(MAX_VARINT_BYTES);
+    this.length = putUvarint(this.bytes, this.length, value);
   }
 
   /** Unsigned varint of a bigint (clock origins exceed 2^53). */
   bigUvarint(value: bigint): void {
-    this.ensure(10);
+    this.reserve(10);
     while (value >= 0x80n) {
       this.bytes[this.length++] = Number(value & 0x7fn) | 0x80;
       value >>= 7n;
@@ -55,7 +51,7 @@ export class ByteWriter {
   }
 
   u32le(value: number, at = this.length): void {
-    if (at === this.length) this.ensure(4);
+    if (at === this.length) this.reserve(4);
     const b = this.bytes;
     b[at] = value & 0xff;
     b[at + 1] = (value >>> 8) & 0xff;
@@ -65,16 +61,36 @@ export class ByteWriter {
   }
 
   raw(data: Uint8Array): void {
-    this.ensure(data.length);
+    this.reserve(data.length);
     this.bytes.set(data, this.length);
     this.length += data.length;
   }
 
   /** `varint byteLength, bytes`; strings longer than MAX_STRING_BYTES are cut at a character boundary. */
   string(value: string): void {
+    // Fast path: a short ASCII string is copied as it is, behind a one-byte length (TextEncoder's
+    // encodeInto and the subarray it needs cost more than the copy for names like these).
+    const length = value.length;
+    if (length < 0x80) {
+      this.reserve(length + 1);
+      const b = this.bytes;
+      let n = this.length + 1;
+      let i = 0;
+      for (; i < length; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[n++] = c;
+      }
+      if (i === length) {
+        b[this.length] = length;
+        this.length = n;
+        return;
+      }
+      // Not ASCII: the general path below overwrites what was copied.
+    }
     // A JS string of n UTF-16 units is at most 3n UTF-8 bytes.
     const room = Math.min(value.length * 3, MAX_STRING_BYTES);
-    this.ensure(room + MAX_VARINT_BYTES);
+    this.reserve(room + MAX_VARINT_BYTES);
     const start = this.length + (room < 0x80 ? 1 : room < 0x4000 ? 2 : room < 0x200000 ? 3 : 4);
     const { written } = utf8.encodeInto(
       value.length * 3 > MAX_STRING_BYTES ? value.slice(0, MAX_STRING_BYTES) : value,
@@ -92,6 +108,33 @@ export class ByteWriter {
   take(): Uint8Array {
     return this.bytes.slice(0, this.length);
   }
+}
+
+/**
+ * Writes `value` (a non-negative integer up to 2^53) as an unsigned varint at `b[n]` and returns the
+ * index after it. The caller has made room for MAX_VARINT_BYTES.
+ */
+export function putUvarint(b: Uint8Array, n: number, value: number): number {
+  if (value < 0x80) {
+    b[n] = value;
+    return n + 1;
+  }
+  if (value < 0x80000000) {
+    // Fits in 31 bits: integer shifts instead of floating-point division.
+    let v = value | 0;
+    while (v >= 0x80) {
+      b[n++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    b[n++] = v;
+    return n;
+  }
+  while (value >= 0x80) {
+    b[n++] = (value % 0x80) | 0x80;
+    value = Math.floor(value / 0x80);
+  }
+  b[n++] = value;
+  return n;
 }
 
 /** A problem in the bytes of a trace, with the absolute file offset where it was found. */

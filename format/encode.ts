@@ -1,7 +1,10 @@
 import { crc32 } from 'node:zlib';
-import { ByteWriter } from './bytes.js';
+import { ByteWriter, putUvarint } from './bytes.js';
 import type { SourceLocation, TraceFooter, TraceHeader } from './events.js';
-import { EventType, FORMAT_VERSION, FRAME_HEADER_BYTES, FrameKind, MAGIC, SAME_FLOW, SAME_TASK } from './spec.js';
+import { EventType, FORMAT_VERSION, FRAME_HEADER_BYTES, FrameKind, MAGIC, MAX_VARINT_BYTES, SAME_FLOW, SAME_TASK } from './spec.js';
+
+/** Room {@link BatchEncoder} makes for one event: the head byte and up to seven varints (dt, flow, task, four fields). */
+const EVENT_ROOM = 1 + 7 * MAX_VARINT_BYTES;
 
 /** Writes `u32le length, u32le crc, kind` in front of a payload that was written after `start`. */
 function sealFrame(out: ByteWriter, start: number, kind: number): void {
@@ -57,6 +60,9 @@ export class BatchEncoder {
   private lastTs = 0;
   private lastFlow = -1;
   private lastTask = -1;
+  /** The last string looked up and its id: names repeat, so most lookups end here without hashing. */
+  private lastString = '';
+  private lastStringId = 0;
 
   /** Bytes of the batch being written (to decide when to cut it). */
   get pendingBytes(): number {
@@ -80,6 +86,7 @@ export class BatchEncoder {
   }
 
   stringId(value: string): number {
+    if (value === this.lastString) return this.lastStringId;
     let id = this.strings.get(value);
     if (id === undefined) {
       id = this.strings.size;
@@ -88,6 +95,8 @@ export class BatchEncoder {
       this.out.uvarint(id);
       this.out.string(value);
     }
+    this.lastString = value;
+    this.lastStringId = id;
     return id;
   }
 
@@ -109,101 +118,135 @@ export class BatchEncoder {
     return id;
   }
 
-  /** Type byte with SAME_FLOW/SAME_TASK flags, then dt, then the flow and task fields they did not omit. */
-  private head(type: number, ts: number, flow: number, task: number): void {
+  /**
+   * Writes the type byte with SAME_FLOW/SAME_TASK flags, then dt, then the flow and task fields they
+   * did not omit; returns where the event's other fields go. Room is made for EVENT_ROOM bytes in all,
+   * so the caller writes up to four varint fields with `putUvarint` and then sets `out.length`.
+   */
+  private head(type: number, ts: number, flow: number, task: number): number {
     const out = this.out;
-    let flags = 0;
-    if (flow >= 0 && flow === this.lastFlow) flags |= SAME_FLOW;
-    if (task >= 0 && task === this.lastTask) flags |= SAME_TASK;
-    out.byte(type | flags);
-    out.uvarint(ts > this.lastTs ? ts - this.lastTs : 0);
-    if (ts > this.lastTs) this.lastTs = ts;
-    if (flow >= 0 && !(flags & SAME_FLOW)) {
-      out.uvarint(flow);
+    out.reserve(EVENT_ROOM);
+    const b = out.bytes;
+    let n = out.length;
+    const sameFlow = flow >= 0 && flow === this.lastFlow;
+    const sameTask = task >= 0 && task === this.lastTask;
+    b[n++] = type | (sameFlow ? SAME_FLOW : 0) | (sameTask ? SAME_TASK : 0);
+    if (ts > this.lastTs) {
+      n = putUvarint(b, n, ts - this.lastTs);
+      this.lastTs = ts;
+    } else {
+      b[n++] = 0;
+    }
+    if (flow >= 0 && !sameFlow) {
+      n = putUvarint(b, n, flow);
       this.lastFlow = flow;
     }
-    if (task >= 0 && !(flags & SAME_TASK)) {
-      out.uvarint(task);
+    if (task >= 0 && !sameTask) {
+      n = putUvarint(b, n, task);
       this.lastTask = task;
     }
+    return n;
   }
 
   flowStart(ts: number, flow: number, parentFlow: number): void {
-    this.head(EventType.FlowStart, ts, flow, -1);
-    this.out.uvarint(parentFlow);
+    const n = this.head(EventType.FlowStart, ts, flow, -1);
+    this.out.length = putUvarint(this.out.bytes, n, parentFlow);
   }
 
   taskCreate(ts: number, flow: number, id: number, parent: number, type: string, location: SourceLocation | null): void {
     const typeId = this.stringId(type);
     const loc = this.locationId(location);
-    this.head(EventType.TaskCreate, ts, flow, parent);
-    this.out.uvarint(id);
-    this.out.uvarint(typeId);
-    this.out.uvarint(loc);
+    let n = this.head(EventType.TaskCreate, ts, flow, parent);
+    const b = this.out.bytes;
+    n = putUvarint(b, n, id);
+    n = putUvarint(b, n, typeId);
+    this.out.length = putUvarint(b, n, loc);
   }
 
   taskEnd(ts: number, flow: number, id: number, location: SourceLocation | null): void {
     const loc = this.locationId(location);
-    this.head(EventType.TaskEnd, ts, flow, id);
-    this.out.uvarint(loc);
+    const n = this.head(EventType.TaskEnd, ts, flow, id);
+    this.out.length = putUvarint(this.out.bytes, n, loc);
   }
 
   regionStart(ts: number, flow: number, task: number, type: string, location: SourceLocation | null): void {
     const typeId = this.stringId(type);
     const loc = this.locationId(location);
-    this.head(EventType.RegionStart, ts, flow, task);
-    this.out.uvarint(typeId);
-    this.out.uvarint(loc);
+    let n = this.head(EventType.RegionStart, ts, flow, task);
+    const b = this.out.bytes;
+    n = putUvarint(b, n, typeId);
+    this.out.length = putUvarint(b, n, loc);
   }
 
   regionEnd(ts: number, flow: number, type: string): void {
     const typeId = this.stringId(type);
-    this.head(EventType.RegionEnd, ts, flow, -1);
-    this.out.uvarint(typeId);
+    const n = this.head(EventType.RegionEnd, ts, flow, -1);
+    this.out.length = putUvarint(this.out.bytes, n, typeId);
+  }
+
+  /**
+   * The bulk of a busy trace, in one step: a region start without a location (`type` RegionStart) or
+   * a region end (`type` RegionEnd, `task` ignored) named by the string this encoder looked up last.
+   * Writes what regionStart/regionEnd would and returns true; returns false, writing nothing, when
+   * `name` is anything else.
+   */
+  regionNamedAsLast(type: number, ts: number, flow: number, task: number, name: unknown): boolean {
+    if (name !== this.lastString) return false;
+    const isStart = type === EventType.RegionStart;
+    let n = this.head(type, ts, flow, isStart ? task : -1);
+    const b = this.out.bytes;
+    n = putUvarint(b, n, this.lastStringId);
+    if (isStart) b[n++] = 0; // location 0: unknown
+    this.out.length = n;
+    return true;
   }
 
   log(ts: number, flow: number, task: number, category: string, message: string, location: SourceLocation | null): void {
     const categoryId = this.stringId(category);
     const loc = this.locationId(location);
-    this.head(EventType.Log, ts, flow, task);
-    this.out.uvarint(categoryId);
-    this.out.uvarint(loc);
+    let n = this.head(EventType.Log, ts, flow, task);
+    const b = this.out.bytes;
+    n = putUvarint(b, n, categoryId);
+    this.out.length = putUvarint(b, n, loc);
     this.out.string(message);
   }
 
   /** A GC observed at `ts` that started `startedBefore` ns earlier and lasted `duration` ns. */
   gc(ts: number, startedBefore: number, duration: number, kind: number): void {
-    this.head(EventType.GC, ts, -1, -1);
-    this.out.uvarint(startedBefore);
-    this.out.uvarint(duration);
-    this.out.uvarint(kind);
+    let n = this.head(EventType.GC, ts, -1, -1);
+    const b = this.out.bytes;
+    n = putUvarint(b, n, startedBefore);
+    n = putUvarint(b, n, duration);
+    this.out.length = putUvarint(b, n, kind);
   }
 
   heap(ts: number, bytes: number): void {
-    this.head(EventType.Heap, ts, -1, -1);
-    this.out.uvarint(bytes);
+    const n = this.head(EventType.Heap, ts, -1, -1);
+    this.out.length = putUvarint(this.out.bytes, n, bytes);
   }
 
   /** Utilization in parts per million over `interval` ns. */
   eventLoop(ts: number, utilizationPpm: number, interval: number): void {
-    this.head(EventType.EventLoop, ts, -1, -1);
-    this.out.uvarint(utilizationPpm);
-    this.out.uvarint(interval);
+    let n = this.head(EventType.EventLoop, ts, -1, -1);
+    const b = this.out.bytes;
+    n = putUvarint(b, n, utilizationPpm);
+    this.out.length = putUvarint(b, n, interval);
   }
 
   dropped(ts: number, count: number): void {
-    this.head(EventType.Dropped, ts, -1, -1);
-    this.out.uvarint(count);
+    const n = this.head(EventType.Dropped, ts, -1, -1);
+    this.out.length = putUvarint(this.out.bytes, n, count);
   }
 
   /** `regionsAbove`: for an out-of-order end, how many open regions of the flow were nested in it. */
   misuse(ts: number, flow: number, kind: number, type: string, location: SourceLocation | null, regionsAbove: number): void {
     const typeId = this.stringId(type);
     const loc = this.locationId(location);
-    this.head(EventType.Misuse, ts, flow, -1);
-    this.out.uvarint(kind);
-    this.out.uvarint(typeId);
-    this.out.uvarint(loc);
-    this.out.uvarint(regionsAbove);
+    let n = this.head(EventType.Misuse, ts, flow, -1);
+    const b = this.out.bytes;
+    n = putUvarint(b, n, kind);
+    n = putUvarint(b, n, typeId);
+    n = putUvarint(b, n, loc);
+    this.out.length = putUvarint(b, n, regionsAbove);
   }
 }

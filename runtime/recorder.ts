@@ -159,23 +159,52 @@ export function flush(): void {
     S.msgs.fill(undefined, 0, count);
     return;
   }
-  const s = S.slots;
-  const locations = S.locations;
-  let ts = toNs(s[0]);
+  const ts = toNs(S.slots[0]);
   encoder.begin(ts);
   if (S.droppedUnreported > 0) {
     encoder.dropped(ts, S.droppedUnreported);
     S.droppedUnreported = 0;
   }
-  for (let n = 0; n < count; n++) {
+  let n = 0;
+  for (;;) {
+    n = encodeSlots(encoder, n, count);
+    sink.write(encoder.finish());
+    if (n === count) return;
+    // The batch is full: the next one starts at the time of the last event encoded.
+    encoder.begin(toNs(S.slots[(n - 1) * STRIDE]));
+  }
+}
+
+/**
+ * Encodes slots `from`… of the hot buffer (clearing their strings) until `count`, or until the batch
+ * holds BATCH_BYTES; returns the index of the first slot not encoded. The loop is a function of its
+ * own, left only by `return`: V8 compiles it on-stack while the first flush runs, and code after a
+ * loop that had never run by then would be thrown away at the end of every later flush.
+ */
+function encodeSlots(encoder: BatchEncoder, from: number, count: number): number {
+  const s = S.slots;
+  const strs = S.strs;
+  const locations = S.locations;
+  for (let n = from; n < count; n++) {
     const i = n * STRIDE;
-    ts = toNs(s[i]);
+    const ts = toNs(s[i]);
+    const type = s[i + 1];
     const flow = s[i + 2];
     const task = s[i + 3];
     const a = s[i + 4];
     const b = s[i + 5];
-    const str = text(S.strs[n]);
-    switch (s[i + 1]) {
+    // Most events of a busy trace: a region start without a location, or an end, with the last name.
+    if (
+      (type === EventType.RegionEnd || (type === EventType.RegionStart && a === 0)) &&
+      encoder.regionNamedAsLast(type, ts, flow, task, strs[n])
+    ) {
+      strs[n] = undefined;
+      if (encoder.pendingBytes >= BATCH_BYTES) return n + 1;
+      continue;
+    }
+    const str = text(strs[n]);
+    strs[n] = undefined;
+    switch (type) {
       case EventType.RegionStart:
         encoder.regionStart(ts, flow, task, str, locations[a] ?? null);
         break;
@@ -208,13 +237,9 @@ export function flush(): void {
         encoder.misuse(ts, flow, a, str, locations[b] ?? null, task);
         break;
     }
-    S.strs[n] = undefined;
-    if (encoder.pendingBytes >= BATCH_BYTES && n + 1 < count) {
-      sink.write(encoder.finish());
-      encoder.begin(ts);
-    }
+    if (encoder.pendingBytes >= BATCH_BYTES) return n + 1;
   }
-  sink.write(encoder.finish());
+  return count;
 }
 
 /** Flushes and queues the footer: after this the sink holds the whole trace. */

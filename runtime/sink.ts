@@ -17,163 +17,189 @@ export interface Sink {
   close(): Promise<void>;
 }
 
+// Sinks are classes so that every trace's sink has the same shape and the same methods: object
+// literals with fresh closures per start() make V8 throw away flush()'s optimised code ("wrong call
+// target") from the second trace of a process on.
+
 /** A file the tracer opened itself: async positioned writes while running, synchronous ones at exit. */
 export function fileSink(path: string, first: Uint8Array): Sink {
-  const fd = openSync(path, 'w');
-  writeSync(fd, first);
-  let position = first.length;
-  const queue: { chunk: Uint8Array; at: number }[] = [];
-  let inFlight: { chunk: Uint8Array; at: number } | null = null;
-  let queuedBytes = 0;
-  let error: Error | null = null;
-  let closed = false;
-  let onIdle: (() => void) | null = null;
+  return new FileSink(openSync(path, 'w'), first);
+}
 
-  const pump = (): void => {
-    if (inFlight || closed) return;
-    const next = queue.shift();
+interface PositionedChunk {
+  chunk: Uint8Array;
+  at: number;
+}
+
+class FileSink implements Sink {
+  queuedBytes = 0;
+  error: Error | null = null;
+  private position: number;
+  private readonly queue: PositionedChunk[] = [];
+  private inFlight: PositionedChunk | null = null;
+  private closed = false;
+  private onIdle: (() => void) | null = null;
+
+  constructor(
+    private readonly fd: number,
+    first: Uint8Array,
+  ) {
+    writeSync(fd, first);
+    this.position = first.length;
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.error || this.closed) return;
+    this.queue.push({ chunk, at: this.position });
+    this.position += chunk.length;
+    this.queuedBytes += chunk.length;
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.inFlight || this.closed) return;
+    const next = this.queue.shift();
     if (!next) {
-      onIdle?.();
+      this.onIdle?.();
       return;
     }
-    inFlight = next;
-    write(fd, next.chunk, 0, next.chunk.length, next.at, (err, written) => {
-      if (closed) return; // writeSyncAll took over
-      inFlight = null;
-      if (err) {
-        error ??= err;
-        queue.length = 0;
-        queuedBytes = 0;
-        onIdle?.();
-        return;
-      }
-      queuedBytes -= written;
-      if (written < next.chunk.length) queue.unshift({ chunk: next.chunk.subarray(written), at: next.at + written });
-      pump();
-    });
+    this.inFlight = next;
+    write(this.fd, next.chunk, 0, next.chunk.length, next.at, this.afterWrite);
+  }
+
+  private readonly afterWrite = (err: NodeJS.ErrnoException | null, written: number): void => {
+    if (this.closed) return; // writeSyncAll took over
+    const done = this.inFlight!;
+    this.inFlight = null;
+    if (err) {
+      this.error ??= err;
+      this.queue.length = 0;
+      this.queuedBytes = 0;
+      this.onIdle?.();
+      return;
+    }
+    this.queuedBytes -= written;
+    if (written < done.chunk.length) this.queue.unshift({ chunk: done.chunk.subarray(written), at: done.at + written });
+    this.pump();
   };
 
-  return {
-    write(chunk) {
-      if (error || closed) return;
-      queue.push({ chunk, at: position });
-      position += chunk.length;
-      queuedBytes += chunk.length;
-      pump();
-    },
-    get queuedBytes() {
-      return queuedBytes;
-    },
-    get error() {
-      return error;
-    },
-    writeSyncAll() {
-      if (closed) return;
-      closed = true;
-      try {
-        // The in-flight write may or may not have landed: writing the same bytes at the same place is safe.
-        if (inFlight) writeSync(fd, inFlight.chunk, 0, inFlight.chunk.length, inFlight.at);
-        for (const { chunk, at } of queue) writeSync(fd, chunk, 0, chunk.length, at);
-        closeSync(fd);
-      } catch {
-        // Exiting: nothing left to report to.
-      }
-      queue.length = 0;
-      queuedBytes = 0;
-    },
-    close() {
-      return new Promise<void>((resolve, reject) => {
-        const finish = (): void => {
-          if (closed) return resolve();
-          closed = true;
-          try {
-            closeSync(fd);
-          } catch (err) {
-            error ??= err as Error;
-          }
-          if (error) reject(error);
-          else resolve();
-        };
-        if (!inFlight && queue.length === 0) finish();
-        else onIdle = finish;
-      });
-    },
-  };
+  writeSyncAll(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      // The in-flight write may or may not have landed: writing the same bytes at the same place is safe.
+      const inFlight = this.inFlight;
+      if (inFlight) writeSync(this.fd, inFlight.chunk, 0, inFlight.chunk.length, inFlight.at);
+      for (const { chunk, at } of this.queue) writeSync(this.fd, chunk, 0, chunk.length, at);
+      closeSync(this.fd);
+    } catch {
+      // Exiting: nothing left to report to.
+    }
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+  }
+
+  close(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const finish = (): void => {
+        if (this.closed) return resolve();
+        this.closed = true;
+        try {
+          closeSync(this.fd);
+        } catch (err) {
+          this.error ??= err as Error;
+        }
+        if (this.error) reject(this.error);
+        else resolve();
+      };
+      if (!this.inFlight && this.queue.length === 0) finish();
+      else this.onIdle = finish;
+    });
+  }
 }
 
 /** A user's Writable: honours backpressure by queueing on our side, never by blocking. */
 export function streamSink(stream: Writable, first: Uint8Array): Sink {
-  const queue: Uint8Array[] = [];
-  let queuedBytes = 0;
-  let waitingForDrain = false;
-  let pendingCallbacks = 0;
-  let error: Error | null = null;
-  let onIdle: (() => void) | null = null;
-
-  const fail = (err: unknown): void => {
-    error ??= err instanceof Error ? err : new Error(String(err));
-    queue.length = 0;
-    queuedBytes = 0;
-    onIdle?.();
-  };
-  // A stream without an 'error' listener would crash the process on its first error.
-  stream.on('error', fail);
-
-  const idle = (): boolean => queue.length === 0 && pendingCallbacks === 0;
-  const afterWrite = (chunk: Uint8Array) => (err?: Error | null): void => {
-    pendingCallbacks--;
-    queuedBytes -= chunk.length;
-    if (err) fail(err);
-    else if (idle()) onIdle?.();
-  };
-  const pump = (): void => {
-    while (!waitingForDrain && !error && queue.length > 0) {
-      const chunk = queue.shift()!;
-      pendingCallbacks++;
-      try {
-        if (!stream.write(chunk, afterWrite(chunk))) {
-          waitingForDrain = true;
-          stream.once('drain', () => {
-            waitingForDrain = false;
-            pump();
-          });
-        }
-      } catch (err) {
-        pendingCallbacks--;
-        fail(err);
-      }
-    }
-  };
-
-  const sink: Sink = {
-    write(chunk) {
-      if (error) return;
-      queue.push(chunk);
-      queuedBytes += chunk.length;
-      pump();
-    },
-    get queuedBytes() {
-      return queuedBytes;
-    },
-    get error() {
-      return error;
-    },
-    writeSyncAll() {
-      // A stream can only be written asynchronously; what is queued at exit is lost.
-    },
-    close() {
-      return new Promise<void>((resolve, reject) => {
-        const finish = (): void => {
-          onIdle = null;
-          stream.off('error', fail);
-          if (error) reject(error);
-          else resolve();
-        };
-        if (error || idle()) finish();
-        else onIdle = finish;
-      });
-    },
-  };
+  const sink = new StreamSink(stream);
   sink.write(first);
   return sink;
+}
+
+class StreamSink implements Sink {
+  queuedBytes = 0;
+  error: Error | null = null;
+  private readonly queue: Uint8Array[] = [];
+  private waitingForDrain = false;
+  private pendingCallbacks = 0;
+  private onIdle: (() => void) | null = null;
+
+  constructor(private readonly stream: Writable) {
+    // A stream without an 'error' listener would crash the process on its first error.
+    stream.on('error', this.fail);
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.error) return;
+    this.queue.push(chunk);
+    this.queuedBytes += chunk.length;
+    this.pump();
+  }
+
+  private readonly fail = (err: unknown): void => {
+    this.error ??= err instanceof Error ? err : new Error(String(err));
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.onIdle?.();
+  };
+
+  private idle(): boolean {
+    return this.queue.length === 0 && this.pendingCallbacks === 0;
+  }
+
+  private afterWrite(chunk: Uint8Array): (err?: Error | null) => void {
+    return (err) => {
+      this.pendingCallbacks--;
+      this.queuedBytes -= chunk.length;
+      if (err) this.fail(err);
+      else if (this.idle()) this.onIdle?.();
+    };
+  }
+
+  private readonly onDrain = (): void => {
+    this.waitingForDrain = false;
+    this.pump();
+  };
+
+  private pump(): void {
+    while (!this.waitingForDrain && !this.error && this.queue.length > 0) {
+      const chunk = this.queue.shift()!;
+      this.pendingCallbacks++;
+      try {
+        if (!this.stream.write(chunk, this.afterWrite(chunk))) {
+          this.waitingForDrain = true;
+          this.stream.once('drain', this.onDrain);
+        }
+      } catch (err) {
+        this.pendingCallbacks--;
+        this.fail(err);
+      }
+    }
+  }
+
+  writeSyncAll(): void {
+    // A stream can only be written asynchronously; what is queued at exit is lost.
+  }
+
+  close(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const finish = (): void => {
+        this.onIdle = null;
+        this.stream.off('error', this.fail);
+        if (this.error) reject(this.error);
+        else resolve();
+      };
+      if (this.error || this.idle()) finish();
+      else this.onIdle = finish;
+    });
+  }
 }
