@@ -2,12 +2,30 @@ import { findSourceMap } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { registerLocation } from './recorder.js';
 
-type StackHolder = { stack?: unknown };
-
 /** Location ids by raw call site, so each site is resolved (and source-mapped) once. */
 const resolved = new Map<string, number>();
 
 const toPath = (file: string): string => (file.startsWith('file://') ? fileURLToPath(file) : file);
+
+/**
+ * The innermost `limit` frames of the current stack below the last call of `skip` (none when `skip` is
+ * not on it), as V8 call sites. Error.prepareStackTrace and Error.stackTraceLimit are left as they were;
+ * throws only what capturing throws.
+ */
+export function captureFrames(skip: Function, limit: number): NodeJS.CallSite[] {
+  const holder: { stack?: unknown } = {};
+  const savedPrepare = Error.prepareStackTrace;
+  const savedLimit = Error.stackTraceLimit;
+  try {
+    Error.stackTraceLimit = limit;
+    Error.prepareStackTrace = (_error, frames) => frames;
+    Error.captureStackTrace(holder, skip);
+    return (holder.stack as NodeJS.CallSite[] | undefined) ?? [];
+  } finally {
+    Error.prepareStackTrace = savedPrepare;
+    Error.stackTraceLimit = savedLimit;
+  }
+}
 
 /**
  * The location id of the code that called `skip` (a tstrace API function), mapped to the original
@@ -15,14 +33,8 @@ const toPath = (file: string): string => (file.startsWith('file://') ? fileURLTo
  * asked to capture locations: it costs a stack capture per call.
  */
 export function callerLocation(skip: Function): number {
-  const holder: StackHolder = {};
-  const savedPrepare = Error.prepareStackTrace;
-  const savedLimit = Error.stackTraceLimit;
   try {
-    Error.stackTraceLimit = 1;
-    Error.prepareStackTrace = (_error, frames) => frames;
-    Error.captureStackTrace(holder, skip);
-    const frame = (holder.stack as NodeJS.CallSite[] | undefined)?.[0];
+    const frame = captureFrames(skip, 1)[0];
     if (!frame) return 0;
     const file = frame.getFileName() ?? '';
     const line = frame.getLineNumber() ?? 0;
@@ -37,9 +49,6 @@ export function callerLocation(skip: Function): number {
     return id;
   } catch {
     return 0;
-  } finally {
-    Error.prepareStackTrace = savedPrepare;
-    Error.stackTraceLimit = savedLimit;
   }
 }
 

@@ -16,7 +16,7 @@
 import { types } from 'node:util';
 import { background, Task, type Context } from './api.js';
 import { call, enter, exit, finish, FrameKind, param, resumed, returning, thrown, yielding, type Frame, type Site } from './instrument.js';
-import { resolveLocation } from './location.js';
+import { captureFrames, resolveLocation } from './location.js';
 import { S, type Scope } from './recorder.js';
 
 /** What {@link traced} accepts besides a bare name. */
@@ -312,15 +312,8 @@ const HELPER_FILE = /[\\/]node_modules[\\/](?:tslib|reflect-metadata|@babel[\\/]
 
 /** The first stack frame below `entry` that is not a decorator helper: where the class is defined. */
 function placeOf(entry: Function): Place | null {
-  const holder: { stack?: unknown } = {};
-  const savedPrepare = Error.prepareStackTrace;
-  const savedLimit = Error.stackTraceLimit;
   try {
-    Error.stackTraceLimit = 16;
-    Error.prepareStackTrace = (_error, frames) => frames;
-    Error.captureStackTrace(holder, entry);
-    const frames = holder.stack as NodeJS.CallSite[] | undefined;
-    for (const frame of frames ?? []) {
+    for (const frame of captureFrames(entry, 16)) {
       const file = frame.getFileName();
       if (!file || file.startsWith('node:') || HELPER_FILE.test(file) || HELPER_FUNCTION.test(frame.getFunctionName() ?? '')) continue;
       return { file, line: frame.getLineNumber() ?? 0, column: frame.getColumnNumber() ?? 0 };
@@ -328,9 +321,6 @@ function placeOf(entry: Function): Place | null {
     return null;
   } catch {
     return null;
-  } finally {
-    Error.prepareStackTrace = savedPrepare;
-    Error.stackTraceLimit = savedLimit;
   }
 }
 

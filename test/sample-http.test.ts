@@ -1,42 +1,21 @@
 // The HTTP service sample (`npm run sample:http`), run end to end: it serves 50 requests, 10 at a time,
 // on loopback; its trace tells each request as a task, made of the regions that the transformer
 // compiled in from `@traced` — with no hand-written tracing in the service.
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegionInfo, TaskInfo, TraceAnalysis } from '../tool/analysis-types.js';
 import { analyzeTrace } from '../tool/analysis.js';
+import { removeSampleRun, runSample, samplePath, type SampleRun } from './helpers/sample.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const sampleDir = join(root, 'samples', 'http-service');
 // As run.mjs sends them: 50 requests from 10 clients; one drink in six is not on the menu.
 const REQUESTS = 50;
 const CONCURRENCY = 10;
 const NOT_FOUND = 8;
 const STEPS = ['DrinkService.parse', 'Database.findDrink', 'DrinkService.render'];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node args` in `cwd` to completion. */
-function runNode(args: string[], cwd: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, args, { cwd, encoding: 'utf8' }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 /** The lines of service.ts where the traced method `name` starts: its `@traced` line, then its own. */
 function methodLines(name: string): number[] {
-  const lines = readFileSync(join(sampleDir, 'service.ts'), 'utf8').split('\n');
+  const lines = readFileSync(samplePath('http-service', 'service.ts'), 'utf8').split('\n');
   const index = lines.findIndex((line) => new RegExp(`^  (async )?${name}\\(`).test(line));
   expect(index, `method ${name} in service.ts`).toBeGreaterThan(0);
   expect(lines[index - 1]).toMatch(/^  @traced\b/);
@@ -44,23 +23,15 @@ function methodLines(name: string): number[] {
 }
 
 describe('samples/http-service (npm run sample:http)', () => {
-  let cwd: string;
-  let run: Run;
+  let run: SampleRun;
   let trace: TraceAnalysis;
 
   beforeAll(async () => {
-    cwd = mkdtempSync(join(tmpdir(), 'tstrace-sample-http-'));
-    run = await runNode([join(sampleDir, 'run.mjs')], cwd);
-    const file = join(cwd, 'trace.out');
-    if (!existsSync(file)) {
-      throw new Error(`the sample wrote no trace.out (exit code ${run.code}):\n${run.stdout}\n${run.stderr}`);
-    }
-    trace = await analyzeTrace(file);
+    run = await runSample('http-service');
+    trace = await analyzeTrace(run.trace);
   }, 120_000);
 
-  afterAll(() => {
-    if (cwd) rmSync(cwd, { recursive: true, force: true });
-  });
+  afterAll(() => removeSampleRun(run));
 
   const regionsOf = (task: TaskInfo): RegionInfo[] => task.regions.map((id) => trace.regions[id - 1]!);
 

@@ -1,67 +1,38 @@
 // The cappuccino sample (`npm start`), run end to end: what it prints, and what its trace says. The
 // sample has no hand-written region code: `// trace:task` and `// trace:region` comments, compiled by
 // tspc with tstrace's transformer, make its tasks and regions.
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../format/events.js';
 import type { RegionInfo, TaskInfo, TraceAnalysis } from '../tool/analysis-types.js';
 import { analyzeTrace } from '../tool/analysis.js';
 import { loadTrace } from '../tool/reader.js';
+import { removeSampleRun, runSample, samplePath, type SampleRun } from './helpers/sample.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const sampleDir = join(root, 'samples', 'cappuccino');
 const ORDERS = 8;
 const BARISTAS = 3;
 const STEPS = ['steamMilk', 'extractCoffee', 'mixMilkCoffee'];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node args` in `cwd` to completion. */
-function runNode(args: string[], cwd: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, args, { cwd, encoding: 'utf8' }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 /** The line (1-based) of `async function name(` in the sample's main.ts. */
 function declarationLine(name: string): number {
-  const lines = readFileSync(join(sampleDir, 'main.ts'), 'utf8').split('\n');
+  const lines = readFileSync(samplePath('cappuccino', 'main.ts'), 'utf8').split('\n');
   const index = lines.findIndex((line) => line.startsWith(`async function ${name}(`));
   expect(index, `async function ${name} in main.ts`).toBeGreaterThanOrEqual(0);
   return index + 1;
 }
 
 describe('samples/cappuccino (npm start)', () => {
-  let cwd: string;
-  let run: Run;
+  let run: SampleRun;
   let events: TraceEvent[];
   let trace: TraceAnalysis;
 
   beforeAll(async () => {
-    cwd = mkdtempSync(join(tmpdir(), 'tstrace-sample-'));
-    run = await runNode([join(sampleDir, 'run.mjs')], cwd);
-    const file = join(cwd, 'trace.out');
-    if (!existsSync(file)) {
-      throw new Error(`the sample wrote no trace.out (exit code ${run.code}):\n${run.stdout}\n${run.stderr}`);
-    }
-    ({ events } = await loadTrace(file));
-    trace = await analyzeTrace(file);
+    run = await runSample('cappuccino');
+    ({ events } = await loadTrace(run.trace));
+    trace = await analyzeTrace(run.trace);
   }, 120_000);
 
-  afterAll(() => {
-    if (cwd) rmSync(cwd, { recursive: true, force: true });
-  });
+  afterAll(() => removeSampleRun(run));
 
   /** The task's own region (a `// trace:task` function is also a region) and the regions of its steps. */
   function regionsOf(task: TaskInfo): { order: RegionInfo; steps: Map<string, RegionInfo> } {

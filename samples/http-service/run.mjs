@@ -2,12 +2,11 @@
 // it on 127.0.0.1 (any free port), sends it a bounded number of requests over loopback, a few at a time,
 // shuts it down (it writes trace.out in the current directory), then prints the trace's statistics with
 // the tstrace CLI. Expects `npm run build` first.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, relative } from 'node:path';
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { compileSample, printStats } from '../build.mjs';
 
 const REQUESTS = 50;
 const CONCURRENCY = 10;
@@ -16,27 +15,7 @@ const DRINKS = ['espresso', 'cappuccino', 'flat-white', 'latte', 'mocha', 'match
 const SIZES = ['small', 'medium', 'large'];
 
 const sampleDir = dirname(fileURLToPath(import.meta.url));
-const root = join(sampleDir, '..', '..');
-const tspc = createRequire(join(root, 'package.json')).resolve('ts-patch/bin/tspc');
-const cli = join(root, 'dist', 'esm', 'tool', 'cli.js');
 const trace = 'trace.out';
-
-/** Runs `node ...args` (in `cwd`, by default the current directory), showing its output; exits with its status if it fails. */
-function node(args, cwd = process.cwd()) {
-  try {
-    execFileSync(process.execPath, args, { cwd, stdio: 'inherit' });
-  } catch (error) {
-    process.exit(typeof error.status === 'number' && error.status !== 0 ? error.status : 1);
-  }
-}
-
-/** Stops with a hint when `npm run build` has not produced `file`. */
-function requireBuilt(file) {
-  if (existsSync(file)) return;
-  const shown = relative(process.cwd(), file);
-  console.error(`tstrace is not built (${shown.startsWith('..') ? file : shown} is missing): run \`npm run build\` first.`);
-  process.exit(1);
-}
 
 /** Starts the service; resolves with its process and base URL once it listens. Its output is shown. */
 function serve() {
@@ -70,10 +49,7 @@ async function load(url) {
   return statuses;
 }
 
-requireBuilt(join(root, 'dist', 'esm', 'runtime', 'index.js'));
-// tspc runs tstrace's transformer (see tsconfig.json), which compiles each region's location in,
-// relative to the directory tspc runs in: the repository's, so they read samples/http-service/….
-node([tspc, '-p', sampleDir], root);
+compileSample(sampleDir);
 
 const { service, exited, url } = await serve().catch((error) => {
   console.error(error.message);
@@ -94,7 +70,5 @@ service.disconnect();
 const code = await exited;
 if (code !== 0) process.exit(code);
 
-requireBuilt(cli);
-console.log();
-node([cli, 'stats', trace]);
+printStats(trace);
 console.log(`\nEach request's timeline: npx tstrace tasks ${trace}`);

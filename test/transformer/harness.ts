@@ -1,7 +1,7 @@
 /**
  * Compiles fixture projects with and without the tstrace transformer (through ts-patch's patched
  * compiler, in process) across the matrix of transformer.md, and runs them, so instrumented programs
- * can be compared with uninstrumented ones by what they do.
+ * can be compared with uninstrumented ones by what they do ({@link expectInstrumentedToMatchPlain}).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,9 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TS from 'typescript';
+import { expect } from 'vitest';
+import type { TraceAnalysis } from '../../tool/analysis-types.js';
+import { analyzeTrace } from '../../tool/analysis.js';
 
 const require = createRequire(import.meta.url);
 /** TypeScript patched by ts-patch: honours `compilerOptions.plugins` as tspc does. */
@@ -119,3 +122,52 @@ export function runFixtures(outDir: string, modules: readonly string[], mode: Mo
 export const fixtureFiles = (): string[] => readdirSync(fixturesDir).filter((f) => f.endsWith('.ts'));
 
 export const readText = (path: string): string => readFileSync(path, 'utf8');
+
+/** Regions the fixtures record for every kind of function, whatever the configuration. */
+const FIXTURE_REGIONS = ['declaredLater', 'plain', 'arrowExpression', 'arrowBlock', 'functionExpression', 'asyncReturnsPromise', 'generator', 'asyncGenerator', 'Derived.constructor', 'Derived.method', 'Derived.get value', 'Derived.create', 'Derived.#secret', 'Derived.arrowField', 'method', 'property'];
+
+/** The regions of the fixtures' `@traced` classes (Shop, Register), sorted. */
+const decoratedTypes = (analysis: TraceAnalysis): string[] =>
+  analysis.regions
+    .map((r) => r.type)
+    .filter((t) => /^(Shop|Register)\./.test(t))
+    .sort();
+
+/**
+ * The execution matrix's check for one configuration, the fixtures compiled by `compile` (a {@link build}
+ * or {@link buildWith} for `config`) without and with the transformer:
+ * - both compile without diagnostics;
+ * - the instrumented programs observe exactly what the uninstrumented ones do, tracing off or on;
+ * - traced, they record a complete trace, with no problem, with the region of every kind of function;
+ * - uncompiled, `@traced` (the runtime decorator) records the same decorated regions, and tasks;
+ * - the declaration files are byte-identical with and without the transformer.
+ */
+export async function expectInstrumentedToMatchPlain(config: MatrixConfig, compile: (plugin: boolean, files: readonly string[]) => BuildResult): Promise<void> {
+  // Scripts (no import/export) can only take the runtime as a CommonJS require.
+  const files = fixtureFiles().filter((f) => config.module === 'commonjs' || !f.includes('script'));
+  const modules = files.map((f) => f.replace(/\.ts$/, '.js'));
+  const plain = compile(false, files);
+  const traced = compile(true, files);
+  expect(plain.diagnostics).toEqual([]);
+  expect(traced.diagnostics).toEqual([]);
+
+  const reference = runFixtures(plain.outDir, modules, 'off').observations;
+  expect(Object.keys(reference).length).toBeGreaterThan(5);
+  expect(runFixtures(traced.outDir, modules, 'off').observations).toEqual(reference);
+  const on = runFixtures(traced.outDir, modules, 'on');
+  expect(on.observations).toEqual(reference);
+
+  const analysis = await analyzeTrace(on.tracePath);
+  expect(analysis.status.complete).toBe(true);
+  expect(analysis.problems).toEqual([]);
+  const types = new Set(analysis.regions.map((r) => r.type));
+  for (const expected of FIXTURE_REGIONS) expect(types, expected).toContain(expected);
+  if (config.module === 'commonjs') expect(types).toContain('scriptSloppy');
+  // Uncompiled, @traced is the runtime decorator: it records the same regions, and tasks.
+  const runtimeDecorated = await analyzeTrace(runFixtures(plain.outDir, modules, 'on').tracePath);
+  expect(decoratedTypes(analysis).length).toBeGreaterThanOrEqual(10);
+  expect(decoratedTypes(runtimeDecorated)).toEqual(decoratedTypes(analysis));
+  expect(runtimeDecorated.tasks.map((t) => t.type)).toEqual(analysis.tasks.map((t) => t.type));
+  // The declaration files are byte-identical with and without the transformer.
+  for (const [file, text] of plain.files) if (file.endsWith('.d.ts')) expect(traced.files.get(file), file).toBe(text);
+}

@@ -6,8 +6,9 @@
  * - `tspc` of that install compiles a project that names the plugin in its tsconfig.json (TypeScript 6
  *   defaults: ES modules, target ES2025, strict) and the output runs; a misused directive makes it fail;
  * - the execution matrix of execution.test.ts is compiled with that install's `ts-patch/compiler` in
- *   process (what tspc runs) with and without the plugin; the programs must observe exactly the same
- *   things, tracing on or off, and record the regions.
+ *   process (what tspc runs) with and without the plugin, and held to the same check (harness.ts's
+ *   expectInstrumentedToMatchPlain): the programs must observe exactly the same things, tracing on or
+ *   off, and record the regions.
  *
  * ts-patch 4 declares `engines.node >= 22.15.0`. Its only use of a newer Node is `module.registerHooks`,
  * needed to load transformers written in TypeScript (.ts/.mts/.cts entries); ours is compiled JavaScript
@@ -22,8 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as TS from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { analyzeTrace } from '../../tool/analysis.js';
-import { buildWith, configName, fixtureFiles, matrix, repoRoot, runFixtures } from './harness.js';
+import { buildWith, configName, expectInstrumentedToMatchPlain, matrix, repoRoot } from './harness.js';
 
 const PACKAGES = ['typescript@6', 'ts-patch@4'];
 const cacheDir = join(repoRoot, 'node_modules', '.cache', 'tstrace-ts6');
@@ -212,10 +212,6 @@ describe('tspc of TypeScript 6 + ts-patch 4', () => {
 });
 
 describe.each(matrix.map((config) => [configName(config), config] as const))('TypeScript 6 + ts-patch 4, %s', (_name, config) => {
-  // Scripts (no import/export) can only take the runtime as a CommonJS require.
-  const files = fixtureFiles().filter((f) => config.module === 'commonjs' || !f.includes('script'));
-  const modules = files.map((f) => f.replace(/\.ts$/, '.js'));
-
   it('instrumented programs do exactly what the uninstrumented ones do, tracing on or off', async (ctx) => {
     const { ts } = need(ctx);
     // TypeScript 6 deprecates (error TS5107) moduleResolution node10, which the 5.9 matrix uses for
@@ -223,26 +219,6 @@ describe.each(matrix.map((config) => [configName(config), config] as const))('Ty
     // which keeps script output sloppy so that a lost "use strict" prologue would show: keep it, with
     // ignoreDeprecations (it works through 6.x).
     const ts6: TS.CompilerOptions = { moduleResolution: ts.ModuleResolutionKind.Bundler, ignoreDeprecations: '6.0' };
-    const plain = buildWith(ts, workDir, config, false, files, ts6);
-    const traced = buildWith(ts, workDir, config, true, files, ts6);
-    expect(plain.diagnostics).toEqual([]);
-    expect(traced.diagnostics).toEqual([]);
-
-    const reference = runFixtures(plain.outDir, modules, 'off').observations;
-    expect(Object.keys(reference).length).toBeGreaterThan(5);
-    expect(runFixtures(traced.outDir, modules, 'off').observations).toEqual(reference);
-    const on = runFixtures(traced.outDir, modules, 'on');
-    expect(on.observations).toEqual(reference);
-
-    const analysis = await analyzeTrace(on.tracePath);
-    expect(analysis.status.complete).toBe(true);
-    expect(analysis.problems).toEqual([]);
-    const types = new Set(analysis.regions.map((r) => r.type));
-    for (const expected of ['declaredLater', 'plain', 'arrowExpression', 'arrowBlock', 'functionExpression', 'asyncReturnsPromise', 'generator', 'asyncGenerator', 'Derived.constructor', 'Derived.method', 'Derived.get value', 'Derived.create', 'Derived.#secret', 'Derived.arrowField', 'method', 'property']) {
-      expect(types, expected).toContain(expected);
-    }
-    if (config.module === 'commonjs') expect(types).toContain('scriptSloppy');
-    // The declaration files are byte-identical with and without the transformer.
-    for (const [file, text] of plain.files) if (file.endsWith('.d.ts')) expect(traced.files.get(file), file).toBe(text);
+    await expectInstrumentedToMatchPlain(config, (plugin, files) => buildWith(ts, workDir, config, plugin, files, ts6));
   });
 });
