@@ -1,13 +1,22 @@
 /**
  * The `tstrace` command line: `stats`, `tasks`, `regions` and `logs` over a trace file, as tables or as
- * JSON, and `annotate` over TypeScript files (docs/cli.md). Exit codes: 0 analysed (a cut-off trace too,
- * with a warning) or annotated, 1 the file cannot be read or is damaged (annotate: a path cannot be
- * used), 2 bad usage.
+ * JSON, `export` of a trace to viewers' formats, and `annotate` over TypeScript files (docs/cli.md). Exit
+ * codes: 0 analysed or exported (a cut-off trace too, with a warning) or annotated, 1 the file cannot be
+ * read or is damaged (annotate: a path cannot be used; export: the output cannot be written), 2 bad usage.
  */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { analyzeTrace } from './analysis.js';
 import type { TraceAnalysis } from './analysis-types.js';
 import { annotatePaths, annotateReportText, TsMorphMissingError } from './annotate.js';
+import { exportChrome } from './export-chrome.js';
+import { exportGo } from './export-go.js';
+import type { ExportOptions, ExportResult } from './export-types.js';
+import { terminalProgressBar, type ProgressBar } from './progress.js';
+import type { TraceSource } from './reader.js';
 import { logsJson, regionsJson, statsJson, tasksJson } from './json-report.js';
 import { logsText, regionsText, statsText, tasksText } from './text-report.js';
 
@@ -19,6 +28,10 @@ export interface CliIo {
   readonly version: string;
   /** Locations under this directory are printed relative to it. */
   readonly cwd: string;
+  /** The width of the terminal stderr is, for progress bars; null or absent: stderr is not a terminal. */
+  readonly stderrColumns?: number | null;
+  /** Standard output as a stream, for `export -o -` (written with backpressure); default: through `stdout`. */
+  readonly stdoutStream?: Writable;
 }
 
 export const EXIT_OK = 0;
@@ -26,13 +39,14 @@ export const EXIT_OK = 0;
 export const EXIT_TRACE_ERROR = 1;
 export const EXIT_USAGE = 2;
 
-type Command = 'stats' | 'tasks' | 'regions' | 'logs' | 'annotate';
+type Command = 'stats' | 'tasks' | 'regions' | 'logs' | 'export' | 'annotate';
 
 const commandOptions: Record<Command, readonly string[]> = {
-  stats: ['json'],
-  tasks: ['json', 'type'],
-  regions: ['json', 'type'],
-  logs: ['json', 'category', 'text'],
+  stats: ['json', 'quiet'],
+  tasks: ['json', 'type', 'quiet'],
+  regions: ['json', 'type', 'quiet'],
+  logs: ['json', 'category', 'text', 'quiet'],
+  export: ['format', 'output', 'quiet'],
   annotate: ['dry-run', 'remove'],
 };
 
@@ -41,7 +55,16 @@ const usage: Record<Command, string> = {
   tasks: 'tstrace tasks FILE [--type T] [--json]',
   regions: 'tstrace regions FILE [--type T] [--json]',
   logs: 'tstrace logs FILE [--category C] [--text S] [--json]',
+  export: 'tstrace export FILE --format chrome|go -o OUT [--quiet]',
   annotate: 'tstrace annotate PATH... [--dry-run] [--remove]',
+};
+
+type Exporter = (source: TraceSource, out: Writable, options: ExportOptions) => Promise<ExportResult>;
+
+/** `export --format F`: the exporter of each format (docs/export.md). */
+const exporters: Record<string, Exporter> = {
+  chrome: exportChrome,
+  go: exportGo,
 };
 
 export const HELP = `tstrace: analyse a trace written by tstrace's start()/stop() (Go's runtime/trace tasks, regions and logs)
@@ -58,6 +81,11 @@ Usage:
       Every region: id, type, task, flow, parent region, start, end, duration, location.
   ${usage.logs}
       Every log in time order: time, task, flow, category, message, location.
+  ${usage.export}
+      Write the trace for a viewer, streaming: chrome = Chrome Trace Event JSON for Perfetto
+      (ui.perfetto.dev), chrome://tracing and speedscope; go = Go 1.19's execution trace format for
+      "go tool trace". -o - writes to stdout. What had to be repaired (regions ended out of
+      order, regions still open at the end) is listed as warnings on stderr (docs/export.md).
   ${usage.annotate}
       Add a "// trace:region" line before every function and method of the TypeScript files
       (of a folder: every .ts/.tsx/.mts/.cts file below it, except node_modules and .d.ts) that has
@@ -74,10 +102,15 @@ Options:
   --text S        only the logs whose message contains S
   --dry-run       annotate: print the lines that would be added or removed, write nothing
   --remove        annotate: remove the lines instead of adding them
+  --format F      export: chrome or go
+  -o, --output O  export: the file to write (replaced only once the export is done); - for stdout
+  -q, --quiet     no progress bar; export: no warnings either (errors are still printed)
 
 Times are relative to the trace start (when start() was called); in JSON, integer nanoseconds.
 A cut-off trace is analysed up to where it stops, with a warning on stderr.
 Exit status: 0 analysed; 1 the file cannot be read, is not a trace, or is damaged; 2 bad usage.
+export: also 1 when OUT cannot be written; a damaged trace is exported up to the damage (exit 1).
+While a trace is read, a progress bar is drawn on stderr when stderr is a terminal.
 annotate: 0 done; 1 a PATH does not exist, cannot be read, or is not a TypeScript file (then no
 file is changed), or ts-morph is not installed; 2 bad usage.
 `;
@@ -99,6 +132,9 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
         text: { type: 'string' },
         'dry-run': { type: 'boolean' },
         remove: { type: 'boolean' },
+        format: { type: 'string' },
+        output: { type: 'string', short: 'o' },
+        quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -117,12 +153,12 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     return EXIT_OK;
   }
   if (name === undefined) return usageError(io, 'missing command');
-  if (!(name in commandOptions)) return usageError(io, `unknown command "${name}" (commands: stats, tasks, regions, logs, annotate, help)`);
+  if (!(name in commandOptions)) return usageError(io, `unknown command "${name}" (commands: stats, tasks, regions, logs, export, annotate, help)`);
   const command = name as Command;
   try {
     if (file === undefined) throw new UsageError(`missing ${command === 'annotate' ? 'PATH' : 'FILE'} (usage: ${usage[command]})`);
     if (extra.length > 0 && command !== 'annotate') throw new UsageError(`unexpected argument "${extra[0]}" (usage: ${usage[command]})`);
-    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove'] as const) {
+    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet'] as const) {
       if (values[option] !== undefined && !commandOptions[command].includes(option)) {
         throw new UsageError(`--${option} does not apply to ${command} (usage: ${usage[command]})`);
       }
@@ -132,11 +168,23 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     throw error;
   }
   if (command === 'annotate') return annotate([file, ...extra], { dryRun: values['dry-run'] === true, remove: values.remove === true }, io);
+  if (command === 'export') {
+    const { format, output } = values;
+    let problem: string | null = null;
+    if (format === undefined) problem = `missing --format (chrome or go) (usage: ${usage.export})`;
+    else if (!Object.hasOwn(exporters, format)) problem = `unknown format "${format}" (formats: ${Object.keys(exporters).join(', ')})`;
+    else if (output === undefined) problem = `missing -o OUT (- for stdout) (usage: ${usage.export})`;
+    else if (output !== '-' && resolve(io.cwd, output) === resolve(io.cwd, file)) problem = `-o ${output} is the trace file itself`;
+    if (problem !== null) return usageError(io, `export: ${problem}`);
+    return exportTrace(file, exporters[format!], output!, values.quiet === true, io);
+  }
 
   let analysis: TraceAnalysis;
+  const bar = progressBar(`reading ${basename(file)}`, values.quiet === true, io);
   try {
-    analysis = await analyzeTrace(file);
+    analysis = await analyzeTrace(bar ? fileChunks(file, bar) : file);
   } catch (error) {
+    bar?.done();
     io.stderr(`tstrace: error: ${file}: ${ioErrorText(error)}\n`);
     return EXIT_TRACE_ERROR;
   }
@@ -172,6 +220,147 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     }
   }
   return reportStatus(file, analysis, io);
+}
+
+/**
+ * `tstrace export`: writes the trace in another format to `output` (a file, replaced only once the export
+ * is written; `-` for stdout), with a progress bar on a terminal; returns the exit code.
+ */
+async function exportTrace(file: string, exporter: Exporter, output: string, quiet: boolean, io: CliIo): Promise<number> {
+  const source = resolve(io.cwd, file);
+  try {
+    if ((await stat(source)).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  } catch (error) {
+    io.stderr(`tstrace: error: ${file}: ${ioErrorText(error)}\n`);
+    return EXIT_TRACE_ERROR;
+  }
+  const target = output === '-' ? null : resolve(io.cwd, output);
+  // Written next to the output and renamed over it at the end: a failed export leaves no half file.
+  const partial = target === null ? null : join(dirname(target), `.${basename(target)}.${process.pid}.partial`);
+  let out: Writable;
+  if (partial === null) {
+    out = io.stdoutStream ?? textWritable(io.stdout);
+  } else {
+    try {
+      out = await openForWriting(partial);
+    } catch (error) {
+      io.stderr(`tstrace: error: ${output}: cannot write: ${outputErrorText(error)}\n`);
+      return EXIT_TRACE_ERROR;
+    }
+  }
+  const bar = progressBar(`exporting ${basename(file)}`, quiet, io);
+  // A failing output is reported by the exporter; until then, errors must not go unhandled.
+  const ignore = (): void => {};
+  out.on('error', ignore);
+  let result: ExportResult;
+  try {
+    result = await exporter(source, out, { onProgress: (bytes, total) => bar?.update(bytes, total) });
+    if (partial !== null) await endStream(out);
+  } catch (error) {
+    bar?.done();
+    if (partial !== null) await removeQuietly(partial, out);
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    if (partial === null && code === 'EPIPE') return EXIT_OK; // `| head`: the reader stopped reading
+    const reading = code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES' || code === 'EPERM';
+    io.stderr(reading ? `tstrace: error: ${file}: ${ioErrorText(error)}\n` : `tstrace: error: ${output}: cannot write: ${outputErrorText(error)}\n`);
+    return EXIT_TRACE_ERROR;
+  } finally {
+    bar?.done();
+    out.off('error', ignore);
+  }
+
+  const { status } = result;
+  if (!status.header) {
+    if (partial !== null) await removeQuietly(partial, out);
+    const problem = status.problem;
+    const reason = problem ? `${problem.reason} (at offset ${problem.offset})` : 'it has no header';
+    io.stderr(`tstrace: error: ${file}: no trace to export: ${reason}\n`);
+    return EXIT_TRACE_ERROR;
+  }
+  if (partial !== null && target !== null) {
+    try {
+      await rename(partial, target);
+    } catch (error) {
+      await removeQuietly(partial, out);
+      io.stderr(`tstrace: error: ${output}: cannot write: ${outputErrorText(error)}\n`);
+      return EXIT_TRACE_ERROR;
+    }
+  }
+  if (!quiet) for (const warning of result.warnings) io.stderr(`tstrace: warning: ${file}: ${warning}\n`);
+  const dropped = status.footer?.dropped ?? 0;
+  if (dropped > 0 && !quiet) {
+    io.stderr(`tstrace: warning: ${file}: ${dropped} events were dropped while tracing (the writer could not keep up); some tasks and regions may be incomplete\n`);
+  }
+  const { problem } = status;
+  if (!problem) return EXIT_OK;
+  const covered = `the export covers the ${status.bytesRead} bytes before it`;
+  if (problem.kind === 'corrupt') {
+    io.stderr(`tstrace: error: ${file} is damaged at offset ${problem.offset}: ${problem.reason}; ${covered}\n`);
+    return EXIT_TRACE_ERROR;
+  }
+  if (!quiet) io.stderr(`tstrace: warning: ${file} is ${problem.kind} at offset ${problem.offset}: ${problem.reason}; ${covered}\n`);
+  return EXIT_OK;
+}
+
+/** A progress bar on stderr when it is a terminal and not `--quiet`; else null. */
+function progressBar(label: string, quiet: boolean, io: CliIo): ProgressBar | null {
+  const columns = io.stderrColumns;
+  if (quiet || !columns) return null;
+  return terminalProgressBar({ write: io.stderr, columns: () => io.stderrColumns ?? columns, label });
+}
+
+/** The chunks of a file, reporting the bytes read of its size to `bar` (erased at the end). */
+async function* fileChunks(path: string, bar: ProgressBar): AsyncIterable<Uint8Array> {
+  try {
+    const { size } = await stat(path);
+    let bytesRead = 0;
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+      yield chunk;
+      bytesRead += chunk.length;
+      bar.update(bytesRead, size);
+    }
+  } finally {
+    bar.done();
+  }
+}
+
+/** A file stream, once the file is open (rejects if it cannot be). */
+function openForWriting(path: string): Promise<Writable> {
+  return new Promise((resolvePromise, reject) => {
+    const stream = createWriteStream(path);
+    stream.once('open', () => {
+      stream.off('error', reject);
+      resolvePromise(stream);
+    });
+    stream.once('error', reject);
+  });
+}
+
+/** Ends `out` and waits until everything is written (rejects with a write error). */
+function endStream(out: Writable): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    out.once('error', reject);
+    out.end(() => {
+      out.off('error', reject);
+      resolvePromise();
+    });
+  });
+}
+
+async function removeQuietly(path: string, out: Writable): Promise<void> {
+  out.destroy();
+  await unlink(path).catch(() => {});
+}
+
+/** A Writable over a text callback (for `-o -` when no stdout stream was given). */
+function textWritable(write: (text: string) => void): Writable {
+  return new Writable({
+    decodeStrings: false,
+    write(chunk: string | Buffer, _encoding, callback) {
+      write(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+      callback();
+    },
+  });
 }
 
 /** `tstrace annotate`: adds (removes) `// trace:region` lines; returns the exit code. */
@@ -217,6 +406,14 @@ function ioErrorText(error: unknown): string {
   if (code === 'EISDIR') return 'is a directory, not a trace file';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Why an output file cannot be written, for people. */
+function outputErrorText(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOENT') return 'no such directory';
+  if (code === 'ENOSPC') return 'no space left on the device';
+  return ioErrorText(error);
 }
 
 function toJson(document: object): string {

@@ -41,6 +41,10 @@ runCli(process.argv.slice(2), {
     return packageVersion();
   },
   cwd: process.cwd(),
+  get stderrColumns() {
+    return process.stderr.isTTY ? process.stderr.columns || 80 : null;
+  },
+  stdoutStream: process.stdout,
 }).then(
   (code) => {
     process.exitCode = code;

@@ -33,3 +33,6 @@ export type {
   TraceFooter,
   TraceHeader,
 } from '../format/events.js';
+export { exportChrome } from './export-chrome.js';
+export { exportGo } from './export-go.js';
+export type { ExportOptions, ExportResult } from './export-types.js';

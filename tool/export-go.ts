@@ -1,0 +1,497 @@
+/**
+ * `tstrace export --format go`: a trace in Go 1.19's execution-trace format, so that Go's own
+ * `go tool trace` shows our tasks, regions and logs. Streams: events are converted as they are read
+ * and written out in 64 KiB batches.
+ *
+ * The model: the JavaScript thread is one P; every flow is a goroutine (goroutine N = flow N). When the
+ * events switch from one flow to another, the running goroutine blocks at its last event and the next
+ * one is woken from the idle P (the event loop) and started. Tasks, regions and logs become Go's user
+ * annotation events on the goroutine of their flow; GCs go on a second P, so that they can be written
+ * when they are observed.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import type { Nanos, ReadStatus, SourceLocation, TraceEvent } from '../format/events.js';
+import type { ExportOptions, ExportResult } from './export-types.js';
+import { formatDuration } from './format-duration.js';
+import { GO_MAX_STRING_BYTES, GoTraceEncoder, type GoFrame } from './go-trace-encoder.js';
+import { IdSet } from './id-set.js';
+import { readTrace, type TraceSource } from './reader.js';
+
+export type { ExportOptions, ExportResult } from './export-types.js';
+
+/** Warnings listed one by one; past this many, only counted. */
+const MAX_WARNINGS = 100;
+/** Flow ids below this are tracked in a typed array; others in a map. */
+const DENSE_IDS = 1 << 22;
+/** Input is read in chunks of this size (and progress reported per chunk)… */
+const INPUT_CHUNK_BYTES = 1 << 20;
+/** …and handed to the decoder in pieces of this size: the output of one piece is written before the next is read. */
+const PIECE_BYTES = 64 * 1024;
+
+/** A region open on a goroutine, as Go sees it: our trace may have ended it already, while Go cannot yet (see regionEnd). */
+interface OpenRegion {
+  readonly type: string;
+  readonly task: number;
+  /** When our trace ended it, or -1 while it is open. */
+  endedAt: Nanos;
+}
+
+/** A number per id, 0 by default: a typed array for small ids, a map beyond. */
+class NumberTable {
+  private dense = new Float64Array(1024);
+  private readonly sparse = new Map<number, number>();
+
+  get(id: number): number {
+    if (id < DENSE_IDS) return id < this.dense.length ? this.dense[id] : 0;
+    return this.sparse.get(id) ?? 0;
+  }
+
+  set(id: number, value: number): void {
+    if (id >= DENSE_IDS) {
+      this.sparse.set(id, value);
+      return;
+    }
+    if (id >= this.dense.length) {
+      let length = this.dense.length * 2;
+      while (length <= id) length *= 2;
+      const grown = new Float64Array(Math.min(length, DENSE_IDS));
+      grown.set(this.dense);
+      this.dense = grown;
+    }
+    this.dense[id] = value;
+  }
+}
+
+/** Warnings in order, the first {@link MAX_WARNINGS} in full. */
+class Warnings {
+  readonly list: string[] = [];
+  private more = 0;
+
+  add(message: string): void {
+    if (this.list.length < MAX_WARNINGS) this.list.push(message);
+    else this.more++;
+  }
+
+  finish(): string[] {
+    if (this.more > 0) this.list.push(`… and ${this.more} more warnings like the ones above`);
+    return this.list;
+  }
+}
+
+const at = (ts: Nanos): string => `at ${formatDuration(ts)}`;
+
+/**
+ * Converts our events, in file order, to Go's: feed them with {@link add}, call {@link finish} once
+ * with the read status, and collect the bytes with {@link takeChunks} as you go. Memory: a number
+ * per flow (its goroutine's sequence number), the open regions, two bits per task id, the interned
+ * strings and stacks; never the events.
+ */
+export class GoTraceConverter {
+  private readonly enc = new GoTraceEncoder();
+  private readonly warnings = new Warnings();
+  /** The flow whose goroutine runs on the P; 0 while the P is idle. */
+  private running = 0;
+  /** Time of the last event written on P 0: times on a P never go back. */
+  private lastTs = 0;
+  /** Latest time seen anywhere (event times, GC ends): the trace end, unless the footer says later. */
+  private maxTs = 0;
+  /** Per flow: the sequence number its goroutine's next GoStart or GoUnblock carries; 0 = not created. */
+  private readonly seqs = new NumberTable();
+  /** Per flow with open regions: its region stack as Go sees it, innermost last. */
+  private readonly regions = new Map<number, OpenRegion[]>();
+  /** Per flow: the runtime said its next region end is out of order, with this many regions above. */
+  private readonly announcedOutOfOrder = new Map<number, number>();
+  private readonly tasksCreated = new IdSet();
+  private readonly tasksEnded = new IdSet();
+  private readonly locationStacks = new Map<SourceLocation, number>();
+  private readonly goroutineStacks = new Map<string, number>();
+  private unknownLocationStack = 0;
+  private gomaxprocsWritten = false;
+  private gcEnd = -1;
+  private movedForward = 0;
+  private droppedByRuntime = 0;
+  private gcLeftOut = 0;
+
+  constructor() {
+    this.enc.onTruncated = (what) => this.warnings.add(`${what} was longer than Go's limit of ${GO_MAX_STRING_BYTES} bytes and was cut to it`);
+    this.enc.procStart(0);
+  }
+
+  /** Converts one event. Events must come in file order. */
+  add(event: TraceEvent): void {
+    if (event.ts > this.maxTs) this.maxTs = event.ts;
+    switch (event.kind) {
+      case 'taskCreate':
+        this.taskCreate(event);
+        break;
+      case 'taskEnd':
+        this.taskEnd(event);
+        break;
+      case 'regionStart':
+        this.regionStart(event);
+        break;
+      case 'regionEnd':
+        this.regionEnd(event);
+        break;
+      case 'log': {
+        const ts = this.run(event.flow, event);
+        if (ts < 0) break;
+        this.enc.userLog(ts, event.task, this.enc.stringId(event.category), this.locationStack(event.location, false), event.message);
+        break;
+      }
+      case 'gc':
+        this.gc(event.ts, event.duration);
+        break;
+      case 'heap':
+        this.park();
+        this.enc.heapAlloc(this.time(event.ts), event.bytes);
+        break;
+      case 'misuse':
+        if (event.misuse === 'regionEndedOutOfOrder') this.announcedOutOfOrder.set(event.flow, event.regionsAbove);
+        break;
+      case 'dropped':
+        this.droppedByRuntime += event.count;
+        break;
+      case 'flowStart': // a flow's goroutine is created when the flow first does something (see run)
+      case 'eventLoop': // Go's format has no place for event-loop utilization
+        break;
+    }
+    this.enc.flush();
+  }
+
+  /** Bytes of the Go trace finished so far, in file order. */
+  takeChunks(): Uint8Array[] {
+    return this.enc.takeChunks();
+  }
+
+  /**
+   * Ends the Go trace: parks the running goroutine and stops the P at the trace end (the footer's end
+   * time, or the latest event), so that Go measures unfinished tasks and regions to the same end as
+   * our analysis. Returns the number of Go events written and the warnings.
+   */
+  finish(status: ReadStatus): { events: number; warnings: string[] } {
+    this.park();
+    if (!this.gomaxprocsWritten) this.enc.gomaxprocs(this.lastTs, 1);
+    const end = Math.max(this.maxTs, this.lastTs, status.footer?.endTs ?? 0);
+    this.enc.procStop(end);
+    this.enc.flush(true);
+    for (const [flow, stack] of this.regions) {
+      for (const region of stack) {
+        if (region.endedAt < 0) continue;
+        this.warnings.add(
+          `region "${region.type}" on flow ${flow} ended ${at(region.endedAt)} while regions nested in it were still open, and they never ended: ` +
+            `Go's regions must end innermost first, so in the export it is left open (unfinished) with them`,
+        );
+      }
+    }
+    if (this.movedForward > 0) {
+      this.warnings.add(`${this.movedForward} events were earlier than the event before them and were moved forward to its time (Go's times on a P never go back)`);
+    }
+    if (this.gcLeftOut > 0) this.warnings.add(`${this.gcLeftOut} garbage collections overlapped the one before them and were left out (Go's GCs do not overlap)`);
+    if (this.droppedByRuntime > 0) {
+      this.warnings.add(`the runtime dropped ${this.droppedByRuntime} events while tracing (the writer could not keep up); they are missing from the export too`);
+    }
+    return { events: this.enc.events, warnings: this.warnings.finish() };
+  }
+
+  // ---- flows and goroutines ------------------------------------------------------------------
+
+  /** `ts` moved forward to the last time written on P 0, if it is earlier (never, in traces the runtime writes). */
+  private time(ts: Nanos): Nanos {
+    if (ts >= this.lastTs) return (this.lastTs = ts);
+    this.movedForward++;
+    return this.lastTs;
+  }
+
+  /**
+   * Makes `flow`'s goroutine the running one, for an event at the returned time: parks the running
+   * goroutine, creates the flow's goroutine on its first event (from the idle P, so it does not
+   * inherit the parker's region in Go's analysis), or wakes it, and starts it. Returns -1, writing
+   * nothing, for flow 0, which cannot be a goroutine.
+   */
+  private run(flow: number, event: TraceEvent): Nanos {
+    if (flow === this.running && flow > 0) return this.time(event.ts);
+    if (flow <= 0) {
+      this.warnings.add(`a ${event.kind} event ${at(event.ts)} names flow ${flow}, which cannot be a goroutine; it was left out`);
+      return -1;
+    }
+    this.park();
+    const ts = this.time(event.ts);
+    const enc = this.enc;
+    let seq = this.seqs.get(flow);
+    if (seq === 0) {
+      enc.goCreate(ts, flow, this.goroutineStack(flow, event), 0);
+      seq = 1;
+    } else {
+      enc.goUnblock(ts, flow, seq++);
+    }
+    enc.goStart(ts, flow, seq++);
+    this.seqs.set(flow, seq);
+    if (!this.gomaxprocsWritten) {
+      // Right after the first GoStart: newer Go reads everything before it as the trace-start state.
+      enc.gomaxprocs(ts, 1);
+      this.gomaxprocsWritten = true;
+    }
+    this.running = flow;
+    return ts;
+  }
+
+  /** Blocks the running goroutine at its last event; the P is idle afterwards. */
+  private park(): void {
+    if (this.running === 0) return;
+    this.enc.goBlock(this.lastTs);
+    this.running = 0;
+  }
+
+  /**
+   * The stack a flow's goroutine is created with: Go names the goroutine after its function. A flow
+   * that starts with a region is named after the region (so Go's goroutine analysis groups the flows
+   * of one kind of work); flow 1, the root flow, is "main"; other flows "flow".
+   */
+  private goroutineStack(flow: number, first: TraceEvent): number {
+    let frame: GoFrame;
+    if (first.kind === 'regionStart' && first.type !== '') {
+      // Go treats goroutines whose function starts with "runtime." as its own and ignores their regions.
+      const fn = first.type.startsWith('runtime.') ? `flow ${first.type}` : first.type;
+      frame = { fn, file: first.location?.file ?? '', line: first.location?.line ?? 0 };
+    } else {
+      frame = { fn: flow === 1 ? 'main' : 'flow', file: '', line: 0 };
+    }
+    const key = `${frame.fn}\0${frame.file}\0${frame.line}`;
+    let id = this.goroutineStacks.get(key);
+    if (id === undefined) {
+      id = this.enc.defineStack(frame);
+      this.goroutineStacks.set(key, id);
+    }
+    return id;
+  }
+
+  /**
+   * The one-frame stack of a source location (function, file, line). Without a location: a shared
+   * "(location not recorded)" frame for regions (Go needs a frame to group regions by), no stack
+   * for the rest.
+   */
+  private locationStack(location: SourceLocation | null, needed: boolean): number {
+    if (!location) {
+      if (!needed) return 0;
+      if (this.unknownLocationStack === 0) this.unknownLocationStack = this.enc.defineStack({ fn: '(location not recorded)', file: '', line: 0 });
+      return this.unknownLocationStack;
+    }
+    let id = this.locationStacks.get(location);
+    if (id === undefined) {
+      id = this.enc.defineStack({ fn: location.function || '(anonymous)', file: location.file, line: location.line });
+      this.locationStacks.set(location, id);
+    }
+    return id;
+  }
+
+  // ---- tasks, regions, GC --------------------------------------------------------------------
+
+  private taskCreate(event: Extract<TraceEvent, { kind: 'taskCreate' }>): void {
+    if (this.tasksCreated.has(event.task)) {
+      this.warnings.add(`task ${event.task} was created again ${at(event.ts)} (as "${event.type}"); Go rejects a task id used twice, so only the first creation is exported`);
+      return;
+    }
+    const ts = this.run(event.flow, event);
+    if (ts < 0) return;
+    this.tasksCreated.add(event.task);
+    this.enc.userTaskCreate(ts, event.task, event.parent, this.enc.stringId(event.type), this.locationStack(event.location, false));
+  }
+
+  private taskEnd(event: Extract<TraceEvent, { kind: 'taskEnd' }>): void {
+    if (this.tasksEnded.has(event.task)) {
+      this.warnings.add(`task ${event.task} was ended again ${at(event.ts)}; only the first end is exported (Go would measure to the last one)`);
+      return;
+    }
+    const ts = this.run(event.flow, event);
+    if (ts < 0) return;
+    this.tasksEnded.add(event.task);
+    this.enc.userTaskEnd(ts, event.task, this.locationStack(event.location, false));
+  }
+
+  private regionStart(event: Extract<TraceEvent, { kind: 'regionStart' }>): void {
+    const ts = this.run(event.flow, event);
+    if (ts < 0) return;
+    this.enc.userRegion(ts, event.task, 0, this.enc.stringId(event.type), this.locationStack(event.location, true));
+    const open: OpenRegion = { type: event.type, task: event.task, endedAt: -1 };
+    const stack = this.regions.get(event.flow);
+    if (stack) stack.push(open);
+    else this.regions.set(event.flow, [open]);
+  }
+
+  /**
+   * Pairs the end with a region as our reader does (the innermost open region of the flow with the
+   * end's type; after an out-of-order misuse, exactly the announced one). Go accepts only the end of
+   * the innermost open region of the goroutine, and rejects the whole trace otherwise. So a region
+   * ended while regions nested in it are open is marked ended, and its end is written once they have
+   * ended: every start keeps its end, the nesting stays strict, and only that region lasts longer in
+   * Go's tool (a warning says by how much). An end without a start (lost in dropped events, or before
+   * the trace started) is left out: Go would count it as a region of its own.
+   */
+  private regionEnd(event: Extract<TraceEvent, { kind: 'regionEnd' }>): void {
+    const flow = event.flow;
+    const above = this.announcedOutOfOrder.get(flow);
+    this.announcedOutOfOrder.delete(flow);
+    const stack = this.regions.get(flow);
+    const index = stack ? pairEnd(stack, event.type, above ?? 0) : -1;
+    if (!stack || index < 0) {
+      this.warnings.add(`region end "${event.type}" on flow ${flow} ${at(event.ts)} has no open region of that type (its start is not in the trace); it was left out`);
+      return;
+    }
+    const ts = this.run(flow, event);
+    if (ts < 0) return;
+    stack[index].endedAt = ts;
+    while (stack.length > 0 && stack[stack.length - 1].endedAt >= 0) {
+      const region = stack.pop()!;
+      if (region.endedAt < ts) {
+        this.warnings.add(
+          `region "${region.type}" on flow ${flow} was ended ${at(region.endedAt)}, before regions nested in it; ` +
+            `Go's regions must end innermost first, so the export ends it ${at(ts)} with them (${formatDuration(ts - region.endedAt)} later)`,
+        );
+      }
+      this.enc.userRegion(ts, region.task, 1, this.enc.stringId(region.type), 0);
+    }
+    if (stack.length === 0) this.regions.delete(flow);
+  }
+
+  /**
+   * A GC on P 1, where it can be written when it is observed (later events of P 0 were written
+   * already; Go's parser merges the Ps by time). Go's GCs must not overlap.
+   */
+  private gc(start: Nanos, duration: Nanos): void {
+    const end = start + duration;
+    if (start < this.gcEnd) {
+      this.gcLeftOut++;
+      return;
+    }
+    this.enc.gcSpan(start, end);
+    this.gcEnd = end;
+    if (end > this.maxTs) this.maxTs = end;
+  }
+}
+
+/**
+ * The index in `stack` of the region an end of `type` closes, as tool/region-stacks.ts pairs it,
+ * counting only the regions not already ended; -1 when there is none.
+ */
+function pairEnd(stack: readonly OpenRegion[], type: string, regionsAbove: number): number {
+  if (regionsAbove > 0) {
+    let live = 0;
+    for (let i = stack.length - 1; i >= 0; i--) {
+      if (stack[i].endedAt >= 0) continue;
+      if (live === regionsAbove) {
+        if (stack[i].type === type) return i;
+        break;
+      }
+      live++;
+    }
+  }
+  for (let i = stack.length - 1; i >= 0; i--) {
+    if (stack[i].endedAt < 0 && stack[i].type === type) return i;
+  }
+  return -1;
+}
+
+// ---- streaming ---------------------------------------------------------------------------------
+
+/** The input as chunks (at most {@link INPUT_CHUNK_BYTES} from a file or bytes) and its size when known. */
+async function openSource(source: TraceSource): Promise<{ chunks: AsyncIterable<Uint8Array>; totalBytes: number | null }> {
+  if (typeof source === 'string') {
+    const { size } = await stat(source);
+    return { chunks: createReadStream(source, { highWaterMark: INPUT_CHUNK_BYTES }), totalBytes: size };
+  }
+  if (source instanceof Uint8Array) {
+    const bytes = source;
+    return {
+      chunks: (async function* () {
+        for (let i = 0; i < bytes.length; i += INPUT_CHUNK_BYTES) yield bytes.subarray(i, i + INPUT_CHUNK_BYTES);
+      })(),
+      totalBytes: bytes.length,
+    };
+  }
+  return { chunks: source, totalBytes: null };
+}
+
+/** Writes to a Writable with backpressure; an error the stream emits rejects the next write. */
+class StreamOut {
+  private error: Error | null = null;
+  private readonly onError = (error: Error): void => {
+    this.error ??= error;
+  };
+
+  constructor(private readonly out: Writable) {
+    out.on('error', this.onError);
+  }
+
+  async write(chunks: readonly Uint8Array[]): Promise<void> {
+    for (const chunk of chunks) {
+      if (this.error) throw this.error;
+      if (!this.out.write(chunk)) await this.drained();
+    }
+    if (this.error) throw this.error;
+  }
+
+  private drained(): Promise<void> {
+    const out = this.out;
+    return new Promise((resolve, reject) => {
+      const done = (error?: Error): void => {
+        out.off('drain', onDrain);
+        out.off('error', onFail);
+        out.off('close', onClose);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onDrain = (): void => done();
+      const onFail = (error: Error): void => done(error);
+      const onClose = (): void => done(this.error ?? new Error('the output stream closed before the export was written'));
+      out.on('drain', onDrain);
+      out.on('error', onFail);
+      out.on('close', onClose);
+    });
+  }
+
+  release(): void {
+    this.out.off('error', this.onError);
+  }
+}
+
+/**
+ * Exports a trace (a file path, bytes, or a stream of chunks) in Go 1.19's execution-trace format to
+ * `out`, for `go tool trace`: every flow a goroutine, tasks, regions (with their source locations as
+ * stack frames), logs, GCs and heap samples. Go's tool then shows the same task counts and latencies
+ * (to the nanosecond), regions and logs as our analysis — except where the traced program misused
+ * regions: Go rejects a whole trace whose regions do not nest strictly, so the export repairs them
+ * and says how in `warnings`.
+ *
+ * Streams in bounded memory: it resolves once every byte has been handed to `out` (respecting its
+ * backpressure); it does not end `out`. A damaged or cut-off trace is exported up to where reading
+ * stopped (`status` says where and why); I/O errors (no such file, a failing `out`) reject.
+ */
+export async function exportGo(source: TraceSource, out: Writable, options: ExportOptions = {}): Promise<ExportResult> {
+  const { chunks, totalBytes } = await openSource(source);
+  const converter = new GoTraceConverter();
+  const output = new StreamOut(out);
+  try {
+    let bytesRead = 0;
+    // readTrace pulls the next piece once the previous one's events were converted: write their bytes
+    // out (waiting while `out` is full) before reading on.
+    const paced = (async function* () {
+      for await (const chunk of chunks) {
+        for (let i = 0; i < chunk.length; i += PIECE_BYTES) {
+          yield chunk.subarray(i, i + PIECE_BYTES);
+          await output.write(converter.takeChunks());
+        }
+        bytesRead += chunk.length;
+        options.onProgress?.(bytesRead, totalBytes);
+      }
+    })();
+    const status = await readTrace(paced, (event) => converter.add(event));
+    const { events, warnings } = converter.finish(status);
+    await output.write(converter.takeChunks());
+    return { events, warnings, status };
+  } finally {
+    output.release();
+  }
+}
