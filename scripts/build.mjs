@@ -1,6 +1,6 @@
 // Builds the ESM and CommonJS copies of the package, then marks dist/cjs as CommonJS.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -10,3 +10,7 @@ for (const project of ['tsconfig.json', 'tsconfig.cjs.json']) {
 }
 writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n');
 if (existsSync('dist/esm/tool/cli.js')) chmodSync('dist/esm/tool/cli.js', 0o755);
+// The viewer's page (tstrace view): static files served next to tool/viewer/server.js.
+for (const flavour of ['esm', 'cjs']) {
+  if (existsSync('tool/viewer/assets')) cpSync('tool/viewer/assets', `dist/${flavour}/tool/viewer/assets`, { recursive: true });
+}

@@ -26,6 +26,7 @@ import { exportChrome, GC_TID, TASKS_PID_OFFSET, type ChromeExportOptions } from
 import type { ExportResult } from '../tool/export-types.js';
 import { progressLine, terminalProgressBar } from '../tool/progress.js';
 import { loadTrace, type TraceSource } from '../tool/reader.js';
+import { browserSuite, CHROMIUM, launchChromium as launchSharedChromium, missing } from './helpers/chromium.js';
 import { sleep, tempTracePath } from './helpers/trace.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -33,7 +34,6 @@ const cli = join(root, 'dist/esm/tool/cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'tstrace-export-chrome-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const screenshots = join(root, 'test/.work/screenshots');
-const CI = process.env.CI === 'true';
 
 // ---- exporting and checking --------------------------------------------------------------------
 
@@ -661,15 +661,8 @@ describe('the progress bar', () => {
 
 // ---- real viewers, in Chromium -----------------------------------------------------------------------
 
-/** The system's Chromium (another one can be given in TSTRACE_CHROMIUM). */
-const CHROMIUM = process.env.TSTRACE_CHROMIUM ?? '/usr/bin/chromium';
 const CATAPULT = '/usr/share/go-1.19/src/cmd/trace/static';
 const SPEEDSCOPE = join(root, 'node_modules/speedscope/dist/release');
-
-function missing(paths: Record<string, string>): string | null {
-  const absent = Object.entries(paths).filter(([, path]) => !existsSync(path));
-  return absent.length === 0 ? null : absent.map(([what, path]) => `${what} (${path})`).join(', ') + ' not found';
-}
 
 const catapultMissing = missing({
   Chromium: CHROMIUM,
@@ -680,15 +673,7 @@ const speedscopeMissing = missing({ Chromium: CHROMIUM, 'the speedscope web app 
 
 /** Tests that need a viewer: skipped with the reason, or failing under CI=true. */
 function viewerSuite(name: string, absent: string | null, install: string, body: () => void): void {
-  if (absent === null) return describe(name, body);
-  if (CI) {
-    test(`${name}: the viewer is installed (required under CI=true)`, () => {
-      throw new Error(`${absent}: ${install}`);
-    });
-    return;
-  }
-  console.warn(`export-chrome.test.ts: skipping "${name}": ${absent} (${install})`);
-  describe.skip(`${name} (skipped: ${absent})`, body);
+  browserSuite('export-chrome.test.ts', name, absent, install, body);
 }
 
 /** Serves `files` (path → [body, type]) and anything under `folder` on 127.0.0.1. */
@@ -718,15 +703,8 @@ async function serve(files: Record<string, [Buffer | string, string]>, folder?: 
 }
 
 /** Headless Chromium (the system's, never a downloaded one), with a fresh profile. */
-async function launchChromium() {
-  const { chromium } = await import('playwright-core');
-  const profile = mkdtempSync(join(dir, 'chromium-'));
-  return chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1400, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+function launchChromium() {
+  return launchSharedChromium(dir);
 }
 
 interface CatapultModel {

@@ -19,6 +19,7 @@ import { terminalProgressBar, type ProgressBar } from './progress.js';
 import type { TraceSource } from './reader.js';
 import { logsJson, regionsJson, statsJson, tasksJson } from './json-report.js';
 import { logsText, regionsText, statsText, tasksText } from './text-report.js';
+import { viewCommand } from './viewer/view-command.js';
 
 /** Where the CLI writes, and what it needs to know about its surroundings. */
 export interface CliIo {
@@ -39,7 +40,7 @@ export const EXIT_OK = 0;
 export const EXIT_TRACE_ERROR = 1;
 export const EXIT_USAGE = 2;
 
-type Command = 'stats' | 'tasks' | 'regions' | 'logs' | 'export' | 'annotate';
+type Command = 'stats' | 'tasks' | 'regions' | 'logs' | 'export' | 'annotate' | 'view';
 
 const commandOptions: Record<Command, readonly string[]> = {
   stats: ['json', 'quiet'],
@@ -48,6 +49,7 @@ const commandOptions: Record<Command, readonly string[]> = {
   logs: ['json', 'category', 'text', 'quiet'],
   export: ['format', 'output', 'quiet'],
   annotate: ['dry-run', 'remove'],
+  view: ['port', 'open'],
 };
 
 const usage: Record<Command, string> = {
@@ -57,6 +59,7 @@ const usage: Record<Command, string> = {
   logs: 'tstrace logs FILE [--category C] [--text S] [--json]',
   export: 'tstrace export FILE --format chrome|go -o OUT [--quiet]',
   annotate: 'tstrace annotate PATH... [--dry-run] [--remove]',
+  view: 'tstrace view FILE [--port N] [--open]',
 };
 
 type Exporter = (source: TraceSource, out: Writable, options: ExportOptions) => Promise<ExportResult>;
@@ -92,6 +95,11 @@ Usage:
       none, for the tstrace transformer; nothing else in the files changes. Callbacks passed as
       arguments are not annotated. --remove deletes the "// trace:region" lines without a name
       (named ones and "// trace:task" stay). Needs ts-morph (npm install -D ts-morph).
+  ${usage.view}
+      A web viewer on 127.0.0.1 (a free port unless --port): overview, task latency
+      histograms, filtered task lists, task pages, region groups, logs, a zoomable timeline,
+      and the Chrome JSON for Perfetto. Prints the URL; --open opens it in a browser. Serves
+      until interrupted (Ctrl-C).
   tstrace help | --help | -h
   tstrace --version
 
@@ -105,12 +113,15 @@ Options:
   --format F      export: chrome or go
   -o, --output O  export: the file to write (replaced only once the export is done); - for stdout
   -q, --quiet     no progress bar; export: no warnings either (errors are still printed)
+  --port N        view: the port to listen on (default: a free one)
+  --open          view: open the viewer in a browser
 
 Times are relative to the trace start (when start() was called); in JSON, integer nanoseconds.
 A cut-off trace is analysed up to where it stops, with a warning on stderr.
 Exit status: 0 analysed; 1 the file cannot be read, is not a trace, or is damaged; 2 bad usage.
 export: also 1 when OUT cannot be written; a damaged trace is exported up to the damage (exit 1).
 While a trace is read, a progress bar is drawn on stderr when stderr is a terminal.
+view: serves until interrupted, then exits 0; 1 the trace cannot be read or the port is taken.
 annotate: 0 done; 1 a PATH does not exist, cannot be read, or is not a TypeScript file (then no
 file is changed), or ts-morph is not installed; 2 bad usage.
 `;
@@ -137,6 +148,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
+        port: { type: 'string' },
+        open: { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -153,12 +166,12 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     return EXIT_OK;
   }
   if (name === undefined) return usageError(io, 'missing command');
-  if (!(name in commandOptions)) return usageError(io, `unknown command "${name}" (commands: stats, tasks, regions, logs, export, annotate, help)`);
+  if (!(name in commandOptions)) return usageError(io, `unknown command "${name}" (commands: stats, tasks, regions, logs, export, annotate, view, help)`);
   const command = name as Command;
   try {
     if (file === undefined) throw new UsageError(`missing ${command === 'annotate' ? 'PATH' : 'FILE'} (usage: ${usage[command]})`);
     if (extra.length > 0 && command !== 'annotate') throw new UsageError(`unexpected argument "${extra[0]}" (usage: ${usage[command]})`);
-    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet'] as const) {
+    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet', 'port', 'open'] as const) {
       if (values[option] !== undefined && !commandOptions[command].includes(option)) {
         throw new UsageError(`--${option} does not apply to ${command} (usage: ${usage[command]})`);
       }
@@ -168,6 +181,11 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     throw error;
   }
   if (command === 'annotate') return annotate([file, ...extra], { dryRun: values['dry-run'] === true, remove: values.remove === true }, io);
+  if (command === 'view') {
+    const port = values.port === undefined ? 0 : Number(values.port);
+    if (!/^\d+$/.test(values.port ?? '0') || port > 65535) return usageError(io, `view: --port must be a port number (0-65535), not "${values.port}"`);
+    return viewCommand(file, { port, open: values.open === true }, io);
+  }
   if (command === 'export') {
     const { format, output } = values;
     let problem: string | null = null;

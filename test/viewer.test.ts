@@ -1,0 +1,460 @@
+/**
+ * `tstrace view` (docs/cli.md): the JSON API answers from the analysis (task lists filtered by type,
+ * completeness, latency range, histogram bucket and log text; task pages; region groups; logs), the
+ * timeline returns only what is visible — bounded by the pixels even for a million regions —, the
+ * download is the Chrome export, and the command serves on 127.0.0.1, prints its URL, opens a browser
+ * with --open and stops on SIGINT. Then the page itself in headless Chromium: the overview shows the
+ * right numbers, filters work, a histogram bucket lists its tasks, and the timeline draws and zooms.
+ * Screenshots go to test/.work/screenshots/.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { background, current, log, newTask, start, startRegion, stop, withRegion } from '../runtime/index.js';
+import { analyzeTrace } from '../tool/analysis.js';
+import type { TraceAnalysis } from '../tool/analysis-types.js';
+import { latencyBucket } from '../tool/histogram.js';
+import { IntervalRow } from '../tool/viewer/timeline-index.js';
+import { startViewer, type Viewer } from '../tool/viewer/server.js';
+import { browserSuite, CHROMIUM, launchChromium, missing } from './helpers/chromium.js';
+import { sleep, tempTracePath } from './helpers/trace.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const cli = join(root, 'dist/esm/tool/cli.js');
+const dir = mkdtempSync(join(tmpdir(), 'tstrace-viewer-'));
+const screenshots = join(root, 'test/.work/screenshots');
+
+/**
+ * A small service-like trace: 6 "fast" tasks (~1ms), 3 "slow" ones (~25ms) each with a log "order slow-N"
+ * and a child "audit" task, one "stuck" task that never ends, nested regions, a region ended twice (a
+ * problem), GC and heap samples.
+ */
+async function viewerTrace(path: string): Promise<void> {
+  start(path, { gc: true, heap: true, eventLoop: false, sampleInterval: 5 });
+  try {
+    const [, stuck] = newTask(background, 'stuck');
+    void stuck;
+    await Promise.all(
+      Array.from({ length: 6 }, (_, n) =>
+        withRegion(background, 'request', async () => {
+          const [ctx, task] = newTask(current(), 'fast');
+          log(ctx, 'order', `fast-${n}`);
+          await withRegion(ctx, 'work', () => sleep(1));
+          task.end();
+        }),
+      ),
+    );
+    await Promise.all(
+      Array.from({ length: 3 }, (_, n) =>
+        withRegion(background, 'request', async () => {
+          const [ctx, task] = newTask(current(), 'slow');
+          log(ctx, 'order', `slow-${n}`);
+          await withRegion(ctx, 'work', async () => {
+            await withRegion(ctx, 'db', () => sleep(20));
+            const [child, audit] = newTask(ctx, 'audit');
+            withRegion(child, 'check', () => {});
+            audit.end();
+          });
+          task.end();
+        }),
+      ),
+    );
+    const twice = startRegion(background, 'twice');
+    twice.end();
+    twice.end();
+    for (let i = 0; i < 3; i++) Array.from({ length: 200_000 }, (_, j) => ({ j }));
+    await sleep(15);
+  } finally {
+    await stop();
+  }
+}
+
+let tracePath: string;
+let analysis: TraceAnalysis;
+let viewer: Viewer;
+
+beforeAll(async () => {
+  tracePath = tempTracePath('viewer.trace');
+  await viewerTrace(tracePath);
+  analysis = await analyzeTrace(tracePath);
+  viewer = await startViewer({ file: tracePath, cwd: root });
+}, 60_000);
+afterAll(async () => {
+  await viewer?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function get<T = any>(path: string): Promise<T> {
+  const response = await fetch(new URL(path, viewer.url));
+  expect(response.status, path).toBe(200);
+  return (await response.json()) as T;
+}
+
+const ids = (items: { id: number }[]) => items.map((t) => t.id);
+
+describe('the JSON API', () => {
+  test('binds 127.0.0.1 on a free port; serves the page and its own script and style (no CDN)', async () => {
+    expect(viewer.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const page = await (await fetch(viewer.url)).text();
+    expect(page).toContain('<script src="/viewer.js">');
+    const sources = [...page.matchAll(/(?:src|href)="([^"#]+)"/g)].map((m) => m[1]);
+    expect(sources.every((s) => s.startsWith('/'))).toBe(true);
+    for (const path of ['/viewer.js', '/viewer.css']) expect((await fetch(new URL(path, viewer.url))).status).toBe(200);
+    expect((await fetch(new URL('/api/nothing', viewer.url))).status).toBe(404);
+    expect((await fetch(new URL('/api/task/999999', viewer.url))).status).toBe(404);
+  });
+
+  test('/api/summary: duration, events, dropped, problems as the analysis says', async () => {
+    const summary = await get('/api/summary');
+    expect(summary.summary).toEqual(analysis.summary);
+    expect(summary.problems.map((p: { kind: string }) => p.kind)).toEqual(['regionEndedTwice']);
+    expect(summary.status.complete).toBe(true);
+  });
+
+  test('/api/task-types: Go histogram buckets with their latency range', async () => {
+    const types = await get('/api/task-types');
+    expect(types.map((t: { type: string }) => t.type)).toEqual(['audit', 'fast', 'slow', 'stuck']);
+    const slow = types.find((t: { type: string }) => t.type === 'slow');
+    expect(slow.count).toBe(3);
+    expect(slow.histogram.map((b: { bucket: number }) => b.bucket)).toEqual(analysis.taskTypes.find((t) => t.type === 'slow')!.histogram.map((b) => b.bucket));
+    for (const b of slow.histogram) {
+      expect(latencyBucket(b.lowerBound + 1)).toBe(b.bucket);
+      expect(latencyBucket(b.upperBound)).toBe(b.bucket + 1);
+    }
+  });
+
+  test('/api/tasks filters by type, completeness, latency range, histogram bucket and log text', async () => {
+    const all = analysis.tasks;
+    expect((await get('/api/tasks')).total).toBe(all.length);
+    expect(ids((await get('/api/tasks?type=slow')).items)).toEqual(ids(all.filter((t) => t.type === 'slow')));
+    expect(ids((await get('/api/tasks?complete=false')).items)).toEqual(ids(all.filter((t) => !t.complete)));
+    expect((await get('/api/tasks?complete=false')).items.map((t: { type: string }) => t.type)).toEqual(['stuck']);
+    expect(ids((await get('/api/tasks?min=10000000')).items)).toEqual(ids(all.filter((t) => t.latency >= 10_000_000)));
+    expect(ids((await get('/api/tasks?type=fast&max=10000000')).items)).toEqual(ids(all.filter((t) => t.type === 'fast' && t.latency < 10_000_000)));
+    expect(ids((await get('/api/tasks?log=slow-1')).items)).toEqual(ids(all.filter((t) => t.type === 'slow' && t.events.some((e) => e.kind === 'log' && e.message === 'slow-1'))));
+    expect((await get('/api/tasks?log=slow-1')).total).toBe(1);
+    for (const type of analysis.taskTypes) {
+      for (const bucket of type.histogram) {
+        const listed = await get(`/api/tasks?type=${type.type}&bucket=${bucket.bucket}`);
+        expect(listed.total).toBe(bucket.count);
+        expect(ids(listed.items)).toEqual(ids(all.filter((t) => t.type === type.type && t.complete && latencyBucket(t.latency) === bucket.bucket)));
+      }
+    }
+    const paged = await get('/api/tasks?limit=2&offset=1');
+    expect(paged).toMatchObject({ total: all.length, offset: 1 });
+    expect(ids(paged.items)).toEqual(ids(all.slice(1, 3)));
+  });
+
+  test('/api/task/:id: the events as `tstrace tasks` prints them, the children, the parent', async () => {
+    const slow = analysis.tasks.find((t) => t.type === 'slow')!;
+    const task = await get(`/api/task/${slow.id}`);
+    expect(task.events.map((e: { kind: string }) => e.kind)).toEqual(slow.events.map((e) => e.kind));
+    expect(task.text).toMatch(new RegExp(`^Task ${slow.id}  slow  complete`));
+    expect(task.text).toContain('order=slow-');
+    expect(task.childTasks.map((t: { type: string }) => t.type)).toEqual(['audit']);
+    const child = await get(`/api/task/${slow.children[0]}`);
+    expect(child).toMatchObject({ parent: slow.id, parentType: 'slow' });
+  });
+
+  test('/api/region-groups and /api/regions: by type and location, with histograms; the regions of a group', async () => {
+    const groups = await get('/api/region-groups');
+    expect(groups.map((g: { type: string }) => g.type)).toEqual(analysis.regionGroups.map((g) => g.type));
+    const db = groups.find((g: { type: string }) => g.type === 'db');
+    expect(db.count).toBe(3);
+    expect(db.histogram.reduce((n: number, b: { count: number }) => n + b.count, 0)).toBe(3);
+    const regions = await get(`/api/regions?group=${db.index}`);
+    expect(ids(regions.items)).toEqual(ids(analysis.regions.filter((r) => r.type === 'db')));
+    expect((await get('/api/regions?type=work')).total).toBe(9);
+  });
+
+  test('/api/logs: by category and text', async () => {
+    expect((await get('/api/logs')).total).toBe(analysis.logs.length);
+    expect((await get('/api/logs?category=order')).total).toBe(9);
+    expect((await get('/api/logs?category=nothing')).total).toBe(0);
+    const found = await get('/api/logs?text=slow-2');
+    expect(found.items.map((l: { message: string }) => l.message)).toEqual(['slow-2']);
+  });
+
+  test('/api/timeline: GC, tasks and a lane per flow with nested rows, and the heap counter; only the visible range', async () => {
+    const timeline = await get(`/api/timeline?px=800`);
+    expect(timeline.from).toBe(0);
+    expect(timeline.to).toBe(analysis.summary.duration);
+    const kinds = timeline.lanes.map((l: { kind: string }) => l.kind);
+    expect(kinds[0]).toBe('gc');
+    expect(kinds[1]).toBe('tasks');
+    expect(kinds.filter((k: string) => k === 'flow').length).toBe(new Set(analysis.regions.map((r) => r.flow)).size);
+    expect(timeline.heap.points.length).toBeGreaterThan(0);
+    // The slow task's flow: work, with db nested below it.
+    const db = analysis.regions.find((r) => r.type === 'db')!;
+    const lane = timeline.lanes.find((l: { id: string }) => l.id === `flow:${db.flow}`);
+    expect(lane.rows.length).toBeGreaterThanOrEqual(2);
+    expect(lane.rows[1].some(([, , id]: number[]) => id === db.id)).toBe(true);
+    // A narrow range holds only what overlaps it.
+    const narrow = await get(`/api/timeline?px=800&from=${db.start + 1000}&to=${db.start + 2000}`);
+    const visible = narrow.lanes.flatMap((l: { rows: number[][][] }) => l.rows.flat());
+    expect(visible.length).toBeGreaterThan(0);
+    for (const [start, end] of visible) expect(start <= db.start + 2000 && end >= db.start + 1000).toBe(true);
+    expect((await get(`/api/timeline?px=800&flows=${db.flow}`)).lanes.map((l: { id: string }) => l.id)).toEqual([`flow:${db.flow}`]);
+  });
+
+  test('/download/trace.json: the Chrome export, as an attachment', async () => {
+    const response = await fetch(new URL('/download/trace.json', viewer.url));
+    expect(response.headers.get('content-disposition')).toMatch(/^attachment; filename="/);
+    const doc = JSON.parse(await response.text());
+    expect(doc.traceEvents.length).toBeGreaterThan(analysis.regions.length);
+  });
+});
+
+describe('the timeline index', () => {
+  test('a million regions: the whole range is at most about one item per pixel per row, and answers fast', () => {
+    const row = new IntervalRow();
+    for (let i = 0; i < 1_000_000; i++) row.add(i * 100, i * 100 + 60, i + 1, 0);
+    let started = performance.now();
+    const all = row.visible(0, 100_000_000, 100_000); // 1000 pixels
+    const wholeMs = performance.now() - started;
+    expect(all.length).toBeLessThanOrEqual(1001);
+    expect(all.reduce((n, item) => n + item[3], 0)).toBe(1_000_000);
+    expect(wholeMs).toBeLessThan(50);
+    started = performance.now();
+    const zoomed = row.visible(50_000_000, 50_010_000, 10);
+    expect(performance.now() - started).toBeLessThan(20);
+    expect(zoomed.map((item) => item[2])).toEqual(Array.from({ length: 101 }, (_, i) => 500_001 + i));
+    expect(zoomed.every((item) => item[3] === 1)).toBe(true);
+  });
+
+  test('a long interval that started before the range is visible; overlapping intervals too', () => {
+    const row = new IntervalRow();
+    row.add(0, 1000, 1, 0);
+    row.add(10, 20, 2, 0);
+    row.add(30, 2000, 3, 0);
+    expect(row.visible(1500, 1600, 1).map((item) => item[2])).toEqual([3]);
+    expect(row.visible(500, 600, 1).map((item) => item[2])).toEqual([1, 3]);
+  });
+});
+
+describe('tstrace view', () => {
+  beforeAll(() => {
+    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'pipe' });
+  }, 120_000);
+
+  /** Runs `tstrace view ARGS` until it prints its URL; the caller stops it. */
+  function runView(args: string[], env: NodeJS.ProcessEnv = process.env) {
+    const child = spawn(process.execPath, [cli, 'view', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const url = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL within 20s: ${stdout} ${stderr}`)), 20_000);
+      child.stdout.on('data', () => {
+        const match = /http:\/\/127\.0\.0\.1:\d+\//.exec(stdout);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[0]);
+        }
+      });
+      void exited.then(() => reject(new Error(`exited: ${stderr}`)));
+    });
+    return { child, url, exited, output: () => ({ stdout, stderr }) };
+  }
+
+  test('prints its URL on 127.0.0.1, serves the API, and exits 0 on SIGINT', async () => {
+    const run = runView([tracePath]);
+    const url = await run.url;
+    const summary = (await (await fetch(`${url}api/summary`)).json()) as { summary: unknown };
+    expect(summary.summary).toEqual(analysis.summary);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    expect(run.output().stdout).toBe(`tstrace view: ${tracePath} at ${url}  (Ctrl-C to stop)\n`);
+  });
+
+  test('--port N listens there; --open runs xdg-open with the URL', async () => {
+    const bin = join(dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    const opened = join(dir, 'opened.txt');
+    writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\necho "$1" > ${JSON.stringify(opened)}\n`);
+    chmodSync(join(bin, 'xdg-open'), 0o755);
+    const probe = await startViewer({ file: tracePath });
+    const port = Number(new URL(probe.url).port);
+    await probe.close(); // a port that was just free
+    const run = runView([tracePath, '--port', String(port), '--open'], { ...process.env, PATH: `${bin}:${process.env.PATH}` });
+    const url = await run.url;
+    expect(url).toBe(`http://127.0.0.1:${port}/`);
+    for (let i = 0; i < 50 && !existsSync(opened); i++) await sleep(50);
+    expect(readFileSync(opened, 'utf8').trim()).toBe(url);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+
+  test('bad usage exits 2; a missing file or a taken port exits 1', async () => {
+    const run = (args: string[]) => {
+      try {
+        execFileSync(process.execPath, [cli, 'view', ...args], { cwd: root, stdio: 'pipe', encoding: 'utf8' });
+        return { code: 0, stderr: '' };
+      } catch (error) {
+        const e = error as { status: number; stderr: string };
+        return { code: e.status, stderr: e.stderr };
+      }
+    };
+    expect(run([tracePath, '--port', 'abc'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--port must be a port number') });
+    expect(run([tracePath, '--json'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--json does not apply to view') });
+    expect(run([join(dir, 'absent.trace')])).toMatchObject({ code: 1, stderr: expect.stringContaining('no such file') });
+    const busy = await startViewer({ file: tracePath });
+    try {
+      expect(run([tracePath, '--port', new URL(busy.url).port])).toMatchObject({ code: 1, stderr: expect.stringContaining('is in use') });
+    } finally {
+      await busy.close();
+    }
+  });
+});
+
+// ---- the page, in Chromium -------------------------------------------------------------------------
+
+browserSuite('viewer.test.ts', 'the page in headless Chromium', missing({ Chromium: CHROMIUM }), 'apt-get install -y chromium', () => {
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
+
+  beforeAll(async () => {
+    browser = await launchChromium(dir);
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  async function open(hash: string) {
+    const tab = await browser.newPage();
+    const errors: string[] = [];
+    tab.on('pageerror', (error) => errors.push(error.message));
+    await tab.goto(`${viewer.url}${hash}`);
+    await tab.waitForSelector('body[data-ready="true"]');
+    return { tab, errors };
+  }
+
+  async function shot(tab: Awaited<ReturnType<typeof open>>['tab'], name: string): Promise<void> {
+    mkdirSync(screenshots, { recursive: true });
+    await tab.screenshot({ path: join(screenshots, name), fullPage: true });
+  }
+
+  test('the overview shows duration, events, dropped events and problems, and a histogram per task type', async () => {
+    const { tab, errors } = await open('#/');
+    const fact = (name: string) => tab.locator(`#summary tr[data-fact="${name}"] td`).nth(1).innerText();
+    expect(await fact('Events')).toBe(String(analysis.summary.events));
+    expect(await fact('Dropped events')).toBe('0');
+    expect(await fact('Problems')).toBe('1');
+    expect(await fact('Duration')).toMatch(/^\d+(\.\d+)?ms$/);
+    expect(await tab.locator('#problems').innerText()).toContain('regionEndedTwice');
+    expect(await tab.locator('.task-type').count()).toBe(4);
+    expect(await tab.locator('.task-type[data-type="slow"] .bucket[data-count]:not([data-count="0"])').count()).toBe(analysis.taskTypes.find((t) => t.type === 'slow')!.histogram.length);
+    await shot(tab, 'viewer-overview.png');
+    expect(errors).toEqual([]);
+    await tab.close();
+  });
+
+  test('clicking a histogram bucket lists exactly the tasks of that bucket', async () => {
+    const { tab, errors } = await open('#/');
+    const fast = analysis.taskTypes.find((t) => t.type === 'fast')!;
+    const bucket = fast.histogram[0];
+    await tab.locator(`.task-type[data-type="fast"] .bucket[data-bucket="${bucket.bucket}"]`).click();
+    await tab.waitForFunction(() => location.hash.startsWith('#/tasks') && document.body.dataset.ready === 'true');
+    expect(await tab.locator('#task-count').innerText()).toBe(String(bucket.count));
+    const listed = await tab.locator('#task-list tbody tr td:first-child').allInnerTexts();
+    expect(listed.map(Number)).toEqual(analysis.tasks.filter((t) => t.type === 'fast' && t.complete && latencyBucket(t.latency) === bucket.bucket).map((t) => t.id));
+    expect(await tab.locator('#bucket-note').innerText()).toContain('fast');
+    expect(errors).toEqual([]);
+    await tab.close();
+  });
+
+  test('task list filters: type, completeness, latency range, log text', async () => {
+    const { tab, errors } = await open('#/tasks');
+    const count = async () => Number(await tab.locator('#task-count').innerText());
+    expect(await count()).toBe(analysis.tasks.length);
+    const waitFor = async (expected: number) => {
+      await tab.waitForFunction((n) => document.body.dataset.ready === 'true' && document.getElementById('task-count')?.textContent === String(n), expected);
+    };
+    await tab.selectOption('select[name=type]', 'slow');
+    await waitFor(3);
+    await tab.selectOption('select[name=type]', '*');
+    await tab.selectOption('select[name=complete]', 'false');
+    await waitFor(1);
+    expect(await tab.locator('#task-list tbody').innerText()).toContain('stuck');
+    await tab.selectOption('select[name=complete]', '');
+    await tab.fill('input[name=min]', '10ms');
+    await waitFor(analysis.tasks.filter((t) => t.latency >= 10_000_000).length);
+    await tab.fill('input[name=min]', '');
+    await tab.fill('input[name=log]', 'slow-2');
+    await waitFor(1);
+    await shot(tab, 'viewer-tasks-filtered.png');
+    await tab.locator('#task-list tbody a').first().click();
+    await tab.waitForFunction(() => location.hash.startsWith('#/task/') && document.body.dataset.ready === 'true');
+    expect(await tab.locator('#task-events').innerText()).toContain('order=slow-2');
+    expect(await tab.locator('#child-tasks').innerText()).toContain('audit');
+    await tab.waitForFunction(() => Number(document.querySelector('#task-timeline canvas')?.getAttribute('data-items')) > 0);
+    await shot(tab, 'viewer-task.png');
+    expect(errors).toEqual([]);
+    await tab.close();
+  });
+
+  test('logs search by category and text; region groups list their regions', async () => {
+    const { tab, errors } = await open('#/logs');
+    expect(await tab.locator('#log-count').innerText()).toBe(String(analysis.logs.length));
+    await tab.fill('input[name=text]', 'fast-3');
+    await tab.waitForFunction(() => document.body.dataset.ready === 'true' && document.getElementById('log-count')?.textContent === '1');
+    await tab.goto(`${viewer.url}#/regions`);
+    await tab.waitForSelector('body[data-ready="true"]');
+    await tab.locator('.region-group[data-type="db"] a').first().click();
+    await tab.waitForFunction(() => location.hash.startsWith('#/regions/list') && document.body.dataset.ready === 'true');
+    expect(await tab.locator('#region-count').innerText()).toBe('3');
+    expect(errors).toEqual([]);
+    await tab.close();
+  });
+
+  test('the timeline draws (non-blank pixels) and zooming narrows the visible range', async () => {
+    const { tab, errors } = await open('#/timeline');
+    const canvas = tab.locator('#trace-timeline canvas');
+    await tab.waitForFunction(() => Number(document.querySelector('#trace-timeline canvas')?.getAttribute('data-items')) > 0);
+    const painted = () =>
+      tab.evaluate(() => {
+        const c = document.querySelector('#trace-timeline canvas') as HTMLCanvasElement;
+        const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let colored = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && !(data[i] > 240 && data[i + 1] > 240 && data[i + 2] > 240)) colored++;
+        return colored;
+      });
+    expect(await painted()).toBeGreaterThan(1000);
+    const range = async () => {
+      const [from, to] = await canvas.evaluate((c) => [Number(c.dataset.from), Number(c.dataset.to)]);
+      return { from, to };
+    };
+    const whole = await range();
+    expect(whole).toEqual({ from: 0, to: analysis.summary.duration });
+    await shot(tab, 'viewer-timeline.png');
+    const box = (await canvas.boundingBox())!;
+    await tab.mouse.move(box.x + 110 + (box.width - 110) / 2, box.y + 100);
+    for (let i = 0; i < 5; i++) await tab.mouse.wheel(0, -200);
+    await tab.waitForFunction(() => {
+      const t = (window as unknown as { tstraceTimeline: { data: { from: number; to: number }; from: number; to: number } }).tstraceTimeline;
+      return t.data.from === t.from && t.data.to === t.to;
+    });
+    const zoomed = await range();
+    expect(zoomed.to - zoomed.from).toBeLessThan((whole.to - whole.from) / 2);
+    expect(zoomed.from).toBeGreaterThan(whole.from);
+    expect(await painted()).toBeGreaterThan(100);
+    await shot(tab, 'viewer-timeline-zoomed.png');
+    await tab.click('#zoom-reset');
+    await tab.waitForFunction(() => document.querySelector('#trace-timeline canvas')?.getAttribute('data-from') === '0');
+    expect(errors).toEqual([]);
+    await tab.close();
+  });
+
+  test('the download button fetches the Chrome JSON', async () => {
+    const { tab } = await open('#/');
+    const [download] = await Promise.all([tab.waitForEvent('download'), tab.click('#download')]);
+    const path = join(dir, 'download.json');
+    await download.saveAs(path);
+    expect(JSON.parse(readFileSync(path, 'utf8')).traceEvents.length).toBeGreaterThan(0);
+    await tab.close();
+  });
+});

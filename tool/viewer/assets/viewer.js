@@ -1,0 +1,609 @@
+// tstrace view: the page. Plain browser JavaScript, no framework, no CDN; it reads the JSON API of
+// tool/viewer/model.ts. Pages are routed by the URL hash: #/ (overview), #/tasks?…, #/task/ID,
+// #/regions, #/regions/list?group=N, #/logs?…, #/timeline?from=&to=.
+'use strict';
+
+(() => {
+  const app = document.getElementById('app');
+
+  // ---- helpers ---------------------------------------------------------------------------------
+
+  /** A duration in ns for people, as the CLI prints it: 850ns, 12.3µs, 1.23ms, 4s. */
+  function formatDuration(ns) {
+    if (!Number.isFinite(ns)) return String(ns);
+    const sign = ns < 0 ? '-' : '';
+    const abs = Math.abs(ns);
+    if (abs === 0) return '0s';
+    const units = [[1e3, 1, 'ns'], [1e6, 1e3, 'µs'], [1e9, 1e6, 'ms']];
+    for (const [limit, divisor, suffix] of units) {
+      if (abs < limit) return sign + significant(abs / divisor, limit / divisor, suffix, divisor === 1);
+    }
+    return sign + significant(abs / 1e9, Infinity, 's', false);
+  }
+  function significant(value, limit, suffix, whole) {
+    const digits = whole || value >= 100 ? 0 : value >= 10 ? 1 : 2;
+    const rounded = Number(value.toFixed(digits));
+    if (rounded >= limit) return formatDuration(rounded * ({ 'µs': 1e3, ms: 1e6, s: 1e9 }[suffix] || 1));
+    return rounded + suffix;
+  }
+
+  /** "1.5ms", "20us", "3s", "1200" (ns) → ns; null when empty or not a duration. */
+  function parseDuration(text) {
+    const match = /^\s*([\d.]+)\s*(ns|us|µs|ms|s)?\s*$/.exec(text || '');
+    if (!match) return null;
+    const factor = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9 }[match[2] || 'ns'];
+    const value = Number(match[1]) * factor;
+    return Number.isFinite(value) ? Math.round(value) : null;
+  }
+
+  /** Creates an element: h('td', { class: 'num' }, 'text', child, …). */
+  function h(tag, attributes, ...children) {
+    const element = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name.startsWith('on')) element.addEventListener(name.slice(2), value);
+      else element.setAttribute(name, value === true ? '' : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return element;
+  }
+
+  async function api(path) {
+    const response = await fetch(path);
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${(await response.json().catch(() => ({}))).error || ''}`);
+    return response.json();
+  }
+
+  function table(columns, rows, attributes) {
+    return h('table', attributes || {},
+      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { class: c.num ? 'num' : null }, c.title)))),
+      h('tbody', {}, rows.map((row) => h('tr', {}, row.map((cell, i) => h('td', { class: columns[i].num ? 'num' : null }, cell))))));
+  }
+
+  function query(params) {
+    const search = new URLSearchParams();
+    for (const [name, value] of Object.entries(params)) if (value !== null && value !== undefined && value !== '') search.set(name, value);
+    const text = search.toString();
+    return text ? `?${text}` : '';
+  }
+
+  const typeName = (type) => (type === '' ? '(unknown type)' : type);
+
+  /** A latency histogram: one bar per bucket, clickable (→ `link(bucket)`). */
+  function histogram(buckets, link) {
+    if (buckets.length === 0) return h('p', { class: 'muted' }, 'No complete ones.');
+    const first = buckets[0].bucket;
+    const last = buckets[buckets.length - 1].bucket;
+    const counts = new Map(buckets.map((b) => [b.bucket, b]));
+    const max = Math.max(...buckets.map((b) => b.count));
+    const bars = [];
+    const labels = [];
+    for (let b = first; b <= last; b++) {
+      const bucket = counts.get(b);
+      const count = bucket ? bucket.count : 0;
+      const lower = bucket ? bucket.lowerBound : null;
+      const title = bucket ? `${count} in [${formatDuration(bucket.lowerBound)}, ${formatDuration(bucket.upperBound)})` : '';
+      bars.push(h('a', {
+        class: 'bucket',
+        href: bucket ? link(bucket) : null,
+        'data-bucket': b,
+        'data-count': count,
+        'data-label': count === 0 ? '' : String(count),
+        title,
+        style: `height:${count === 0 ? 0 : Math.max(2, Math.round((80 * count) / max))}px`,
+      }));
+      labels.push(h('span', { title }, lower === null ? '' : formatDuration(lower)));
+    }
+    return h('div', { class: 'histogram-block' }, h('div', { class: 'histogram' }, bars), h('div', { class: 'histogram-axis' }, labels));
+  }
+
+  // ---- pages -----------------------------------------------------------------------------------
+
+  async function overviewPage() {
+    const [summary, taskTypes] = await Promise.all([api('/api/summary'), api('/api/task-types')]);
+    const s = summary.summary;
+    const facts = [
+      ['Duration', formatDuration(s.duration)],
+      ['Events', String(s.events)],
+      ['Dropped events', String(s.dropped)],
+      ['Problems', String(summary.problems.length)],
+      ['Tasks', String(s.tasks)],
+      ['Regions', String(s.regions)],
+      ['Logs', String(s.logs)],
+      ['GC', `${s.gcCount} collections, ${formatDuration(s.gcTime)} in total`],
+      ['Read status', summary.status.complete ? 'complete' : summary.status.problem ? `${summary.status.problem.kind} at offset ${summary.status.problem.offset}: ${summary.status.problem.reason}` : 'no footer'],
+    ];
+    if (s.startTime) facts.push(['Started', `${s.startTime}  pid ${s.pid}  node ${s.nodeVersion}`]);
+    if (s.commandLine) facts.push(['Command', s.commandLine]);
+    return [
+      h('h1', {}, 'Overview'),
+      h('table', { class: 'facts', id: 'summary' }, h('tbody', {}, facts.map(([name, value]) => h('tr', { 'data-fact': name }, h('td', {}, name), h('td', { class: name === 'Dropped events' && s.dropped > 0 ? 'bad' : null }, value))))),
+      h('h2', {}, 'Task types'),
+      taskTypes.length === 0 ? h('p', { class: 'muted' }, 'No tasks.') : null,
+      taskTypes.map((t) => taskTypeCard(t)),
+      h('h2', {}, `Problems (${summary.problems.length})`),
+      summary.problems.length === 0
+        ? h('p', { class: 'muted' }, 'None.')
+        : table([{ title: 'TIME', num: true }, { title: 'KIND' }, { title: 'FLOW', num: true }, { title: 'LOCATION' }, { title: 'MESSAGE' }],
+          summary.problems.map((p) => [formatDuration(p.ts), p.kind, p.flow === null ? '' : String(p.flow), p.location, p.message]), { id: 'problems' }),
+    ];
+  }
+
+  function taskTypeCard(t) {
+    const stats = t.latency;
+    return h('div', { class: 'card task-type', 'data-type': t.type },
+      h('div', {}, h('a', { href: `#/tasks${query({ type: t.type })}` }, h('strong', {}, typeName(t.type))), `  ${t.count} tasks, ${t.complete} complete`),
+      stats ? h('div', { class: 'muted' }, `latency  min ${formatDuration(stats.min)}  p50 ${formatDuration(stats.p50)}  p90 ${formatDuration(stats.p90)}  p99 ${formatDuration(stats.p99)}  max ${formatDuration(stats.max)}`) : null,
+      histogram(t.histogram, (b) => `#/tasks${query({ type: t.type, bucket: b.bucket })}`));
+  }
+
+  async function tasksPage(params) {
+    const taskTypes = await api('/api/task-types');
+    const filters = {
+      type: params.get('type') ?? '',
+      complete: params.get('complete') ?? '',
+      min: params.get('min') ?? '',
+      max: params.get('max') ?? '',
+      log: params.get('log') ?? '',
+      bucket: params.get('bucket') ?? '',
+    };
+    const apiQuery = {
+      type: filters.type === '' && !params.has('type') ? null : filters.type,
+      complete: filters.complete,
+      min: parseDuration(filters.min),
+      max: parseDuration(filters.max),
+      log: filters.log,
+      bucket: filters.bucket,
+      limit: 500,
+    };
+    const result = await api(`/api/tasks${query(apiQuery)}`);
+    const apply = () => {
+      const form = document.getElementById('task-filters');
+      const values = Object.fromEntries(new FormData(form).entries());
+      const next = { type: values.type === '*' ? null : values.type, complete: values.complete, min: values.min, max: values.max, log: values.log };
+      location.hash = `#/tasks${query(next)}`;
+    };
+    let timer = null;
+    const later = () => {
+      clearTimeout(timer);
+      timer = setTimeout(apply, 300);
+    };
+    const bucketNote = filters.bucket !== '' ? bucketDescription(taskTypes, filters.type, Number(filters.bucket)) : null;
+    return [
+      h('h1', {}, 'Tasks'),
+      h('form', { class: 'filters', id: 'task-filters', onsubmit: (e) => { e.preventDefault(); apply(); } },
+        h('label', {}, 'Type', h('select', { name: 'type', onchange: apply },
+          h('option', { value: '*', selected: !params.has('type') }, '(all)'),
+          taskTypes.map((t) => h('option', { value: t.type, selected: params.has('type') && t.type === filters.type }, typeName(t.type))))),
+        h('label', {}, 'Complete', h('select', { name: 'complete', onchange: apply },
+          h('option', { value: '', selected: filters.complete === '' }, '(all)'),
+          h('option', { value: 'true', selected: filters.complete === 'true' }, 'complete'),
+          h('option', { value: 'false', selected: filters.complete === 'false' }, 'incomplete'))),
+        h('label', {}, 'Latency ≥', h('input', { name: 'min', value: filters.min, placeholder: 'e.g. 1ms', oninput: later })),
+        h('label', {}, 'Latency <', h('input', { name: 'max', value: filters.max, placeholder: 'e.g. 50ms', oninput: later })),
+        h('label', {}, 'Log text', h('input', { name: 'log', value: filters.log, placeholder: 'a log message contains', oninput: later })),
+        h('button', { type: 'submit' }, 'Filter')),
+      bucketNote ? h('p', { id: 'bucket-note' }, bucketNote, ' ', h('a', { href: `#/tasks${query({ type: filters.type })}` }, 'show all of the type')) : null,
+      h('p', {}, h('span', { id: 'task-count' }, String(result.total)), ` task${result.total === 1 ? '' : 's'}`, result.total > result.items.length ? ` (first ${result.items.length} shown)` : ''),
+      table([{ title: 'ID', num: true }, { title: 'TYPE' }, { title: 'STATE' }, { title: 'START', num: true }, { title: 'LATENCY', num: true }, { title: 'REGIONS', num: true }, { title: 'LOGS', num: true }, { title: 'CHILDREN', num: true }],
+        result.items.map((t) => [h('a', { href: `#/task/${t.id}` }, String(t.id)), typeName(t.type), t.complete ? 'complete' : 'incomplete', formatDuration(t.start), (t.complete ? '' : '≥') + formatDuration(t.latency), String(t.regions), String(t.logs), String(t.children.length)]),
+        { id: 'task-list' }),
+    ];
+  }
+
+  function bucketDescription(taskTypes, type, bucket) {
+    const t = taskTypes.find((x) => x.type === type);
+    const b = t && t.histogram.find((x) => x.bucket === bucket);
+    return b ? `Complete tasks of type ${typeName(type)} with latency in [${formatDuration(b.lowerBound)}, ${formatDuration(b.upperBound)}) (histogram bucket ${bucket}).` : `Histogram bucket ${bucket}.`;
+  }
+
+  async function taskPage(id) {
+    const task = await api(`/api/task/${id}`);
+    const margin = Math.max(1, (task.end - task.start) * 0.02);
+    const timeline = h('div', { id: 'task-timeline' });
+    const page = [
+      h('h1', {}, `Task ${task.id} `, h('span', { class: 'muted' }, typeName(task.type))),
+      h('table', { class: 'facts' }, h('tbody', {},
+        [['State', task.complete ? 'complete' : `incomplete (${!task.created ? 'created before the trace' : 'never ended'})`],
+          ['Parent', task.parent === null ? 'unknown' : task.parent === 0 ? '0 (background)' : h('a', { href: `#/task/${task.parent}` }, `${task.parent} ${typeName(task.parentType || '')}`)],
+          ['Start', formatDuration(task.start)], ['End', formatDuration(task.end)],
+          ['Latency', (task.complete ? '' : '≥') + formatDuration(task.latency)], ['Flows', task.flows.join(', ') || '-']]
+          .map(([name, value]) => h('tr', {}, h('td', {}, name), h('td', {}, value))))),
+      h('h2', {}, 'Flows'),
+      timeline,
+      h('h2', {}, `Events (${task.events.length})`),
+      h('pre', { class: 'events', id: 'task-events' }, task.text),
+      h('h2', {}, `Child tasks (${task.childTasks.length})`),
+      task.childTasks.length === 0 ? h('p', { class: 'muted' }, 'None.') : table([{ title: 'ID', num: true }, { title: 'TYPE' }, { title: 'STATE' }, { title: 'LATENCY', num: true }],
+        task.childTasks.map((t) => [h('a', { href: `#/task/${t.id}` }, String(t.id)), typeName(t.type), t.complete ? 'complete' : 'incomplete', formatDuration(t.latency)]), { id: 'child-tasks' }),
+    ];
+    afterRender.push(() => {
+      if (task.flows.length > 0) new Timeline(timeline, { from: task.start - margin, to: task.end + margin, flows: task.flows, height: Math.min(400, 60 + task.flows.length * 40) });
+    });
+    return page;
+  }
+
+  async function regionGroupsPage() {
+    const groups = await api('/api/region-groups');
+    return [
+      h('h1', {}, 'Regions by type and location'),
+      groups.length === 0 ? h('p', { class: 'muted' }, 'No regions.') : null,
+      groups.map((g) => h('div', { class: 'card region-group', 'data-type': g.type },
+        h('div', {}, h('a', { href: `#/regions/list${query({ group: g.index })}` }, h('strong', {}, g.type)), '  ', h('span', { class: 'muted' }, g.location || '(no location)'), `  ${g.count} regions, ${g.complete} complete`),
+        g.duration ? h('div', { class: 'muted' }, `duration  min ${formatDuration(g.duration.min)}  p50 ${formatDuration(g.duration.p50)}  p90 ${formatDuration(g.duration.p90)}  p99 ${formatDuration(g.duration.p99)}  max ${formatDuration(g.duration.max)}`) : null,
+        histogram(g.histogram, () => `#/regions/list${query({ group: g.index })}`))),
+    ];
+  }
+
+  async function regionListPage(params) {
+    const result = await api(`/api/regions${query({ group: params.get('group'), type: params.get('type'), limit: 500 })}`);
+    return [
+      h('h1', {}, 'Regions'),
+      h('p', {}, h('span', { id: 'region-count' }, String(result.total)), ' regions', result.total > result.items.length ? ` (first ${result.items.length} shown)` : ''),
+      table([{ title: 'ID', num: true }, { title: 'TYPE' }, { title: 'TASK', num: true }, { title: 'FLOW', num: true }, { title: 'PARENT', num: true }, { title: 'START', num: true }, { title: 'DURATION', num: true }, { title: 'LOCATION' }],
+        result.items.map((r) => [String(r.id), r.type, r.task === 0 ? '0' : h('a', { href: `#/task/${r.task}` }, String(r.task)), String(r.flow), r.parent === null ? '' : String(r.parent), formatDuration(r.start), (r.complete ? '' : '≥') + formatDuration(r.duration), r.location]),
+        { id: 'region-list' }),
+    ];
+  }
+
+  async function logsPage(params) {
+    const summary = await api('/api/summary');
+    const category = params.get('category') ?? '';
+    const text = params.get('text') ?? '';
+    const result = await api(`/api/logs${query({ category, text, limit: 1000 })}`);
+    const apply = () => {
+      const values = Object.fromEntries(new FormData(document.getElementById('log-filters')).entries());
+      location.hash = `#/logs${query(values)}`;
+    };
+    let timer = null;
+    return [
+      h('h1', {}, 'Logs'),
+      h('form', { class: 'filters', id: 'log-filters', onsubmit: (e) => { e.preventDefault(); apply(); } },
+        h('label', {}, 'Category', h('select', { name: 'category', onchange: apply },
+          h('option', { value: '', selected: category === '' }, '(all)'),
+          summary.logCategories.map((c) => h('option', { value: c.category, selected: c.category === category }, `${c.category} (${c.count})`)))),
+        h('label', {}, 'Message contains', h('input', { name: 'text', value: text, oninput: () => { clearTimeout(timer); timer = setTimeout(apply, 300); } })),
+        h('button', { type: 'submit' }, 'Search')),
+      h('p', {}, h('span', { id: 'log-count' }, String(result.total)), ' logs', result.total > result.items.length ? ` (first ${result.items.length} shown)` : ''),
+      table([{ title: 'TIME', num: true }, { title: 'TASK', num: true }, { title: 'FLOW', num: true }, { title: 'CATEGORY' }, { title: 'MESSAGE' }, { title: 'LOCATION' }],
+        result.items.map((l) => [formatDuration(l.ts), l.task === 0 ? '0' : h('a', { href: `#/task/${l.task}` }, String(l.task)), String(l.flow), l.category, l.message, l.location]),
+        { id: 'log-list' }),
+    ];
+  }
+
+  async function timelinePage(params) {
+    const container = h('div', { id: 'trace-timeline' });
+    const from = params.has('from') ? Number(params.get('from')) : null;
+    const to = params.has('to') ? Number(params.get('to')) : null;
+    afterRender.push(() => new Timeline(container, { from, to, height: Math.max(300, window.innerHeight - 160) }));
+    return [h('h1', {}, 'Timeline'), h('p', { class: 'muted' }, 'Wheel: zoom at the pointer. Drag: pan. Click a task or region: its task.'), container];
+  }
+
+  // ---- the timeline ----------------------------------------------------------------------------
+
+  const LABEL_WIDTH = 110;
+  const ROW = 16;
+  const LANE_GAP = 8;
+  const AXIS = 22;
+  const HEAP = 44;
+
+  function typeColor(name, merged) {
+    let hash = 0;
+    for (let i = 0; i < name.length; i++) hash = (hash * 31 + name.charCodeAt(i)) | 0;
+    const hue = ((hash % 360) + 360) % 360;
+    return merged ? `hsl(${hue} 25% 62%)` : `hsl(${hue} 60% 70%)`;
+  }
+
+  /**
+   * A canvas over `/api/timeline`: asks for what is visible at the canvas's width, draws it, and asks
+   * again when zoomed (wheel) or panned (drag). Exposes its state on the element (data-from, data-to,
+   * data-items) and on window.tstraceTimeline for tests.
+   */
+  class Timeline {
+    constructor(container, options) {
+      this.container = container;
+      this.flows = options.flows || null;
+      this.toolbar = h('div', { class: 'toolbar' },
+        h('button', { type: 'button', id: 'zoom-in', onclick: () => this.zoom(0.5, 0.5) }, 'Zoom in'),
+        h('button', { type: 'button', id: 'zoom-out', onclick: () => this.zoom(2, 0.5) }, 'Zoom out'),
+        h('button', { type: 'button', id: 'zoom-reset', onclick: () => this.reset() }, 'Reset zoom'),
+        this.rangeText = h('span', { class: 'range' }, ''));
+      this.canvas = h('canvas', { class: 'timeline-canvas' });
+      this.tip = h('div', { class: 'tip' });
+      this.element = h('div', { class: 'timeline' }, this.toolbar, this.canvas, this.tip);
+      container.replaceChildren(this.element);
+      this.height = options.height || 500;
+      this.data = null;
+      this.scrollY = 0;
+      this.sequence = 0;
+      this.hits = [];
+      this.from = options.from;
+      this.to = options.to;
+      this.initial = [options.from, options.to];
+      window.tstraceTimeline = this;
+      this.bind();
+      this.resize();
+      this.fetch();
+    }
+
+    get width() {
+      return Math.max(100, this.canvas.clientWidth - LABEL_WIDTH);
+    }
+
+    resize() {
+      const ratio = window.devicePixelRatio || 1;
+      this.canvas.style.height = `${this.height}px`;
+      this.canvas.width = Math.round(this.canvas.clientWidth * ratio);
+      this.canvas.height = Math.round(this.height * ratio);
+      this.ratio = ratio;
+    }
+
+    reset() {
+      this.from = this.initial[0] ?? 0;
+      this.to = this.initial[1] ?? (this.data ? this.data.duration : 1);
+      this.scrollY = 0;
+      this.changed();
+    }
+
+    /** Zooms by `factor` (< 1: in) around the point at `at` (0..1 of the width). */
+    zoom(factor, at) {
+      const span = this.to - this.from;
+      const center = this.from + span * at;
+      const next = Math.max(span * factor, 1000); // at most 1µs across the canvas
+      this.from = center - next * at;
+      this.to = this.from + next;
+      this.changed();
+    }
+
+    changed() {
+      this.draw();
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.fetch(), 60);
+    }
+
+    async fetch() {
+      const sequence = ++this.sequence;
+      const params = { px: Math.round(this.width), from: this.from, to: this.to, flows: this.flows ? this.flows.join(',') : null };
+      const data = await api(`/api/timeline${query(params)}`);
+      if (sequence !== this.sequence) return; // a newer view was asked for
+      this.data = data;
+      if (this.from === null || this.from === undefined) this.from = data.from;
+      if (this.to === null || this.to === undefined) this.to = data.to;
+      this.loaded = { from: data.from, to: data.to };
+      this.draw();
+    }
+
+    bind() {
+      this.canvas.addEventListener('wheel', (event) => {
+        event.preventDefault();
+        const rect = this.canvas.getBoundingClientRect();
+        const at = Math.min(1, Math.max(0, (event.clientX - rect.left - LABEL_WIDTH) / this.width));
+        if (event.shiftKey) this.scroll(event.deltaY);
+        else this.zoom(event.deltaY < 0 ? 0.8 : 1.25, at);
+      }, { passive: false });
+      let drag = null;
+      this.canvas.addEventListener('mousedown', (event) => {
+        drag = { x: event.clientX, y: event.clientY, from: this.from, to: this.to, scrollY: this.scrollY, moved: false };
+      });
+      window.addEventListener('mousemove', (event) => {
+        if (drag) {
+          const dx = event.clientX - drag.x;
+          const dy = event.clientY - drag.y;
+          if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
+          if (drag.moved) {
+            const shift = (dx / this.width) * (drag.to - drag.from);
+            this.from = drag.from - shift;
+            this.to = drag.to - shift;
+            this.scrollY = Math.max(0, drag.scrollY - dy);
+            this.changed();
+          }
+          return;
+        }
+        this.hover(event);
+      });
+      window.addEventListener('mouseup', (event) => {
+        if (drag && !drag.moved) this.click(event);
+        drag = null;
+      });
+      window.addEventListener('resize', () => {
+        this.resize();
+        this.changed();
+      });
+    }
+
+    scroll(delta) {
+      this.scrollY = Math.max(0, this.scrollY + delta);
+      this.draw();
+    }
+
+    hitAt(event) {
+      const rect = this.canvas.getBoundingClientRect();
+      const x = event.clientX - rect.left;
+      const y = event.clientY - rect.top;
+      if (x < 0 || y < 0 || x > rect.width || y > rect.height) return null;
+      for (let i = this.hits.length - 1; i >= 0; i--) {
+        const hit = this.hits[i];
+        if (x >= hit.x && x <= hit.x + hit.w && y >= hit.y && y <= hit.y + hit.h) return { hit, x, y };
+      }
+      return null;
+    }
+
+    hover(event) {
+      const found = this.hitAt(event);
+      if (!found) {
+        this.tip.style.display = 'none';
+        return;
+      }
+      this.tip.textContent = found.hit.text;
+      this.tip.style.display = 'block';
+      this.tip.style.left = `${Math.min(found.x + 12, this.canvas.clientWidth - 200)}px`;
+      this.tip.style.top = `${found.y + this.toolbar.offsetHeight + 14}px`;
+    }
+
+    click(event) {
+      const found = this.hitAt(event);
+      if (found && found.hit.task) location.hash = `#/task/${found.hit.task}`;
+    }
+
+    draw() {
+      const context = this.canvas.getContext('2d');
+      const ratio = this.ratio;
+      context.setTransform(ratio, 0, 0, ratio, 0, 0);
+      const width = this.canvas.clientWidth;
+      context.clearRect(0, 0, width, this.height);
+      context.font = '11px system-ui, sans-serif';
+      context.textBaseline = 'middle';
+      this.hits = [];
+      const data = this.data;
+      if (!data || this.from === null || this.from === undefined) {
+        context.fillStyle = '#687280';
+        context.fillText('Loading…', LABEL_WIDTH + 8, 40);
+        return;
+      }
+      const from = this.from;
+      const to = this.to;
+      const scale = this.width / (to - from);
+      const xOf = (t) => LABEL_WIDTH + (t - from) * scale;
+      this.rangeText.textContent = `${formatDuration(from)} – ${formatDuration(to)}  (${formatDuration(to - from)} shown)`;
+      this.canvas.dataset.from = String(from);
+      this.canvas.dataset.to = String(to);
+      let items = 0;
+
+      // The lanes, below the axis, scrolled by scrollY; only the rows in view are drawn.
+      let y = AXIS + 4 - this.scrollY;
+      const bottom = this.height;
+      context.save();
+      context.beginPath();
+      context.rect(0, AXIS, width, this.height - AXIS);
+      context.clip();
+      if (data.heap) {
+        if (y + HEAP > AXIS && y < bottom) {
+          this.label(context, 'heap', y + HEAP / 2);
+          context.fillStyle = 'hsl(150 45% 75%)';
+          context.strokeStyle = 'hsl(150 45% 40%)';
+          const points = data.heap.points;
+          const max = data.heap.max || 1;
+          context.beginPath();
+          context.moveTo(points.length > 0 ? Math.max(LABEL_WIDTH, xOf(points[0][0])) : LABEL_WIDTH, y + HEAP);
+          for (let i = 0; i < points.length; i++) {
+            const [ts, , high] = points[i];
+            const next = i + 1 < points.length ? points[i + 1][0] : data.to;
+            const x0 = Math.max(LABEL_WIDTH, xOf(ts));
+            const x1 = Math.min(width, xOf(next));
+            const top = y + HEAP - (HEAP - 4) * (high / max);
+            context.lineTo(x0, top);
+            context.lineTo(Math.max(x0, x1), top);
+          }
+          context.lineTo(Math.min(width, xOf(data.to)), y + HEAP);
+          context.closePath();
+          context.fill();
+          items += points.length;
+          this.hits.push({ x: LABEL_WIDTH, y, w: width - LABEL_WIDTH, h: HEAP, text: `heap: up to ${(data.heap.max / 1048576).toFixed(1)} MiB over the trace` });
+        }
+        y += HEAP + LANE_GAP;
+      }
+      for (const lane of data.lanes) {
+        const laneHeight = Math.max(1, lane.rows.length) * ROW;
+        if (y + laneHeight > AXIS && y < bottom) {
+          this.label(context, lane.label, y + ROW / 2);
+          lane.rows.forEach((row, depth) => {
+            const top = y + depth * ROW;
+            if (top + ROW < AXIS || top > bottom) return;
+            for (const [start, end, id, count, type] of row) {
+              const x0 = Math.max(LABEL_WIDTH, xOf(start));
+              const x1 = Math.min(width, xOf(end));
+              const w = Math.max(1, x1 - x0);
+              const name = lane.kind === 'gc' ? 'GC' : data.types[type];
+              context.fillStyle = lane.kind === 'gc' ? '#f59e0b' : typeColor(name, count > 1);
+              context.fillRect(x0, top + 1, w, ROW - 2);
+              items++;
+              if (w > 30 && count === 1) {
+                context.fillStyle = '#1d232a';
+                context.save();
+                context.beginPath();
+                context.rect(x0, top, w, ROW);
+                context.clip();
+                context.fillText(lane.kind === 'tasks' ? `${name} ${id}` : name, x0 + 3, top + ROW / 2);
+                context.restore();
+              }
+              const what = lane.kind === 'gc' ? 'GC' : lane.kind === 'tasks' ? `task ${id} ${name}` : `region ${id} ${name}`;
+              this.hits.push({
+                x: x0, y: top, w, h: ROW,
+                task: lane.kind === 'tasks' ? id : null,
+                text: count > 1 ? `${count} ${lane.kind === 'tasks' ? 'tasks' : lane.kind === 'gc' ? 'GCs' : 'regions'} (first: ${what})\n${formatDuration(start)} – ${formatDuration(end)}` : `${what}\n${formatDuration(end - start)} at ${formatDuration(start)}`,
+              });
+            }
+          });
+        }
+        y += laneHeight + LANE_GAP;
+      }
+      context.restore();
+      this.contentHeight = y + this.scrollY;
+      this.drawAxis(context, width, from, to, xOf);
+      this.canvas.dataset.items = String(items);
+    }
+
+    label(context, text, y) {
+      context.fillStyle = '#687280';
+      context.fillText(text, 6, y);
+    }
+
+    drawAxis(context, width, from, to, xOf) {
+      context.fillStyle = '#f4f6f9';
+      context.fillRect(0, 0, width, AXIS);
+      context.strokeStyle = '#dde2e8';
+      context.fillStyle = '#687280';
+      const span = to - from;
+      const target = span / Math.max(1, this.width / 110);
+      const step = [1, 2, 5].map((m) => m * 10 ** Math.floor(Math.log10(target))).concat(10 ** Math.ceil(Math.log10(target))).find((s) => s >= target);
+      context.beginPath();
+      for (let t = Math.ceil(from / step) * step; t <= to; t += step) {
+        const x = xOf(t);
+        context.moveTo(x, AXIS - 6);
+        context.lineTo(x, AXIS);
+        context.fillText(formatDuration(t), x + 3, AXIS / 2);
+      }
+      context.stroke();
+    }
+  }
+
+  // ---- routing ---------------------------------------------------------------------------------
+
+  /** Run once the page is in the document (what needs its size: the timeline). */
+  let afterRender = [];
+  let rendering = 0;
+  async function route() {
+    afterRender = [];
+    const hash = location.hash.replace(/^#/, '') || '/';
+    const [path, search] = hash.split('?');
+    const params = new URLSearchParams(search || '');
+    const section = path.split('/')[1] || 'overview';
+    for (const link of document.querySelectorAll('[data-nav]')) link.classList.toggle('active', link.dataset.nav === (section === 'task' ? 'tasks' : section));
+    const current = ++rendering;
+    document.body.dataset.ready = 'false';
+    let content;
+    try {
+      const task = /^\/task\/(\d+)$/.exec(path);
+      if (task) content = await taskPage(Number(task[1]));
+      else if (path === '/tasks') content = await tasksPage(params);
+      else if (path === '/regions') content = await regionGroupsPage();
+      else if (path === '/regions/list') content = await regionListPage(params);
+      else if (path === '/logs') content = await logsPage(params);
+      else if (path === '/timeline') content = await timelinePage(params);
+      else content = await overviewPage();
+    } catch (error) {
+      content = [h('h1', {}, 'Error'), h('p', { class: 'bad' }, String(error && error.message ? error.message : error))];
+    }
+    if (current !== rendering) return;
+    app.replaceChildren(...[content].flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+    for (const mount of afterRender) mount();
+    document.body.dataset.ready = 'true';
+    document.body.dataset.page = path;
+  }
+
+  window.addEventListener('hashchange', route);
+  route();
+})();

@@ -1,0 +1,201 @@
+/**
+ * The viewer's timeline index: intervals (regions, tasks, GCs) in rows, and counter samples, queried by
+ * a time range and a resolution. A query returns only what is visible, and at most about one item per
+ * pixel column per row: intervals narrower than a pixel that start in the same column are merged into
+ * one item that says how many it stands for. The cost of a query grows with the pixels, not with the
+ * intervals, so a trace of millions of regions stays responsive.
+ */
+import type { Nanos } from '../../format/events.js';
+
+/**
+ * One visible item: `[start, end, id, count, type]`. `count` is 1 for a single interval (`id` is its id);
+ * more than 1 for a merged item, which covers `count` intervals from `start` (the first's) to `end` (the
+ * latest end among them), `id` and `type` being the first's.
+ */
+export type TimelineItem = [start: Nanos, end: Nanos, id: number, count: number, type: number];
+
+/** Intervals of one row, added in start order. Overlaps are allowed (they are drawn over each other). */
+export class IntervalRow {
+  private starts: Float64Array = new Float64Array(16);
+  /** The latest end among the intervals up to each index: ascending, so it can be searched. */
+  private maxEnds: Float64Array = new Float64Array(16);
+  private ends: Float64Array = new Float64Array(16);
+  private ids: Int32Array = new Int32Array(16);
+  private types: Int32Array = new Int32Array(16);
+  length = 0;
+
+  /** Adds an interval; `start` must not be before the previous one's. */
+  add(start: Nanos, end: Nanos, id: number, type: number): void {
+    if (this.length === this.starts.length) this.grow();
+    const i = this.length++;
+    this.starts[i] = start;
+    this.ends[i] = end;
+    this.maxEnds[i] = i === 0 ? end : Math.max(end, this.maxEnds[i - 1]);
+    this.ids[i] = id;
+    this.types[i] = type;
+  }
+
+  /** The end of the last interval to end. */
+  get lastEnd(): Nanos {
+    return this.length === 0 ? -Infinity : this.maxEnds[this.length - 1];
+  }
+
+  /** The items visible in `[from, to]` at `nsPerPixel`, in start order. */
+  visible(from: Nanos, to: Nanos, nsPerPixel: number): TimelineItem[] {
+    const items: TimelineItem[] = [];
+    const n = this.length;
+    let i = firstAtLeast(this.maxEnds, n, from);
+    while (i < n && this.starts[i] <= to) {
+      const start = this.starts[i];
+      const end = this.ends[i];
+      if (end < from) {
+        i++;
+        continue;
+      }
+      if (end - start >= nsPerPixel) {
+        items.push([start, end, this.ids[i], 1, this.types[i]]);
+        i++;
+        continue;
+      }
+      // Narrower than a pixel: merge it with every interval starting in the same pixel column.
+      const column = Math.floor((start - from) / nsPerPixel);
+      const next = Math.max(i + 1, firstAtLeast(this.starts, n, from + (column + 1) * nsPerPixel));
+      if (next === i + 1) items.push([start, end, this.ids[i], 1, this.types[i]]);
+      else items.push([start, this.maxEnds[next - 1], this.ids[i], next - i, this.types[i]]);
+      i = next;
+    }
+    return items;
+  }
+
+  private grow(): void {
+    const size = this.starts.length * 2;
+    const grown = <T extends Float64Array | Int32Array>(old: T, make: (n: number) => T): T => {
+      const array = make(size);
+      array.set(old);
+      return array;
+    };
+    this.starts = grown(this.starts, (n) => new Float64Array(n));
+    this.maxEnds = grown(this.maxEnds, (n) => new Float64Array(n));
+    this.ends = grown(this.ends, (n) => new Float64Array(n));
+    this.ids = grown(this.ids, (n) => new Int32Array(n));
+    this.types = grown(this.types, (n) => new Int32Array(n));
+  }
+}
+
+/** The first index `i < n` with `values[i] >= x` (values ascending); `n` when there is none. */
+function firstAtLeast(values: Float64Array, n: number, x: number): number {
+  let low = 0;
+  let high = n;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (values[mid] < x) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** One visible stretch of a counter: `[ts, min, max]` of the samples in one pixel column. */
+export type CounterPoint = [ts: Nanos, min: number, max: number];
+
+/** Samples of a counter (heap bytes), added in time order. */
+export class CounterSeries {
+  private readonly times: number[] = [];
+  private readonly values: number[] = [];
+  max = 0;
+
+  add(ts: Nanos, value: number): void {
+    this.times.push(ts);
+    this.values.push(value);
+    if (value > this.max) this.max = value;
+  }
+
+  get length(): number {
+    return this.times.length;
+  }
+
+  /** The sample in force at `from` and those in `[from, to]`, one point per pixel column (min and max). */
+  visible(from: Nanos, to: Nanos, nsPerPixel: number): CounterPoint[] {
+    const points: CounterPoint[] = [];
+    const n = this.times.length;
+    let i = Math.max(0, firstAtLeastArray(this.times, from) - 1);
+    while (i < n && this.times[i] <= to) {
+      const column = Math.floor((Math.max(this.times[i], from) - from) / nsPerPixel);
+      const columnEnd = from + (column + 1) * nsPerPixel;
+      const point: CounterPoint = [this.times[i], this.values[i], this.values[i]];
+      i++;
+      while (i < n && this.times[i] < columnEnd && this.times[i] <= to) {
+        if (this.values[i] < point[1]) point[1] = this.values[i];
+        if (this.values[i] > point[2]) point[2] = this.values[i];
+        i++;
+      }
+      points.push(point);
+    }
+    return points;
+  }
+}
+
+function firstAtLeastArray(values: readonly number[], x: number): number {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (values[mid] < x) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/**
+ * Rows for intervals that may overlap (tasks): each interval goes to the row that has been free the
+ * longest, or a new row when none is free at its start. Intervals must be given in start order.
+ */
+export class RowPacker {
+  readonly rows: IntervalRow[] = [];
+  /** Min-heap of row indexes by their last end. */
+  private readonly heap: number[] = [];
+
+  add(start: Nanos, end: Nanos, id: number, type: number): void {
+    let row: number;
+    if (this.heap.length > 0 && this.rows[this.heap[0]].lastEnd <= start) {
+      row = this.heap[0];
+      this.rows[row].add(start, end, id, type);
+      this.siftDown(0);
+    } else {
+      row = this.rows.length;
+      this.rows.push(new IntervalRow());
+      this.rows[row].add(start, end, id, type);
+      this.heap.push(row);
+      this.siftUp(this.heap.length - 1);
+    }
+  }
+
+  private key(heapIndex: number): number {
+    return this.rows[this.heap[heapIndex]].lastEnd;
+  }
+
+  private swap(a: number, b: number): void {
+    [this.heap[a], this.heap[b]] = [this.heap[b], this.heap[a]];
+  }
+
+  private siftUp(i: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.key(parent) <= this.key(i)) return;
+      this.swap(parent, i);
+      i = parent;
+    }
+  }
+
+  private siftDown(i: number): void {
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < this.heap.length && this.key(left) < this.key(smallest)) smallest = left;
+      if (right < this.heap.length && this.key(right) < this.key(smallest)) smallest = right;
+      if (smallest === i) return;
+      this.swap(smallest, i);
+      i = smallest;
+    }
+  }
+}
