@@ -2,8 +2,10 @@
 // process. Figures, not assertions: the targets are printed as met / not met.
 //
 //   npm run bench                 build, then the full run (about 2 minutes on 2 cores, the
-//                                 transformer's part — bench/transformer.mjs — included)
-//   node bench/run.mjs --quick    a smoke run with few iterations (needs a build)
+//                                 transformer's part — bench/transformer.mjs — included), then the
+//                                 reader's part — bench/reader.mjs: a 10M-event trace read and
+//                                 summarized, next to Go's loader; about 1.5 minutes more with Go 1.19
+//   node bench/run.mjs --quick    a smoke run with few iterations and a 1M-event trace (needs a build)
 //   TSTRACE_BENCH_DIST=/other/dist/esm node bench/run.mjs    measure another build (A/B a change)
 import { rmSync } from 'node:fs';
 import { arch, cpus, loadavg, platform, release } from 'node:os';
@@ -11,6 +13,7 @@ import { contenders, droppedInRounds, tracePath } from './contenders.mjs';
 import { runtimeDir } from './runtime-dir.mjs';
 import { runSuite } from './harness.mjs';
 import { measureThroughput } from './throughput.mjs';
+import { runReaderBench } from './reader.mjs';
 import { runTransformerBench } from './transformer.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -93,5 +96,7 @@ console.log(`  newTask+end on: ${fmt(by.taskOn.median, 2)} ns; log on: ${fmt(by.
 console.log(`  one performance.now(): ${fmt(by.clock.median, 2)} ns, so 2 clock reads are ${((2 * by.clock.median) / ideal * 100).toFixed(0)}% of the ideal recorder`);
 // The transformer's benchmarks (bench/transformer.mjs): method calls, async calls, build time.
 await runTransformerBench({ quick, config });
+// Reading a big trace (bench/reader.mjs): analyzeTrace and readTrace against Go's loader.
+await runReaderBench({ quick });
 
 console.log(`\ntotal ${((Date.now() - started) / 1000).toFixed(1)} s`);

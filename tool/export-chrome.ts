@@ -5,11 +5,10 @@
  * validators. It streams: JSON is written as the events are read, and memory grows with the regions and
  * tasks open at one time, not with the trace.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { TraceDecoder } from '../format/decode.js';
 import type { MisuseName, Nanos, ReadStatus, SourceLocation, TraceEvent, TraceHeader } from '../format/events.js';
+import { decodePaced, PacedWriter, WarningList } from './export-io.js';
 import type { ExportOptions, ExportResult } from './export-types.js';
 import { formatDuration } from './format-duration.js';
 import { IdSet } from './id-set.js';
@@ -29,12 +28,8 @@ export const GC_TID = 0x7fffffff;
 /** Added to the traced process's pid to make the pid of the "Tasks" pseudo-process (real pids stay below 2^22). */
 export const TASKS_PID_OFFSET = 1_000_000_000;
 
-/** Bytes of input handed to the decoder at once: the output of one piece is written before the next is read. */
-const PIECE_BYTES = 64 * 1024;
 /** Output text collected before it is handed to the writer. */
 const WRITE_BYTES = 64 * 1024;
-/** Warnings kept word for word; further ones are counted by kind. */
-const MAX_WARNINGS = 100;
 /** Flows forked but without a region yet, remembered for the fork arrow to their first region (oldest forgotten first). */
 const MAX_PENDING_FORKS = 10_000;
 /** Log messages longer than this are cut in event names (the whole message stays in args). */
@@ -58,19 +53,8 @@ export async function exportChrome(source: TraceSource, out: Writable, options: 
     exporter ??= new ChromeExporter(output, decoder.header, options.taskRows ?? true);
     exporter.add(event);
   });
-  const { chunks, totalBytes } = await inputOf(source);
   try {
-    let bytesRead = 0;
-    for await (const chunk of chunks) {
-      for (let at = 0; at < chunk.length && !decoder.stopped; at += PIECE_BYTES) {
-        decoder.push(chunk.subarray(at, at + PIECE_BYTES));
-        await output.drained();
-      }
-      bytesRead += chunk.length;
-      options.onProgress?.(bytesRead, totalBytes);
-      if (decoder.stopped) break;
-    }
-    const status = decoder.finish();
+    const status = await decodePaced(source, decoder, () => output.drained(), options.onProgress);
     exporter ??= new ChromeExporter(output, status.header, options.taskRows ?? true);
     const warnings = exporter.finish(status);
     await output.drained();
@@ -80,33 +64,19 @@ export async function exportChrome(source: TraceSource, out: Writable, options: 
   }
 }
 
-/** The input as chunks, and its size when known. */
-async function inputOf(source: TraceSource): Promise<{ chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>; totalBytes: number | null }> {
-  if (source instanceof Uint8Array) return { chunks: [source], totalBytes: source.length };
-  if (typeof source === 'string') {
-    const { size } = await stat(source);
-    return { chunks: createReadStream(source, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>, totalBytes: size };
-  }
-  return { chunks: source, totalBytes: null };
-}
-
-/** The `{"traceEvents":[…]` text, written in pieces with backpressure; remembers a write error. */
+/** The `{"traceEvents":[…]` text, handed to the writer in pieces of about {@link WRITE_BYTES}. */
 class JsonOutput {
   events = 0;
   private text = '{"traceEvents":[';
-  private error: Error | null = null;
+  private readonly writer: PacedWriter;
 
-  private readonly onError = (error: Error): void => {
-    this.error ??= error;
-  };
-
-  constructor(private readonly out: Writable) {
-    out.on('error', this.onError);
+  constructor(out: Writable) {
+    this.writer = new PacedWriter(out);
   }
 
   /** Stops listening to the writer. */
   release(): void {
-    this.out.off('error', this.onError);
+    this.writer.release();
   }
 
   /** Adds one event (a JSON object's text). */
@@ -124,28 +94,12 @@ class JsonOutput {
   /** Writes what is collected, then waits until the writer wants more. Rejects if writing failed. */
   async drained(): Promise<void> {
     this.flush();
-    if (this.error) throw this.error;
-    if (!this.out.writableNeedDrain) return;
-    if (this.out.destroyed) throw new Error('the output was closed before the export was written');
-    await new Promise<void>((resolve, reject) => {
-      const done = (error?: Error): void => {
-        this.out.off('drain', onDrain);
-        this.out.off('error', done);
-        this.out.off('close', onClose);
-        if (error) reject(error);
-        else resolve();
-      };
-      const onDrain = (): void => done();
-      const onClose = (): void => done(this.error ?? new Error('the output was closed before the export was written'));
-      this.out.on('drain', onDrain);
-      this.out.on('error', done);
-      this.out.on('close', onClose);
-    });
+    await this.writer.drained();
   }
 
   private flush(): void {
-    if (this.text.length === 0 || this.error) return;
-    this.out.write(this.text);
+    if (this.text.length === 0) return;
+    this.writer.write(this.text);
     this.text = '';
   }
 }
@@ -210,7 +164,7 @@ class ChromeExporter {
   private readonly endedTasks = new IdSet();
   private readonly pendingForks = new Map<number, ArrowSource>();
   private readonly rows: TaskRows | null;
-  private readonly warnings = new WarningList(MAX_WARNINGS);
+  private readonly warnings = new WarningList();
   private lastTs = 0;
   private gcEnd = 0;
   private heapTs = 0;
@@ -604,25 +558,6 @@ function heapPop(heap: number[]): number {
     }
   }
   return top;
-}
-
-/** Warnings in order, the first `limit` word for word, the rest counted by kind. */
-class WarningList {
-  private readonly kept: string[] = [];
-  private readonly omitted = new Map<string, number>();
-  constructor(private readonly limit: number) {}
-
-  add(kind: string, message: string): void {
-    if (this.kept.length < this.limit) this.kept.push(message);
-    else this.omitted.set(kind, (this.omitted.get(kind) ?? 0) + 1);
-  }
-
-  list(): string[] {
-    if (this.omitted.size === 0) return [...this.kept];
-    const total = [...this.omitted.values()].reduce((a, b) => a + b, 0);
-    const kinds = [...this.omitted].map(([kind, count]) => `${count} ${kind}`).join(', ');
-    return [...this.kept, `${total} more warnings like these were left out (${kinds})`];
-  }
 }
 
 /** `whole.fraction` µs with up to three decimals (ns), no trailing zeros. */

@@ -9,26 +9,20 @@
  * annotation events on the goroutine of their flow; GCs go on a second P, so that they can be written
  * when they are observed.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
+import { TraceDecoder } from '../format/decode.js';
 import type { Nanos, ReadStatus, SourceLocation, TraceEvent } from '../format/events.js';
+import { decodePaced, PacedWriter, WarningList } from './export-io.js';
 import type { ExportOptions, ExportResult } from './export-types.js';
 import { formatDuration } from './format-duration.js';
 import { GO_MAX_STRING_BYTES, GoTraceEncoder, type GoFrame } from './go-trace-encoder.js';
 import { IdSet } from './id-set.js';
-import { readTrace, type TraceSource } from './reader.js';
+import type { TraceSource } from './reader.js';
 
 export type { ExportOptions, ExportResult } from './export-types.js';
 
-/** Warnings listed one by one; past this many, only counted. */
-const MAX_WARNINGS = 100;
 /** Flow ids below this are tracked in a typed array; others in a map. */
 const DENSE_IDS = 1 << 22;
-/** Input is read in chunks of this size (and progress reported per chunk)… */
-const INPUT_CHUNK_BYTES = 1 << 20;
-/** …and handed to the decoder in pieces of this size: the output of one piece is written before the next is read. */
-const PIECE_BYTES = 64 * 1024;
 
 /** A region open on a goroutine, as Go sees it: our trace may have ended it already, while Go cannot yet (see regionEnd). */
 interface OpenRegion {
@@ -64,22 +58,6 @@ class NumberTable {
   }
 }
 
-/** Warnings in order, the first {@link MAX_WARNINGS} in full. */
-class Warnings {
-  readonly list: string[] = [];
-  private more = 0;
-
-  add(message: string): void {
-    if (this.list.length < MAX_WARNINGS) this.list.push(message);
-    else this.more++;
-  }
-
-  finish(): string[] {
-    if (this.more > 0) this.list.push(`… and ${this.more} more warnings like the ones above`);
-    return this.list;
-  }
-}
-
 const at = (ts: Nanos): string => `at ${formatDuration(ts)}`;
 
 /**
@@ -90,7 +68,7 @@ const at = (ts: Nanos): string => `at ${formatDuration(ts)}`;
  */
 export class GoTraceConverter {
   private readonly enc = new GoTraceEncoder();
-  private readonly warnings = new Warnings();
+  private readonly warnings = new WarningList();
   /** The flow whose goroutine runs on the P; 0 while the P is idle. */
   private running = 0;
   /** Time of the last event written on P 0: times on a P never go back. */
@@ -115,7 +93,7 @@ export class GoTraceConverter {
   private gcLeftOut = 0;
 
   constructor() {
-    this.enc.onTruncated = (what) => this.warnings.add(`${what} was longer than Go's limit of ${GO_MAX_STRING_BYTES} bytes and was cut to it`);
+    this.enc.onTruncated = (what) => this.warnings.add('names cut to Go\'s length limit', `${what} was longer than Go's limit of ${GO_MAX_STRING_BYTES} bytes and was cut to it`);
     this.enc.procStart(0);
   }
 
@@ -181,19 +159,20 @@ export class GoTraceConverter {
       for (const region of stack) {
         if (region.endedAt < 0) continue;
         this.warnings.add(
+          'regions left open with regions nested in them',
           `region "${region.type}" on flow ${flow} ended ${at(region.endedAt)} while regions nested in it were still open, and they never ended: ` +
             `Go's regions must end innermost first, so in the export it is left open (unfinished) with them`,
         );
       }
     }
     if (this.movedForward > 0) {
-      this.warnings.add(`${this.movedForward} events were earlier than the event before them and were moved forward to its time (Go's times on a P never go back)`);
+      this.warnings.add('summary lines', `${this.movedForward} events were earlier than the event before them and were moved forward to its time (Go's times on a P never go back)`);
     }
-    if (this.gcLeftOut > 0) this.warnings.add(`${this.gcLeftOut} garbage collections overlapped the one before them and were left out (Go's GCs do not overlap)`);
+    if (this.gcLeftOut > 0) this.warnings.add('summary lines', `${this.gcLeftOut} garbage collections overlapped the one before them and were left out (Go's GCs do not overlap)`);
     if (this.droppedByRuntime > 0) {
-      this.warnings.add(`the runtime dropped ${this.droppedByRuntime} events while tracing (the writer could not keep up); they are missing from the export too`);
+      this.warnings.add('summary lines', `the runtime dropped ${this.droppedByRuntime} events while tracing (the writer could not keep up); they are missing from the export too`);
     }
-    return { events: this.enc.events, warnings: this.warnings.finish() };
+    return { events: this.enc.events, warnings: this.warnings.list() };
   }
 
   // ---- flows and goroutines ------------------------------------------------------------------
@@ -214,7 +193,7 @@ export class GoTraceConverter {
   private run(flow: number, event: TraceEvent): Nanos {
     if (flow === this.running && flow > 0) return this.time(event.ts);
     if (flow <= 0) {
-      this.warnings.add(`a ${event.kind} event ${at(event.ts)} names flow ${flow}, which cannot be a goroutine; it was left out`);
+      this.warnings.add('events on a flow that cannot be a goroutine', `a ${event.kind} event ${at(event.ts)} names flow ${flow}, which cannot be a goroutine; it was left out`);
       return -1;
     }
     this.park();
@@ -291,7 +270,7 @@ export class GoTraceConverter {
 
   private taskCreate(event: Extract<TraceEvent, { kind: 'taskCreate' }>): void {
     if (this.tasksCreated.has(event.task)) {
-      this.warnings.add(`task ${event.task} was created again ${at(event.ts)} (as "${event.type}"); Go rejects a task id used twice, so only the first creation is exported`);
+      this.warnings.add('tasks created twice', `task ${event.task} was created again ${at(event.ts)} (as "${event.type}"); Go rejects a task id used twice, so only the first creation is exported`);
       return;
     }
     const ts = this.run(event.flow, event);
@@ -302,7 +281,7 @@ export class GoTraceConverter {
 
   private taskEnd(event: Extract<TraceEvent, { kind: 'taskEnd' }>): void {
     if (this.tasksEnded.has(event.task)) {
-      this.warnings.add(`task ${event.task} was ended again ${at(event.ts)}; only the first end is exported (Go would measure to the last one)`);
+      this.warnings.add('tasks ended twice', `task ${event.task} was ended again ${at(event.ts)}; only the first end is exported (Go would measure to the last one)`);
       return;
     }
     const ts = this.run(event.flow, event);
@@ -337,7 +316,7 @@ export class GoTraceConverter {
     const stack = this.regions.get(flow);
     const index = stack ? pairEnd(stack, event.type, above ?? 0) : -1;
     if (!stack || index < 0) {
-      this.warnings.add(`region end "${event.type}" on flow ${flow} ${at(event.ts)} has no open region of that type (its start is not in the trace); it was left out`);
+      this.warnings.add('region ends without a start', `region end "${event.type}" on flow ${flow} ${at(event.ts)} has no open region of that type (its start is not in the trace); it was left out`);
       return;
     }
     const ts = this.run(flow, event);
@@ -347,6 +326,7 @@ export class GoTraceConverter {
       const region = stack.pop()!;
       if (region.endedAt < ts) {
         this.warnings.add(
+          'regions ended before regions nested in them',
           `region "${region.type}" on flow ${flow} was ended ${at(region.endedAt)}, before regions nested in it; ` +
             `Go's regions must end innermost first, so the export ends it ${at(ts)} with them (${formatDuration(ts - region.endedAt)} later)`,
         );
@@ -394,69 +374,6 @@ function pairEnd(stack: readonly OpenRegion[], type: string, regionsAbove: numbe
   return -1;
 }
 
-// ---- streaming ---------------------------------------------------------------------------------
-
-/** The input as chunks (at most {@link INPUT_CHUNK_BYTES} from a file or bytes) and its size when known. */
-async function openSource(source: TraceSource): Promise<{ chunks: AsyncIterable<Uint8Array>; totalBytes: number | null }> {
-  if (typeof source === 'string') {
-    const { size } = await stat(source);
-    return { chunks: createReadStream(source, { highWaterMark: INPUT_CHUNK_BYTES }), totalBytes: size };
-  }
-  if (source instanceof Uint8Array) {
-    const bytes = source;
-    return {
-      chunks: (async function* () {
-        for (let i = 0; i < bytes.length; i += INPUT_CHUNK_BYTES) yield bytes.subarray(i, i + INPUT_CHUNK_BYTES);
-      })(),
-      totalBytes: bytes.length,
-    };
-  }
-  return { chunks: source, totalBytes: null };
-}
-
-/** Writes to a Writable with backpressure; an error the stream emits rejects the next write. */
-class StreamOut {
-  private error: Error | null = null;
-  private readonly onError = (error: Error): void => {
-    this.error ??= error;
-  };
-
-  constructor(private readonly out: Writable) {
-    out.on('error', this.onError);
-  }
-
-  async write(chunks: readonly Uint8Array[]): Promise<void> {
-    for (const chunk of chunks) {
-      if (this.error) throw this.error;
-      if (!this.out.write(chunk)) await this.drained();
-    }
-    if (this.error) throw this.error;
-  }
-
-  private drained(): Promise<void> {
-    const out = this.out;
-    return new Promise((resolve, reject) => {
-      const done = (error?: Error): void => {
-        out.off('drain', onDrain);
-        out.off('error', onFail);
-        out.off('close', onClose);
-        if (error) reject(error);
-        else resolve();
-      };
-      const onDrain = (): void => done();
-      const onFail = (error: Error): void => done(error);
-      const onClose = (): void => done(this.error ?? new Error('the output stream closed before the export was written'));
-      out.on('drain', onDrain);
-      out.on('error', onFail);
-      out.on('close', onClose);
-    });
-  }
-
-  release(): void {
-    this.out.off('error', this.onError);
-  }
-}
-
 /**
  * Exports a trace (a file path, bytes, or a stream of chunks) in Go 1.19's execution-trace format to
  * `out`, for `go tool trace`: every flow a goroutine, tasks, regions (with their source locations as
@@ -470,26 +387,14 @@ class StreamOut {
  * stopped (`status` says where and why); I/O errors (no such file, a failing `out`) reject.
  */
 export async function exportGo(source: TraceSource, out: Writable, options: ExportOptions = {}): Promise<ExportResult> {
-  const { chunks, totalBytes } = await openSource(source);
   const converter = new GoTraceConverter();
-  const output = new StreamOut(out);
+  const output = new PacedWriter(out);
+  // The Go bytes of each piece of input are written out (waiting while `out` is full) before reading on.
+  const writeConverted = (): Promise<void> => output.writeAll(converter.takeChunks());
   try {
-    let bytesRead = 0;
-    // readTrace pulls the next piece once the previous one's events were converted: write their bytes
-    // out (waiting while `out` is full) before reading on.
-    const paced = (async function* () {
-      for await (const chunk of chunks) {
-        for (let i = 0; i < chunk.length; i += PIECE_BYTES) {
-          yield chunk.subarray(i, i + PIECE_BYTES);
-          await output.write(converter.takeChunks());
-        }
-        bytesRead += chunk.length;
-        options.onProgress?.(bytesRead, totalBytes);
-      }
-    })();
-    const status = await readTrace(paced, (event) => converter.add(event));
+    const status = await decodePaced(source, new TraceDecoder((event) => converter.add(event)), writeConverted, options.onProgress);
     const { events, warnings } = converter.finish(status);
-    await output.write(converter.takeChunks());
+    await writeConverted();
     return { events, warnings, status };
   } finally {
     output.release();

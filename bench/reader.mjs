@@ -1,0 +1,243 @@
+// Reading a big trace, run by bench/run.mjs after the other parts: the time and peak memory to read and
+// summarize a 10-million-event trace (1 million with --quick), side by side with Go 1.19's loader
+// (`go tool trace -d`) reading our Go-format export of the same trace. Figures, not assertions: the
+// target is printed as met / not met.
+//
+//   node bench/reader.mjs [--quick]    this part alone (needs a build)
+//
+// The trace is written by the real runtime (a service: requests in flight at once, each a task with
+// sync regions, an awaited region on a flow of its own, and a log; GC and heap events on) into
+// bench/.work/reader-PID/, removed at the end. Every measurement is a child process of its own, so
+// each peak RSS is that of one job alone: `/usr/bin/time -v` reports it when present (for Go too),
+// else the Node children report process.resourceUsage().maxRSS and Go's is not measured.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
+import { runtimeDir } from './runtime-dir.mjs';
+
+const benchDir = fileURLToPath(new URL('.', import.meta.url));
+const thisFile = fileURLToPath(import.meta.url);
+const TIME = '/usr/bin/time';
+const GO_CANDIDATES = ['/usr/lib/go-1.19/bin/go', 'go'];
+/** Requests in flight at once while the trace is written. */
+const CONCURRENCY = 64;
+/** The heap readTrace is also run in, to show that its memory does not grow with the trace. */
+const SMALL_HEAP_MB = 16;
+
+// ---- the children --------------------------------------------------------------------------------
+
+/** Writes a trace of at least `target` events with the runtime; prints what was recorded. */
+async function generate(path, target) {
+  const { background, current, log, newTask, start, startRegion, stop, withRegion } = await import(`${runtimeDir}/runtime/index.js`);
+  const { S } = await import(`${runtimeDir}/runtime/recorder.js`);
+  // About 12 events: task create/end, 4 region pairs (one of them async, on a flow of its own, with
+  // an await inside a region), a flow start, a log.
+  async function request(i) {
+    const [ctx, task] = newTask(background, 'request');
+    startRegion(ctx, 'parse').end();
+    await withRegion(ctx, 'handle', async () => {
+      const query = startRegion(current(), 'query');
+      await null;
+      query.end();
+      log(current(), 'db', i % 100 === 0 ? `slow query ${i}` : 'ok');
+    });
+    startRegion(ctx, 'render').end();
+    task.end();
+  }
+  start(path, { maxBufferedBytes: 1 << 30 });
+  const t0 = performance.now();
+  let requests = 0;
+  while (S.recorded + S.count < target) {
+    const batch = [];
+    for (let k = 0; k < CONCURRENCY; k++) batch.push(request(requests++));
+    await Promise.all(batch);
+    // Let the background writer run, as a real service's event loop would.
+    if (requests % (CONCURRENCY * 64) === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  const dropped = S.dropped;
+  await stop();
+  return { requests, dropped, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** One measured job in this process: its own time (after imports) and peak RSS. */
+async function child(mode, args) {
+  const tool = (name) => import(`${runtimeDir}/tool/${name}.js`);
+  const t0 = performance.now();
+  let result;
+  if (mode === 'generate') {
+    result = await generate(args[0], Number(args[1]));
+  } else if (mode === 'analyze') {
+    const { analyzeTrace } = await tool('analysis');
+    const analysis = await analyzeTrace(args[0]);
+    const s = analysis.summary;
+    // Measured while the analysis is still referenced: what holding it costs.
+    const heapUsedMb = process.memoryUsage().heapUsed / 2 ** 20;
+    result = { events: s.events, tasks: s.tasks, regions: s.regions, logs: s.logs, complete: analysis.status.complete, heapUsedMb };
+  } else if (mode === 'read') {
+    const { readTrace } = await tool('reader');
+    let events = 0;
+    const status = await readTrace(args[0], () => events++);
+    result = { events, complete: status.complete };
+  } else if (mode === 'export-go') {
+    const { exportGo } = await tool('export-go');
+    const { createWriteStream } = await import('node:fs');
+    const out = createWriteStream(args[1]);
+    const exported = await exportGo(args[0], out);
+    await new Promise((resolve, reject) => out.end((error) => (error ? reject(error) : resolve())));
+    result = { goEvents: exported.events, warnings: exported.warnings.length, complete: exported.status.complete };
+  } else {
+    throw new Error(`unknown child mode ${mode}`);
+  }
+  result.ms = performance.now() - t0;
+  result.maxRssKb = process.resourceUsage().maxRSS;
+  console.log(JSON.stringify(result));
+}
+
+// ---- the parent ----------------------------------------------------------------------------------
+
+/**
+ * Runs `command args` to completion under `/usr/bin/time -v` when present. Returns its wall time (ms,
+ * measured here: process start to exit), its peak RSS in KiB (null when unknown) and its stdout.
+ */
+function measured(command, args, { stdout = 'pipe', timeFile } = {}) {
+  const withTime = existsSync(TIME);
+  const t0 = performance.now();
+  const run = withTime
+    ? spawnSync(TIME, ['-v', '-o', timeFile, command, ...args], { encoding: 'utf8', stdio: ['ignore', stdout, 'pipe'], maxBuffer: 1 << 26 })
+    : spawnSync(command, args, { encoding: 'utf8', stdio: ['ignore', stdout, 'pipe'], maxBuffer: 1 << 26 });
+  const wallMs = performance.now() - t0;
+  if (run.error) throw run.error;
+  let maxRssKb = null;
+  if (withTime && existsSync(timeFile)) {
+    const match = /Maximum resident set size \(kbytes\): (\d+)/.exec(readFileSync(timeFile, 'utf8'));
+    if (match) maxRssKb = Number(match[1]);
+    rmSync(timeFile, { force: true });
+  }
+  return { status: run.status, signal: run.signal, stdout: run.stdout ?? '', stderr: run.stderr ?? '', wallMs, maxRssKb };
+}
+
+/** A child job of this file: its JSON result, the wall time and the peak RSS (from time -v, else its own). */
+function nodeJob(workDir, mode, args, nodeFlags = []) {
+  const run = measured(process.execPath, [...nodeFlags, thisFile, '--child', mode, ...args], { timeFile: join(workDir, 'job.time') });
+  if (run.status !== 0) {
+    const why = run.signal ? `killed by ${run.signal}` : `exit ${run.status}`;
+    return { failed: `${why}: ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`, wallMs: run.wallMs, maxRssKb: run.maxRssKb };
+  }
+  const result = JSON.parse(run.stdout.trim().split('\n').at(-1));
+  return { ...result, wallMs: run.wallMs, maxRssKb: run.maxRssKb ?? result.maxRssKb };
+}
+
+/** Go 1.19's `go` command, or null. */
+function findGo() {
+  for (const go of GO_CANDIDATES) {
+    const run = spawnSync(go, ['version'], { encoding: 'utf8' });
+    if (run.status === 0 && /\bgo1\.19(\.|\s)/.test(run.stdout)) return { go, version: run.stdout.trim() };
+  }
+  return null;
+}
+
+const fmtMs = (ms) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+const fmtMb = (kb) => (kb === null || kb === undefined ? 'n/a' : `${Math.round(kb / 1024)} MB`);
+const fmtN = (n) => n.toLocaleString('en-US');
+const pad = (s, w) => String(s).padEnd(w);
+const lpad = (s, w) => String(s).padStart(w);
+
+/** Runs the whole part and prints its section. `progress` writes to stderr. */
+export async function runReaderBench({ quick = false, progress = (text) => process.stderr.write(text) } = {}) {
+  const target = quick ? 1_000_000 : 10_000_000;
+  const started = performance.now();
+  const workDir = join(benchDir, '.work', `reader-${process.pid}`);
+  mkdirSync(workDir, { recursive: true });
+  const tracePath = join(workDir, 'big.trace');
+  const goPath = join(workDir, 'big.go.trace');
+  try {
+    progress(`  reader: writing a ${fmtN(target)}-event trace with the runtime (child process)...\n`);
+    const gen = nodeJob(workDir, 'generate', [tracePath, String(target)]);
+    if (gen.failed) throw new Error(`writing the trace failed: ${gen.failed}`);
+    const traceBytes = statSync(tracePath).size;
+
+    progress(`  reader: analyzeTrace, readTrace, exportGo (child processes)...\n`);
+    const analyze = nodeJob(workDir, 'analyze', [tracePath]);
+    const read = nodeJob(workDir, 'read', [tracePath]);
+    const readSmall = nodeJob(workDir, 'read', [tracePath], [`--max-old-space-size=${SMALL_HEAP_MB}`]);
+    const exported = nodeJob(workDir, 'export-go', [tracePath, goPath]);
+
+    const go = findGo();
+    let goLoad = null;
+    if (go && !exported.failed) {
+      progress(`  reader: go tool trace -d (Go's loader)...\n`);
+      goLoad = measured(go.go, ['tool', 'trace', '-d', goPath], { stdout: 'ignore', timeFile: join(workDir, 'go.time') });
+    }
+    const goBytes = existsSync(goPath) ? statSync(goPath).size : 0;
+    rmSync(goPath, { force: true });
+
+    // ---- the report ----
+    const events = read.events ?? analyze.events;
+    console.log(`\n=== reader ===`);
+    console.log(
+      `trace: ${fmtN(events ?? 0)} events (${fmtN(gen.requests)} requests, ${CONCURRENCY} in flight: task, 4 regions — one awaited on a flow of its own —, a log; GC and heap on), ` +
+        `${(traceBytes / 1e6).toFixed(1)} MB = ${(traceBytes / events).toFixed(2)} bytes/event, written in ${gen.seconds.toFixed(1)} s, dropped: ${gen.dropped}`,
+    );
+    console.log(`each job a child process; wall = process start to exit (Node's start-up included), peak RSS ${existsSync(TIME) ? 'from /usr/bin/time -v' : 'from process.resourceUsage().maxRSS (no /usr/bin/time)'}`);
+    console.log(`${pad('job', 52)}${lpad('wall', 10)}${lpad('in-process', 12)}${lpad('M events/s', 12)}${lpad('peak RSS', 11)}`);
+    console.log('-'.repeat(97));
+    const row = (name, job, inProcessMs) => {
+      if (job.failed) {
+        console.log(`${pad(name, 52)}FAILED (${job.failed}) after ${fmtMs(job.wallMs)}, peak RSS ${fmtMb(job.maxRssKb)}`);
+        return;
+      }
+      const rate = events / (job.wallMs / 1000) / 1e6;
+      console.log(pad(name, 52) + lpad(fmtMs(job.wallMs), 10) + lpad(inProcessMs === undefined ? '' : fmtMs(inProcessMs), 12) + lpad(rate.toFixed(2), 12) + lpad(fmtMb(job.maxRssKb), 11));
+    };
+    row('analyzeTrace (read + summarize)', analyze, analyze.ms);
+    row('readTrace alone (count events)', read, read.ms);
+    row(`  the same in a ${SMALL_HEAP_MB} MB heap (--max-old-space-size)`, readSmall, readSmall.ms);
+    row(`exportGo to a file (${exported.failed ? '?' : `${fmtN(exported.goEvents)} Go events, ${(goBytes / 1e6).toFixed(1)} MB`})`, exported, exported.ms);
+    if (!go) {
+      console.log(`${pad('go tool trace -d (Go 1.19 loader)', 52)}skipped: Go not installed (no go1.19 at ${GO_CANDIDATES[0]} nor as \`go\` on PATH)`);
+    } else if (goLoad) {
+      const failed = goLoad.status !== 0 ? `exit ${goLoad.status ?? goLoad.signal}: ${goLoad.stderr.trim().split('\n').slice(-2).join(' | ')}` : undefined;
+      row('go tool trace -d FILE > /dev/null (Go 1.19 loader)', { ...goLoad, failed });
+    } else {
+      console.log(`${pad('go tool trace -d (Go 1.19 loader)', 52)}skipped: the Go export failed`);
+    }
+    if (!analyze.failed) {
+      console.log(`analyzeTrace kept ${fmtN(analyze.tasks)} tasks, ${fmtN(analyze.regions)} regions and ${fmtN(analyze.logs)} logs in memory (complete: ${analyze.complete})`);
+    }
+    console.log(`M events/s: the trace's ${fmtN(events)} events per second of wall time, for every row`);
+    if (go) console.log(`go tool trace -d: ${go.version}; parses the whole trace into memory, then prints every event (to /dev/null) and exits`);
+
+    // ---- the target ----
+    console.log(`\nreader targets`);
+    const goOk = goLoad && goLoad.status === 0;
+    if (goOk && !analyze.failed) {
+      const ratio = goLoad.wallMs / analyze.wallMs;
+      const mem = goLoad.maxRssKb && analyze.maxRssKb ? `; peak RSS ${fmtMb(analyze.maxRssKb)} vs ${fmtMb(goLoad.maxRssKb)} (${(goLoad.maxRssKb / analyze.maxRssKb).toFixed(1)}× less)` : '';
+      console.log(`  ${ratio >= 5 ? 'met    ' : 'NOT MET'}  ${pad('analyzeTrace ≥ 5× faster than go tool trace -d', 52)} ${ratio.toFixed(1)}× (${fmtMs(analyze.wallMs)} vs ${fmtMs(goLoad.wallMs)})${mem}`);
+      console.log(`           ${pad('readTrace alone vs go tool trace -d', 52)} ${(goLoad.wallMs / read.wallMs).toFixed(1)}×; exportGo then go tool trace -d takes ${((exported.wallMs + goLoad.wallMs) / analyze.wallMs).toFixed(1)}× as long as analyzeTrace`);
+    } else {
+      console.log(`  skipped  analyzeTrace ≥ 5× faster than go tool trace -d: ${!go ? 'Go 1.19 not installed' : analyze.failed ? 'analyzeTrace failed' : 'Go could not load the export'}`);
+    }
+    if (!analyze.failed && !read.failed) {
+      const bounded = readSmall.failed ? `NOT bounded: it failed in a ${SMALL_HEAP_MB} MB heap` : `bounded: it also reads them in a ${SMALL_HEAP_MB} MB heap`;
+      console.log(`  memory: readTrace peaks at ${fmtMb(read.maxRssKb)} RSS, ${bounded}`);
+      const heapLimitMb = getHeapStatistics().heap_size_limit / 2 ** 20;
+      const perEvent = (analyze.heapUsedMb * 2 ** 20) / events;
+      console.log(
+        `  memory: analyzeTrace is NOT bounded: it keeps every task, region and log — ${fmtMb(analyze.maxRssKb)} peak RSS, ` +
+          `${Math.round(analyze.heapUsedMb)} MB of heap holding the result (${perEvent.toFixed(0)} bytes per event); ` +
+          `Node's default heap limit here (${Math.round(heapLimitMb)} MB) is reached at about ${fmtN(Math.round((heapLimitMb * 2 ** 20) / perEvent / 1e6))} M events of this kind`,
+      );
+    }
+    console.log(`reader part: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
+  if (process.argv[2] === '--child') await child(process.argv[3], process.argv.slice(4));
+  else await runReaderBench({ quick: process.argv.includes('--quick') });
+}
