@@ -160,25 +160,26 @@
       limit: 500,
     };
     const result = await api(`/api/tasks${query(apiQuery)}`);
-    const apply = () => {
-      const form = document.getElementById('task-filters');
+    // The form the user acted on, even if a re-render has replaced it meanwhile (its values are theirs).
+    const apply = (form) => {
       const values = Object.fromEntries(new FormData(form).entries());
       const next = { type: values.type === '*' ? null : values.type, complete: values.complete, min: values.min, max: values.max, log: values.log };
       location.hash = `#/tasks${query(next)}`;
     };
     let timer = null;
-    const later = () => {
+    const later = (e) => {
+      const form = e.target.form;
       clearTimeout(timer);
-      timer = setTimeout(apply, 300);
+      timer = setTimeout(() => apply(form), 300);
     };
     const bucketNote = filters.bucket !== '' ? bucketDescription(taskTypes, filters.type, Number(filters.bucket)) : null;
     return [
       h('h1', {}, 'Tasks'),
-      h('form', { class: 'filters', id: 'task-filters', onsubmit: (e) => { e.preventDefault(); apply(); } },
-        h('label', {}, 'Type', h('select', { name: 'type', onchange: apply },
+      h('form', { class: 'filters', id: 'task-filters', onsubmit: (e) => { e.preventDefault(); apply(e.target); } },
+        h('label', {}, 'Type', h('select', { name: 'type', onchange: (e) => apply(e.target.form) },
           h('option', { value: '*', selected: !params.has('type') }, '(all)'),
           taskTypes.map((t) => h('option', { value: t.type, selected: params.has('type') && t.type === filters.type }, typeName(t.type))))),
-        h('label', {}, 'Complete', h('select', { name: 'complete', onchange: apply },
+        h('label', {}, 'Complete', h('select', { name: 'complete', onchange: (e) => apply(e.target.form) },
           h('option', { value: '', selected: filters.complete === '' }, '(all)'),
           h('option', { value: 'true', selected: filters.complete === 'true' }, 'complete'),
           h('option', { value: 'false', selected: filters.complete === 'false' }, 'incomplete'))),
@@ -254,18 +255,19 @@
     const category = params.get('category') ?? '';
     const text = params.get('text') ?? '';
     const result = await api(`/api/logs${query({ category, text, limit: 1000 })}`);
-    const apply = () => {
-      const values = Object.fromEntries(new FormData(document.getElementById('log-filters')).entries());
+    // The form the user acted on, even if a re-render has replaced it meanwhile.
+    const apply = (form) => {
+      const values = Object.fromEntries(new FormData(form).entries());
       location.hash = `#/logs${query(values)}`;
     };
     let timer = null;
     return [
       h('h1', {}, 'Logs'),
-      h('form', { class: 'filters', id: 'log-filters', onsubmit: (e) => { e.preventDefault(); apply(); } },
-        h('label', {}, 'Category', h('select', { name: 'category', onchange: apply },
+      h('form', { class: 'filters', id: 'log-filters', onsubmit: (e) => { e.preventDefault(); apply(e.target); } },
+        h('label', {}, 'Category', h('select', { name: 'category', onchange: (e) => apply(e.target.form) },
           h('option', { value: '', selected: category === '' }, '(all)'),
           summary.logCategories.map((c) => h('option', { value: c.category, selected: c.category === category }, `${c.category} (${c.count})`)))),
-        h('label', {}, 'Message contains', h('input', { name: 'text', value: text, oninput: () => { clearTimeout(timer); timer = setTimeout(apply, 300); } })),
+        h('label', {}, 'Message contains', h('input', { name: 'text', value: text, oninput: (e) => { const form = e.target.form; clearTimeout(timer); timer = setTimeout(() => apply(form), 300); } })),
         h('button', { type: 'submit' }, 'Search')),
       h('p', {}, h('span', { id: 'log-count' }, String(result.total)), ' logs', result.total > result.items.length ? ` (first ${result.items.length} shown)` : ''),
       table([{ title: 'TIME', num: true }, { title: 'TASK', num: true }, { title: 'FLOW', num: true }, { title: 'CATEGORY' }, { title: 'MESSAGE' }, { title: 'LOCATION' }],
