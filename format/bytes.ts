@@ -66,28 +66,31 @@ export class ByteWriter {
     this.length += data.length;
   }
 
+  /**
+   * The fast path of string encoders: a string of fewer than 128 characters, all ASCII, is written as
+   * `one-byte length, bytes` and true is returned. Otherwise nothing is written (bytes past `length`
+   * may be overwritten) and false is returned. TextEncoder's encodeInto and the subarray it needs cost
+   * more than this copy for names like these.
+   */
+  shortAscii(value: string): boolean {
+    const length = value.length;
+    if (length >= 0x80) return false;
+    this.reserve(length + 1);
+    const b = this.bytes;
+    let n = this.length + 1;
+    for (let i = 0; i < length; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) return false;
+      b[n++] = c;
+    }
+    b[this.length] = length;
+    this.length = n;
+    return true;
+  }
+
   /** `varint byteLength, bytes`; strings longer than MAX_STRING_BYTES are cut at a character boundary. */
   string(value: string): void {
-    // Fast path: a short ASCII string is copied as it is, behind a one-byte length (TextEncoder's
-    // encodeInto and the subarray it needs cost more than the copy for names like these).
-    const length = value.length;
-    if (length < 0x80) {
-      this.reserve(length + 1);
-      const b = this.bytes;
-      let n = this.length + 1;
-      let i = 0;
-      for (; i < length; i++) {
-        const c = value.charCodeAt(i);
-        if (c >= 0x80) break;
-        b[n++] = c;
-      }
-      if (i === length) {
-        b[this.length] = length;
-        this.length = n;
-        return;
-      }
-      // Not ASCII: the general path below overwrites what was copied.
-    }
+    if (this.shortAscii(value)) return;
     // A JS string of n UTF-16 units is at most 3n UTF-8 bytes.
     const room = Math.min(value.length * 3, MAX_STRING_BYTES);
     this.reserve(room + MAX_VARINT_BYTES);

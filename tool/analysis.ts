@@ -64,7 +64,6 @@ export class TraceAnalyzer {
   private readonly regions: RegionRecord[] = [];
   private readonly logs: LogInfo[] = [];
   private readonly problems: Problem[] = [];
-  /** Out-of-order ends the runtime announced (by `flow\0type`), so the reader does not report them again. */
   /** Per flow: the runtime announced an out-of-order end, and how many regions were nested in the ended one. */
   private readonly announcedOutOfOrder = new Map<number, number>();
   private events = 0;

@@ -18,6 +18,7 @@ import { formatDuration } from './format-duration.js';
 import { GO_MAX_STRING_BYTES, GoTraceEncoder, type GoFrame } from './go-trace-encoder.js';
 import { IdSet } from './id-set.js';
 import type { TraceSource } from './reader.js';
+import { pairRegionEnd } from './region-stacks.js';
 
 export type { ExportOptions, ExportResult } from './export-types.js';
 
@@ -301,20 +302,20 @@ export class GoTraceConverter {
   }
 
   /**
-   * Pairs the end with a region as our reader does (the innermost open region of the flow with the
-   * end's type; after an out-of-order misuse, exactly the announced one). Go accepts only the end of
-   * the innermost open region of the goroutine, and rejects the whole trace otherwise. So a region
-   * ended while regions nested in it are open is marked ended, and its end is written once they have
-   * ended: every start keeps its end, the nesting stays strict, and only that region lasts longer in
-   * Go's tool (a warning says by how much). An end without a start (lost in dropped events, or before
-   * the trace started) is left out: Go would count it as a region of its own.
+   * Pairs the end with a region as our reader does ({@link pairRegionEnd}: the innermost open region
+   * of the flow with the end's type; after an out-of-order misuse, exactly the announced one). Go
+   * accepts only the end of the innermost open region of the goroutine, and rejects the whole trace
+   * otherwise. So a region ended while regions nested in it are open is marked ended, and its end is
+   * written once they have ended: every start keeps its end, the nesting stays strict, and only that
+   * region lasts longer in Go's tool (a warning says by how much). An end without a start (lost in
+   * dropped events, or before the trace started) is left out: Go would count it as a region of its own.
    */
   private regionEnd(event: Extract<TraceEvent, { kind: 'regionEnd' }>): void {
     const flow = event.flow;
     const above = this.announcedOutOfOrder.get(flow);
     this.announcedOutOfOrder.delete(flow);
     const stack = this.regions.get(flow);
-    const index = stack ? pairEnd(stack, event.type, above ?? 0) : -1;
+    const index = stack ? pairRegionEnd(stack, event.type, above ?? 0, openInTrace) : -1;
     if (!stack || index < 0) {
       this.warnings.add('region ends without a start', `region end "${event.type}" on flow ${flow} ${at(event.ts)} has no open region of that type (its start is not in the trace); it was left out`);
       return;
@@ -352,27 +353,8 @@ export class GoTraceConverter {
   }
 }
 
-/**
- * The index in `stack` of the region an end of `type` closes, as tool/region-stacks.ts pairs it,
- * counting only the regions not already ended; -1 when there is none.
- */
-function pairEnd(stack: readonly OpenRegion[], type: string, regionsAbove: number): number {
-  if (regionsAbove > 0) {
-    let live = 0;
-    for (let i = stack.length - 1; i >= 0; i--) {
-      if (stack[i].endedAt >= 0) continue;
-      if (live === regionsAbove) {
-        if (stack[i].type === type) return i;
-        break;
-      }
-      live++;
-    }
-  }
-  for (let i = stack.length - 1; i >= 0; i--) {
-    if (stack[i].endedAt < 0 && stack[i].type === type) return i;
-  }
-  return -1;
-}
+/** Open in our trace: not ended yet (an ended region stays on Go's stack until the regions nested in it end). */
+const openInTrace = (region: OpenRegion): boolean => region.endedAt < 0;
 
 /**
  * Exports a trace (a file path, bytes, or a stream of chunks) in Go 1.19's execution-trace format to

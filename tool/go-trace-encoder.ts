@@ -48,28 +48,12 @@ const utf8 = new TextEncoder();
 /**
  * Writes `length, UTF-8 bytes` of `value`, cut at a character boundary to at most
  * {@link GO_MAX_STRING_BYTES} bytes; returns whether it was cut. Short ASCII strings (most names and
- * messages) are copied without an intermediate buffer.
+ * messages) are copied without an intermediate buffer ({@link ByteWriter.shortAscii}).
  */
 export function writeGoString(out: ByteWriter, value: string): boolean {
-  const length = value.length;
-  if (length < 0x80) {
-    out.reserve(length + 1);
-    const b = out.bytes;
-    let n = out.length + 1;
-    let i = 0;
-    for (; i < length; i++) {
-      const c = value.charCodeAt(i);
-      if (c >= 0x80) break;
-      b[n++] = c;
-    }
-    if (i === length) {
-      b[out.length] = length;
-      out.length = n;
-      return false;
-    }
-  }
+  if (out.shortAscii(value)) return false;
   // A JS string of n UTF-16 units is at most 3n UTF-8 bytes.
-  let bytes = utf8.encode(length * 3 > 4 * GO_MAX_STRING_BYTES ? value.slice(0, 2 * GO_MAX_STRING_BYTES) : value);
+  let bytes = utf8.encode(value.length * 3 > 4 * GO_MAX_STRING_BYTES ? value.slice(0, 2 * GO_MAX_STRING_BYTES) : value);
   const truncated = bytes.length > GO_MAX_STRING_BYTES;
   if (truncated) {
     let end = GO_MAX_STRING_BYTES;

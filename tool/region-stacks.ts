@@ -61,21 +61,41 @@ export class RegionStacks {
    */
   end(ts: Nanos, flow: number, type: string, regionsAbove = 0): RegionEndPairing {
     const stack = this.flows.get(flow)?.stack;
-    if (!stack) return { region: null, outOfOrder: false };
-    const exact = stack.length - 1 - regionsAbove;
-    if (regionsAbove > 0 && exact >= 0 && stack[exact].type === type) {
-      const region = stack[exact];
-      stack.splice(exact, 1);
-      region.end = ts;
-      return { region, outOfOrder: true };
-    }
-    for (let i = stack.length - 1; i >= 0; i--) {
-      const region = stack[i];
-      if (region.type !== type) continue;
-      stack.splice(i, 1);
-      region.end = ts;
-      return { region, outOfOrder: i !== stack.length };
-    }
-    return { region: null, outOfOrder: false };
+    const index = stack ? pairRegionEnd(stack, type, regionsAbove) : -1;
+    if (!stack || index < 0) return { region: null, outOfOrder: false };
+    const region = stack[index];
+    const outOfOrder = index !== stack.length - 1;
+    stack.splice(index, 1);
+    region.end = ts;
+    return { region, outOfOrder };
   }
+}
+
+/**
+ * The index in `stack` (open regions of one flow, innermost last) of the region an end of `type`
+ * closes: when the runtime said how many regions were nested in the ended one (`regionsAbove`), that
+ * one if it has the end's type; otherwise the innermost region of that type; -1 when there is none.
+ * Regions for which `isOpen` returns false are passed over, as if they were not on the stack.
+ */
+export function pairRegionEnd<R extends { readonly type: string }>(
+  stack: readonly R[],
+  type: string,
+  regionsAbove: number,
+  isOpen?: (region: R) => boolean,
+): number {
+  if (regionsAbove > 0) {
+    let open = 0;
+    for (let i = stack.length - 1; i >= 0; i--) {
+      if (isOpen && !isOpen(stack[i])) continue;
+      if (open === regionsAbove) {
+        if (stack[i].type === type) return i;
+        break;
+      }
+      open++;
+    }
+  }
+  for (let i = stack.length - 1; i >= 0; i--) {
+    if (stack[i].type === type && (!isOpen || isOpen(stack[i]))) return i;
+  }
+  return -1;
 }
