@@ -2,13 +2,11 @@
  * The analysis (`tstrace/reader`'s analyzeTrace): what `go tool trace` computes for tasks, regions and
  * logs, specified on traces the runtime writes, and on synthesized traces where exact timestamps matter.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
+import { sleep, traceOf } from './helpers/trace.js';
 import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
 import type { SourceLocation } from '../format/events.js';
-import { background, current, log, newTask, start, startRegion, stop, withContext, withRegion, type StartOptions } from '../runtime/index.js';
+import { background, current, log, newTask, startRegion, withContext, withRegion, type StartOptions } from '../runtime/index.js';
 import {
   analyzeTrace,
   bucketLowerBound,
@@ -20,20 +18,9 @@ import {
   type TraceAnalysis,
 } from '../tool/index.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tstrace-analysis-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-let traces = 0;
-
 /** Runs `body` while tracing to a fresh file (no sampled execution events) and analyses the trace. */
 async function traceAndAnalyze(body: () => unknown, options: StartOptions = {}): Promise<TraceAnalysis> {
-  const file = join(dir, `${++traces}.trace`);
-  start(file, { gc: false, heap: false, eventLoop: false, ...options });
-  try {
-    await body();
-  } finally {
-    await stop();
-  }
-  return analyzeTrace(file);
+  return analyzeTrace((await traceOf(body, options)).path);
 }
 
 /** A trace with exactly the events `write` encodes (one batch, timestamps must not decrease), and a footer ending at `endTs` unless it is null. */
@@ -59,7 +46,6 @@ const regionOfType = (analysis: TraceAnalysis, type: string): RegionInfo => {
   if (!region) throw new Error(`no region of type ${type}`);
   return region;
 };
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('tasks', () => {
   test("task tree: parents, children and regions per task (Go's TestAnalyzeAnnotationTaskTree)", async () => {
