@@ -20,7 +20,12 @@ const script = join(dir, 'app.mjs');
 const program = `import { background, current, log, newTask, start, startRegion, stop, withRegion } from ${JSON.stringify(
   pathToFileURL(join(root, 'dist/esm/runtime/index.js')).href,
 )};
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// At least \`ms\` by the high-resolution clock (a timer alone can fire up to ~1 ms early by it).
+const sleep = async (ms) => {
+  const end = performance.now() + ms;
+  do await new Promise((resolve) => setTimeout(resolve, Math.max(0, end - performance.now())));
+  while (performance.now() < end);
+};
 start(process.argv[2], { captureLocations: true, sampleInterval: 5 });
 const [ctx, task] = newTask(background, 'order');
 log(ctx, 'orderID', 'order-1');

@@ -33,4 +33,12 @@ export function annotations(events: TraceEvent[]): TraceEvent[] {
   return events.filter((e) => e.kind !== 'gc' && e.kind !== 'heap' && e.kind !== 'eventLoop');
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/**
+ * Waits for a timer, and until at least `ms` have passed by the high-resolution clock the trace uses:
+ * a timer alone can fire up to ~1 ms early by that clock, which would make duration checks flaky.
+ */
+export async function sleep(ms: number): Promise<void> {
+  const end = performance.now() + ms;
+  do await new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, end - performance.now())));
+  while (performance.now() < end);
+}
