@@ -376,14 +376,18 @@ browserSuite('viewer.test.ts', 'the page in headless Chromium', missing({ Chromi
     };
     await tab.selectOption('select[name=type]', 'slow');
     await waitFor(3);
+    // Each change re-renders the page: wait for it to settle before the next one, as a person would.
     await tab.selectOption('select[name=type]', '*');
+    await waitFor(analysis.tasks.length);
     await tab.selectOption('select[name=complete]', 'false');
     await waitFor(1);
     expect(await tab.locator('#task-list tbody').innerText()).toContain('stuck');
     await tab.selectOption('select[name=complete]', '');
+    await waitFor(analysis.tasks.length);
     await tab.fill('input[name=min]', '10ms');
     await waitFor(analysis.tasks.filter((t) => t.latency >= 10_000_000).length);
     await tab.fill('input[name=min]', '');
+    await waitFor(analysis.tasks.length);
     await tab.fill('input[name=log]', 'slow-2');
     await waitFor(1);
     await shot(tab, 'viewer-tasks-filtered.png');
