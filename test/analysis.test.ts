@@ -11,8 +11,11 @@ import {
   analyzeTrace,
   bucketLowerBound,
   durationStats,
+  EXACT_VALUES,
   latencyBucket,
+  LISTED_PROBLEMS,
   nearestRank,
+  summarizeTrace,
   type RegionInfo,
   type TaskInfo,
   type TraceAnalysis,
@@ -137,7 +140,7 @@ describe('tasks', () => {
         type: 'A',
         count: 2,
         complete: 1,
-        latency: { min: 500, p50: 500, p90: 500, p99: 500, max: 500 },
+        latency: { min: 500, p50: 500, p90: 500, p99: 500, max: 500, exact: true },
         histogram: [{ bucket: 13, lowerBound: 398, count: 1 }],
       },
     ]);
@@ -245,7 +248,28 @@ describe('percentiles (nearest rank)', () => {
     expect(nearestRank([10, 20, 30], 1)).toBe(10);
     expect(nearestRank([10, 20, 30, 40], 50)).toBe(20);
     expect(durationStats([])).toBeNull();
-    expect(durationStats([5, 1, 3])).toEqual({ min: 1, p50: 3, p90: 5, p99: 5, max: 5 });
+    expect(durationStats([5, 1, 3])).toEqual({ min: 1, p50: 3, p90: 5, p99: 5, max: 5, exact: true });
+  });
+
+  test('past 65,536 durations, percentiles come from a sketch: within 1/2048 of the exact ones, exact under 2048 ns; min and max stay exact', () => {
+    // Whole-ns durations spread over 1 ns..10 s on a log scale, in a scrambled order.
+    const n = EXACT_VALUES * 3;
+    const values = Array.from({ length: n }, (_, k) => Math.floor(10 ** (((k * 7919) % n) / (n / 10))));
+    const stats = durationStats(values)!;
+    const sorted = Float64Array.from(values).sort();
+    expect(stats.exact).toBe(false);
+    expect(stats.min).toBe(sorted[0]);
+    expect(stats.max).toBe(sorted[n - 1]);
+    for (const p of [50, 90, 99] as const) {
+      const exact = nearestRank(sorted, p);
+      expect(Math.abs(stats[`p${p}`] - exact)).toBeLessThanOrEqual(exact / 2048);
+    }
+    // Short durations are counted to the nanosecond.
+    const short = Array.from({ length: n }, (_, k) => (k * 31) % 2048);
+    const shortSorted = Float64Array.from(short).sort();
+    expect(durationStats(short)).toEqual({ min: 0, p50: nearestRank(shortSorted, 50), p90: nearestRank(shortSorted, 90), p99: nearestRank(shortSorted, 99), max: 2047, exact: false });
+    // Up to the limit they are exact.
+    expect(durationStats(values.slice(0, EXACT_VALUES))!.exact).toBe(true);
   });
 
   test('task latency min/p50/p90/p99/max over 100 complete tasks of 1..100µs', async () => {
@@ -463,6 +487,61 @@ describe('summary', () => {
     const withoutFooter = withFooter.subarray(0, withFooter.length - encodeFooter({ events: 0, dropped: 9, endTs: 600 }).length);
     const b = await analyzeTrace(withoutFooter);
     expect(b.summary).toMatchObject({ duration: 500, dropped: 7 });
+  });
+
+  test('summarizeTrace computes the same statistics as analyzeTrace, without the lists', async () => {
+    const { path } = await traceOf(
+      async () => {
+        const [ctx, task] = newTask(background, 'request');
+        const [, child] = newTask(ctx, 'child'); // never ends
+        void child;
+        await withRegion(ctx, 'handle', async () => {
+          log(current(), 'db', 'query');
+          await sleep(1);
+        });
+        startRegion(ctx, 'parse').end();
+        const outer = startRegion(background, 'outer');
+        startRegion(background, 'inner');
+        outer.end(); // out of order; inner stays open
+        task.end();
+      },
+      { captureLocations: true },
+    );
+    const analysis = await analyzeTrace(path);
+    const stats = await summarizeTrace(path);
+    const { tasks, regions, logs, ...analysisStats } = analysis;
+    expect(stats).toEqual(analysisStats);
+    expect(stats.summary).toMatchObject({ tasks: 2, regions: 4, logs: 1 });
+    expect(stats.taskTypes.map((t) => [t.type, t.count, t.complete])).toEqual([
+      ['child', 1, 0],
+      ['request', 1, 1],
+    ]);
+    expect(stats.problems.map((p) => p.kind)).toEqual(['regionEndedOutOfOrder']);
+    expect([tasks.length, regions.length, logs.length]).toEqual([2, 4, 1]);
+  });
+
+  test('summarizeTrace lists the first 1000 problems and counts the rest', async () => {
+    const bytes = synthesize((b) => {
+      for (let i = 0; i < LISTED_PROBLEMS + 5; i++) b.regionEnd(i, 1, 'orphan');
+    }, 5000);
+    const stats = await summarizeTrace(bytes);
+    expect(stats.problems).toHaveLength(LISTED_PROBLEMS);
+    expect(stats.problemsLeftOut).toBe(5);
+    expect(stats.problems[LISTED_PROBLEMS - 1].ts).toBe(LISTED_PROBLEMS - 1);
+    const analysis = await analyzeTrace(bytes);
+    expect([analysis.problems.length, analysis.problemsLeftOut]).toEqual([LISTED_PROBLEMS + 5, 0]);
+  });
+
+  test('a task ended before its creation in file order is still measured, as the analysis does', async () => {
+    const bytes = synthesize((b) => {
+      b.taskEnd(50, 1, 7, null);
+      b.taskCreate(60, 1, 7, 0, 'late', null);
+    }, 100);
+    const stats = await summarizeTrace(bytes);
+    const { tasks, regions, logs, ...analysisStats } = await analyzeTrace(bytes);
+    expect(stats).toEqual(analysisStats);
+    expect(stats.taskTypes).toMatchObject([{ type: 'late', count: 1, complete: 1, latency: { min: -10 } }]);
+    void [tasks, regions, logs];
   });
 
   test('a damaged trace is analysed up to the damage', async () => {

@@ -5,10 +5,10 @@
  */
 import type { MisuseName, Nanos, ReadStatus, SourceLocation } from '../format/events.js';
 import type { HistogramBucket } from './histogram.js';
-import type { DurationStats } from './percentiles.js';
+import type { DurationStats } from './duration-digest.js';
 
 export type { HistogramBucket } from './histogram.js';
-export type { DurationStats } from './percentiles.js';
+export type { DurationStats } from './duration-digest.js';
 
 /** Facts about the whole trace. */
 export interface TraceSummary {
@@ -180,23 +180,29 @@ export interface Problem {
   readonly location: SourceLocation | null;
 }
 
-/** Everything the analysis computes; see {@link analyzeTrace}. */
-export interface TraceAnalysis {
+/** The statistics of a trace; see {@link summarizeTrace}. */
+export interface TraceStats {
   readonly summary: TraceSummary;
-  /** How reading ended (complete, or where and why it stopped): the analysis covers what was read. */
+  /** How reading ended (complete, or where and why it stopped): the statistics cover what was read. */
   readonly status: ReadStatus;
-  /** By id, ascending; the background task 0 is not listed. */
-  readonly tasks: readonly TaskInfo[];
-  /** By id (start order). */
-  readonly regions: readonly RegionInfo[];
-  /** In file (time) order. */
-  readonly logs: readonly LogInfo[];
   /** By type. */
   readonly taskTypes: readonly TaskTypeStats[];
   /** By type, then location. */
   readonly regionGroups: readonly RegionGroupStats[];
   /** By category. */
   readonly logCategories: readonly LogCategoryStats[];
-  /** In file order. */
+  /** In file order: all of them in an analysis, the first 1000 in a summary. */
   readonly problems: readonly Problem[];
+  /** Problems found but not listed in `problems`. */
+  readonly problemsLeftOut: number;
+}
+
+/** Everything the analysis computes: the statistics, and every task, region and log; see {@link analyzeTrace}. */
+export interface TraceAnalysis extends TraceStats {
+  /** By id, ascending; the background task 0 is not listed. */
+  readonly tasks: readonly TaskInfo[];
+  /** By id (start order). */
+  readonly regions: readonly RegionInfo[];
+  /** In file (time) order. */
+  readonly logs: readonly LogInfo[];
 }

@@ -10,13 +10,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { analyzeTrace } from './analysis.js';
-import type { TraceAnalysis } from './analysis-types.js';
+import type { LogInfo, TraceAnalysis, TraceStats } from './analysis-types.js';
 import { annotatePaths, annotateReportText, TsMorphMissingError } from './annotate.js';
 import { exportChrome } from './export-chrome.js';
 import { exportGo } from './export-go.js';
 import type { ExportOptions, ExportResult } from './export-types.js';
 import { terminalProgressBar, type ProgressBar } from './progress.js';
-import type { TraceSource } from './reader.js';
+import { readTrace, type TraceSource } from './reader.js';
+import { summarizeTrace, TraceSummarizer } from './summary.js';
 import { logsJson, regionsJson, statsJson, tasksJson } from './json-report.js';
 import { logsText, regionsText, statsText, tasksText } from './text-report.js';
 import { viewCommand } from './viewer/view-command.js';
@@ -197,16 +198,33 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     return exportTrace(file, exporters[format!], output!, values.quiet === true, io);
   }
 
-  let analysis: TraceAnalysis;
   const bar = progressBar(`reading ${basename(file)}`, values.quiet === true, io);
+  const source = bar ? fileChunks(file, bar) : file;
+  const { category, text: needle } = values;
+  // stats and logs need only the statistics (bounded memory) and the selected logs; tasks and regions, everything.
+  let stats: TraceStats;
+  let analysis: TraceAnalysis | null = null;
+  const logs: LogInfo[] = [];
   try {
-    analysis = await analyzeTrace(bar ? fileChunks(file, bar) : file);
+    if (command === 'stats') {
+      stats = await summarizeTrace(source);
+    } else if (command === 'logs') {
+      const summarizer = new TraceSummarizer();
+      const status = await readTrace(source, (event) => {
+        summarizer.add(event);
+        if (event.kind !== 'log' || (category !== undefined && event.category !== category) || (needle !== undefined && !event.message.includes(needle))) return;
+        logs.push({ ts: event.ts, flow: event.flow, task: event.task, category: event.category, message: event.message, location: event.location });
+      });
+      stats = summarizer.finish(status);
+    } else {
+      stats = analysis = await analyzeTrace(source);
+    }
   } catch (error) {
     bar?.done();
     io.stderr(`tstrace: error: ${file}: ${ioErrorText(error)}\n`);
     return EXIT_TRACE_ERROR;
   }
-  const { status } = analysis;
+  const { status } = stats;
   if (!status.header) {
     const problem = status.problem;
     const reason = problem ? `${problem.reason} (at offset ${problem.offset})` : 'it has no header';
@@ -216,28 +234,18 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
 
   const json = values.json === true;
   const text = { cwd: io.cwd };
-  switch (command) {
-    case 'stats':
-      io.stdout(json ? toJson(statsJson(file, analysis)) : statsText(file, analysis, text));
-      break;
-    case 'tasks': {
-      const tasks = values.type === undefined ? analysis.tasks : analysis.tasks.filter((t) => t.type === values.type);
-      io.stdout(json ? toJson(tasksJson(file, analysis, tasks)) : tasksText(tasks, text));
-      break;
-    }
-    case 'regions': {
-      const regions = values.type === undefined ? analysis.regions : analysis.regions.filter((r) => r.type === values.type);
-      io.stdout(json ? toJson(regionsJson(file, analysis, regions)) : regionsText(regions, text));
-      break;
-    }
-    case 'logs': {
-      const { category, text: needle } = values;
-      const logs = analysis.logs.filter((l) => (category === undefined || l.category === category) && (needle === undefined || l.message.includes(needle)));
-      io.stdout(json ? toJson(logsJson(file, analysis, logs)) : logsText(logs, text));
-      break;
-    }
+  if (command === 'stats') {
+    io.stdout(json ? toJson(statsJson(file, stats)) : statsText(file, stats, text));
+  } else if (command === 'logs') {
+    io.stdout(json ? toJson(logsJson(file, stats, logs)) : logsText(logs, text));
+  } else if (analysis !== null && command === 'tasks') {
+    const tasks = values.type === undefined ? analysis.tasks : analysis.tasks.filter((t) => t.type === values.type);
+    io.stdout(json ? toJson(tasksJson(file, analysis, tasks)) : tasksText(tasks, text));
+  } else if (analysis !== null) {
+    const regions = values.type === undefined ? analysis.regions : analysis.regions.filter((r) => r.type === values.type);
+    io.stdout(json ? toJson(regionsJson(file, analysis, regions)) : regionsText(regions, text));
   }
-  return reportStatus(file, analysis, io);
+  return reportStatus(file, stats, io);
 }
 
 /**
@@ -398,7 +406,7 @@ async function annotate(paths: string[], options: { dryRun: boolean; remove: boo
 }
 
 /** Warnings and errors about the trace itself, after the report; returns the exit code. */
-function reportStatus(file: string, analysis: TraceAnalysis, io: CliIo): number {
+function reportStatus(file: string, analysis: TraceStats, io: CliIo): number {
   const { problem } = analysis.status;
   const { dropped } = analysis.summary;
   if (dropped > 0) {

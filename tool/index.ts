@@ -18,10 +18,12 @@ export type {
   TaskInfo,
   TaskTypeStats,
   TraceAnalysis,
+  TraceStats,
   TraceSummary,
 } from './analysis-types.js';
 export { bucketLowerBound, durationHistogram, latencyBucket } from './histogram.js';
-export { durationStats, nearestRank } from './percentiles.js';
+export { durationStats, nearestRank, EXACT_VALUES } from './duration-digest.js';
+export { summarizeTrace, TraceSummarizer, LISTED_PROBLEMS } from './summary.js';
 export { formatDuration } from './format-duration.js';
 export type {
   MisuseName,

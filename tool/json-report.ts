@@ -12,7 +12,7 @@ import type {
   RegionInfo,
   TaskInfo,
   TaskTypeStats,
-  TraceAnalysis,
+  TraceStats,
   TraceSummary,
 } from './analysis-types.js';
 
@@ -41,6 +41,8 @@ export interface StatsDocument extends JsonDocument {
   readonly regionGroups: readonly RegionGroupStats[];
   readonly logCategories: readonly LogCategoryStats[];
   readonly problems: readonly Problem[];
+  /** Problems found beyond the first 1000, which `problems` lists. */
+  readonly problemsLeftOut: number;
 }
 
 export interface TasksDocument extends JsonDocument {
@@ -55,33 +57,34 @@ export interface LogsDocument extends JsonDocument {
   readonly logs: readonly LogInfo[];
 }
 
-function common(command: JsonDocument['command'], file: string, analysis: TraceAnalysis): JsonDocument {
+function common(command: JsonDocument['command'], file: string, analysis: TraceStats): JsonDocument {
   const status: JsonStatus = { complete: analysis.status.complete, bytesRead: analysis.status.bytesRead, problem: analysis.status.problem };
   return { schemaVersion: JSON_SCHEMA_VERSION, command, file, status, summary: analysis.summary };
 }
 
 /** `tstrace stats --json`. */
-export function statsJson(file: string, analysis: TraceAnalysis): StatsDocument {
+export function statsJson(file: string, analysis: TraceStats): StatsDocument {
   return {
     ...common('stats', file, analysis),
     taskTypes: analysis.taskTypes,
     regionGroups: analysis.regionGroups,
     logCategories: analysis.logCategories,
     problems: analysis.problems,
+    problemsLeftOut: analysis.problemsLeftOut,
   };
 }
 
 /** `tstrace tasks --json`: `tasks` is the selected tasks. */
-export function tasksJson(file: string, analysis: TraceAnalysis, tasks: readonly TaskInfo[]): TasksDocument {
+export function tasksJson(file: string, analysis: TraceStats, tasks: readonly TaskInfo[]): TasksDocument {
   return { ...common('tasks', file, analysis), tasks };
 }
 
 /** `tstrace regions --json`: `regions` is the selected regions. */
-export function regionsJson(file: string, analysis: TraceAnalysis, regions: readonly RegionInfo[]): RegionsDocument {
+export function regionsJson(file: string, analysis: TraceStats, regions: readonly RegionInfo[]): RegionsDocument {
   return { ...common('regions', file, analysis), regions };
 }
 
 /** `tstrace logs --json`: `logs` is the selected logs. */
-export function logsJson(file: string, analysis: TraceAnalysis, logs: readonly LogInfo[]): LogsDocument {
+export function logsJson(file: string, analysis: TraceStats, logs: readonly LogInfo[]): LogsDocument {
   return { ...common('logs', file, analysis), logs };
 }

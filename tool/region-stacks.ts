@@ -34,10 +34,20 @@ export interface RegionEndPairing {
  */
 export class RegionStacks {
   private readonly flows = new Map<number, FlowState>();
+  private readonly parents: boolean;
   private lastId = 0;
+
+  /**
+   * With `parents: false`, regions get no parent and a flow is forgotten while it has no open region,
+   * so memory follows the open regions rather than the flows.
+   */
+  constructor(options: { readonly parents?: boolean } = {}) {
+    this.parents = options.parents ?? true;
+  }
 
   /** Flow `flow` was forked from `parentFlow`: its outermost regions get the parent flow's current region as parent. */
   fork(flow: number, parentFlow: number): void {
+    if (!this.parents) return;
     const parent = this.flows.get(parentFlow);
     const forkParent = parent ? (parent.stack[parent.stack.length - 1] ?? parent.forkParent) : null;
     this.flows.set(flow, { stack: [], forkParent });
@@ -49,7 +59,7 @@ export class RegionStacks {
       state = { stack: [], forkParent: null };
       this.flows.set(flow, state);
     }
-    const parent = state.stack[state.stack.length - 1] ?? state.forkParent;
+    const parent = this.parents ? (state.stack[state.stack.length - 1] ?? state.forkParent) : null;
     const region: RegionRecord = { id: ++this.lastId, type, task, flow, parent, start: ts, end: null, location };
     state.stack.push(region);
     return region;
@@ -66,6 +76,7 @@ export class RegionStacks {
     const region = stack[index];
     const outOfOrder = index !== stack.length - 1;
     stack.splice(index, 1);
+    if (stack.length === 0 && !this.parents) this.flows.delete(flow);
     region.end = ts;
     return { region, outOfOrder };
   }

@@ -5,8 +5,8 @@
 import { isAbsolute, relative } from 'node:path';
 import type { ReadStatus, SourceLocation } from '../format/events.js';
 import { formatLocation } from './analysis.js';
-import type { HistogramBucket, LogInfo, RegionInfo, TaskEventInfo, TaskInfo, TraceAnalysis } from './analysis-types.js';
-import type { DurationStats } from './percentiles.js';
+import type { HistogramBucket, LogInfo, RegionInfo, TaskEventInfo, TaskInfo, TraceStats } from './analysis-types.js';
+import type { DurationStats } from './duration-digest.js';
 import { formatDuration } from './format-duration.js';
 import { renderTable, type Column } from './table.js';
 
@@ -19,7 +19,7 @@ const statsColumns: readonly Column[] = ['MIN', 'P50', 'P90', 'P99', 'MAX'].map(
 const HISTOGRAM_BAR = 40;
 
 /** The overview of `tstrace stats`: summary, per-type tables, problems, histograms. */
-export function statsText(file: string, analysis: TraceAnalysis, options: TextOptions): string {
+export function statsText(file: string, analysis: TraceStats, options: TextOptions): string {
   const { summary } = analysis;
   const lines: string[] = [];
   const facts: [string, string][] = [
@@ -78,6 +78,7 @@ export function statsText(file: string, analysis: TraceAnalysis, options: TextOp
       ),
     ),
   );
+  if (analysis.problemsLeftOut > 0) lines.push(`  … and ${analysis.problemsLeftOut} more problems, not listed`);
 
   const taskHistograms = analysis.taskTypes.filter((t) => t.histogram.length > 0);
   if (taskHistograms.length > 0) {
@@ -187,9 +188,11 @@ function section(count: number, table: () => string[]): string[] {
   return count === 0 ? ['  (none)'] : table();
 }
 
+/** Percentiles from a sketch (more than 65,536 durations) are marked `~`: within 0.05 %. */
 function statsCells(stats: DurationStats | null): string[] {
   if (!stats) return ['-', '-', '-', '-', '-'];
-  return [stats.min, stats.p50, stats.p90, stats.p99, stats.max].map(formatDuration);
+  const about = stats.exact ? '' : '~';
+  return [formatDuration(stats.min), ...[stats.p50, stats.p90, stats.p99].map((d) => about + formatDuration(d)), formatDuration(stats.max)];
 }
 
 function histogramText(buckets: readonly HistogramBucket[], indent: string): string[] {
