@@ -18,6 +18,7 @@ import { analyzeTrace } from '../tool/analysis.js';
 import type { TraceAnalysis } from '../tool/analysis-types.js';
 import { latencyBucket } from '../tool/histogram.js';
 import { IntervalRow } from '../tool/viewer/timeline-index.js';
+import { loadTraceTables } from '../tool/viewer/trace-tables.js';
 import { startViewer, type Viewer } from '../tool/viewer/server.js';
 import { browserSuite, CHROMIUM, launchChromium, missing } from './helpers/chromium.js';
 import { sleep, tempTracePath } from './helpers/trace.js';
@@ -94,6 +95,18 @@ async function get<T = any>(path: string): Promise<T> {
 }
 
 const ids = (items: { id: number }[]) => items.map((t) => t.id);
+
+describe("the viewer's columns", () => {
+  test('hold exactly what analyzeTrace lists: every task with its history, region and log, and the same statistics', async () => {
+    const tables = await loadTraceTables(tracePath);
+    const { tasks, regions, logs, ...stats } = analysis;
+    expect(tables.stats).toEqual(stats);
+    expect(Array.from(tables.taskOrder, (row) => tables.task(row))).toEqual(tasks);
+    expect(Array.from({ length: tables.regions.length }, (_, i) => tables.region(i))).toEqual(regions);
+    expect(Array.from({ length: tables.logs.length }, (_, i) => tables.log(i))).toEqual(logs);
+    expect(tasks.some((t) => t.children.length > 0 && t.events.some((e) => e.kind === 'regionEnd'))).toBe(true);
+  });
+});
 
 describe('the JSON API', () => {
   test('binds 127.0.0.1 on a free port; serves the page and its own script and style (no CDN)', async () => {

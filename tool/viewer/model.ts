@@ -1,92 +1,113 @@
 /**
- * What `tstrace view` serves: the analysis of one trace, read once, and the queries of the viewer's JSON
- * API over it (filtered task, region and log lists, task pages, the visible part of the timeline). Pure
- * data in, plain JSON-friendly objects out; the HTTP layer is server.ts.
+ * What `tstrace view` serves: one trace, read once into columns (trace-tables.ts), and the queries of the
+ * viewer's JSON API over it (filtered task, region and log lists, task pages, the visible part of the
+ * timeline). Pure data in, plain JSON-friendly objects out; the HTTP layer is server.ts.
  */
-import type { Nanos, ReadStatus } from '../../format/events.js';
-import { formatLocation, TraceAnalyzer } from '../analysis.js';
-import type { LogInfo, RegionInfo, TaskInfo, TraceAnalysis } from '../analysis-types.js';
+import type { Nanos } from '../../format/events.js';
+import type { TaskInfo, TraceStats } from '../analysis-types.js';
 import { bucketLowerBound, latencyBucket } from '../histogram.js';
-import { readTrace, type TraceSource } from '../reader.js';
+import type { TraceSource } from '../reader.js';
+import { formatLocation } from '../summary.js';
 import { tasksText } from '../text-report.js';
-import { CounterSeries, IntervalRow, RowPacker, type CounterPoint, type TimelineItem } from './timeline-index.js';
+import { CounterSeries, IntervalRow, packRows, RowPacker, type CounterPoint, type PackedRows, type TimelineItem } from './timeline-index.js';
+import { loadTraceTables, type TraceTables } from './trace-tables.js';
+
+/** One lane of the timeline, and where it sits in the vertical layout (in rows, one spacer row between lanes). */
+interface LaneLayout {
+  readonly id: string;
+  readonly label: string;
+  readonly kind: 'gc' | 'tasks' | 'flow';
+  /** First layout row. */
+  readonly top: number;
+  readonly rows: number;
+  /** For flow lanes: the lane's first row in `flowRows` (one row per nesting depth). */
+  readonly firstRow: number;
+  /** For flow lanes: the flow. */
+  readonly flow: number;
+}
 
 /** The trace as the viewer holds it. */
 export interface ViewerModel {
-  readonly analysis: TraceAnalysis;
+  readonly tables: TraceTables;
+  readonly stats: TraceStats;
   /** Region and task types, indexed by the `type` of timeline items. */
   readonly types: readonly string[];
   readonly gc: IntervalRow;
   readonly heap: CounterSeries;
   readonly tasks: RowPacker;
-  /** Per flow with regions, in flow order: one row per nesting depth. */
-  readonly flows: ReadonlyMap<number, IntervalRow[]>;
+  /** The regions of every flow with regions, a row per (flow, nesting depth), flows in ascending order. */
+  readonly flowRows: PackedRows;
+  /** GC, tasks, then a lane per flow with regions, top to bottom. */
+  readonly lanes: readonly LaneLayout[];
+  /** Rows of the whole layout, spacers included. */
+  readonly layoutRows: number;
   /** Locations under this folder are shown relative to it. */
   readonly cwd: string;
 }
 
-/** Reads and analyses a trace, and indexes it for the timeline. */
+/** Reads a trace into columns, and indexes it for the timeline. */
 export async function loadViewerModel(source: TraceSource, cwd: string): Promise<ViewerModel> {
-  const analyzer = new TraceAnalyzer();
   const gcEvents: [Nanos, Nanos][] = [];
   const heap = new CounterSeries();
-  const status: ReadStatus = await readTrace(source, (event) => {
-    analyzer.add(event);
+  const tables = await loadTraceTables(source, (event) => {
     if (event.kind === 'gc') gcEvents.push([event.ts, event.duration]);
     else if (event.kind === 'heap') heap.add(event.ts, event.bytes);
   });
-  const analysis = analyzer.finish(status);
-
-  const typeIndex = new Map<string, number>();
-  const types: string[] = [];
-  const typeOf = (type: string): number => {
-    let index = typeIndex.get(type);
-    if (index === undefined) {
-      index = types.length;
-      types.push(type);
-      typeIndex.set(type, index);
-    }
-    return index;
-  };
+  const types = tables.strings.values;
 
   const gc = new IntervalRow();
   gcEvents.sort((a, b) => a[0] - b[0]);
   gcEvents.forEach(([ts, duration], i) => gc.add(ts, ts + duration, i, 0));
 
+  const t = tables.tasks.data;
+  const taskRows = Int32Array.from(tables.taskOrder).sort((a, b) => t.start[a] - t.start[b] || t.id[a] - t.id[b]);
   const tasks = new RowPacker();
-  for (const task of [...analysis.tasks].sort((a, b) => a.start - b.start || a.id - b.id)) tasks.add(task.start, task.end, task.id, typeOf(task.type));
+  for (const row of taskRows) tasks.add(t.start[row], t.end[row], t.id[row], t.type[row]);
 
-  // Depth of a region on its flow: one more than its parent's when the parent is on the same flow.
-  const depth = new Int32Array(analysis.regions.length + 1);
-  const flows = new Map<number, IntervalRow[]>();
-  for (const region of analysis.regions) {
-    const parent = region.parent === null ? null : analysis.regions[region.parent - 1];
-    const d = parent && parent.flow === region.flow ? depth[parent.id] + 1 : 0;
-    depth[region.id] = d;
-    let rows = flows.get(region.flow);
-    if (!rows) flows.set(region.flow, (rows = []));
-    while (rows.length <= d) rows.push(new IntervalRow());
-    rows[d].add(region.start, region.end, region.id, typeOf(region.type));
+  // A row per (flow, depth): flows ascending, each with as many rows as its deepest region needs.
+  const r = tables.regions.data;
+  const count = tables.regions.length;
+  const deepest = new Map<number, number>();
+  for (let i = 0; i < count; i++) deepest.set(r.flow[i], Math.max(deepest.get(r.flow[i]) ?? 0, r.depth[i]));
+  const flows = [...deepest.keys()].sort((a, b) => a - b);
+  const firstRowOf = new Map<number, number>();
+  const lanes: LaneLayout[] = [];
+  let top = 0;
+  const lane = (id: string, label: string, kind: LaneLayout['kind'], rows: number, firstRow = 0, flow = 0) => {
+    lanes.push({ id, label, kind, top, rows, firstRow, flow });
+    top += rows + 1;
+  };
+  if (gc.length > 0) lane('gc', 'GC', 'gc', 1);
+  if (tasks.rows.length > 0) lane('tasks', 'tasks', 'tasks', tasks.rows.length);
+  let flowRowCount = 0;
+  for (const flow of flows) {
+    const rows = deepest.get(flow)! + 1;
+    firstRowOf.set(flow, flowRowCount);
+    lane(`flow:${flow}`, `flow ${flow}`, 'flow', rows, flowRowCount, flow);
+    flowRowCount += rows;
   }
-  const sortedFlows = new Map([...flows.entries()].sort((a, b) => a[0] - b[0]));
-  return { analysis, types, gc, heap, tasks, flows: sortedFlows, cwd };
+  const rowOf = new Int32Array(count);
+  for (let i = 0; i < count; i++) rowOf[i] = firstRowOf.get(r.flow[i])! + r.depth[i];
+  const flowRows = packRows(count, flowRowCount, rowOf, r.start, r.end, (i) => i + 1, r.type);
+  return { tables, stats: tables.stats, types, gc, heap, tasks, flowRows, lanes, layoutRows: Math.max(0, top - 1), cwd };
 }
 
 // ---- queries -------------------------------------------------------------------------------------
 
 /** `/api/summary`: the overview. */
 export function summaryJson(model: ViewerModel) {
-  const { analysis } = model;
-  const { status } = analysis;
+  const { stats } = model;
+  const { status } = stats;
   return {
-    summary: analysis.summary,
+    summary: stats.summary,
     status: {
       complete: status.complete,
       problem: status.problem ? { kind: status.problem.kind, offset: status.problem.offset, reason: status.problem.reason } : null,
       bytesRead: status.bytesRead,
     },
-    problems: analysis.problems.map((p) => ({ ...p, location: formatLocation(p.location) })),
-    logCategories: analysis.logCategories,
+    problems: stats.problems.map((p) => ({ ...p, location: formatLocation(p.location) })),
+    problemsLeftOut: stats.problemsLeftOut,
+    logCategories: stats.logCategories,
   };
 }
 
@@ -102,19 +123,32 @@ function bucketJson(bucket: { bucket: number; lowerBound: Nanos; count: number }
 
 /** `/api/task-types`. */
 export function taskTypesJson(model: ViewerModel) {
-  return model.analysis.taskTypes.map((t) => ({ ...t, histogram: t.histogram.map(bucketJson) }));
+  return model.stats.taskTypes.map((t) => ({ ...t, histogram: t.histogram.map(bucketJson) }));
 }
 
 /** `/api/region-groups`: each group with its index, by which `/api/regions?group=` lists its regions. */
 export function regionGroupsJson(model: ViewerModel) {
-  return model.analysis.regionGroups.map((g, index) => ({ ...g, index, location: formatLocation(g.location), histogram: g.histogram.map(bucketJson) }));
+  return model.stats.regionGroups.map((g, index) => ({ ...g, index, location: formatLocation(g.location), histogram: g.histogram.map(bucketJson) }));
 }
 
 /** Paging of a list: `offset` (default 0) and `limit` (default 200, at most 5000). */
-function page<T>(items: readonly T[], query: URLSearchParams): { total: number; offset: number; items: T[] } {
+function pageOf(query: URLSearchParams): { offset: number; limit: number } {
   const offset = Math.max(0, Math.floor(Number(query.get('offset') ?? 0)) || 0);
   const limit = Math.min(5000, Math.max(1, Math.floor(Number(query.get('limit') ?? 200)) || 200));
-  return { total: items.length, offset, items: items.slice(offset, offset + limit) };
+  return { offset, limit };
+}
+
+/** The page `query` asks for of the items `0 ≤ i < count` that `keep` selects: their total, and the page as JSON. */
+function page<T>(count: number, keep: (i: number) => boolean, item: (i: number) => T, query: URLSearchParams): { total: number; offset: number; items: T[] } {
+  const { offset, limit } = pageOf(query);
+  const items: T[] = [];
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    if (!keep(i)) continue;
+    if (total >= offset && items.length < limit) items.push(item(i));
+    total++;
+  }
+  return { total, offset, items };
 }
 
 function numberParam(query: URLSearchParams, name: string): number | null {
@@ -124,6 +158,11 @@ function numberParam(query: URLSearchParams, name: string): number | null {
   return Number.isFinite(value) ? value : null;
 }
 
+/** The string index of `text` in the model, −1 when the trace has no such string (nothing matches). */
+function stringIndex(model: ViewerModel, text: string): number {
+  return model.types.indexOf(text);
+}
+
 /** A task in lists: its facts without its events. */
 function taskRow(task: TaskInfo) {
   const { events, regions, ...rest } = task;
@@ -131,94 +170,155 @@ function taskRow(task: TaskInfo) {
 }
 
 /**
- * `/api/tasks`: tasks filtered by `type` (exact), `complete` (`true`/`false`), latency `min` (inclusive)
- * and `max` (exclusive) in ns, histogram `bucket` (the complete tasks of that latency bucket), and `log`
- * (a log message of the task contains it); paged.
+ * A duration filter from `min` (inclusive), `max` (exclusive) and a histogram `bucket` (which also
+ * requires completeness); null when the query has none of them.
  */
-export function tasksJson(model: ViewerModel, query: URLSearchParams) {
-  const type = query.get('type');
-  const complete = query.get('complete');
+function durationFilter(query: URLSearchParams): ((duration: Nanos, complete: boolean) => boolean) | null {
   const min = numberParam(query, 'min');
   const max = numberParam(query, 'max');
   const bucket = numberParam(query, 'bucket');
+  if (min === null && max === null && bucket === null) return null;
+  return (d, complete) => (min === null || d >= min) && (max === null || d < max) && (bucket === null || (complete && latencyBucket(d) === bucket));
+}
+
+/**
+ * `/api/tasks`: tasks by id, filtered by `type` (exact), `complete` (`true`/`false`), latency `min`
+ * (inclusive) and `max` (exclusive) in ns, histogram `bucket` (the complete tasks of that latency
+ * bucket), and `log` (a log message of the task contains it); paged.
+ */
+export function tasksJson(model: ViewerModel, query: URLSearchParams) {
+  const { tables } = model;
+  const t = tables.tasks.data;
+  const type = query.get('type');
+  const typeIndex = type === null ? null : stringIndex(model, type);
+  const complete = query.get('complete') || null;
+  const duration = durationFilter(query);
   const log = query.get('log') || null;
-  const tasks = model.analysis.tasks.filter(
-    (task) =>
-      (type === null || task.type === type) &&
-      (complete === null || complete === '' || String(task.complete) === complete) &&
-      (min === null || task.latency >= min) &&
-      (max === null || task.latency < max) &&
-      (bucket === null || (task.complete && latencyBucket(task.latency) === bucket)) &&
-      (log === null || task.events.some((e) => e.kind === 'log' && e.message.includes(log))),
+  let withLog: Uint8Array | null = null;
+  if (log !== null) {
+    withLog = new Uint8Array(tables.tasks.length);
+    const l = tables.logs.data;
+    tables.messages.forEach((message, i) => {
+      if (l.task[i] !== 0 && message.includes(log)) withLog![tables.taskRow(l.task[i])] = 1;
+    });
+  }
+  const order = tables.taskOrder;
+  const result = page(
+    order.length,
+    (k) => {
+      const row = order[k];
+      return (
+        (typeIndex === null || t.type[row] === typeIndex) &&
+        (complete === null || String(tables.complete(row)) === complete) &&
+        (duration === null || duration(tables.latency(row), tables.complete(row))) &&
+        (withLog === null || withLog[row] === 1)
+      );
+    },
+    (k) => taskRow(tables.task(order[k])),
+    query,
   );
-  const result = page(tasks, query);
-  return { ...result, items: result.items.map(taskRow) };
+  return result;
 }
 
 /** `/api/task/:id`: the task, its events as `tstrace tasks` prints them, its children, its parent's type. */
 export function taskJson(model: ViewerModel, id: number) {
-  const tasks = model.analysis.tasks;
-  const task = findById(tasks, id);
-  if (!task) return null;
-  const children = task.children.map((child) => findById(tasks, child)).filter((t): t is TaskInfo => t !== undefined).map(taskRow);
-  const parent = task.parent ? findById(tasks, task.parent) : undefined;
+  const { tables } = model;
+  const row = tables.taskRow(id);
+  if (row < 0) return null;
+  const task = tables.task(row);
+  const children = task.children.map((child) => taskRow(tables.task(tables.taskRow(child))));
+  const parentRow = task.parent ? tables.taskRow(task.parent) : -1;
   return {
     ...task,
     events: task.events.map((e) => ('location' in e ? { ...e, location: formatLocation(e.location) } : e)),
     text: tasksText([task], { cwd: model.cwd }),
     childTasks: children,
-    parentType: parent ? parent.type : null,
+    parentType: parentRow >= 0 ? tables.taskType(parentRow) : null,
   };
 }
 
-function findById<T extends { id: number }>(items: readonly T[], id: number): T | undefined {
-  let low = 0;
-  let high = items.length - 1;
-  while (low <= high) {
-    const mid = (low + high) >>> 1;
-    if (items[mid].id === id) return items[mid];
-    if (items[mid].id < id) low = mid + 1;
-    else high = mid - 1;
-  }
-  return undefined;
-}
-
-/** `/api/regions`: the regions of a `group` (index in `/api/region-groups`) or of a `type`; paged. */
+/**
+ * `/api/regions`: regions by id, of a `group` (index in `/api/region-groups`) or of a `type`, filtered by
+ * duration `min`/`max` (ns) and histogram `bucket` like tasks; paged.
+ */
 export function regionsJson(model: ViewerModel, query: URLSearchParams) {
-  const { regions, regionGroups } = model.analysis;
+  const { tables } = model;
+  const r = tables.regions.data;
   const groupIndex = numberParam(query, 'group');
-  const group = groupIndex === null ? null : regionGroups[groupIndex];
+  const group = groupIndex === null ? null : (model.stats.regionGroups[groupIndex] ?? null);
   const type = group ? group.type : query.get('type');
-  const where = group ? formatLocation(group.location) : null;
-  const selected = regions.filter((r) => (type === null || r.type === type) && (where === null || formatLocation(r.location) === where));
-  const result = page(selected, query);
-  return { ...result, items: result.items.map((r: RegionInfo) => ({ ...r, location: formatLocation(r.location) })) };
+  const typeIndex = type === null ? null : stringIndex(model, type);
+  // The group's locations: every location index that prints as the group's (−1: none).
+  let inGroup: ((location: number) => boolean) | null = null;
+  if (group) {
+    const where = formatLocation(group.location);
+    const matches = tables.locations.values.map((location) => formatLocation(location) === where);
+    inGroup = (location) => (location < 0 ? where === '' : matches[location]);
+  }
+  const duration = durationFilter(query);
+  return page(
+    tables.regions.length,
+    (i) =>
+      (typeIndex === null || r.type[i] === typeIndex) &&
+      (inGroup === null || inGroup(r.location[i])) &&
+      (duration === null || duration(r.end[i] - r.start[i], r.complete[i] === 1)),
+    (i) => {
+      const region = tables.region(i);
+      return { ...region, location: formatLocation(region.location) };
+    },
+    query,
+  );
 }
 
-/** `/api/logs`: logs filtered by `category` (exact) and `text` (the message contains it); paged. */
+/** `/api/logs`: logs in time order, filtered by `category` (exact) and `text` (the message contains it); paged. */
 export function logsJson(model: ViewerModel, query: URLSearchParams) {
+  const { tables } = model;
   const category = query.get('category') || null;
+  const categoryIndex = category === null ? null : stringIndex(model, category);
   const text = query.get('text') || null;
-  const logs = model.analysis.logs.filter((l: LogInfo) => (category === null || l.category === category) && (text === null || l.message.includes(text)));
-  const result = page(logs, query);
-  return { ...result, items: result.items.map((l) => ({ ...l, location: formatLocation(l.location) })) };
+  const l = tables.logs.data;
+  return page(
+    tables.logs.length,
+    (i) => (categoryIndex === null || l.category[i] === categoryIndex) && (text === null || tables.messages[i].includes(text)),
+    (i) => {
+      const log = tables.log(i);
+      return { ...log, location: formatLocation(log.location) };
+    },
+    query,
+  );
 }
 
-/** One lane of the timeline: a row per nesting depth (flows) or per packed row (tasks). */
+/** One lane of the timeline: a row per nesting depth (flows) or per packed row (tasks); rows outside the asked window are empty. */
 interface LaneJson {
   readonly id: string;
   readonly label: string;
   readonly kind: 'gc' | 'tasks' | 'flow';
+  /** The lane's first row in the layout. */
+  readonly top: number;
   readonly rows: TimelineItem[][];
 }
 
+/** The first lane whose rows reach below layout row `row`. */
+function firstLaneReaching(lanes: readonly LaneLayout[], row: number): number {
+  let low = 0;
+  let high = lanes.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (lanes[mid].top + lanes[mid].rows <= row) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
 /**
- * `/api/timeline?from=&to=&px=[&flows=1,2]`: what is visible of `[from, to]` (ns) on `px` pixels — the GC
- * lane, the task lane, one lane per flow (all of them, or the `flows` listed), and the heap counter —
- * with intervals narrower than a pixel merged (see timeline-index.ts).
+ * `/api/timeline?from=&to=&px=[&top=&rows=][&flows=1,2]`: what is visible of `[from, to]` (ns) on `px`
+ * pixels, with intervals narrower than a pixel merged (see timeline-index.ts): the lanes — GC, tasks, a
+ * lane per flow (all of them, or the `flows` listed) — laid out top to bottom in rows with a spacer row
+ * between lanes (`layoutRows` in all), of which only the window `[top, top + rows)` is filled when asked
+ * (the lanes overlapping it, their rows outside it empty); and the heap counter.
  */
 export function timelineJson(model: ViewerModel, query: URLSearchParams) {
-  const duration = model.analysis.summary.duration;
+  const duration = model.stats.summary.duration;
   let from = numberParam(query, 'from') ?? 0;
   let to = numberParam(query, 'to') ?? duration;
   if (!(to > from)) [from, to] = [0, Math.max(duration, 1)];
@@ -226,13 +326,30 @@ export function timelineJson(model: ViewerModel, query: URLSearchParams) {
   const nsPerPixel = (to - from) / px;
   const flowFilter = query.get('flows');
   const only = flowFilter ? new Set(flowFilter.split(',').map(Number)) : null;
+  const windowTop = Math.max(0, Math.floor(numberParam(query, 'top') ?? 0));
+  const windowRows = numberParam(query, 'rows');
+  const windowEnd = windowRows === null ? Infinity : windowTop + Math.max(0, Math.floor(windowRows));
+
   const lanes: LaneJson[] = [];
-  if (!only && model.gc.length > 0) lanes.push({ id: 'gc', label: 'GC', kind: 'gc', rows: [model.gc.visible(from, to, nsPerPixel)] });
-  if (!only && model.tasks.rows.length > 0) lanes.push({ id: 'tasks', label: 'tasks', kind: 'tasks', rows: model.tasks.rows.map((row) => row.visible(from, to, nsPerPixel)) });
-  for (const [flow, rows] of model.flows) {
-    if (only && !only.has(flow)) continue;
-    lanes.push({ id: `flow:${flow}`, label: `flow ${flow}`, kind: 'flow', rows: rows.map((row) => row.visible(from, to, nsPerPixel)) });
+  // With `flows`, the listed lanes are stacked on their own (no window).
+  const layout = only ? model.lanes.filter((lane) => lane.kind === 'flow' && only.has(lane.flow)) : model.lanes;
+  let stacked = 0;
+  for (let k = only ? 0 : firstLaneReaching(layout, windowTop); k < layout.length; k++) {
+    const lane = layout[k];
+    const top = only ? stacked : lane.top;
+    stacked += lane.rows + 1;
+    if (!only && top >= windowEnd) break;
+    const rows: TimelineItem[][] = [];
+    for (let row = 0; row < lane.rows; row++) {
+      const shown = only || (top + row >= windowTop && top + row < windowEnd);
+      if (!shown) rows.push([]);
+      else if (lane.kind === 'gc') rows.push(model.gc.visible(from, to, nsPerPixel));
+      else if (lane.kind === 'tasks') rows.push(model.tasks.rows[row].visible(from, to, nsPerPixel));
+      else rows.push(model.flowRows.visible(lane.firstRow + row, from, to, nsPerPixel));
+    }
+    lanes.push({ id: lane.id, label: lane.label, kind: lane.kind, top, rows });
   }
+  const layoutRows = only ? Math.max(0, stacked - 1) : model.layoutRows;
   const heap: { max: number; points: CounterPoint[] } | null = !only && model.heap.length > 0 ? { max: model.heap.max, points: model.heap.visible(from, to, nsPerPixel) } : null;
-  return { from, to, px, duration, types: model.types, lanes, heap };
+  return { from, to, px, duration, types: model.types, layoutRows, lanes, heap };
 }

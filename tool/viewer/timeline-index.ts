@@ -14,14 +14,48 @@ import type { Nanos } from '../../format/events.js';
  */
 export type TimelineItem = [start: Nanos, end: Nanos, id: number, count: number, type: number];
 
+/** Intervals in start order, and for each the latest end up to it (ascending, so it can be searched). */
+interface IntervalColumns {
+  readonly starts: Float64Array;
+  readonly maxEnds: Float64Array;
+  readonly ends: Float64Array;
+  readonly ids: Float64Array;
+  readonly types: Int32Array;
+}
+
+/** The items of the intervals `[lo, hi)` of `c` visible in `[from, to]` at `nsPerPixel`, in start order. */
+function visibleItems(c: IntervalColumns, lo: number, hi: number, from: Nanos, to: Nanos, nsPerPixel: number): TimelineItem[] {
+  const items: TimelineItem[] = [];
+  let i = firstAtLeast(c.maxEnds, lo, hi, from);
+  while (i < hi && c.starts[i] <= to) {
+    const start = c.starts[i];
+    const end = c.ends[i];
+    if (end < from) {
+      i++;
+      continue;
+    }
+    if (end - start >= nsPerPixel) {
+      items.push([start, end, c.ids[i], 1, c.types[i]]);
+      i++;
+      continue;
+    }
+    // Narrower than a pixel: merge it with every interval starting in the same pixel column.
+    const column = Math.floor((start - from) / nsPerPixel);
+    const next = Math.max(i + 1, firstAtLeast(c.starts, lo, hi, from + (column + 1) * nsPerPixel));
+    if (next === i + 1) items.push([start, end, c.ids[i], 1, c.types[i]]);
+    else items.push([start, c.maxEnds[next - 1], c.ids[i], next - i, c.types[i]]);
+    i = next;
+  }
+  return items;
+}
+
 /** Intervals of one row, added in start order. Overlaps are allowed (they are drawn over each other). */
-export class IntervalRow {
-  private starts: Float64Array = new Float64Array(16);
-  /** The latest end among the intervals up to each index: ascending, so it can be searched. */
-  private maxEnds: Float64Array = new Float64Array(16);
-  private ends: Float64Array = new Float64Array(16);
-  private ids: Int32Array = new Int32Array(16);
-  private types: Int32Array = new Int32Array(16);
+export class IntervalRow implements IntervalColumns {
+  starts: Float64Array = new Float64Array(16);
+  maxEnds: Float64Array = new Float64Array(16);
+  ends: Float64Array = new Float64Array(16);
+  ids: Float64Array = new Float64Array(16);
+  types: Int32Array = new Int32Array(16);
   length = 0;
 
   /** Adds an interval; `start` must not be before the previous one's. */
@@ -42,29 +76,7 @@ export class IntervalRow {
 
   /** The items visible in `[from, to]` at `nsPerPixel`, in start order. */
   visible(from: Nanos, to: Nanos, nsPerPixel: number): TimelineItem[] {
-    const items: TimelineItem[] = [];
-    const n = this.length;
-    let i = firstAtLeast(this.maxEnds, n, from);
-    while (i < n && this.starts[i] <= to) {
-      const start = this.starts[i];
-      const end = this.ends[i];
-      if (end < from) {
-        i++;
-        continue;
-      }
-      if (end - start >= nsPerPixel) {
-        items.push([start, end, this.ids[i], 1, this.types[i]]);
-        i++;
-        continue;
-      }
-      // Narrower than a pixel: merge it with every interval starting in the same pixel column.
-      const column = Math.floor((start - from) / nsPerPixel);
-      const next = Math.max(i + 1, firstAtLeast(this.starts, n, from + (column + 1) * nsPerPixel));
-      if (next === i + 1) items.push([start, end, this.ids[i], 1, this.types[i]]);
-      else items.push([start, this.maxEnds[next - 1], this.ids[i], next - i, this.types[i]]);
-      i = next;
-    }
-    return items;
+    return visibleItems(this, 0, this.length, from, to, nsPerPixel);
   }
 
   private grow(): void {
@@ -77,15 +89,68 @@ export class IntervalRow {
     this.starts = grown(this.starts, (n) => new Float64Array(n));
     this.maxEnds = grown(this.maxEnds, (n) => new Float64Array(n));
     this.ends = grown(this.ends, (n) => new Float64Array(n));
-    this.ids = grown(this.ids, (n) => new Int32Array(n));
+    this.ids = grown(this.ids, (n) => new Float64Array(n));
     this.types = grown(this.types, (n) => new Int32Array(n));
   }
 }
 
-/** The first index `i < n` with `values[i] >= x` (values ascending); `n` when there is none. */
-function firstAtLeast(values: Float64Array, n: number, x: number): number {
-  let low = 0;
-  let high = n;
+/**
+ * Many rows of intervals in one set of columns (a row is a slice of them), so a million regions on a
+ * hundred thousand flows cost five arrays, not five per row. Build with {@link packRows}.
+ */
+export class PackedRows implements IntervalColumns {
+  constructor(
+    readonly starts: Float64Array,
+    readonly ends: Float64Array,
+    readonly maxEnds: Float64Array,
+    readonly ids: Float64Array,
+    readonly types: Int32Array,
+    /** Row `k` holds the intervals `[offsets[k], offsets[k + 1])`. */
+    readonly offsets: Int32Array,
+  ) {}
+
+  get rows(): number {
+    return this.offsets.length - 1;
+  }
+
+  /** The items of row `row` visible in `[from, to]` at `nsPerPixel`, in start order. */
+  visible(row: number, from: Nanos, to: Nanos, nsPerPixel: number): TimelineItem[] {
+    return visibleItems(this, this.offsets[row], this.offsets[row + 1], from, to, nsPerPixel);
+  }
+}
+
+/**
+ * Packs `count` intervals into `rows` rows: interval `i` (given in start order) goes to row `rowOf[i]`,
+ * keeping its order there.
+ */
+export function packRows(count: number, rows: number, rowOf: Int32Array, start: Float64Array, end: Float64Array, id: (i: number) => number, type: Int32Array): PackedRows {
+  const offsets = new Int32Array(rows + 1);
+  for (let i = 0; i < count; i++) offsets[rowOf[i] + 1]++;
+  for (let k = 0; k < rows; k++) offsets[k + 1] += offsets[k];
+  const fill = offsets.slice(0, rows);
+  const starts = new Float64Array(count);
+  const ends = new Float64Array(count);
+  const ids = new Float64Array(count);
+  const types = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const at = fill[rowOf[i]]++;
+    starts[at] = start[i];
+    ends[at] = end[i];
+    ids[at] = id(i);
+    types[at] = type[i];
+  }
+  const maxEnds = new Float64Array(count);
+  for (let k = 0; k < rows; k++) {
+    let latest = -Infinity;
+    for (let at = offsets[k]; at < offsets[k + 1]; at++) maxEnds[at] = latest = Math.max(latest, ends[at]);
+  }
+  return new PackedRows(starts, ends, maxEnds, ids, types, offsets);
+}
+
+/** The first index `i` in `[lo, hi)` with `values[i] >= x` (values ascending there); `hi` when there is none. */
+function firstAtLeast(values: Float64Array, lo: number, hi: number, x: number): number {
+  let low = lo;
+  let high = hi;
   while (low < high) {
     const mid = (low + high) >>> 1;
     if (values[mid] < x) low = mid + 1;

@@ -27,7 +27,7 @@ export async function viewCommand(file: string, options: { port: number; open: b
     io.stderr(`tstrace: error: ${code === 'EADDRINUSE' ? 'view' : file}: ${text}\n`);
     return 1;
   }
-  const { status } = viewer.model.analysis;
+  const { status } = viewer.model.stats;
   if (!status.header) {
     await viewer.close();
     const reason = status.problem ? `${status.problem.reason} (at offset ${status.problem.offset})` : 'it has no header';

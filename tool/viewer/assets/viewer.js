@@ -100,6 +100,35 @@
     return h('div', { class: 'histogram-block' }, h('div', { class: 'histogram' }, bars), h('div', { class: 'histogram-axis' }, labels));
   }
 
+  /**
+   * "Showing 201–400 of 1234" with links to the previous and next pages: the page's hash with another
+   * `offset` (`params` are the page's parameters; `size` the page size asked of the API).
+   */
+  function pager(result, params, base, size, noun) {
+    const offset = result.offset;
+    const shown = result.items.length;
+    const link = (to) => {
+      const next = new URLSearchParams(params);
+      if (to > 0) next.set('offset', String(to));
+      else next.delete('offset');
+      const text = next.toString();
+      return `${base}${text ? `?${text}` : ''}`;
+    };
+    return h('p', { class: 'pager' },
+      h('span', { id: `${noun}-count` }, String(result.total)), ` ${noun}${result.total === 1 ? '' : 's'}`,
+      result.total > shown || offset > 0 ? h('span', { class: 'muted', 'data-range': `${offset + 1}-${offset + shown}` }, `  showing ${shown === 0 ? 0 : offset + 1}–${offset + shown}`) : null,
+      offset > 0 ? h('a', { href: link(Math.max(0, offset - size)), id: `${noun}-prev` }, '  ‹ previous') : null,
+      offset + shown < result.total ? h('a', { href: link(offset + size), id: `${noun}-next` }, '  next ›') : null);
+  }
+
+  /** min/p50/p90/p99/max; percentiles from a sketch (more than 65,536 durations) are marked ~. */
+  function statsText(label, stats) {
+    const about = stats.exact ? '' : '~';
+    return `${label}  min ${formatDuration(stats.min)}  p50 ${about}${formatDuration(stats.p50)}  p90 ${about}${formatDuration(stats.p90)}  p99 ${about}${formatDuration(stats.p99)}  max ${formatDuration(stats.max)}`;
+  }
+
+  const PAGE = 500;
+
   // ---- pages -----------------------------------------------------------------------------------
 
   async function overviewPage() {
@@ -109,7 +138,7 @@
       ['Duration', formatDuration(s.duration)],
       ['Events', String(s.events)],
       ['Dropped events', String(s.dropped)],
-      ['Problems', String(summary.problems.length)],
+      ['Problems', String(summary.problems.length + summary.problemsLeftOut)],
       ['Tasks', String(s.tasks)],
       ['Regions', String(s.regions)],
       ['Logs', String(s.logs)],
@@ -124,7 +153,8 @@
       h('h2', {}, 'Task types'),
       taskTypes.length === 0 ? h('p', { class: 'muted' }, 'No tasks.') : null,
       taskTypes.map((t) => taskTypeCard(t)),
-      h('h2', {}, `Problems (${summary.problems.length})`),
+      h('h2', {}, `Problems (${summary.problems.length + summary.problemsLeftOut})`),
+      summary.problemsLeftOut > 0 ? h('p', { class: 'muted' }, `The first ${summary.problems.length} are listed.`) : null,
       summary.problems.length === 0
         ? h('p', { class: 'muted' }, 'None.')
         : table([{ title: 'TIME', num: true }, { title: 'KIND' }, { title: 'FLOW', num: true }, { title: 'LOCATION' }, { title: 'MESSAGE' }],
@@ -136,7 +166,7 @@
     const stats = t.latency;
     return h('div', { class: 'card task-type', 'data-type': t.type },
       h('div', {}, h('a', { href: `#/tasks${query({ type: t.type })}` }, h('strong', {}, typeName(t.type))), `  ${t.count} tasks, ${t.complete} complete`),
-      stats ? h('div', { class: 'muted' }, `latency  min ${formatDuration(stats.min)}  p50 ${formatDuration(stats.p50)}  p90 ${formatDuration(stats.p90)}  p99 ${formatDuration(stats.p99)}  max ${formatDuration(stats.max)}`) : null,
+      stats ? h('div', { class: 'muted' }, statsText('latency', stats)) : null,
       histogram(t.histogram, (b) => `#/tasks${query({ type: t.type, bucket: b.bucket })}`));
   }
 
@@ -157,7 +187,8 @@
       max: parseDuration(filters.max),
       log: filters.log,
       bucket: filters.bucket,
-      limit: 500,
+      offset: params.get('offset'),
+      limit: PAGE,
     };
     const result = await api(`/api/tasks${query(apiQuery)}`);
     // The form the user acted on, even if a re-render has replaced it meanwhile (its values are theirs).
@@ -188,7 +219,7 @@
         h('label', {}, 'Log text', h('input', { name: 'log', value: filters.log, placeholder: 'a log message contains', oninput: later })),
         h('button', { type: 'submit' }, 'Filter')),
       bucketNote ? h('p', { id: 'bucket-note' }, bucketNote, ' ', h('a', { href: `#/tasks${query({ type: filters.type })}` }, 'show all of the type')) : null,
-      h('p', {}, h('span', { id: 'task-count' }, String(result.total)), ` task${result.total === 1 ? '' : 's'}`, result.total > result.items.length ? ` (first ${result.items.length} shown)` : ''),
+      pager(result, params, '#/tasks', PAGE, 'task'),
       table([{ title: 'ID', num: true }, { title: 'TYPE' }, { title: 'STATE' }, { title: 'START', num: true }, { title: 'LATENCY', num: true }, { title: 'REGIONS', num: true }, { title: 'LOGS', num: true }, { title: 'CHILDREN', num: true }],
         result.items.map((t) => [h('a', { href: `#/task/${t.id}` }, String(t.id)), typeName(t.type), t.complete ? 'complete' : 'incomplete', formatDuration(t.start), (t.complete ? '' : '≥') + formatDuration(t.latency), String(t.regions), String(t.logs), String(t.children.length)]),
         { id: 'task-list' }),
@@ -234,16 +265,23 @@
       groups.length === 0 ? h('p', { class: 'muted' }, 'No regions.') : null,
       groups.map((g) => h('div', { class: 'card region-group', 'data-type': g.type },
         h('div', {}, h('a', { href: `#/regions/list${query({ group: g.index })}` }, h('strong', {}, g.type)), '  ', h('span', { class: 'muted' }, g.location || '(no location)'), `  ${g.count} regions, ${g.complete} complete`),
-        g.duration ? h('div', { class: 'muted' }, `duration  min ${formatDuration(g.duration.min)}  p50 ${formatDuration(g.duration.p50)}  p90 ${formatDuration(g.duration.p90)}  p99 ${formatDuration(g.duration.p99)}  max ${formatDuration(g.duration.max)}`) : null,
-        histogram(g.histogram, () => `#/regions/list${query({ group: g.index })}`))),
+        g.duration ? h('div', { class: 'muted' }, statsText('duration', g.duration)) : null,
+        histogram(g.histogram, (b) => `#/regions/list${query({ group: g.index, bucket: b.bucket })}`))),
     ];
   }
 
   async function regionListPage(params) {
-    const result = await api(`/api/regions${query({ group: params.get('group'), type: params.get('type'), limit: 500 })}`);
+    const bucket = params.get('bucket');
+    const [result, groups] = await Promise.all([
+      api(`/api/regions${query({ group: params.get('group'), type: params.get('type'), bucket, offset: params.get('offset'), limit: PAGE })}`),
+      api('/api/region-groups'),
+    ]);
+    const group = params.has('group') ? groups[Number(params.get('group'))] : null;
+    const b = group && bucket !== null ? group.histogram.find((x) => x.bucket === Number(bucket)) : null;
     return [
-      h('h1', {}, 'Regions'),
-      h('p', {}, h('span', { id: 'region-count' }, String(result.total)), ' regions', result.total > result.items.length ? ` (first ${result.items.length} shown)` : ''),
+      h('h1', {}, 'Regions', group ? h('span', { class: 'muted' }, ` ${group.type} ${group.location || '(no location)'}`) : null),
+      b ? h('p', { id: 'bucket-note' }, `Complete regions with duration in [${formatDuration(b.lowerBound)}, ${formatDuration(b.upperBound)}) (histogram bucket ${b.bucket}). `, h('a', { href: `#/regions/list${query({ group: params.get('group') })}` }, 'show all of the group')) : null,
+      pager(result, params, '#/regions/list', PAGE, 'region'),
       table([{ title: 'ID', num: true }, { title: 'TYPE' }, { title: 'TASK', num: true }, { title: 'FLOW', num: true }, { title: 'PARENT', num: true }, { title: 'START', num: true }, { title: 'DURATION', num: true }, { title: 'LOCATION' }],
         result.items.map((r) => [String(r.id), r.type, r.task === 0 ? '0' : h('a', { href: `#/task/${r.task}` }, String(r.task)), String(r.flow), r.parent === null ? '' : String(r.parent), formatDuration(r.start), (r.complete ? '' : '≥') + formatDuration(r.duration), r.location]),
         { id: 'region-list' }),
@@ -254,7 +292,7 @@
     const summary = await api('/api/summary');
     const category = params.get('category') ?? '';
     const text = params.get('text') ?? '';
-    const result = await api(`/api/logs${query({ category, text, limit: 1000 })}`);
+    const result = await api(`/api/logs${query({ category, text, offset: params.get('offset'), limit: PAGE })}`);
     // The form the user acted on, even if a re-render has replaced it meanwhile.
     const apply = (form) => {
       const values = Object.fromEntries(new FormData(form).entries());
@@ -269,7 +307,7 @@
           summary.logCategories.map((c) => h('option', { value: c.category, selected: c.category === category }, `${c.category} (${c.count})`)))),
         h('label', {}, 'Message contains', h('input', { name: 'text', value: text, oninput: (e) => { const form = e.target.form; clearTimeout(timer); timer = setTimeout(() => apply(form), 300); } })),
         h('button', { type: 'submit' }, 'Search')),
-      h('p', {}, h('span', { id: 'log-count' }, String(result.total)), ' logs', result.total > result.items.length ? ` (first ${result.items.length} shown)` : ''),
+      pager(result, params, '#/logs', PAGE, 'log'),
       table([{ title: 'TIME', num: true }, { title: 'TASK', num: true }, { title: 'FLOW', num: true }, { title: 'CATEGORY' }, { title: 'MESSAGE' }, { title: 'LOCATION' }],
         result.items.map((l) => [formatDuration(l.ts), l.task === 0 ? '0' : h('a', { href: `#/task/${l.task}` }, String(l.task)), String(l.flow), l.category, l.message, l.location]),
         { id: 'log-list' }),
@@ -366,9 +404,17 @@
       this.timer = setTimeout(() => this.fetch(), 60);
     }
 
+    /** Height of the heap counter block above the lanes (0 without heap samples). */
+    get heapBlock() {
+      return this.data && !this.data.heap ? 0 : HEAP + LANE_GAP;
+    }
+
     async fetch() {
       const sequence = ++this.sequence;
-      const params = { px: Math.round(this.width), from: this.from, to: this.to, flows: this.flows ? this.flows.join(',') : null };
+      // Only the rows in view (and a screenful around them) are asked for: a trace may have 100,000 flows.
+      const screen = Math.ceil(this.height / ROW);
+      const top = Math.max(0, Math.floor((this.scrollY - this.heapBlock) / ROW) - screen);
+      const params = { px: Math.round(this.width), from: this.from, to: this.to, flows: this.flows ? this.flows.join(',') : null, top, rows: 3 * screen };
       const data = await api(`/api/timeline${query(params)}`);
       if (sequence !== this.sequence) return; // a newer view was asked for
       this.data = data;
@@ -399,7 +445,7 @@
             const shift = (dx / this.width) * (drag.to - drag.from);
             this.from = drag.from - shift;
             this.to = drag.to - shift;
-            this.scrollY = Math.max(0, drag.scrollY - dy);
+            this.scrollY = this.clampScroll(drag.scrollY - dy);
             this.changed();
           }
           return;
@@ -417,8 +463,13 @@
     }
 
     scroll(delta) {
-      this.scrollY = Math.max(0, this.scrollY + delta);
-      this.draw();
+      this.scrollY = this.clampScroll(this.scrollY + delta);
+      this.changed();
+    }
+
+    clampScroll(y) {
+      const content = this.data ? AXIS + 4 + this.heapBlock + this.data.layoutRows * ROW : 0;
+      return Math.max(0, Math.min(y, content - this.height + 2 * ROW));
     }
 
     hitAt(event) {
@@ -475,7 +526,8 @@
       let items = 0;
 
       // The lanes, below the axis, scrolled by scrollY; only the rows in view are drawn.
-      let y = AXIS + 4 - this.scrollY;
+      const y0 = AXIS + 4 - this.scrollY;
+      let y = y0;
       const bottom = this.height;
       context.save();
       context.beginPath();
@@ -507,9 +559,12 @@
         }
         y += HEAP + LANE_GAP;
       }
+      let lanesDrawn = 0;
       for (const lane of data.lanes) {
         const laneHeight = Math.max(1, lane.rows.length) * ROW;
+        y = y0 + (data.heap ? HEAP + LANE_GAP : 0) + lane.top * ROW;
         if (y + laneHeight > AXIS && y < bottom) {
+          lanesDrawn++;
           this.label(context, lane.label, y + ROW / 2);
           lane.rows.forEach((row, depth) => {
             const top = y + depth * ROW;
@@ -540,10 +595,12 @@
             }
           });
         }
-        y += laneHeight + LANE_GAP;
       }
       context.restore();
-      this.contentHeight = y + this.scrollY;
+      this.contentHeight = AXIS + 4 + (data.heap ? HEAP + LANE_GAP : 0) + data.layoutRows * ROW;
+      this.canvas.dataset.lanes = String(lanesDrawn);
+      this.canvas.dataset.layoutRows = String(data.layoutRows);
+      this.canvas.dataset.scrollY = String(this.scrollY);
       this.drawAxis(context, width, from, to, xOf);
       this.canvas.dataset.items = String(items);
     }
