@@ -319,7 +319,7 @@
     const from = params.has('from') ? Number(params.get('from')) : null;
     const to = params.has('to') ? Number(params.get('to')) : null;
     afterRender.push(() => new Timeline(container, { from, to, height: Math.max(300, window.innerHeight - 160) }));
-    return [h('h1', {}, 'Timeline'), h('p', { class: 'muted' }, 'Wheel: zoom at the pointer. Drag: pan. Click a task or region: its task.'), container];
+    return [h('h1', {}, 'Timeline'), h('p', { class: 'muted' }, 'Wheel: zoom at the pointer. Drag: pan and scroll. Shift+wheel: scroll. Click a task or region: its task.'), container];
   }
 
   // ---- the timeline ----------------------------------------------------------------------------
@@ -598,11 +598,22 @@
       }
       context.restore();
       this.contentHeight = AXIS + 4 + (data.heap ? HEAP + LANE_GAP : 0) + data.layoutRows * ROW;
+      this.drawScrollThumb(context, width);
       this.canvas.dataset.lanes = String(lanesDrawn);
       this.canvas.dataset.layoutRows = String(data.layoutRows);
       this.canvas.dataset.scrollY = String(this.scrollY);
       this.drawAxis(context, width, from, to, xOf);
       this.canvas.dataset.items = String(items);
+    }
+
+    /** Where the view is in the lanes, which may be hundreds of thousands of rows tall. */
+    drawScrollThumb(context, width) {
+      const track = this.height - AXIS;
+      if (this.contentHeight <= this.height) return;
+      const size = Math.max(12, (track * this.height) / this.contentHeight);
+      const top = AXIS + ((track - size) * this.scrollY) / Math.max(1, this.contentHeight - this.height);
+      context.fillStyle = 'rgba(104, 114, 128, 0.45)';
+      context.fillRect(width - 6, top, 4, size);
     }
 
     label(context, text, y) {

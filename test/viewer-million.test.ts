@@ -1,0 +1,219 @@
+/**
+ * `tstrace view` on a million regions (docs/cli.md): a service trace of 250,000 requests — each a task
+ * with four regions, one of them on an async flow of its own, and a log — is loaded, and the viewer
+ * stays usable: the timeline API answers with about one item per pixel per row and only the rows in the
+ * asked window (of 750,000 layout rows), lists are paged, and in headless Chromium the timeline draws,
+ * zooms and scrolls down to the last flows, and a histogram bucket lists exactly its regions.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { background, current, log, newTask, start, startRegion, stop, withRegion } from '../runtime/index.js';
+import { latencyBucket } from '../tool/histogram.js';
+import { startViewer, type Viewer } from '../tool/viewer/server.js';
+import { browserSuite, CHROMIUM, launchChromium, missing } from './helpers/chromium.js';
+import { tempTracePath } from './helpers/trace.js';
+
+/** 250,048: whole batches of 64. */
+const REQUESTS = Math.ceil(250_000 / 64) * 64;
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'tstrace-viewer-million-'));
+const screenshots = join(root, 'test/.work/screenshots');
+
+/** 250,048 requests, 64 at a time: 1,000,192 regions, and as many tasks, logs and async flows as requests. */
+async function millionRegionTrace(path: string): Promise<void> {
+  async function request(i: number): Promise<void> {
+    const [ctx, task] = newTask(background, 'request');
+    startRegion(ctx, 'parse').end();
+    await withRegion(ctx, 'handle', async () => {
+      const query = startRegion(current(), 'query');
+      await null;
+      query.end();
+      log(current(), 'db', i % 1000 === 0 ? `slow query ${i}` : 'ok');
+    });
+    startRegion(ctx, 'render').end();
+    task.end();
+  }
+  start(path, { maxBufferedBytes: 1 << 30, gc: true, heap: true, eventLoop: false });
+  try {
+    for (let i = 0; i < REQUESTS; ) {
+      // REQUESTS is a multiple of 64.
+      const batch: Promise<void>[] = [];
+      for (let k = 0; k < 64; k++) batch.push(request(i++));
+      await Promise.all(batch);
+      if (i % 4096 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    await stop();
+  }
+}
+
+let viewer: Viewer;
+
+beforeAll(async () => {
+  const tracePath = tempTracePath('million.trace');
+  await millionRegionTrace(tracePath);
+  viewer = await startViewer({ file: tracePath, cwd: root });
+}, 180_000);
+afterAll(async () => {
+  await viewer?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON from the viewer's API
+async function get<T = any>(path: string): Promise<T> {
+  const response = await fetch(new URL(path, viewer.url));
+  expect(response.status, path).toBe(200);
+  return (await response.json()) as T;
+}
+
+type Item = [start: number, end: number, id: number, count: number, type: number];
+interface Lane {
+  id: string;
+  kind: string;
+  top: number;
+  rows: Item[][];
+}
+
+describe('a million regions: the API', () => {
+  test('the summary counts every region, task and log', async () => {
+    const { summary } = await get('/api/summary');
+    expect(summary).toMatchObject({ regions: REQUESTS * 4, tasks: REQUESTS, logs: REQUESTS, dropped: 0 });
+  });
+
+  test('the whole timeline: about one item per pixel per row, only the rows of the window, every region accounted for once zoomed out', async () => {
+    const px = 1000;
+    const whole = await get(`/api/timeline?px=${px}&top=0&rows=120`);
+    expect(whole.layoutRows).toBeGreaterThan(REQUESTS * 3);
+    const lanes = whole.lanes as Lane[];
+    expect(lanes.length).toBeGreaterThan(10);
+    expect(lanes.length).toBeLessThanOrEqual(120);
+    for (const lane of lanes) {
+      lane.rows.forEach((row, k) => {
+        expect(row.length).toBeLessThanOrEqual(px + 1);
+        if (lane.top + k >= 120) expect(row).toEqual([]);
+      });
+    }
+    // Deep down: the last flows, and nothing of the lanes above the window.
+    const last = await get(`/api/timeline?px=${px}&top=${whole.layoutRows - 30}&rows=30`);
+    expect((last.lanes as Lane[]).every((lane) => lane.kind === 'flow' && lane.top + lane.rows.length > whole.layoutRows - 30)).toBe(true);
+    expect((last.lanes as Lane[]).flatMap((lane) => lane.rows.flat()).length).toBeGreaterThan(0);
+    // Merged items say how many regions they stand for: a flow lane's items add up to its regions.
+    const lane = (last.lanes as Lane[]).at(-1)!;
+    const flow = Number(lane.id.slice('flow:'.length));
+    const zoomedIn = await get(`/api/timeline?px=${px}&flows=${flow}`);
+    const regions = (zoomedIn.lanes as Lane[])[0].rows.flat().reduce((n, item) => n + item[3], 0);
+    expect(regions).toBe(lane.rows.flat().reduce((n, item) => n + item[3], 0));
+  });
+
+  test('lists are paged; a region histogram bucket lists exactly its regions', async () => {
+    const tasks = await get('/api/tasks?offset=1000&limit=500');
+    expect(tasks).toMatchObject({ total: REQUESTS, offset: 1000 });
+    expect(tasks.items).toHaveLength(500);
+    const slow = await get('/api/tasks?log=slow%20query');
+    expect(slow.total).toBe(Math.floor((REQUESTS - 1) / 1000) + 1);
+    const groups = await get('/api/region-groups');
+    const query = groups.find((g: { type: string }) => g.type === 'query');
+    expect(query.count).toBe(REQUESTS);
+    expect(query.duration.exact).toBe(false); // more than 65,536: from the sketch
+    const bucket = query.histogram.at(-1);
+    const listed = await get(`/api/regions?group=${query.index}&bucket=${bucket.bucket}&limit=5000`);
+    expect(listed.total).toBe(bucket.count);
+    for (const region of listed.items) expect(latencyBucket(region.duration)).toBe(bucket.bucket);
+  });
+});
+
+browserSuite('viewer-million.test.ts', 'a million regions in headless Chromium', missing({ Chromium: CHROMIUM }), 'apt-get install -y chromium', () => {
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
+
+  beforeAll(async () => {
+    browser = await launchChromium(dir);
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  async function open(hash: string) {
+    const tab = await browser.newPage();
+    const errors: string[] = [];
+    tab.on('pageerror', (error) => errors.push(error.message));
+    await tab.goto(`${viewer.url}${hash}`);
+    await tab.waitForSelector('body[data-ready="true"]');
+    return { tab, errors };
+  }
+
+  test('the timeline draws, zooms, and scrolls down to the last flows', async () => {
+    const { tab, errors } = await open('#/timeline');
+    const canvas = tab.locator('#trace-timeline canvas');
+    await tab.waitForFunction(() => Number(document.querySelector('#trace-timeline canvas')?.getAttribute('data-items')) > 0);
+    const state = () =>
+      canvas.evaluate((c) => ({ items: Number(c.dataset.items), lanes: Number(c.dataset.lanes), layoutRows: Number(c.dataset.layoutRows), scrollY: Number(c.dataset.scrollY) }));
+    const first = await state();
+    expect(first.layoutRows).toBeGreaterThan(REQUESTS * 3);
+    expect(first.lanes).toBeGreaterThanOrEqual(2); // GC, and the tasks lane (64 rows of requests in flight) fills the screen
+    // What is drawn is bounded by the pixels, not by the million regions.
+    expect(first.items).toBeLessThan(200_000);
+    mkdirSync(screenshots, { recursive: true });
+    await tab.screenshot({ path: join(screenshots, 'viewer-million-timeline.png') });
+
+    // Scroll to the bottom by dragging the content up, a screen at a time, then a long way at once.
+    const box = (await canvas.boundingBox())!;
+    const x = box.x + 110 + (box.width - 110) / 2;
+    await tab.evaluate(() => {
+      const t = (window as unknown as { tstraceTimeline: { scrollY: number; clampScroll(y: number): number; changed(): void } }).tstraceTimeline;
+      t.scrollY = t.clampScroll(Number.MAX_SAFE_INTEGER);
+      t.changed();
+    });
+    await tab.waitForFunction(() => {
+      const t = (window as unknown as { tstraceTimeline: { data: { lanes: { top: number }[]; layoutRows: number } } }).tstraceTimeline;
+      return t.data.lanes.length > 0 && t.data.lanes[0].top > t.data.layoutRows - 200;
+    });
+    await tab.mouse.move(x, box.y + box.height / 2);
+    await tab.mouse.down();
+    await tab.mouse.move(x, box.y + box.height / 2 + 200, { steps: 4 });
+    await tab.mouse.up();
+    await tab.waitForFunction(() => {
+      const t = (window as unknown as { tstraceTimeline: { data: { lanes: { top: number }[]; layoutRows: number }; scrollY: number } }).tstraceTimeline;
+      const c = document.querySelector('#trace-timeline canvas') as HTMLCanvasElement;
+      return Number(c.dataset.scrollY) === t.scrollY && t.data.lanes.length > 0 && Number(c.dataset.lanes) > 0;
+    });
+    const bottom = await state();
+    expect(bottom.scrollY).toBeGreaterThan(REQUESTS * 3 * 16 - 2000);
+    expect(bottom.lanes).toBeGreaterThan(10);
+    expect(bottom.items).toBeGreaterThan(0);
+    await tab.screenshot({ path: join(screenshots, 'viewer-million-timeline-bottom.png') });
+
+    // Zoom in at the pointer: a narrower range, still drawn.
+    const before = await canvas.evaluate((c) => Number(c.dataset.to) - Number(c.dataset.from));
+    await tab.mouse.move(x, box.y + 100);
+    for (let i = 0; i < 5; i++) await tab.mouse.wheel(0, -200);
+    await tab.waitForFunction(() => {
+      const t = (window as unknown as { tstraceTimeline: { data: { from: number; to: number }; from: number; to: number } }).tstraceTimeline;
+      return t.data.from === t.from && t.data.to === t.to;
+    });
+    expect(await canvas.evaluate((c) => Number(c.dataset.to) - Number(c.dataset.from))).toBeLessThan(before / 2);
+    expect(errors).toEqual([]);
+    await tab.close();
+  });
+
+  test('clicking a region histogram bucket lists exactly its regions, a page at a time', async () => {
+    const groups = await get('/api/region-groups');
+    const query = groups.find((g: { type: string }) => g.type === 'query');
+    const bucket = [...query.histogram].sort((a: { count: number }, b: { count: number }) => b.count - a.count)[0];
+    const { tab, errors } = await open('#/regions');
+    await tab.click(`.region-group[data-type="query"] .bucket[data-bucket="${bucket.bucket}"]`);
+    await tab.waitForFunction(() => location.hash.startsWith('#/regions/list') && document.body.dataset.ready === 'true' && !!document.getElementById('region-count'));
+    expect(await tab.locator('#region-count').innerText()).toBe(String(bucket.count));
+    expect(await tab.locator('#bucket-note').innerText()).toContain(`bucket ${bucket.bucket}`);
+    expect(await tab.locator('#region-list tbody tr').count()).toBe(Math.min(500, bucket.count));
+    if (bucket.count > 500) {
+      await tab.click('#region-next');
+      await tab.waitForFunction(() => location.hash.includes('offset=500') && document.body.dataset.ready === 'true' && !!document.getElementById('region-count'));
+      expect(await tab.locator('.pager [data-range]').getAttribute('data-range')).toBe(`501-${Math.min(1000, bucket.count)}`);
+    }
+    expect(errors).toEqual([]);
+    await tab.close();
+  });
+});
