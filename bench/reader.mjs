@@ -83,6 +83,39 @@ async function child(mode, args) {
     const s = stats.summary;
     const request = stats.taskTypes.find((t) => t.type === 'request');
     result = { events: s.events, tasks: s.tasks, regions: s.regions, logs: s.logs, complete: stats.status.complete, requestP99: request?.latency?.p99 ?? null };
+  } else if (mode === 'view') {
+    // What `tstrace view` does before it serves: the columns and the timeline index; then the queries a
+    // page makes, each timed (median of 5).
+    const { loadViewerModel, regionGroupsJson, regionsJson, tasksJson, timelineJson } = await tool('viewer/model');
+    const model = await loadViewerModel(args[0], '/');
+    const loadMs = performance.now() - t0;
+    const heapUsedMb = process.memoryUsage().heapUsed / 2 ** 20;
+    const timed = (f) => {
+      const times = [];
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        JSON.stringify(f());
+        times.push(performance.now() - started);
+      }
+      return times.sort((a, b) => a - b)[2];
+    };
+    const q = (text) => new URLSearchParams(text);
+    const duration = model.stats.summary.duration;
+    const group = regionGroupsJson(model).find((g) => g.type === 'query');
+    result = {
+      loadMs,
+      heapUsedMb,
+      regions: model.stats.summary.regions,
+      lanes: model.lanes.length,
+      queries: {
+        'timeline, whole trace, first screen': timed(() => timelineJson(model, q('px=1200&top=0&rows=150'))),
+        'timeline, whole trace, a screen mid-way down': timed(() => timelineJson(model, q(`px=1200&top=${Math.floor(model.layoutRows / 2)}&rows=150`))),
+        'timeline, 1 ms zoomed in, first screen': timed(() => timelineJson(model, q(`px=1200&from=${duration / 2}&to=${duration / 2 + 1e6}&top=0&rows=150`))),
+        'task list, first page of all': timed(() => tasksJson(model, q('limit=500'))),
+        'task list, filtered by log text': timed(() => tasksJson(model, q('log=slow&limit=500'))),
+        'region list, one histogram bucket': timed(() => regionsJson(model, q(`group=${group.index}&bucket=${group.histogram.at(-1).bucket}&limit=500`))),
+      },
+    };
   } else if (mode === 'read') {
     const { readTrace } = await tool('reader');
     let events = 0;
@@ -173,6 +206,8 @@ export async function runReaderBench({ quick = false, progress = (text) => proce
     const read = nodeJob(workDir, 'read', [tracePath]);
     const readSmall = nodeJob(workDir, 'read', [tracePath], [`--max-old-space-size=${SMALL_HEAP_MB}`]);
     const exported = nodeJob(workDir, 'export-go', [tracePath, goPath]);
+    progress(`  reader: the viewer's load and queries (child process)...\n`);
+    const view = nodeJob(workDir, 'view', [tracePath]);
 
     const go = findGo();
     let goLoad = null;
@@ -206,6 +241,7 @@ export async function runReaderBench({ quick = false, progress = (text) => proce
     row('analyzeTrace (summary + every task, region, log)', analyze, analyze.ms);
     row('readTrace alone (count events)', read, read.ms);
     row(`  the same in a ${SMALL_HEAP_MB} MB heap (--max-old-space-size)`, readSmall, readSmall.ms);
+    row(`tstrace view: load (${view.failed ? '?' : `${fmtN(view.regions)} regions, ${fmtN(view.lanes)} lanes`})`, view, view.loadMs);
     row(`exportGo to a file (${exported.failed ? '?' : `${fmtN(exported.goEvents)} Go events, ${(goBytes / 1e6).toFixed(1)} MB`})`, exported, exported.ms);
     if (!go) {
       console.log(`${pad('go tool trace -d (Go 1.19 loader)', 52)}skipped: Go not installed (no go1.19 at ${GO_CANDIDATES[0]} nor as \`go\` on PATH)`);
@@ -247,6 +283,10 @@ export async function runReaderBench({ quick = false, progress = (text) => proce
           `${Math.round(analyze.heapUsedMb)} MB of heap holding the result (${perEvent.toFixed(0)} bytes per event); ` +
           `Node's default heap limit here (${Math.round(heapLimitMb)} MB) is reached at about ${fmtN(Math.round((heapLimitMb * 2 ** 20) / perEvent / 1e6))} M events of this kind`,
       );
+    }
+    if (!view.failed) {
+      console.log(`  viewer: loaded in ${fmtMs(view.loadMs)}, ${Math.round(view.heapUsedMb)} MB of heap held (${((view.heapUsedMb * 2 ** 20) / view.regions).toFixed(0)} bytes per region); each page's query (median of 5, JSON included):`);
+      for (const [name, ms] of Object.entries(view.queries)) console.log(`    ${pad(name, 48)} ${lpad(ms < 10 ? ms.toFixed(1) : ms.toFixed(0), 6)} ms`);
     }
     console.log(`reader part: ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } finally {
