@@ -7,7 +7,7 @@
  * right numbers, filters work, a histogram bucket lists its tasks, and the timeline draws and zooms.
  * Screenshots go to test/.work/screenshots/.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -315,6 +315,15 @@ describe('tstrace view', () => {
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);
     expect(run.output().stdout).toBe(`tstrace view: ${tracePath} at ${url}  (Ctrl-C to stop)\n`);
+  });
+
+  test.skipIf(!existsSync('/usr/bin/script') || !existsSync('/usr/bin/timeout'))('on a terminal, a progress bar while reading, erased before the URL; none with --quiet', () => {
+    // Under a pseudo-terminal (script), stopped with SIGINT after 2 s by timeout.
+    const run = (quiet: string) =>
+      spawnSync('script', ['-qec', `timeout -s INT 2 ${process.execPath} ${cli} view ${tracePath} ${quiet} 2>&1`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '80' } });
+    const shown = run('');
+    expect(shown.stdout).toMatch(/^\rreading \S*viewer\.trace \[=+\] 100% .*\x1b\[K\r\x1b\[Ktstrace view: /);
+    expect(run('--quiet').stdout).toMatch(/^tstrace view: /);
   });
 
   test('--port N listens there; --open runs xdg-open with the URL', async () => {

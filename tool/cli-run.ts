@@ -4,7 +4,7 @@
  * codes: 0 analysed or exported (a cut-off trace too, with a warning) or annotated, 1 the file cannot be
  * read or is damaged (annotate: a path cannot be used; export: the output cannot be written), 2 bad usage.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
@@ -15,7 +15,7 @@ import { annotatePaths, annotateReportText, TsMorphMissingError } from './annota
 import { exportChrome } from './export-chrome.js';
 import { exportGo } from './export-go.js';
 import type { ExportOptions, ExportResult } from './export-types.js';
-import { terminalProgressBar, type ProgressBar } from './progress.js';
+import { fileChunks, progressBar } from './progress.js';
 import { readTrace, type TraceSource } from './reader.js';
 import { summarizeTrace, TraceSummarizer } from './summary.js';
 import { logsJson, regionsJson, statsJson, tasksJson } from './json-report.js';
@@ -50,7 +50,7 @@ const commandOptions: Record<Command, readonly string[]> = {
   logs: ['json', 'category', 'text', 'quiet'],
   export: ['format', 'output', 'quiet'],
   annotate: ['dry-run', 'remove'],
-  view: ['port', 'open'],
+  view: ['port', 'open', 'quiet'],
 };
 
 const usage: Record<Command, string> = {
@@ -60,7 +60,7 @@ const usage: Record<Command, string> = {
   logs: 'tstrace logs FILE [--category C] [--text S] [--json]',
   export: 'tstrace export FILE --format chrome|go -o OUT [--quiet]',
   annotate: 'tstrace annotate PATH... [--dry-run] [--remove]',
-  view: 'tstrace view FILE [--port N] [--open]',
+  view: 'tstrace view FILE [--port N] [--open] [--quiet]',
 };
 
 type Exporter = (source: TraceSource, out: Writable, options: ExportOptions) => Promise<ExportResult>;
@@ -185,7 +185,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   if (command === 'view') {
     const port = values.port === undefined ? 0 : Number(values.port);
     if (!/^\d+$/.test(values.port ?? '0') || port > 65535) return usageError(io, `view: --port must be a port number (0-65535), not "${values.port}"`);
-    return viewCommand(file, { port, open: values.open === true }, io);
+    return viewCommand(file, { port, open: values.open === true, quiet: values.quiet === true }, io);
   }
   if (command === 'export') {
     const { format, output } = values;
@@ -326,28 +326,6 @@ async function exportTrace(file: string, exporter: Exporter, output: string, qui
   }
   if (!quiet) io.stderr(`tstrace: warning: ${file} is ${problem.kind} at offset ${problem.offset}: ${problem.reason}; ${covered}\n`);
   return EXIT_OK;
-}
-
-/** A progress bar on stderr when it is a terminal and not `--quiet`; else null. */
-function progressBar(label: string, quiet: boolean, io: CliIo): ProgressBar | null {
-  const columns = io.stderrColumns;
-  if (quiet || !columns) return null;
-  return terminalProgressBar({ write: io.stderr, columns: () => io.stderrColumns ?? columns, label });
-}
-
-/** The chunks of a file, reporting the bytes read of its size to `bar` (erased at the end). */
-async function* fileChunks(path: string, bar: ProgressBar): AsyncIterable<Uint8Array> {
-  try {
-    const { size } = await stat(path);
-    let bytesRead = 0;
-    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-      yield chunk;
-      bytesRead += chunk.length;
-      bar.update(bytesRead, size);
-    }
-  } finally {
-    bar.done();
-  }
 }
 
 /** A file stream, once the file is open (rejects if it cannot be). */

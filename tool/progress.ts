@@ -2,6 +2,8 @@
  * A one-line progress bar for long reads on a terminal: `label [=======>      ]  52%  12.3 / 23.7 MiB`.
  * Redrawn at most ten times a second, and erased when done, so the terminal is left as it was.
  */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 
 export interface ProgressBar {
   /** Bytes read so far of `totalBytes` (null: unknown, only the bytes are shown). */
@@ -69,4 +71,33 @@ function mib(bytes: number): string {
 
 function fit(text: string, width: number): string {
   return text.length <= width ? text : text.slice(0, width);
+}
+
+/** Where a command writes, as far as its progress bar is concerned. */
+export interface ProgressIo {
+  readonly stderr: (text: string) => void;
+  /** The width of the terminal stderr is; null or absent: stderr is not a terminal. */
+  readonly stderrColumns?: number | null;
+}
+
+/** A progress bar on stderr when it is a terminal and not `--quiet`; else null. */
+export function progressBar(label: string, quiet: boolean, io: ProgressIo): ProgressBar | null {
+  const columns = io.stderrColumns;
+  if (quiet || !columns) return null;
+  return terminalProgressBar({ write: io.stderr, columns: () => io.stderrColumns ?? columns, label });
+}
+
+/** The chunks of a file, reporting the bytes read of its size to `bar` (erased at the end). */
+export async function* fileChunks(path: string, bar: ProgressBar): AsyncIterable<Uint8Array> {
+  try {
+    const { size } = await stat(path);
+    let bytesRead = 0;
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+      yield chunk;
+      bytesRead += chunk.length;
+      bar.update(bytesRead, size);
+    }
+  } finally {
+    bar.done();
+  }
 }

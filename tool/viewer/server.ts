@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportChrome } from '../export-chrome.js';
+import type { TraceSource } from '../reader.js';
 import {
   loadViewerModel,
   logsJson,
@@ -24,8 +25,10 @@ import {
 } from './model.js';
 
 export interface ViewerOptions {
-  /** The trace file. */
+  /** The trace file (its name is that of the download). */
   readonly file: string;
+  /** What to read the trace from, when not straight from `file` (a stream that reports progress). */
+  readonly source?: TraceSource;
   /** 0 (the default): a free port. */
   readonly port?: number;
   /** Locations under this folder are shown relative to it. */
@@ -51,7 +54,7 @@ const ASSETS: Record<string, [file: string, type: string]> = {
 /** Reads and indexes the trace, then serves it on 127.0.0.1. Rejects when the file cannot be read or the port is taken. */
 export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   const cwd = options.cwd ?? process.cwd();
-  const model = await loadViewerModel(options.file, cwd);
+  const model = await loadViewerModel(options.source ?? options.file, cwd);
   const assets = options.assetsDir ?? viewerAssetsDir();
   const server = createServer((request, response) => {
     handle(request, response, model, options.file, assets).catch((error: unknown) => {

@@ -4,22 +4,23 @@
  */
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
+import { fileChunks, progressBar, type ProgressIo } from '../progress.js';
 import { startViewer } from './server.js';
 
-export interface ViewIo {
+export interface ViewIo extends ProgressIo {
   readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
   readonly cwd: string;
 }
 
 /** Runs the viewer until the process is interrupted; resolves to the exit code (1: the trace or the port cannot be used). */
-export async function viewCommand(file: string, options: { port: number; open: boolean }, io: ViewIo): Promise<number> {
+export async function viewCommand(file: string, options: { port: number; open: boolean; quiet?: boolean }, io: ViewIo): Promise<number> {
   const path = resolve(io.cwd, file);
   let viewer;
   try {
     if ((await stat(path)).isDirectory()) throw Object.assign(new Error('is a directory, not a trace file'), { code: 'EISDIR' });
-    viewer = await startViewer({ file: path, port: options.port, cwd: io.cwd });
+    const bar = progressBar(`reading ${basename(file)}`, options.quiet === true, io);
+    viewer = await startViewer({ file: path, source: bar ? fileChunks(path, bar) : path, port: options.port, cwd: io.cwd });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException | null)?.code;
     const text =
