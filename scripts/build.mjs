@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 // No clean step: tsc overwrites every output, and parallel builds must not delete each other's files.
-for (const project of ['tsconfig.json', 'tsconfig.cjs.json']) {
+// The viewer's page is checked too (it is plain JavaScript, not compiled).
+for (const project of ['tsconfig.json', 'tsconfig.cjs.json', 'tool/viewer/tsconfig.page.json']) {
   execFileSync(process.execPath, [tsc, '-p', project], { stdio: 'inherit' });
 }
 writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n');

@@ -14,6 +14,7 @@
     const sign = ns < 0 ? '-' : '';
     const abs = Math.abs(ns);
     if (abs === 0) return '0s';
+    /** @type {[limit: number, divisor: number, suffix: string][]} */
     const units = [[1e3, 1, 'ns'], [1e6, 1e3, 'µs'], [1e9, 1e6, 'ms']];
     for (const [limit, divisor, suffix] of units) {
       if (abs < limit) return sign + significant(abs / divisor, limit / divisor, suffix, divisor === 1);
@@ -363,7 +364,7 @@
       this.from = options.from;
       this.to = options.to;
       this.initial = [options.from, options.to];
-      window.tstraceTimeline = this;
+      /** @type {any} */ (window).tstraceTimeline = this; // for tests
       this.bind();
       this.resize();
       this.fetch();
@@ -651,7 +652,8 @@
     const [path, search] = hash.split('?');
     const params = new URLSearchParams(search || '');
     const section = path.split('/')[1] || 'overview';
-    for (const link of document.querySelectorAll('[data-nav]')) link.classList.toggle('active', link.dataset.nav === (section === 'task' ? 'tasks' : section));
+    const links = /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('[data-nav]'));
+    for (const link of links) link.classList.toggle('active', link.dataset.nav === (section === 'task' ? 'tasks' : section));
     const current = ++rendering;
     document.body.dataset.ready = 'false';
     let content;
