@@ -121,6 +121,20 @@ async function child(mode, args) {
     let events = 0;
     const status = await readTrace(args[0], () => events++);
     result = { events, complete: status.complete };
+  } else if (mode === 'export-chrome') {
+    const { exportChrome } = await tool('export-chrome');
+    const { createWriteStream } = await import('node:fs');
+    const out = createWriteStream('/dev/null');
+    let bytes = 0;
+    const counting = new (await import('node:stream')).Writable({
+      write(chunk, _encoding, done) {
+        bytes += chunk.length;
+        out.write(chunk, done);
+      },
+    });
+    const exported = await exportChrome(args[0], counting);
+    await new Promise((resolve) => counting.end(resolve));
+    result = { bytes, warnings: exported.warnings.length, complete: exported.status.complete };
   } else if (mode === 'export-go') {
     const { exportGo } = await tool('export-go');
     const { createWriteStream } = await import('node:fs');
@@ -206,6 +220,7 @@ export async function runReaderBench({ quick = false, progress = (text) => proce
     const read = nodeJob(workDir, 'read', [tracePath]);
     const readSmall = nodeJob(workDir, 'read', [tracePath], [`--max-old-space-size=${SMALL_HEAP_MB}`]);
     const exported = nodeJob(workDir, 'export-go', [tracePath, goPath]);
+    const chrome = nodeJob(workDir, 'export-chrome', [tracePath], [`--max-old-space-size=${SUMMARY_HEAP_MB}`]);
     progress(`  reader: the viewer's load and queries (child process)...\n`);
     const view = nodeJob(workDir, 'view', [tracePath]);
 
@@ -242,6 +257,7 @@ export async function runReaderBench({ quick = false, progress = (text) => proce
     row('readTrace alone (count events)', read, read.ms);
     row(`  the same in a ${SMALL_HEAP_MB} MB heap (--max-old-space-size)`, readSmall, readSmall.ms);
     row(`tstrace view: load (${view.failed ? '?' : `${fmtN(view.regions)} regions, ${fmtN(view.lanes)} lanes`})`, view, view.loadMs);
+    row(`exportChrome, ${SUMMARY_HEAP_MB} MB heap (${chrome.failed ? "?" : `${(chrome.bytes / 1e6).toFixed(0)} MB of JSON`})`, chrome, chrome.ms);
     row(`exportGo to a file (${exported.failed ? '?' : `${fmtN(exported.goEvents)} Go events, ${(goBytes / 1e6).toFixed(1)} MB`})`, exported, exported.ms);
     if (!go) {
       console.log(`${pad('go tool trace -d (Go 1.19 loader)', 52)}skipped: Go not installed (no go1.19 at ${GO_CANDIDATES[0]} nor as \`go\` on PATH)`);
