@@ -68,7 +68,10 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
   const r = tables.regions.data;
   const count = tables.regions.length;
   const deepest = new Map<number, number>();
-  for (let i = 0; i < count; i++) deepest.set(r.flow[i], Math.max(deepest.get(r.flow[i]) ?? 0, r.depth[i]));
+  for (let i = 0; i < count; i++) {
+    const depth = deepest.get(r.flow[i]);
+    if (depth === undefined || r.depth[i] > depth) deepest.set(r.flow[i], r.depth[i]);
+  }
   const flows = [...deepest.keys()].sort((a, b) => a - b);
   const firstRowOf = new Map<number, number>();
   const lanes: LaneLayout[] = [];
@@ -199,7 +202,7 @@ export function tasksJson(model: ViewerModel, query: URLSearchParams) {
     withLog = new Uint8Array(tables.tasks.length);
     const l = tables.logs.data;
     tables.messages.forEach((message, i) => {
-      if (l.task[i] !== 0 && message.includes(log)) withLog![tables.taskRow(l.task[i])] = 1;
+      if (l.taskRow[i] >= 0 && message.includes(log)) withLog![l.taskRow[i]] = 1;
     });
   }
   const order = tables.taskOrder;

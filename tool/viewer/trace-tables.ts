@@ -16,15 +16,18 @@ type Column = Float64Array | Int32Array | Uint8Array;
 /** Columns of one length that grow together. */
 class Columns<T extends Record<string, Column>> {
   length = 0;
-  constructor(public data: T) {}
+  private capacity: number;
+  constructor(public data: T) {
+    this.capacity = Object.values(data)[0].length;
+  }
 
   /** Index of a new row (zeroed), growing every column when full. */
   push(): number {
-    const capacity = Object.values(this.data)[0].length;
-    if (this.length === capacity) {
+    if (this.length === this.capacity) {
+      this.capacity *= 2;
       const grown: Record<string, Column> = {};
       for (const [name, column] of Object.entries(this.data)) {
-        const bigger = new (column.constructor as new (n: number) => Column)(capacity * 2);
+        const bigger = new (column.constructor as new (n: number) => Column)(this.capacity);
         bigger.set(column);
         grown[name] = bigger;
       }
@@ -41,6 +44,8 @@ const regionColumns = (n: number) => ({
   complete: new Uint8Array(n),
   flow: new Float64Array(n),
   task: new Float64Array(n),
+  /** The task's row, −1 for the background task. */
+  taskRow: new Int32Array(n),
   /** Parent region id, 0 at the top level. */
   parent: new Float64Array(n),
   type: new Int32Array(n),
@@ -74,6 +79,8 @@ const logColumns = (n: number) => ({
   ts: new Float64Array(n),
   flow: new Float64Array(n),
   task: new Float64Array(n),
+  /** The task's row, −1 for the background task. */
+  taskRow: new Int32Array(n),
   category: new Int32Array(n),
   location: new Int32Array(n),
   seq: new Float64Array(n),
@@ -158,8 +165,8 @@ export class TraceTables {
     }
     this.taskOrder = Int32Array.from({ length: this.tasks.length }, (_, i) => i).sort((a, b) => t.id[a] - t.id[b]);
     const tasks = this.tasks.length;
-    this.taskRegions = groupByTask(this.regions.length, tasks, (i) => (r.task[i] === 0 ? -1 : this.taskRow(r.task[i])));
-    this.taskLogs = groupByTask(this.logs.length, tasks, (i) => (this.logs.data.task[i] === 0 ? -1 : this.taskRow(this.logs.data.task[i])));
+    this.taskRegions = groupByTask(this.regions.length, tasks, (i) => r.taskRow[i]);
+    this.taskLogs = groupByTask(this.logs.length, tasks, (i) => this.logs.data.taskRow[i]);
     // Children in id order: group the rows taken in id order.
     const byId = this.taskOrder;
     const children = groupByTask(tasks, tasks, (k) => {
@@ -319,7 +326,7 @@ export class TraceTables {
         r.location[i] = this.locationIndex(event.location);
         r.depth[i] = parent !== null && parent.flow === event.flow ? r.depth[parent.id - 1] + 1 : 0;
         r.startSeq[i] = this.seq;
-        if (event.task !== 0) this.knownTask(event.task);
+        r.taskRow[i] = event.task === 0 ? -1 : this.knownTask(event.task);
       },
       regionEnded: (event: Event<'regionEnd'>, region: RegionRecord) => {
         const r = this.regions.data;
@@ -338,7 +345,7 @@ export class TraceTables {
         l.location[i] = this.locationIndex(event.location);
         l.seq[i] = this.seq;
         this.messages.push(event.message);
-        if (event.task !== 0) this.knownTask(event.task);
+        l.taskRow[i] = event.task === 0 ? -1 : this.knownTask(event.task);
       },
     };
   }
