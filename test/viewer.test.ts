@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { background, current, log, newTask, start, startRegion, stop, withRegion } from '../runtime/index.js';
-import { analyzeTrace } from '../tool/analysis.js';
+import { analyzeTrace, formatLocation } from '../tool/analysis.js';
 import type { TraceAnalysis } from '../tool/analysis-types.js';
 import { latencyBucket } from '../tool/histogram.js';
 import { IntervalRow, packRows } from '../tool/viewer/timeline-index.js';
@@ -34,7 +34,7 @@ const screenshots = join(root, 'test/.work/screenshots');
  * problem), GC and heap samples.
  */
 async function viewerTrace(path: string): Promise<void> {
-  start(path, { gc: true, heap: true, eventLoop: false, sampleInterval: 5 });
+  start(path, { gc: true, heap: true, eventLoop: true, sampleInterval: 5 });
   try {
     const [, stuck] = newTask(background, 'stuck');
     void stuck;
@@ -220,6 +220,29 @@ describe('the JSON API', () => {
     expect(visible.length).toBeGreaterThan(0);
     for (const [start, end] of visible) expect(start <= db.start + 2000 && end >= db.start + 1000).toBe(true);
     expect((await get(`/api/timeline?px=800&flows=${db.flow}`)).lanes.map((l: { id: string }) => l.id)).toEqual([`flow:${db.flow}`]);
+  });
+
+  test("/api/timeline: each flow lane has its flow's logs, a mark text for each single one; the event-loop counter", async () => {
+    const timeline = await get(`/api/timeline?px=100000`);
+    for (const log of analysis.logs) {
+      const lane = timeline.lanes.find((l: { id: string }) => l.id === `flow:${log.flow}`);
+      const marks = (lane.logs as number[][]).filter(([ts, , , count]) => ts === log.ts && count === 1);
+      expect(marks).toHaveLength(1);
+      expect(timeline.logMarks[marks[0][2]]).toEqual({ text: `${log.category}: ${log.message}`, task: log.task });
+    }
+    expect(timeline.eventLoop.max).toBe(1);
+    expect(timeline.eventLoop.points.length).toBeGreaterThan(0);
+    expect(timeline.eventLoop.points.every(([, low, high]: number[]) => low >= 0 && high <= 1)).toBe(true);
+    // Zoomed out to a pixel, the logs of a lane merge into one mark that counts them.
+    const tiny = await get(`/api/timeline?px=1`);
+    const counted = tiny.lanes.flatMap((l: { logs?: number[][] }) => l.logs ?? []).reduce((n: number, item: number[]) => n + item[3], 0);
+    expect(counted).toBe(analysis.logs.length);
+  });
+
+  test('/api/region/:id: one region, as listed', async () => {
+    const db = analysis.regions.find((r) => r.type === 'db')!;
+    expect(await get(`/api/region/${db.id}`)).toEqual({ ...db, location: formatLocation(db.location) });
+    expect((await fetch(new URL(`/api/region/${analysis.regions.length + 1}`, viewer.url))).status).toBe(404);
   });
 
   test('/api/timeline?top=&rows=: lanes laid out in rows with a spacer between them; only the window is filled', async () => {
@@ -503,6 +526,37 @@ browserSuite('viewer.test.ts', 'the page in headless Chromium', missing({ Chromi
     await shot(tab, 'viewer-timeline-zoomed.png');
     await tab.click('#zoom-reset');
     await tab.waitForFunction(() => document.querySelector('#trace-timeline canvas')?.getAttribute('data-from') === '0');
+    expect(errors).toEqual([]);
+    await tab.close();
+  });
+
+  test('hovering a log mark shows its message; clicking it, or a region, opens its task', async () => {
+    const slow = analysis.tasks.find((t) => t.type === 'slow')!;
+    const log = slow.events.find((e) => e.kind === 'log')!;
+    const db = analysis.regions.find((r) => r.type === 'db' && r.task === slow.id)!;
+    // The whole trace on the canvas; then find where the timeline drew the mark and the region.
+    const { tab, errors } = await open(`#/timeline?from=${db.start - 1_000_000}&to=${db.end + 1_000_000}`);
+    await tab.waitForFunction(() => Number(document.querySelector('#trace-timeline canvas')?.getAttribute('data-items')) > 0);
+    type Hit = { x: number; y: number; w: number; h: number; text: string };
+    const hitWith = (prefix: string) =>
+      tab.evaluate((p) => {
+        const t = (window as unknown as { tstraceTimeline: { hits: Hit[] } }).tstraceTimeline;
+        return t.hits.find((hit) => hit.text.startsWith(p)) ?? null;
+      }, prefix);
+    const box = (await tab.locator('#trace-timeline canvas').boundingBox())!;
+    const mark = (await hitWith(`log ${log.kind === 'log' ? `${log.category}: ${log.message}` : ''}`))!;
+    expect(mark).not.toBeNull();
+    await tab.mouse.move(box.x + mark.x + mark.w / 2, box.y + mark.y + 2);
+    expect(await tab.locator('#trace-timeline .tip').innerText()).toContain(log.kind === 'log' ? log.message : '');
+    await tab.mouse.down();
+    await tab.mouse.up();
+    await tab.waitForFunction((id) => location.hash === `#/task/${id}` && document.body.dataset.ready === 'true', slow.id);
+    await tab.goBack();
+    await tab.waitForFunction(() => Number(document.querySelector('#trace-timeline canvas')?.getAttribute('data-items')) > 0);
+    const region = (await hitWith(`region ${db.id} db`))!;
+    expect(region).not.toBeNull();
+    await tab.mouse.click(box.x + region.x + Math.min(region.w / 2, 20), box.y + region.y + region.h / 2);
+    await tab.waitForFunction((id) => location.hash === `#/task/${id}` && document.body.dataset.ready === 'true', slow.id);
     expect(errors).toEqual([]);
     await tab.close();
   });

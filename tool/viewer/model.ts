@@ -24,6 +24,8 @@ interface LaneLayout {
   readonly firstRow: number;
   /** For flow lanes: the flow. */
   readonly flow: number;
+  /** For flow lanes: the lane's row in `flowLogs`. */
+  readonly logRow: number;
 }
 
 /** The trace as the viewer holds it. */
@@ -34,10 +36,14 @@ export interface ViewerModel {
   readonly types: readonly string[];
   readonly gc: IntervalRow;
   readonly heap: CounterSeries;
+  /** Event-loop utilization (0..1) at the end of each sampling interval. */
+  readonly eventLoop: CounterSeries;
   readonly tasks: RowPacker;
   /** The regions of every flow with regions, a row per (flow, nesting depth), flows in ascending order. */
   readonly flowRows: PackedRows;
-  /** GC, tasks, then a lane per flow with regions, top to bottom. */
+  /** The logs of every flow lane, a row per lane (zero-length intervals at their times, `id` the log's index). */
+  readonly flowLogs: PackedRows;
+  /** GC, tasks, then a lane per flow with regions or logs, top to bottom. */
   readonly lanes: readonly LaneLayout[];
   /** Rows of the whole layout, spacers included. */
   readonly layoutRows: number;
@@ -49,9 +55,11 @@ export interface ViewerModel {
 export async function loadViewerModel(source: TraceSource, cwd: string): Promise<ViewerModel> {
   const gcEvents: [Nanos, Nanos][] = [];
   const heap = new CounterSeries();
+  const eventLoop = new CounterSeries();
   const tables = await loadTraceTables(source, (event) => {
     if (event.kind === 'gc') gcEvents.push([event.ts, event.duration]);
     else if (event.kind === 'heap') heap.add(event.ts, event.bytes);
+    else if (event.kind === 'eventLoop') eventLoop.add(event.ts, event.utilization);
   });
   const types = tables.strings.values;
 
@@ -64,35 +72,43 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
   const tasks = new RowPacker();
   for (const row of taskRows) tasks.add(t.start[row], t.end[row], t.id[row], t.type[row]);
 
-  // A row per (flow, depth): flows ascending, each with as many rows as its deepest region needs.
+  // A row per (flow, depth): flows ascending, each with as many rows as its deepest region needs
+  // (one for a flow with logs only).
   const r = tables.regions.data;
   const count = tables.regions.length;
+  const l = tables.logs.data;
+  const logCount = tables.logs.length;
   const deepest = new Map<number, number>();
   for (let i = 0; i < count; i++) {
     const depth = deepest.get(r.flow[i]);
     if (depth === undefined || r.depth[i] > depth) deepest.set(r.flow[i], r.depth[i]);
   }
+  for (let i = 0; i < logCount; i++) if (!deepest.has(l.flow[i])) deepest.set(l.flow[i], 0);
   const flows = [...deepest.keys()].sort((a, b) => a - b);
   const firstRowOf = new Map<number, number>();
   const lanes: LaneLayout[] = [];
   let top = 0;
-  const lane = (id: string, label: string, kind: LaneLayout['kind'], rows: number, firstRow = 0, flow = 0) => {
-    lanes.push({ id, label, kind, top, rows, firstRow, flow });
+  const lane = (id: string, label: string, kind: LaneLayout['kind'], rows: number, firstRow = 0, flow = 0, logRow = 0) => {
+    lanes.push({ id, label, kind, top, rows, firstRow, flow, logRow });
     top += rows + 1;
   };
   if (gc.length > 0) lane('gc', 'GC', 'gc', 1);
   if (tasks.rows.length > 0) lane('tasks', 'tasks', 'tasks', tasks.rows.length);
   let flowRowCount = 0;
-  for (const flow of flows) {
+  const logRowOf = new Map<number, number>();
+  flows.forEach((flow, k) => {
     const rows = deepest.get(flow)! + 1;
     firstRowOf.set(flow, flowRowCount);
-    lane(`flow:${flow}`, `flow ${flow}`, 'flow', rows, flowRowCount, flow);
+    logRowOf.set(flow, k);
+    lane(`flow:${flow}`, `flow ${flow}`, 'flow', rows, flowRowCount, flow, k);
     flowRowCount += rows;
-  }
+  });
   const rowOf = new Int32Array(count);
   for (let i = 0; i < count; i++) rowOf[i] = firstRowOf.get(r.flow[i])! + r.depth[i];
   const flowRows = packRows(count, flowRowCount, rowOf, r.start, r.end, (i) => i + 1, r.type);
-  return { tables, stats: tables.stats, types, gc, heap, tasks, flowRows, lanes, layoutRows: Math.max(0, top - 1), cwd };
+  const logRow = Int32Array.from({ length: logCount }, (_, i) => logRowOf.get(l.flow[i])!);
+  const flowLogs = packRows(logCount, flows.length, logRow, l.ts, l.ts, (i) => i, l.category);
+  return { tables, stats: tables.stats, types, gc, heap, eventLoop, tasks, flowRows, flowLogs, lanes, layoutRows: Math.max(0, top - 1), cwd };
 }
 
 // ---- queries -------------------------------------------------------------------------------------
@@ -273,6 +289,13 @@ export function regionsJson(model: ViewerModel, query: URLSearchParams) {
   );
 }
 
+/** `/api/region/:id`: one region; null when there is none. */
+export function regionJson(model: ViewerModel, id: number) {
+  if (!Number.isInteger(id) || id < 1 || id > model.tables.regions.length) return null;
+  const region = model.tables.region(id - 1);
+  return { ...region, location: formatLocation(region.location) };
+}
+
 /** `/api/logs`: logs in time order, filtered by `category` (exact) and `text` (the message contains it); paged. */
 export function logsJson(model: ViewerModel, query: URLSearchParams) {
   const { tables } = model;
@@ -299,7 +322,24 @@ interface LaneJson {
   /** The lane's first row in the layout. */
   readonly top: number;
   readonly rows: TimelineItem[][];
+  /** Flow lanes: the flow's logs, as items of no length (`id`: the log, `type`: its category), merged per pixel like regions. */
+  readonly logs?: TimelineItem[];
 }
+
+/** What a single log mark shows on hover, and the task a click opens. */
+interface LogMarkJson {
+  readonly text: string;
+  readonly task: number;
+}
+
+/** A counter's visible samples: at most one point (min, max) per pixel column. */
+interface CounterJson {
+  readonly max: number;
+  readonly points: CounterPoint[];
+}
+
+/** Log messages are cut to this many characters in marks' hover texts. */
+const MARK_TEXT = 200;
 
 /** The first lane whose rows reach below layout row `row`. */
 function firstLaneReaching(lanes: readonly LaneLayout[], row: number): number {
@@ -318,7 +358,8 @@ function firstLaneReaching(lanes: readonly LaneLayout[], row: number): number {
  * pixels, with intervals narrower than a pixel merged (see timeline-index.ts): the lanes — GC, tasks, a
  * lane per flow (all of them, or the `flows` listed) — laid out top to bottom in rows with a spacer row
  * between lanes (`layoutRows` in all), of which only the window `[top, top + rows)` is filled when asked
- * (the lanes overlapping it, their rows outside it empty); and the heap counter.
+ * (the lanes overlapping it, their rows outside it empty; a flow lane's logs when its first row is in
+ * it, with `logMarks` for the single ones); and the heap and event-loop utilization counters.
  */
 export function timelineJson(model: ViewerModel, query: URLSearchParams) {
   const duration = model.stats.summary.duration;
@@ -334,6 +375,7 @@ export function timelineJson(model: ViewerModel, query: URLSearchParams) {
   const windowEnd = windowRows === null ? Infinity : windowTop + Math.max(0, Math.floor(windowRows));
 
   const lanes: LaneJson[] = [];
+  const logMarks: Record<number, LogMarkJson> = {};
   // With `flows`, the listed lanes are stacked on their own (no window).
   const layout = only ? model.lanes.filter((lane) => lane.kind === 'flow' && only.has(lane.flow)) : model.lanes;
   let stacked = 0;
@@ -350,9 +392,22 @@ export function timelineJson(model: ViewerModel, query: URLSearchParams) {
       else if (lane.kind === 'tasks') rows.push(model.tasks.rows[row].visible(from, to, nsPerPixel));
       else rows.push(model.flowRows.visible(lane.firstRow + row, from, to, nsPerPixel));
     }
-    lanes.push({ id: lane.id, label: lane.label, kind: lane.kind, top, rows });
+    if (lane.kind !== 'flow' || !(only || (top >= windowTop && top < windowEnd))) {
+      lanes.push({ id: lane.id, label: lane.label, kind: lane.kind, top, rows });
+      continue;
+    }
+    const logs = model.flowLogs.visible(lane.logRow, from, to, nsPerPixel);
+    for (const [, , log, count] of logs) {
+      if (count !== 1) continue;
+      const info = model.tables.log(log);
+      const message = info.message.length > MARK_TEXT ? `${info.message.slice(0, MARK_TEXT)}…` : info.message;
+      logMarks[log] = { text: `${info.category}: ${message}`, task: info.task };
+    }
+    lanes.push({ id: lane.id, label: lane.label, kind: lane.kind, top, rows, logs });
   }
   const layoutRows = only ? Math.max(0, stacked - 1) : model.layoutRows;
-  const heap: { max: number; points: CounterPoint[] } | null = !only && model.heap.length > 0 ? { max: model.heap.max, points: model.heap.visible(from, to, nsPerPixel) } : null;
-  return { from, to, px, duration, types: model.types, layoutRows, lanes, heap };
+  const counter = (series: CounterSeries, max: number): CounterJson | null => (!only && series.length > 0 ? { max, points: series.visible(from, to, nsPerPixel) } : null);
+  const heap = counter(model.heap, model.heap.max);
+  const eventLoop = counter(model.eventLoop, 1);
+  return { from, to, px, duration, types: model.types, layoutRows, lanes, logMarks, heap, eventLoop };
 }

@@ -14,6 +14,7 @@ import type { TraceSource } from '../reader.js';
 import {
   loadViewerModel,
   logsJson,
+  regionJson,
   regionGroupsJson,
   regionsJson,
   summaryJson,
@@ -98,6 +99,11 @@ async function handle(request: IncomingMessage, response: ServerResponse, model:
     await exportChrome(file, response);
     response.end();
     return;
+  }
+  const regionMatch = /^\/api\/region\/(\d+)$/.exec(path);
+  if (regionMatch) {
+    const region = regionJson(model, Number(regionMatch[1]));
+    return region ? sendJson(response, 200, region) : sendJson(response, 404, { error: `no region ${regionMatch[1]}` });
   }
   const taskMatch = /^\/api\/task\/(\d+)$/.exec(path);
   if (taskMatch) {

@@ -320,7 +320,7 @@
     const from = params.has('from') ? Number(params.get('from')) : null;
     const to = params.has('to') ? Number(params.get('to')) : null;
     afterRender.push(() => new Timeline(container, { from, to, height: Math.max(300, window.innerHeight - 160) }));
-    return [h('h1', {}, 'Timeline'), h('p', { class: 'muted' }, 'Wheel: zoom at the pointer. Drag: pan and scroll. Shift+wheel: scroll. Click a task or region: its task.'), container];
+    return [h('h1', {}, 'Timeline'), h('p', { class: 'muted' }, 'Wheel: zoom at the pointer. Drag: pan and scroll. Shift+wheel: scroll. Click a task, region or log: its task.'), container];
   }
 
   // ---- the timeline ----------------------------------------------------------------------------
@@ -405,9 +405,17 @@
       this.timer = setTimeout(() => this.fetch(), 60);
     }
 
-    /** Height of the heap counter block above the lanes (0 without heap samples). */
+    /** The counters drawn above the lanes: heap after GC, event-loop utilization. */
+    counters(data) {
+      const counters = [];
+      if (data.heap) counters.push({ label: 'heap', hue: 150, series: data.heap, text: `heap after GC: up to ${(data.heap.max / 1048576).toFixed(1)} MiB over the trace` });
+      if (data.eventLoop) counters.push({ label: 'event loop', hue: 280, series: data.eventLoop, text: 'event-loop utilization (0–100%) per sampling interval' });
+      return counters;
+    }
+
+    /** Height of the counter blocks above the lanes (before the first answer: as if there were two). */
     get heapBlock() {
-      return this.data && !this.data.heap ? 0 : HEAP + LANE_GAP;
+      return (this.data ? this.counters(this.data).length : 2) * (HEAP + LANE_GAP);
     }
 
     async fetch() {
@@ -497,9 +505,14 @@
       this.tip.style.top = `${found.y + this.toolbar.offsetHeight + 14}px`;
     }
 
-    click(event) {
+    async click(event) {
       const found = this.hitAt(event);
-      if (found && found.hit.task) location.hash = `#/task/${found.hit.task}`;
+      if (!found) return;
+      if (found.hit.task) location.hash = `#/task/${found.hit.task}`;
+      else if (found.hit.region) {
+        const region = await api(`/api/region/${found.hit.region}`);
+        if (region.task !== 0) location.hash = `#/task/${region.task}`;
+      }
     }
 
     draw() {
@@ -534,13 +547,12 @@
       context.beginPath();
       context.rect(0, AXIS, width, this.height - AXIS);
       context.clip();
-      if (data.heap) {
+      for (const counter of this.counters(data)) {
         if (y + HEAP > AXIS && y < bottom) {
-          this.label(context, 'heap', y + HEAP / 2);
-          context.fillStyle = 'hsl(150 45% 75%)';
-          context.strokeStyle = 'hsl(150 45% 40%)';
-          const points = data.heap.points;
-          const max = data.heap.max || 1;
+          this.label(context, counter.label, y + HEAP / 2);
+          context.fillStyle = `hsl(${counter.hue} 45% 75%)`;
+          const points = counter.series.points;
+          const max = counter.series.max || 1;
           context.beginPath();
           context.moveTo(points.length > 0 ? Math.max(LABEL_WIDTH, xOf(points[0][0])) : LABEL_WIDTH, y + HEAP);
           for (let i = 0; i < points.length; i++) {
@@ -556,14 +568,14 @@
           context.closePath();
           context.fill();
           items += points.length;
-          this.hits.push({ x: LABEL_WIDTH, y, w: width - LABEL_WIDTH, h: HEAP, text: `heap: up to ${(data.heap.max / 1048576).toFixed(1)} MiB over the trace` });
+          this.hits.push({ x: LABEL_WIDTH, y, w: width - LABEL_WIDTH, h: HEAP, text: counter.text });
         }
         y += HEAP + LANE_GAP;
       }
       let lanesDrawn = 0;
       for (const lane of data.lanes) {
         const laneHeight = Math.max(1, lane.rows.length) * ROW;
-        y = y0 + (data.heap ? HEAP + LANE_GAP : 0) + lane.top * ROW;
+        y = y0 + this.heapBlock + lane.top * ROW;
         if (y + laneHeight > AXIS && y < bottom) {
           lanesDrawn++;
           this.label(context, lane.label, y + ROW / 2);
@@ -591,14 +603,34 @@
               this.hits.push({
                 x: x0, y: top, w, h: ROW,
                 task: lane.kind === 'tasks' ? id : null,
+                region: lane.kind === 'flow' && count === 1 ? id : null,
                 text: count > 1 ? `${count} ${lane.kind === 'tasks' ? 'tasks' : lane.kind === 'gc' ? 'GCs' : 'regions'} (first: ${what})\n${formatDuration(start)} – ${formatDuration(end)}` : `${what}\n${formatDuration(end - start)} at ${formatDuration(start)}`,
               });
             }
           });
+          for (const [ts, , log, count] of lane.logs || []) {
+            // A log: a small dark triangle at the top of the lane (hovering shows its message).
+            const x = xOf(ts);
+            if (x < LABEL_WIDTH || x > width) continue;
+            context.fillStyle = count > 1 ? '#4b5563' : '#111827';
+            context.beginPath();
+            context.moveTo(x - 4, y);
+            context.lineTo(x + 4, y);
+            context.lineTo(x, y + 6);
+            context.closePath();
+            context.fill();
+            items++;
+            const mark = count === 1 ? data.logMarks[log] : null;
+            this.hits.push({
+              x: x - 4, y, w: 8, h: 7,
+              task: mark && mark.task !== 0 ? mark.task : null,
+              text: mark ? `log ${mark.text}\nat ${formatDuration(ts)}` : `${count} logs from ${formatDuration(ts)}`,
+            });
+          }
         }
       }
       context.restore();
-      this.contentHeight = AXIS + 4 + (data.heap ? HEAP + LANE_GAP : 0) + data.layoutRows * ROW;
+      this.contentHeight = AXIS + 4 + this.heapBlock + data.layoutRows * ROW;
       this.drawScrollThumb(context, width);
       this.canvas.dataset.lanes = String(lanesDrawn);
       this.canvas.dataset.layoutRows = String(data.layoutRows);
