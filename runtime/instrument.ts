@@ -7,7 +7,8 @@
  * - plain sync function: `const r = enter(site, ctx); try { body } finally { exit(r) }`
  * - everything else gets a Frame: `const f = call(site, ctx, kind); try { body } finally { finish(f) }`
  *   with `awaited(f, await awaiting(f, x))` for each await, `yielded(f, yield yielding(f, x))` for each
- *   yield, `return returning(f, x)` in async functions, and `resumed(f)` at the top of catch clauses.
+ *   yield, `return returning(f, x)` in async functions, `for await (… of awaitingEach(f, x))` with
+ *   `resumed(f)` at the top of its body and after it, and `resumed(f)` at the top of catch clauses.
  */
 import { inspect } from 'node:util';
 import { EventType } from '../format/spec.js';
@@ -119,6 +120,46 @@ export function awaiting<T>(f: Frame, value: T): T {
 export function awaited<T>(f: Frame, value: T): T {
   if (f !== NOOP && live(f) && f.scope) S.als!.enterWith(f.scope);
   return value;
+}
+
+/**
+ * The iterable of a `for await` loop: each implicit await of the loop on `next()` first gives the
+ * caller its scope back, as `awaiting` does for a written `await`; the loop body and the code after the
+ * loop call `resumed`. (Not on `return()`, when the loop is left early: the loop may be left for any
+ * enclosing statement, where nothing re-enters the function's scope.) Only the iterator's own method
+ * calls are wrapped, so the loop awaits the very same values, in the same ticks; a sync iterable (of
+ * promises, say) stays sync, for the language to convert as it would have.
+ */
+export function awaitingEach<T>(f: Frame, iterable: AsyncIterable<T> | Iterable<T>): AsyncIterable<T> | Iterable<T> {
+  if (f === NOOP || !live(f) || iterable === null || iterable === undefined) return iterable;
+  const asyncMethod = (iterable as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator];
+  if (asyncMethod !== undefined && asyncMethod !== null) {
+    if (typeof asyncMethod !== 'function') return iterable;
+    return { [Symbol.asyncIterator]: () => handingBack(f, asyncMethod.call(iterable)) };
+  }
+  const syncMethod = (iterable as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+  if (typeof syncMethod !== 'function') return iterable;
+  return { [Symbol.iterator]: () => handingBack(f, syncMethod.call(iterable)) };
+}
+
+/** `iterator`, with each `next()` giving the caller its scope back once it has returned. */
+function handingBack<I>(f: Frame, iterator: I): I {
+  if (iterator === null || (typeof iterator !== 'object' && typeof iterator !== 'function')) return iterator;
+  const it = iterator as unknown as { next: () => unknown; return?: (() => unknown) | null };
+  // Read once, as the loop itself reads `next` once.
+  const next = it.next;
+  return {
+    next: () => {
+      const result = next.call(it);
+      awaiting(f, undefined);
+      return result;
+    },
+    // Looked up when the loop is left early, and may be missing: the iterator's own.
+    get return() {
+      const close = it.return;
+      return typeof close === 'function' ? () => close.call(it) : close;
+    },
+  } as I;
 }
 
 /** Before a `yield`: this resumption's region ends, the consumer gets its scope back. */

@@ -37,6 +37,10 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
     return isAsync ? (isGenerator ? FRAME.AsyncGenerator : FRAME.Async) : isGenerator ? FRAME.Generator : FRAME.Sync;
   };
 
+  const isForAwait = (node: TS.Statement): boolean => ts.isForOfStatement(node) && node.awaitModifier !== undefined;
+  /** The statement a chain of labels labels. */
+  const innermostStatement = (node: TS.LabeledStatement): TS.Statement => (ts.isLabeledStatement(node.statement) ? innermostStatement(node.statement) : node.statement);
+
   /** Splits off the directive prologue ("use strict" …): it must stay first. */
   const splitPrologue = (statements: readonly TS.Statement[]): [TS.Statement[], TS.Statement[]] => {
     let i = 0;
@@ -46,7 +50,8 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
 
   /**
    * Rewrites the suspension points that belong to this function (not to nested functions): awaits,
-   * yields, returns of async functions, and catch clauses (a suspension can end by a throw).
+   * yields, returns of async functions, `for await` loops, and catch clauses and (in async functions)
+   * finally blocks, since a suspension can end by a throw.
    */
   function rewriteSuspensions(body: TS.Block, frame: TS.Identifier, kind: number, context: TS.TransformationContext): TS.Block {
     const isAsync = kind === FRAME.Async || kind === FRAME.AsyncGenerator;
@@ -68,10 +73,26 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
         const statements = ts.setTextRange(factory.createNodeArray([statement(rt('resumed', [frame])), ...visited.block.statements]), visited.block.statements);
         return factory.updateCatchClause(visited, visited.variableDeclaration, factory.updateBlock(visited.block, statements));
       }
+      if (kind === FRAME.Async && ts.isTryStatement(visited) && visited.finallyBlock) {
+        // A finally block may be entered by an await that threw, with the caller's scope.
+        const block = visited.finallyBlock;
+        const statements = ts.setTextRange(factory.createNodeArray([statement(rt('resumed', [frame])), ...block.statements]), block.statements);
+        return factory.updateTryStatement(visited, visited.tryBlock, visited.catchClause, factory.updateBlock(block, statements));
+      }
+      if (isAsync && ts.isLabeledStatement(visited) && !ts.isLabeledStatement(node.parent) && isForAwait(innermostStatement(visited))) {
+        // The code after a labelled `for await` resumes too (the loop itself must stay the label's statement).
+        return [visited, statement(rt('resumed', [frame]))];
+      }
       if (isAsync && ts.isForOfStatement(visited) && visited.awaitModifier) {
-        // Each iteration of `for await` resumes after an implicit await.
-        const loopBody = ts.isBlock(visited.statement) ? visited.statement.statements : [visited.statement];
-        const loop = factory.updateForOfStatement(visited, visited.awaitModifier, visited.initializer, visited.expression, factory.createBlock([statement(rt('resumed', [frame])), ...loopBody], true));
+        // Each iteration of `for await` resumes after an implicit await: its `next` calls give the caller
+        // its context back, as a written await does.
+        const iterable = ts.setTextRange(rt('awaitingEach', [frame, visited.expression]), visited.expression);
+        // The body keeps its braces' positions for the source map.
+        const resume = statement(rt('resumed', [frame]));
+        const body = ts.isBlock(visited.statement)
+          ? factory.updateBlock(visited.statement, ts.setTextRange(factory.createNodeArray([resume, ...visited.statement.statements]), visited.statement.statements))
+          : ts.setTextRange(factory.createBlock([resume, visited.statement], true), visited.statement);
+        const loop = factory.updateForOfStatement(visited, visited.awaitModifier, visited.initializer, iterable, body);
         // …and so does the code after the loop; a labelled loop must stay the label's statement.
         return ts.isLabeledStatement(node.parent) ? loop : [loop, statement(rt('resumed', [frame]))];
       }

@@ -65,6 +65,49 @@ describe('regions of instrumented code', () => {
     }
   });
 
+  it("gives the caller its context back while a callee waits in a `for await` loop; the loop's body and the code after it are the callee's again", () => {
+    const ids = byId();
+    expect(observations['flows.js:run']).toContainEqual(['stream', 3]);
+    const [caller] = regionsOf('streamCaller');
+    const [callee] = regionsOf('streamCallee');
+    expect(callee.parent).toBe(caller.id);
+    for (const type of ['whileStreaming', 'afterStream']) {
+      const [r] = regionsOf(type);
+      expect(ids.get(r.parent!)?.type, type).toBe('streamCaller');
+      expect(r.flow, type).toBe(caller.flow);
+    }
+    const inLoop = regionsOf('inLoop');
+    expect(inLoop).toHaveLength(3);
+    for (const r of [...inLoop, ...regionsOf('afterLoop')]) {
+      expect(r.parent).toBe(callee.id);
+      expect(r.flow).toBe(callee.flow);
+    }
+  });
+
+  it('is back in the callee after a loop left for an enclosing one, after a labelled loop, and in a finally block entered by a throw', () => {
+    const [callee] = regionsOf('labelledLoopCallee');
+    expect(regionsOf('neverHere')).toEqual([]);
+    for (const type of ['afterOuter', 'afterLabelled', 'inFinally']) {
+      const [r] = regionsOf(type);
+      expect(r?.parent, type).toBe(callee.id);
+      expect(r.flow, type).toBe(callee.flow);
+    }
+  });
+
+  it('does so over a sync iterable of promises too', () => {
+    const ids = byId();
+    expect(observations['flows.js:run']).toContainEqual(['promises', 3]);
+    const [caller] = regionsOf('promisesCaller');
+    const [callee] = regionsOf('promisesCallee');
+    const [whilePromises] = regionsOf('whilePromises');
+    expect(ids.get(whilePromises.parent!)?.type).toBe('promisesCaller');
+    expect(whilePromises.flow).toBe(caller.flow);
+    expect(regionsOf('inPromisesLoop').map((r) => [r.parent, r.flow])).toEqual([
+      [callee.id, callee.flow],
+      [callee.id, callee.flow],
+    ]);
+  });
+
   it('makes each call of a task function a task whose context callees see', () => {
     expect(observations['flows.js:run']).toContainEqual(['handle', [[true, true], [true, true]]]);
     const handles = analysis.tasks.filter((t) => t.type === 'handle');
