@@ -206,6 +206,54 @@ describe('regions', () => {
   });
 });
 
+describe('long listings', () => {
+  test('the JSON of tasks, regions and logs is exactly JSON.stringify of the document, written a piece at a time', async () => {
+    const { analyzeTrace } = await import('../tool/analysis.js');
+    const analysis = await analyzeTrace(traceFile);
+    const common = (command: string) => ({
+      schemaVersion: 1,
+      command,
+      file: traceFile,
+      status: { complete: analysis.status.complete, bytesRead: analysis.status.bytesRead, problem: analysis.status.problem },
+      summary: analysis.summary,
+    });
+    for (const [command, list] of [['tasks', analysis.tasks], ['regions', analysis.regions], ['logs', analysis.logs]] as const) {
+      expect(tstrace(command, traceFile, '--json').stdout).toBe(JSON.stringify({ ...common(command), [command]: list }, null, 2) + '\n');
+    }
+    expect(tstrace('regions', traceFile, '--json', '--type', 'nothing').stdout).toBe(JSON.stringify({ ...common('regions'), regions: [] }, null, 2) + '\n');
+  });
+
+  test('300,000 regions list in a 96 MB heap, as text and as JSON; a reader that stops early (| head) is no error', () => {
+    const big = join(dir, 'big.trace');
+    const writer = `import { background, newTask, start, startRegion, stop } from ${JSON.stringify(pathToFileURL(join(root, 'dist/esm/runtime/index.js')).href)};
+start(process.argv[2], { maxBufferedBytes: 1 << 28, gc: false, heap: false, eventLoop: false });
+for (let i = 0; i < 100_000; i++) {
+  const [ctx, task] = newTask(background, 'request');
+  startRegion(ctx, 'parse').end();
+  const handle = startRegion(ctx, 'handle');
+  startRegion(ctx, 'query').end();
+  handle.end();
+  task.end();
+}
+await stop();
+`;
+    writeFileSync(join(dir, 'big.mjs'), writer);
+    execFileSync(process.execPath, [join(dir, 'big.mjs'), big]);
+    const small = (args: string[]) => spawnSync('sh', ['-c', `${process.execPath} --max-old-space-size=96 ${cli} ${args.join(' ')}`], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    const text = small(['regions', big, '|', 'wc', '-l']);
+    expect(text.stderr).toBe('');
+    expect(Number(text.stdout.trim())).toBe(300_001);
+    // Each task's "id" is 6 spaces in; the document ends as JSON.stringify ends it.
+    const json = small(['tasks', big, '--json', '--type', 'request', '|', 'tee', join(dir, 'big.json'), '|', 'grep', '-c', `'^      "id": '`]);
+    expect(json.stderr).toBe('');
+    expect(Number(json.stdout.trim())).toBe(100_000);
+    expect(spawnSync('tail', ['-c', '30', join(dir, 'big.json')], { encoding: 'utf8' }).stdout).toMatch(/\]\n    }\n  \]\n}\n$/);
+    const head = spawnSync('sh', ['-c', `${process.execPath} ${cli} regions ${big} | head -2; echo "exit $?"`], { encoding: 'utf8' });
+    expect(head.stdout).toMatch(/^\s+ID\s+TYPE[^\n]*\n\s+1\s+parse[^\n]*\nexit 0\n$/);
+    expect(head.stderr).toBe('');
+  }, 60_000);
+});
+
 describe('logs', () => {
   test('--category and --text select logs', () => {
     const byCategory = JSON.parse(tstrace('logs', traceFile, '--category', 'orderID', '--json').stdout);

@@ -18,7 +18,7 @@ import { analyzeTrace, formatLocation } from '../tool/analysis.js';
 import type { TraceAnalysis } from '../tool/analysis-types.js';
 import { latencyBucket } from '../tool/histogram.js';
 import { IntervalRow, packRows } from '../tool/viewer/timeline-index.js';
-import { loadTraceTables } from '../tool/viewer/trace-tables.js';
+import { loadTraceTables } from '../tool/trace-tables.js';
 import { startViewer, type Viewer } from '../tool/viewer/server.js';
 import { browserSuite, CHROMIUM, launchChromium, missing } from './helpers/chromium.js';
 import { sleep, tempTracePath } from './helpers/trace.js';

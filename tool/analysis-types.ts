@@ -180,6 +180,17 @@ export interface Problem {
   readonly location: SourceLocation | null;
 }
 
+/** Items listed one at a time — an array ({@link listOf}), or items made on demand (see trace-tables.ts). */
+export interface Listing<T> {
+  readonly length: number;
+  at(index: number): T;
+}
+
+/** An array as a {@link Listing}. */
+export function listOf<T>(items: readonly T[]): Listing<T> {
+  return { length: items.length, at: (index) => items[index] };
+}
+
 /** The statistics of a trace; see {@link summarizeTrace}. */
 export interface TraceStats {
   readonly summary: TraceSummary;

@@ -9,8 +9,7 @@ import { rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { analyzeTrace } from './analysis.js';
-import type { LogInfo, TraceAnalysis, TraceStats } from './analysis-types.js';
+import { listOf, type LogInfo, type TraceStats } from './analysis-types.js';
 import { annotatePaths, annotateReportText, TsMorphMissingError } from './annotate.js';
 import { exportChrome } from './export-chrome.js';
 import { exportGo } from './export-go.js';
@@ -18,8 +17,10 @@ import type { ExportOptions, ExportResult } from './export-types.js';
 import { fileChunks, progressBar } from './progress.js';
 import { readTrace, type TraceSource } from './reader.js';
 import { summarizeTrace, TraceSummarizer } from './summary.js';
-import { logsJson, regionsJson, statsJson, tasksJson } from './json-report.js';
-import { logsText, regionsText, statsText, tasksText } from './text-report.js';
+import { PacedWriter } from './export-io.js';
+import { listingHead, listingJsonChunks, statsJson } from './json-report.js';
+import { logsTextChunks, regionsTextChunks, statsText, tasksTextChunks } from './text-report.js';
+import { loadTraceTables, type TraceTables } from './trace-tables.js';
 import { viewCommand } from './viewer/view-command.js';
 
 /** Where the CLI writes, and what it needs to know about its surroundings. */
@@ -201,9 +202,10 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   const bar = progressBar(`reading ${basename(file)}`, values.quiet === true, io);
   const source = bar ? fileChunks(file, bar) : file;
   const { category, text: needle } = values;
-  // stats and logs need only the statistics (bounded memory) and the selected logs; tasks and regions, everything.
+  // stats and logs need only the statistics (bounded memory) and the selected logs; tasks and regions,
+  // every item, in columns.
   let stats: TraceStats;
-  let analysis: TraceAnalysis | null = null;
+  let tables: TraceTables | null = null;
   const logs: LogInfo[] = [];
   try {
     if (command === 'stats') {
@@ -217,7 +219,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       });
       stats = summarizer.finish(status);
     } else {
-      stats = analysis = await analyzeTrace(source);
+      tables = await loadTraceTables(source);
+      stats = tables.stats;
     }
   } catch (error) {
     bar?.done();
@@ -234,17 +237,20 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
 
   const json = values.json === true;
   const text = { cwd: io.cwd };
+  let report: Iterable<string>;
   if (command === 'stats') {
-    io.stdout(json ? toJson(statsJson(file, stats)) : statsText(file, stats, text));
+    report = [json ? toJson(statsJson(file, stats)) : statsText(file, stats, text)];
   } else if (command === 'logs') {
-    io.stdout(json ? toJson(logsJson(file, stats, logs)) : logsText(logs, text));
-  } else if (analysis !== null && command === 'tasks') {
-    const tasks = values.type === undefined ? analysis.tasks : analysis.tasks.filter((t) => t.type === values.type);
-    io.stdout(json ? toJson(tasksJson(file, analysis, tasks)) : tasksText(tasks, text));
-  } else if (analysis !== null) {
-    const regions = values.type === undefined ? analysis.regions : analysis.regions.filter((r) => r.type === values.type);
-    io.stdout(json ? toJson(regionsJson(file, analysis, regions)) : regionsText(regions, text));
+    report = json ? listingJsonChunks(listingHead('logs', file, stats), 'logs', listOf(logs)) : logsTextChunks(listOf(logs), text);
+  } else if (command === 'tasks') {
+    const tasks = tables!.taskListing(values.type);
+    report = json ? listingJsonChunks(listingHead('tasks', file, stats), 'tasks', tasks) : tasksTextChunks(tasks, text);
+  } else {
+    const regions = tables!.regionListing(values.type);
+    report = json ? listingJsonChunks(listingHead('regions', file, stats), 'regions', regions) : regionsTextChunks(regions, text);
   }
+  // Written a chunk at a time, as the output takes them: a listing may be gigabytes.
+  if (!(await writeReport(report, io))) return EXIT_OK; // `| head`: the reader stopped reading
   return reportStatus(file, stats, io);
 }
 
@@ -365,6 +371,27 @@ function textWritable(write: (text: string) => void): Writable {
       callback();
     },
   });
+}
+
+/**
+ * Writes a report's chunks to standard output, each once the output wants more. False when the reader
+ * went away (EPIPE); other write errors reject.
+ */
+async function writeReport(chunks: Iterable<string>, io: CliIo): Promise<boolean> {
+  const writer = new PacedWriter(io.stdoutStream ?? textWritable(io.stdout));
+  try {
+    for (const chunk of chunks) {
+      await writer.drained();
+      writer.write(chunk);
+    }
+    await writer.drained();
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException | null)?.code === 'EPIPE') return false;
+    throw error;
+  } finally {
+    writer.release();
+  }
 }
 
 /** `tstrace annotate`: adds (removes) `// trace:region` lines; returns the exit code. */

@@ -5,6 +5,7 @@
  */
 import type { ReadStatus } from '../format/events.js';
 import type {
+  Listing,
   LogCategoryStats,
   LogInfo,
   Problem,
@@ -87,4 +88,39 @@ export function regionsJson(file: string, analysis: TraceStats, regions: readonl
 /** `tstrace logs --json`: `logs` is the selected logs. */
 export function logsJson(file: string, analysis: TraceStats, logs: readonly LogInfo[]): LogsDocument {
   return { ...common('logs', file, analysis), logs };
+}
+
+/** Stands for the list in the document while it is stringified around it. */
+const LIST_MARK = '\u0000tstrace-list\u0000';
+
+/**
+ * A listing command's document (`tasks`, `regions` or `logs`) as chunks of text, the same text as
+ * `JSON.stringify(document, null, 2)` — with the list's items stringified one at a time, so that no
+ * string holds the whole list (a million regions would not fit in one).
+ */
+export function* listingJsonChunks<D extends TasksDocument | RegionsDocument | LogsDocument>(document: Omit<D, 'tasks' | 'regions' | 'logs'>, key: 'tasks' | 'regions' | 'logs', items: Listing<unknown>): Generator<string> {
+  const text = JSON.stringify({ ...document, [key]: LIST_MARK }, null, 2) + '\n';
+  const mark = JSON.stringify(LIST_MARK);
+  const at = text.indexOf(mark);
+  yield text.slice(0, at);
+  if (items.length === 0) {
+    yield '[]';
+  } else {
+    // Items are at depth 2 of the document: four spaces in.
+    let chunk = '[';
+    for (let i = 0; i < items.length; i++) {
+      chunk += (i === 0 ? '\n    ' : ',\n    ') + JSON.stringify(items.at(i), null, 2).replaceAll('\n', '\n    ');
+      if (chunk.length >= 64 * 1024) {
+        yield chunk;
+        chunk = '';
+      }
+    }
+    yield chunk + '\n  ]';
+  }
+  yield text.slice(at + mark.length);
+}
+
+/** The fields of a listing command's document, without its list. */
+export function listingHead(command: 'tasks' | 'regions' | 'logs', file: string, stats: TraceStats): JsonDocument {
+  return common(command, file, stats);
 }

@@ -5,10 +5,10 @@
 import { isAbsolute, relative } from 'node:path';
 import type { ReadStatus, SourceLocation } from '../format/events.js';
 import { formatLocation } from './analysis.js';
-import type { HistogramBucket, LogInfo, RegionInfo, TaskEventInfo, TaskInfo, TraceStats } from './analysis-types.js';
+import { listOf, type HistogramBucket, type Listing, type LogInfo, type RegionInfo, type TaskEventInfo, type TaskInfo, type TraceStats } from './analysis-types.js';
 import type { DurationStats } from './duration-digest.js';
 import { formatDuration } from './format-duration.js';
-import { renderTable, type Column } from './table.js';
+import { renderTable, tableChunks, type Column } from './table.js';
 
 /** How to print: locations under `cwd` are shown relative to it. */
 export interface TextOptions {
@@ -98,84 +98,94 @@ export function statsText(file: string, analysis: TraceStats, options: TextOptio
 
 /** `tstrace tasks`: each task, then its history in time order. */
 export function tasksText(tasks: readonly TaskInfo[], options: TextOptions): string {
-  if (tasks.length === 0) return 'No tasks.\n';
-  const blocks = tasks.map((task) => {
-    const state = task.complete ? 'complete' : `incomplete (${!task.created ? 'created before the trace: its start is the trace start' : 'never ended: its end is the trace end'})`;
-    const lines = [
-      `Task ${task.id}  ${taskTypeText(task.type)}  ${state}`,
-      ...renderTable(
-        [{ title: '' }, { title: '' }],
-        [
-          ['parent', task.parent === null ? 'unknown' : task.parent === 0 ? '0 (background)' : String(task.parent)],
-          ['children', task.children.length > 0 ? task.children.join(', ') : '-'],
-          ['start', formatDuration(task.start)],
-          ['end', formatDuration(task.end)],
-          ['latency', `${task.complete ? '' : '≥'}${formatDuration(task.latency)}`],
-          ['flows', task.flows.join(', ') || '-'],
-        ],
-        '  ',
-      ).slice(1),
-    ];
-    if (task.events.length > 0) {
-      lines.push(
-        ...renderTable(
-          [{ title: 'TIME', align: 'right' }, { title: 'SINCE START', align: 'right' }, { title: 'FLOW', align: 'right' }, { title: 'EVENT' }, { title: 'LOCATION' }],
-          task.events.map((event) => [
-            formatDuration(event.ts),
-            formatDuration(event.ts - task.start),
-            String(event.flow),
-            taskEventText(event),
-            'location' in event ? locationText(event.location, options) : '',
-          ]),
-          '  ',
-        ),
-      );
-    }
-    return lines.join('\n');
-  });
-  return blocks.join('\n\n') + '\n';
+  return [...tasksTextChunks(listOf(tasks), options)].join('');
 }
 
-/** `tstrace regions`: one aligned row per region. */
-export function regionsText(regions: readonly RegionInfo[], options: TextOptions): string {
-  if (regions.length === 0) return 'No regions.\n';
-  return (
-    renderTable(
+/** {@link tasksText} as chunks of text, a task at a time. */
+export function* tasksTextChunks(tasks: Listing<TaskInfo>, options: TextOptions): Generator<string> {
+  if (tasks.length === 0) {
+    yield 'No tasks.\n';
+    return;
+  }
+  for (let k = 0; k < tasks.length; k++) yield (k > 0 ? '\n' : '') + taskBlock(tasks.at(k), options) + '\n';
+}
+
+function taskBlock(task: TaskInfo, options: TextOptions): string {
+  const state = task.complete ? 'complete' : `incomplete (${!task.created ? 'created before the trace: its start is the trace start' : 'never ended: its end is the trace end'})`;
+  const lines = [
+    `Task ${task.id}  ${taskTypeText(task.type)}  ${state}`,
+    ...renderTable(
+      [{ title: '' }, { title: '' }],
       [
-        { title: 'ID', align: 'right' },
-        { title: 'TYPE' },
-        { title: 'TASK', align: 'right' },
-        { title: 'FLOW', align: 'right' },
-        { title: 'PARENT', align: 'right' },
-        { title: 'START', align: 'right' },
-        { title: 'END', align: 'right' },
-        { title: 'DURATION', align: 'right' },
-        { title: 'LOCATION' },
+        ['parent', task.parent === null ? 'unknown' : task.parent === 0 ? '0 (background)' : String(task.parent)],
+        ['children', task.children.length > 0 ? task.children.join(', ') : '-'],
+        ['start', formatDuration(task.start)],
+        ['end', formatDuration(task.end)],
+        ['latency', `${task.complete ? '' : '≥'}${formatDuration(task.latency)}`],
+        ['flows', task.flows.join(', ') || '-'],
       ],
-      regions.map((r) => [
-        String(r.id),
-        r.type,
-        String(r.task),
-        String(r.flow),
-        r.parent === null ? '-' : String(r.parent),
-        formatDuration(r.start),
-        r.complete ? formatDuration(r.end) : '(open)',
-        `${r.complete ? '' : '≥'}${formatDuration(r.duration)}`,
-        locationText(r.location, options),
-      ]),
-    ).join('\n') + '\n'
-  );
+      '  ',
+    ).slice(1),
+  ];
+  if (task.events.length > 0) {
+    lines.push(
+      ...renderTable(
+        [{ title: 'TIME', align: 'right' }, { title: 'SINCE START', align: 'right' }, { title: 'FLOW', align: 'right' }, { title: 'EVENT' }, { title: 'LOCATION' }],
+        task.events.map((event) => [
+          formatDuration(event.ts),
+          formatDuration(event.ts - task.start),
+          String(event.flow),
+          taskEventText(event),
+          'location' in event ? locationText(event.location, options) : '',
+        ]),
+        '  ',
+      ),
+    );
+  }
+  return lines.join('\n');
 }
 
-/** `tstrace logs`: one aligned row per log, in time order. */
-export function logsText(logs: readonly LogInfo[], options: TextOptions): string {
-  if (logs.length === 0) return 'No logs.\n';
-  return (
-    renderTable(
-      [{ title: 'TIME', align: 'right' }, { title: 'TASK', align: 'right' }, { title: 'FLOW', align: 'right' }, { title: 'CATEGORY' }, { title: 'MESSAGE' }, { title: 'LOCATION' }],
-      logs.map((log) => [formatDuration(log.ts), String(log.task), String(log.flow), log.category, singleLine(log.message), locationText(log.location, options)]),
-    ).join('\n') + '\n'
-  );
+const regionColumns: readonly Column[] = [
+  { title: 'ID', align: 'right' },
+  { title: 'TYPE' },
+  { title: 'TASK', align: 'right' },
+  { title: 'FLOW', align: 'right' },
+  { title: 'PARENT', align: 'right' },
+  { title: 'START', align: 'right' },
+  { title: 'END', align: 'right' },
+  { title: 'DURATION', align: 'right' },
+  { title: 'LOCATION' },
+];
+
+/** `tstrace regions`: one aligned row per region, as chunks of text. */
+export function regionsTextChunks(regions: Listing<RegionInfo>, options: TextOptions): Iterable<string> {
+  return listingTable(regions, 'No regions.\n', regionColumns, (r) => [
+    String(r.id),
+    r.type,
+    String(r.task),
+    String(r.flow),
+    r.parent === null ? '-' : String(r.parent),
+    formatDuration(r.start),
+    r.complete ? formatDuration(r.end) : '(open)',
+    `${r.complete ? '' : '≥'}${formatDuration(r.duration)}`,
+    locationText(r.location, options),
+  ]);
+}
+
+const logColumns: readonly Column[] = [{ title: 'TIME', align: 'right' }, { title: 'TASK', align: 'right' }, { title: 'FLOW', align: 'right' }, { title: 'CATEGORY' }, { title: 'MESSAGE' }, { title: 'LOCATION' }];
+
+/** `tstrace logs`: one aligned row per log, in time order, as chunks of text. */
+export function logsTextChunks(logs: Listing<LogInfo>, options: TextOptions): Iterable<string> {
+  return listingTable(logs, 'No logs.\n', logColumns, (log) => [formatDuration(log.ts), String(log.task), String(log.flow), log.category, singleLine(log.message), locationText(log.location, options)]);
+}
+
+/** A listing as one table (or `none` when it is empty), in chunks of text. */
+function* listingTable<T>(items: Listing<T>, none: string, columns: readonly Column[], cells: (item: T) => readonly string[]): Generator<string> {
+  if (items.length === 0) {
+    yield none;
+    return;
+  }
+  yield* tableChunks(columns, items.length, (i) => cells(items.at(i)));
 }
 
 /** One line about how reading ended. */

@@ -10,7 +10,7 @@ import type { TraceSource } from '../reader.js';
 import { formatLocation } from '../summary.js';
 import { tasksText } from '../text-report.js';
 import { CounterSeries, IntervalRow, packRows, RowPacker, type CounterPoint, type PackedRows, type TimelineItem } from './timeline-index.js';
-import { loadTraceTables, type TraceTables } from './trace-tables.js';
+import { loadTraceTables, type TraceTables } from '../trace-tables.js';
 
 /** One lane of the timeline, and where it sits in the vertical layout (in rows, one spacer row between lanes). */
 interface LaneLayout {

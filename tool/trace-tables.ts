@@ -1,14 +1,15 @@
 /**
- * The viewer's copy of a trace: every task, region and log in columns of typed arrays (about 60 bytes
- * a region, where analyzeTrace's objects take several hundred), read in one pass with the statistics.
- * Items are turned into the analysis's objects (TaskInfo, RegionInfo, LogInfo) only when a page asks
- * for them, so a trace of millions of regions loads in seconds and in little memory.
+ * A trace in columns, as `tstrace view` and the listing commands hold it: every task, region and log
+ * in columns of typed arrays (about 90 bytes a region, where analyzeTrace's objects take several
+ * hundred), read in one pass with the statistics. Items become the analysis's objects (TaskInfo,
+ * RegionInfo, LogInfo) only when asked for, one at a time, so a trace of millions of regions loads in
+ * seconds and in little memory.
  */
-import type { Nanos, ReadStatus, SourceLocation, TraceEvent } from '../../format/events.js';
-import type { LogInfo, RegionInfo, TaskEventInfo, TaskInfo, TraceStats } from '../analysis-types.js';
-import { readTrace, type TraceSource } from '../reader.js';
-import type { RegionRecord } from '../region-stacks.js';
-import { TraceSummarizer, type TraceRecordKeeper } from '../summary.js';
+import type { Nanos, ReadStatus, SourceLocation, TraceEvent } from '../format/events.js';
+import type { Listing, LogInfo, RegionInfo, TaskEventInfo, TaskInfo, TraceStats } from './analysis-types.js';
+import { readTrace, type TraceSource } from './reader.js';
+import type { RegionRecord } from './region-stacks.js';
+import { TraceSummarizer, type TraceRecordKeeper } from './summary.js';
 
 type Event<K extends TraceEvent['kind']> = Extract<TraceEvent, { kind: K }>;
 type Column = Float64Array | Int32Array | Uint8Array;
@@ -270,6 +271,24 @@ export class TraceTables {
       regions: regionIds,
       events: events.map((e) => e.event),
     };
+  }
+
+  /** The tasks by id, those of type `type` only when given, each made when asked for. */
+  taskListing(type?: string): Listing<TaskInfo> {
+    const typeIndex = type === undefined ? -1 : this.strings.values.indexOf(type);
+    const rows = type === undefined ? this.taskOrder : this.taskOrder.filter((row) => this.tasks.data.type[row] === typeIndex);
+    return { length: rows.length, at: (k) => this.task(rows[k]) };
+  }
+
+  /** The regions by id, those of type `type` only when given, each made when asked for. */
+  regionListing(type?: string): Listing<RegionInfo> {
+    if (type === undefined) return { length: this.regions.length, at: (i) => this.region(i) };
+    const typeIndex = this.strings.values.indexOf(type);
+    const types = this.regions.data.type;
+    const selected: number[] = [];
+    for (let i = 0; i < this.regions.length; i++) if (types[i] === typeIndex) selected.push(i);
+    const indexes = Int32Array.from(selected);
+    return { length: indexes.length, at: (k) => this.region(indexes[k]) };
   }
 
   /** The row of task `id`, added (unknown: type "", not created) when first seen. */
