@@ -97,6 +97,12 @@ describe('a million regions: the API', () => {
       });
     }
     // Deep down: the last flows, and nothing of the lanes above the window.
+    // Packed, the 250,000 short flows share as many lanes as were in flight at once.
+    const packed = await get(`/api/timeline?px=${px}&top=0&rows=120&lanes=auto`);
+    expect(packed.lanesMode).toBe('packed');
+    expect(packed.layoutRows).toBeLessThan(2000);
+    const packedAll = await get(`/api/timeline?px=1&lanes=packed`);
+    expect((packedAll.lanes as Lane[]).filter((l) => l.kind === 'flow').flatMap((l) => l.rows.flat()).reduce((n, item) => n + item[3], 0)).toBe(REQUESTS * 4);
     const last = await get(`/api/timeline?px=${px}&top=${whole.layoutRows - 30}&rows=30`);
     expect((last.lanes as Lane[]).every((lane) => lane.kind === 'flow' && lane.top + lane.rows.length > whole.layoutRows - 30)).toBe(true);
     expect((last.lanes as Lane[]).flatMap((lane) => lane.rows.flat()).length).toBeGreaterThan(0);
@@ -144,18 +150,25 @@ browserSuite('viewer-million.test.ts', 'a million regions in headless Chromium',
     return { tab, errors };
   }
 
-  test('the timeline draws, zooms, and scrolls down to the last flows', async () => {
+  test('the timeline draws with flows packed, switches to a lane per flow, zooms, and scrolls down to the last flows', async () => {
     const { tab, errors } = await open('#/timeline');
     const canvas = tab.locator('#trace-timeline canvas');
     await tab.waitForFunction(() => Number(document.querySelector('#trace-timeline canvas')?.getAttribute('data-items')) > 0);
     const state = () =>
       canvas.evaluate((c) => ({ items: Number(c.dataset.items), lanes: Number(c.dataset.lanes), layoutRows: Number(c.dataset.layoutRows), scrollY: Number(c.dataset.scrollY) }));
+    const packed = await state();
+    expect(await canvas.evaluate((c) => c.dataset.lanesMode)).toBe('packed');
+    expect(packed.layoutRows).toBeLessThan(2000);
+    mkdirSync(screenshots, { recursive: true });
+    await tab.evaluate(() => window.scrollTo(0, 0));
+    await tab.screenshot({ path: join(screenshots, 'viewer-million-timeline-packed.png') });
+    await tab.click('#lanes-toggle');
+    await tab.waitForFunction(() => document.querySelector('#trace-timeline canvas')?.getAttribute('data-lanes-mode') === 'flow');
     const first = await state();
     expect(first.layoutRows).toBeGreaterThan(REQUESTS * 3);
     expect(first.lanes).toBeGreaterThanOrEqual(2); // GC, and the tasks lane (64 rows of requests in flight) fills the screen
     // What is drawn is bounded by the pixels, not by the million regions.
     expect(first.items).toBeLessThan(200_000);
-    mkdirSync(screenshots, { recursive: true });
     await tab.screenshot({ path: join(screenshots, 'viewer-million-timeline.png') });
 
     // Scroll to the bottom by dragging the content up, a screen at a time, then a long way at once.

@@ -239,6 +239,33 @@ describe('the JSON API', () => {
     expect(counted).toBe(analysis.logs.length);
   });
 
+  test('/api/timeline?lanes=packed: flows share lanes one after another, each region drawn once; auto keeps a lane per flow for few flows', async () => {
+    const perFlow = await get(`/api/timeline?px=20000`);
+    const packed = await get(`/api/timeline?px=20000&lanes=packed`);
+    expect(perFlow.lanesMode).toBe('flow');
+    expect(packed.lanesMode).toBe('packed');
+    expect((await get(`/api/timeline?px=800&lanes=auto`)).lanesMode).toBe('flow');
+    type Lane = { id: string; kind: string; rows: number[][][]; logs?: number[][] };
+    const flowLanes = (t: { lanes: Lane[] }) => t.lanes.filter((l) => l.kind === 'flow');
+    expect(flowLanes(packed).length).toBeLessThan(flowLanes(perFlow).length);
+    const regionIds = (lanes: Lane[]) => lanes.flatMap((l) => l.rows.flat().map((item) => item[2])).sort((a, b) => a - b);
+    const all = analysis.regions.map((r) => r.id);
+    expect(regionIds(flowLanes(packed))).toEqual(all);
+    // The flows of a packed lane follow one another: their lifetimes do not overlap.
+    const byId = new Map(analysis.regions.map((r) => [r.id, r]));
+    for (const lane of flowLanes(packed)) {
+      const spans = new Map<number, [number, number]>();
+      for (const [, , id] of lane.rows.flat()) {
+        const r = byId.get(id)!;
+        const span = spans.get(r.flow) ?? [Infinity, -Infinity];
+        spans.set(r.flow, [Math.min(span[0], r.start), Math.max(span[1], r.end)]);
+      }
+      const sorted = [...spans.values()].sort((a, b) => a[0] - b[0]);
+      for (let i = 1; i < sorted.length; i++) expect(sorted[i][0]).toBeGreaterThanOrEqual(sorted[i - 1][1]);
+    }
+    expect(flowLanes(packed).flatMap((l) => l.logs ?? []).reduce((n, item) => n + item[3], 0)).toBe(analysis.logs.length);
+  });
+
   test('/api/region/:id: one region, as listed', async () => {
     const db = analysis.regions.find((r) => r.type === 'db')!;
     expect(await get(`/api/region/${db.id}`)).toEqual({ ...db, location: formatLocation(db.location) });

@@ -22,10 +22,24 @@ interface LaneLayout {
   readonly rows: number;
   /** For flow lanes: the lane's first row in `flowRows` (one row per nesting depth). */
   readonly firstRow: number;
-  /** For flow lanes: the flow. */
+  /** For a lane of one flow: the flow; −1 for a lane of packed flows. */
   readonly flow: number;
   /** For flow lanes: the lane's row in `flowLogs`. */
   readonly logRow: number;
+}
+
+/**
+ * The vertical layout of the timeline: GC, tasks, then the flows' lanes — a lane per flow, or flows
+ * packed into as few lanes as their lifetimes allow — and the regions and logs of those lanes.
+ */
+interface TimelineLayout {
+  readonly lanes: readonly LaneLayout[];
+  /** Rows of the whole layout, spacers included. */
+  readonly layoutRows: number;
+  /** The regions, a row per (lane, nesting depth), lanes top to bottom. */
+  readonly flowRows: PackedRows;
+  /** The logs, a row per flow lane (zero-length intervals at their times, `id` the log's index). */
+  readonly flowLogs: PackedRows;
 }
 
 /** The trace as the viewer holds it. */
@@ -39,14 +53,10 @@ export interface ViewerModel {
   /** Event-loop utilization (0..1) at the end of each sampling interval. */
   readonly eventLoop: CounterSeries;
   readonly tasks: RowPacker;
-  /** The regions of every flow with regions, a row per (flow, nesting depth), flows in ascending order. */
-  readonly flowRows: PackedRows;
-  /** The logs of every flow lane, a row per lane (zero-length intervals at their times, `id` the log's index). */
-  readonly flowLogs: PackedRows;
-  /** GC, tasks, then a lane per flow with regions or logs, top to bottom. */
-  readonly lanes: readonly LaneLayout[];
-  /** Rows of the whole layout, spacers included. */
-  readonly layoutRows: number;
+  /** A lane per flow with regions or logs, in flow order. */
+  readonly perFlow: TimelineLayout;
+  /** The flows packed into lanes (a flow's lane is free again once its last region ended): made when first asked for. */
+  packed(): TimelineLayout;
   /** Locations under this folder are shown relative to it. */
   readonly cwd: string;
 }
@@ -72,43 +82,114 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
   const tasks = new RowPacker();
   for (const row of taskRows) tasks.add(t.start[row], t.end[row], t.id[row], t.type[row]);
 
-  // A row per (flow, depth): flows ascending, each with as many rows as its deepest region needs
-  // (one for a flow with logs only).
+  const fixed: Omit<LaneLayout, 'top'>[] = [];
+  if (gc.length > 0) fixed.push({ id: 'gc', label: 'GC', kind: 'gc', rows: 1, firstRow: 0, flow: 0, logRow: 0 });
+  if (tasks.rows.length > 0) fixed.push({ id: 'tasks', label: 'tasks', kind: 'tasks', rows: tasks.rows.length, firstRow: 0, flow: 0, logRow: 0 });
+  const flows = flowFacts(tables);
+  const perFlow = layOut(tables, fixed, flows.ids.length, (k) => k, (k) => ({ id: `flow:${flows.ids[k]}`, label: `flow ${flows.ids[k]}`, flow: flows.ids[k] }), flows);
+  let packed: TimelineLayout | null = null;
+  return {
+    tables,
+    stats: tables.stats,
+    types,
+    gc,
+    heap,
+    eventLoop,
+    tasks,
+    perFlow,
+    packed: () => (packed ??= layOut(tables, fixed, ...packFlows(flows), flows)),
+    cwd,
+  };
+}
+
+/** The flows with regions or logs, ascending, with the depth of their deepest region and their lifetime. */
+interface FlowFacts {
+  readonly ids: number[];
+  /** Flow id → its index in `ids`. */
+  readonly index: Map<number, number>;
+  readonly rows: Int32Array;
+  readonly first: Float64Array;
+  readonly last: Float64Array;
+}
+
+function flowFacts(tables: TraceTables): FlowFacts {
   const r = tables.regions.data;
-  const count = tables.regions.length;
   const l = tables.logs.data;
-  const logCount = tables.logs.length;
-  const deepest = new Map<number, number>();
-  for (let i = 0; i < count; i++) {
-    const depth = deepest.get(r.flow[i]);
-    if (depth === undefined || r.depth[i] > depth) deepest.set(r.flow[i], r.depth[i]);
+  const seen = new Set<number>();
+  for (let i = 0; i < tables.regions.length; i++) seen.add(r.flow[i]);
+  for (let i = 0; i < tables.logs.length; i++) seen.add(l.flow[i]);
+  const ids = [...seen].sort((a, b) => a - b);
+  const index = new Map(ids.map((flow, k) => [flow, k]));
+  const rows = new Int32Array(ids.length).fill(1);
+  const first = new Float64Array(ids.length).fill(Infinity);
+  const last = new Float64Array(ids.length).fill(-Infinity);
+  for (let i = 0; i < tables.regions.length; i++) {
+    const k = index.get(r.flow[i])!;
+    rows[k] = Math.max(rows[k], r.depth[i] + 1);
+    first[k] = Math.min(first[k], r.start[i]);
+    last[k] = Math.max(last[k], r.end[i]);
   }
-  for (let i = 0; i < logCount; i++) if (!deepest.has(l.flow[i])) deepest.set(l.flow[i], 0);
-  const flows = [...deepest.keys()].sort((a, b) => a - b);
-  const firstRowOf = new Map<number, number>();
+  for (let i = 0; i < tables.logs.length; i++) {
+    const k = index.get(l.flow[i])!;
+    first[k] = Math.min(first[k], l.ts[i]);
+    last[k] = Math.max(last[k], l.ts[i]);
+  }
+  return { ids, index, rows, first, last };
+}
+
+/**
+ * Packs flows into lanes: in order of their first event, each flow goes to the lane free the longest
+ * (its last flow ended before this one began), or to a new lane. Returns the lane count, the lane of
+ * each flow (by index) and how each lane is named.
+ */
+function packFlows(flows: FlowFacts): [number, (flow: number) => number, (lane: number) => Pick<LaneLayout, 'id' | 'label' | 'flow'>] {
+  const order = Int32Array.from(flows.ids.keys()).sort((a, b) => flows.first[a] - flows.first[b] || a - b);
+  const laneOf = new Int32Array(flows.ids.length);
+  const packer = new RowPacker();
+  for (const k of order) packer.add(flows.first[k], flows.last[k], k, 0);
+  packer.rows.forEach((row, lane) => {
+    for (let i = 0; i < row.length; i++) laneOf[row.ids[i]] = lane;
+  });
+  return [packer.rows.length, (k) => laneOf[k], (lane) => ({ id: `flows:${lane + 1}`, label: `flows ${lane + 1}`, flow: -1 })];
+}
+
+/** The layout of the fixed lanes, then `laneCount` flow lanes, flow `k` (by index) in lane `laneOf(k)`. */
+function layOut(
+  tables: TraceTables,
+  fixed: readonly Omit<LaneLayout, 'top'>[],
+  laneCount: number,
+  laneOf: (flow: number) => number,
+  name: (lane: number) => Pick<LaneLayout, 'id' | 'label' | 'flow'>,
+  flows: FlowFacts,
+): TimelineLayout {
+  const laneRows = new Int32Array(laneCount);
+  flows.ids.forEach((_, k) => (laneRows[laneOf(k)] = Math.max(laneRows[laneOf(k)], flows.rows[k])));
   const lanes: LaneLayout[] = [];
   let top = 0;
-  const lane = (id: string, label: string, kind: LaneLayout['kind'], rows: number, firstRow = 0, flow = 0, logRow = 0) => {
-    lanes.push({ id, label, kind, top, rows, firstRow, flow, logRow });
-    top += rows + 1;
+  for (const lane of fixed) {
+    lanes.push({ ...lane, top });
+    top += lane.rows + 1;
+  }
+  const firstRow = new Int32Array(laneCount);
+  let rowCount = 0;
+  for (let lane = 0; lane < laneCount; lane++) {
+    firstRow[lane] = rowCount;
+    lanes.push({ ...name(lane), kind: 'flow', top, rows: laneRows[lane], firstRow: rowCount, logRow: lane });
+    top += laneRows[lane] + 1;
+    rowCount += laneRows[lane];
+  }
+  const r = tables.regions.data;
+  const rowOf = new Int32Array(tables.regions.length);
+  for (let i = 0; i < rowOf.length; i++) rowOf[i] = firstRow[laneOf(flows.index.get(r.flow[i])!)] + r.depth[i];
+  const l = tables.logs.data;
+  const logRow = new Int32Array(tables.logs.length);
+  for (let i = 0; i < logRow.length; i++) logRow[i] = laneOf(flows.index.get(l.flow[i])!);
+  return {
+    lanes,
+    layoutRows: Math.max(0, top - 1),
+    flowRows: packRows(rowOf.length, rowCount, rowOf, r.start, r.end, (i) => i + 1, r.type),
+    flowLogs: packRows(logRow.length, laneCount, logRow, l.ts, l.ts, (i) => i, l.category),
   };
-  if (gc.length > 0) lane('gc', 'GC', 'gc', 1);
-  if (tasks.rows.length > 0) lane('tasks', 'tasks', 'tasks', tasks.rows.length);
-  let flowRowCount = 0;
-  const logRowOf = new Map<number, number>();
-  flows.forEach((flow, k) => {
-    const rows = deepest.get(flow)! + 1;
-    firstRowOf.set(flow, flowRowCount);
-    logRowOf.set(flow, k);
-    lane(`flow:${flow}`, `flow ${flow}`, 'flow', rows, flowRowCount, flow, k);
-    flowRowCount += rows;
-  });
-  const rowOf = new Int32Array(count);
-  for (let i = 0; i < count; i++) rowOf[i] = firstRowOf.get(r.flow[i])! + r.depth[i];
-  const flowRows = packRows(count, flowRowCount, rowOf, r.start, r.end, (i) => i + 1, r.type);
-  const logRow = Int32Array.from({ length: logCount }, (_, i) => logRowOf.get(l.flow[i])!);
-  const flowLogs = packRows(logCount, flows.length, logRow, l.ts, l.ts, (i) => i, l.category);
-  return { tables, stats: tables.stats, types, gc, heap, eventLoop, tasks, flowRows, flowLogs, lanes, layoutRows: Math.max(0, top - 1), cwd };
 }
 
 // ---- queries -------------------------------------------------------------------------------------
@@ -341,6 +422,16 @@ interface CounterJson {
 /** Log messages are cut to this many characters in marks' hover texts. */
 const MARK_TEXT = 200;
 
+/** With `lanes=auto`, flows are packed when there are more than this many. */
+export const AUTO_PACKED_FLOWS = 200;
+
+/** `flow` (a lane per flow, the default), `packed`, or `auto`: packed when there are many flows. */
+function lanesModeOf(model: ViewerModel, asked: string | null): 'flow' | 'packed' {
+  if (asked === 'packed') return 'packed';
+  if (asked === 'auto') return model.perFlow.lanes.filter((lane) => lane.kind === 'flow').length > AUTO_PACKED_FLOWS ? 'packed' : 'flow';
+  return 'flow';
+}
+
 /** The first lane whose rows reach below layout row `row`. */
 function firstLaneReaching(lanes: readonly LaneLayout[], row: number): number {
   let low = 0;
@@ -354,9 +445,11 @@ function firstLaneReaching(lanes: readonly LaneLayout[], row: number): number {
 }
 
 /**
- * `/api/timeline?from=&to=&px=[&top=&rows=][&flows=1,2]`: what is visible of `[from, to]` (ns) on `px`
- * pixels, with intervals narrower than a pixel merged (see timeline-index.ts): the lanes — GC, tasks, a
- * lane per flow (all of them, or the `flows` listed) — laid out top to bottom in rows with a spacer row
+ * `/api/timeline?from=&to=&px=[&top=&rows=][&flows=1,2][&lanes=packed]`: what is visible of `[from, to]`
+ * (ns) on `px` pixels, with intervals narrower than a pixel merged (see timeline-index.ts): the lanes —
+ * GC, tasks, a lane per flow (all of them, or the `flows` listed; with `lanes=packed`, flows sharing
+ * lanes one after another; with `lanes=auto`, packed past {@link AUTO_PACKED_FLOWS} flows; `lanesMode`
+ * says which) — laid out top to bottom in rows with a spacer row
  * between lanes (`layoutRows` in all), of which only the window `[top, top + rows)` is filled when asked
  * (the lanes overlapping it, their rows outside it empty; a flow lane's logs when its first row is in
  * it, with `logMarks` for the single ones); and the heap and event-loop utilization counters.
@@ -376,8 +469,10 @@ export function timelineJson(model: ViewerModel, query: URLSearchParams) {
 
   const lanes: LaneJson[] = [];
   const logMarks: Record<number, LogMarkJson> = {};
+  const lanesMode = only ? 'flow' : lanesModeOf(model, query.get('lanes'));
+  const chosen = lanesMode === 'packed' ? model.packed() : model.perFlow;
   // With `flows`, the listed lanes are stacked on their own (no window).
-  const layout = only ? model.lanes.filter((lane) => lane.kind === 'flow' && only.has(lane.flow)) : model.lanes;
+  const layout = only ? chosen.lanes.filter((lane) => lane.kind === 'flow' && only.has(lane.flow)) : chosen.lanes;
   let stacked = 0;
   for (let k = only ? 0 : firstLaneReaching(layout, windowTop); k < layout.length; k++) {
     const lane = layout[k];
@@ -390,13 +485,13 @@ export function timelineJson(model: ViewerModel, query: URLSearchParams) {
       if (!shown) rows.push([]);
       else if (lane.kind === 'gc') rows.push(model.gc.visible(from, to, nsPerPixel));
       else if (lane.kind === 'tasks') rows.push(model.tasks.rows[row].visible(from, to, nsPerPixel));
-      else rows.push(model.flowRows.visible(lane.firstRow + row, from, to, nsPerPixel));
+      else rows.push(chosen.flowRows.visible(lane.firstRow + row, from, to, nsPerPixel));
     }
     if (lane.kind !== 'flow' || !(only || (top >= windowTop && top < windowEnd))) {
       lanes.push({ id: lane.id, label: lane.label, kind: lane.kind, top, rows });
       continue;
     }
-    const logs = model.flowLogs.visible(lane.logRow, from, to, nsPerPixel);
+    const logs = chosen.flowLogs.visible(lane.logRow, from, to, nsPerPixel);
     for (const [, , log, count] of logs) {
       if (count !== 1) continue;
       const info = model.tables.log(log);
@@ -405,9 +500,9 @@ export function timelineJson(model: ViewerModel, query: URLSearchParams) {
     }
     lanes.push({ id: lane.id, label: lane.label, kind: lane.kind, top, rows, logs });
   }
-  const layoutRows = only ? Math.max(0, stacked - 1) : model.layoutRows;
+  const layoutRows = only ? Math.max(0, stacked - 1) : chosen.layoutRows;
   const counter = (series: CounterSeries, max: number): CounterJson | null => (!only && series.length > 0 ? { max, points: series.visible(from, to, nsPerPixel) } : null);
   const heap = counter(model.heap, model.heap.max);
   const eventLoop = counter(model.eventLoop, 1);
-  return { from, to, px, duration, types: model.types, layoutRows, lanes, logMarks, heap, eventLoop };
+  return { from, to, px, duration, types: model.types, lanesMode, layoutRows, lanes, logMarks, heap, eventLoop };
 }

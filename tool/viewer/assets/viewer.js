@@ -351,6 +351,7 @@
         h('button', { type: 'button', id: 'zoom-in', onclick: () => this.zoom(0.5, 0.5) }, 'Zoom in'),
         h('button', { type: 'button', id: 'zoom-out', onclick: () => this.zoom(2, 0.5) }, 'Zoom out'),
         h('button', { type: 'button', id: 'zoom-reset', onclick: () => this.reset() }, 'Reset zoom'),
+        this.flows ? null : this.lanesButton = h('button', { type: 'button', id: 'lanes-toggle', onclick: () => this.toggleLanes() }, 'Lanes…'),
         this.rangeText = h('span', { class: 'range' }, ''));
       this.canvas = h('canvas', { class: 'timeline-canvas' });
       this.tip = h('div', { class: 'tip' });
@@ -364,6 +365,8 @@
       this.from = options.from;
       this.to = options.to;
       this.initial = [options.from, options.to];
+      // Flows get a lane each, or share lanes (`packed`); `auto` lets the server choose by their number.
+      this.lanesMode = 'auto';
       /** @type {any} */ (window).tstraceTimeline = this; // for tests
       this.bind();
       this.resize();
@@ -380,6 +383,13 @@
       this.canvas.width = Math.round(this.canvas.clientWidth * ratio);
       this.canvas.height = Math.round(this.height * ratio);
       this.ratio = ratio;
+    }
+
+    /** One lane per flow, or flows packed into shared lanes: a new layout, from its top. */
+    toggleLanes() {
+      this.lanesMode = this.lanesMode === 'packed' ? 'flow' : 'packed';
+      this.scrollY = 0;
+      this.changed();
     }
 
     reset() {
@@ -423,10 +433,12 @@
       // Only the rows in view (and a screenful around them) are asked for: a trace may have 100,000 flows.
       const screen = Math.ceil(this.height / ROW);
       const top = Math.max(0, Math.floor((this.scrollY - this.heapBlock) / ROW) - screen);
-      const params = { px: Math.round(this.width), from: this.from, to: this.to, flows: this.flows ? this.flows.join(',') : null, top, rows: 3 * screen };
+      const params = { px: Math.round(this.width), from: this.from, to: this.to, flows: this.flows ? this.flows.join(',') : null, lanes: this.flows ? null : this.lanesMode, top, rows: 3 * screen };
       const data = await api(`/api/timeline${query(params)}`);
       if (sequence !== this.sequence) return; // a newer view was asked for
       this.data = data;
+      this.lanesMode = data.lanesMode;
+      if (this.lanesButton) this.lanesButton.textContent = data.lanesMode === 'packed' ? 'Lanes: flows packed' : 'Lanes: one per flow';
       if (this.from === null || this.from === undefined) this.from = data.from;
       if (this.to === null || this.to === undefined) this.to = data.to;
       this.loaded = { from: data.from, to: data.to };
@@ -634,6 +646,7 @@
       this.drawScrollThumb(context, width);
       this.canvas.dataset.lanes = String(lanesDrawn);
       this.canvas.dataset.layoutRows = String(data.layoutRows);
+      this.canvas.dataset.lanesMode = data.lanesMode;
       this.canvas.dataset.scrollY = String(this.scrollY);
       this.drawAxis(context, width, from, to, xOf);
       this.canvas.dataset.items = String(items);
