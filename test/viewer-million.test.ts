@@ -223,8 +223,10 @@ browserSuite('viewer-million.test.ts', 'a million regions in headless Chromium',
     expect(await tab.locator('#region-list tbody tr').count()).toBe(Math.min(500, bucket.count));
     if (bucket.count > 500) {
       await tab.click('#region-next');
-      await tab.waitForFunction(() => location.hash.includes('offset=500') && document.body.dataset.ready === 'true' && !!document.getElementById('region-count'));
-      expect(await tab.locator('.pager [data-range]').getAttribute('data-range')).toBe(`501-${Math.min(1000, bucket.count)}`);
+      // The old page stays (ready) until the new one replaces it: wait for the new page's range.
+      const range = `501-${Math.min(1000, bucket.count)}`;
+      await tab.waitForFunction((r) => document.body.dataset.ready === 'true' && document.querySelector('.pager [data-range]')?.getAttribute('data-range') === r, range);
+      expect(await tab.evaluate(() => location.hash)).toContain('offset=500');
     }
     expect(errors).toEqual([]);
     await tab.close();

@@ -577,13 +577,14 @@ browserSuite('viewer.test.ts', 'the page in headless Chromium', missing({ Chromi
     expect(await tab.locator('#trace-timeline .tip').innerText()).toContain(log.kind === 'log' ? log.message : '');
     await tab.mouse.down();
     await tab.mouse.up();
-    await tab.waitForFunction((id) => location.hash === `#/task/${id}` && document.body.dataset.ready === 'true', slow.id);
+    await tab.waitForFunction((id) => location.hash === `#/task/${id}` && document.body.dataset.ready === 'true' && !!document.getElementById('task-events'), slow.id);
     await tab.goBack();
-    await tab.waitForFunction(() => Number(document.querySelector('#trace-timeline canvas')?.getAttribute('data-items')) > 0);
+    // Back on the timeline once the task page is gone and the new canvas has drawn.
+    await tab.waitForFunction(() => !document.getElementById('task-events') && Number(document.querySelector('#trace-timeline canvas')?.getAttribute('data-items')) > 0);
     const region = (await hitWith(`region ${db.id} db`))!;
     expect(region).not.toBeNull();
     await tab.mouse.click(box.x + region.x + Math.min(region.w / 2, 20), box.y + region.y + region.h / 2);
-    await tab.waitForFunction((id) => location.hash === `#/task/${id}` && document.body.dataset.ready === 'true', slow.id);
+    await tab.waitForFunction((id) => location.hash === `#/task/${id}` && document.body.dataset.ready === 'true' && !!document.getElementById('task-events'), slow.id);
     expect(errors).toEqual([]);
     await tab.close();
   });
