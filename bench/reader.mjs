@@ -89,6 +89,7 @@ async function child(mode, args) {
     const { loadViewerModel, regionGroupsJson, regionsJson, tasksJson, timelineJson } = await tool('viewer/model');
     const model = await loadViewerModel(args[0], '/');
     const loadMs = performance.now() - t0;
+    globalThis.gc?.(); // what the model holds, not the garbage of reading
     const heapUsedMb = process.memoryUsage().heapUsed / 2 ** 20;
     const timed = (f) => {
       const times = [];
@@ -106,10 +107,12 @@ async function child(mode, args) {
       loadMs,
       heapUsedMb,
       regions: model.stats.summary.regions,
-      lanes: model.lanes.length,
+      lanes: model.perFlow.lanes.length,
+      packedLanes: model.packed().lanes.length,
       queries: {
         'timeline, whole trace, first screen': timed(() => timelineJson(model, q('px=1200&top=0&rows=150'))),
-        'timeline, whole trace, a screen mid-way down': timed(() => timelineJson(model, q(`px=1200&top=${Math.floor(model.layoutRows / 2)}&rows=150`))),
+        'timeline, whole trace, a screen mid-way down': timed(() => timelineJson(model, q(`px=1200&top=${Math.floor(model.perFlow.layoutRows / 2)}&rows=150`))),
+        'timeline, flows packed, first screen': timed(() => timelineJson(model, q('px=1200&top=0&rows=150&lanes=packed'))),
         'timeline, 1 ms zoomed in, first screen': timed(() => timelineJson(model, q(`px=1200&from=${duration / 2}&to=${duration / 2 + 1e6}&top=0&rows=150`))),
         'task list, first page of all': timed(() => tasksJson(model, q('limit=500'))),
         'task list, filtered by log text': timed(() => tasksJson(model, q('log=slow&limit=500'))),
@@ -222,7 +225,7 @@ export async function runReaderBench({ quick = false, progress = (text) => proce
     const exported = nodeJob(workDir, 'export-go', [tracePath, goPath]);
     const chrome = nodeJob(workDir, 'export-chrome', [tracePath], [`--max-old-space-size=${SUMMARY_HEAP_MB}`]);
     progress(`  reader: the viewer's load and queries (child process)...\n`);
-    const view = nodeJob(workDir, 'view', [tracePath]);
+    const view = nodeJob(workDir, 'view', [tracePath], ['--expose-gc']);
 
     const go = findGo();
     let goLoad = null;
@@ -256,7 +259,7 @@ export async function runReaderBench({ quick = false, progress = (text) => proce
     row('analyzeTrace (summary + every task, region, log)', analyze, analyze.ms);
     row('readTrace alone (count events)', read, read.ms);
     row(`  the same in a ${SMALL_HEAP_MB} MB heap (--max-old-space-size)`, readSmall, readSmall.ms);
-    row(`tstrace view: load (${view.failed ? '?' : `${fmtN(view.regions)} regions, ${fmtN(view.lanes)} lanes`})`, view, view.loadMs);
+    row(`tstrace view: load (${view.failed ? '?' : `${fmtN(view.regions)} regions`})`, view, view.loadMs);
     row(`exportChrome, ${SUMMARY_HEAP_MB} MB heap (${chrome.failed ? "?" : `${(chrome.bytes / 1e6).toFixed(0)} MB of JSON`})`, chrome, chrome.ms);
     row(`exportGo to a file (${exported.failed ? '?' : `${fmtN(exported.goEvents)} Go events, ${(goBytes / 1e6).toFixed(1)} MB`})`, exported, exported.ms);
     if (!go) {
@@ -301,7 +304,10 @@ export async function runReaderBench({ quick = false, progress = (text) => proce
       );
     }
     if (!view.failed) {
-      console.log(`  viewer: loaded in ${fmtMs(view.loadMs)}, ${Math.round(view.heapUsedMb)} MB of heap held (${((view.heapUsedMb * 2 ** 20) / view.regions).toFixed(0)} bytes per region); each page's query (median of 5, JSON included):`);
+      console.log(
+        `  viewer: loaded in ${fmtMs(view.loadMs)}, ${Math.round(view.heapUsedMb)} MB of heap held (${((view.heapUsedMb * 2 ** 20) / view.regions).toFixed(0)} bytes per region); ` +
+          `${fmtN(view.lanes)} timeline lanes, ${fmtN(view.packedLanes)} with flows packed; each page's query (median of 5, JSON included):`,
+      );
       for (const [name, ms] of Object.entries(view.queries)) console.log(`    ${pad(name, 48)} ${lpad(ms < 10 ? ms.toFixed(1) : ms.toFixed(0), 6)} ms`);
     }
     console.log(`reader part: ${((performance.now() - started) / 1000).toFixed(1)} s`);
