@@ -1,6 +1,6 @@
 /**
  * A trace in columns, as `tstrace view` and the listing commands hold it: every task, region and log
- * in columns of typed arrays (about 90 bytes a region, where analyzeTrace's objects take several
+ * in columns of typed arrays (about 100 bytes a region, where analyzeTrace's objects take several
  * hundred), read in one pass with the statistics. Items become the analysis's objects (TaskInfo,
  * RegionInfo, LogInfo) only when asked for, one at a time, so a trace of millions of regions loads in
  * seconds and in little memory.
@@ -146,16 +146,20 @@ export class TraceTables {
   traceEnd: Nanos = 0;
   private seq = 0;
   // Problems are listed up to LISTED_PROBLEMS, as in `stats`: a broken program may have millions.
-  private readonly summarizer = new TraceSummarizer({ records: this.recordKeeper() });
+  /** Let go at finish: its stacks of open regions, per flow, are no use afterwards. */
+  private summarizer: TraceSummarizer | null = new TraceSummarizer({ records: this.recordKeeper() });
 
   add(event: TraceEvent): void {
     this.seq++;
-    this.summarizer.add(event);
+    this.summarizer?.add(event);
   }
 
   finish(status: ReadStatus): void {
-    this.stats = this.summarizer.finish(status);
-    this.traceEnd = this.summarizer.traceEnd(status);
+    const summarizer = this.summarizer;
+    if (!summarizer) throw new Error('TraceTables.finish was called twice');
+    this.summarizer = null;
+    this.stats = summarizer.finish(status);
+    this.traceEnd = summarizer.traceEnd(status);
     const r = this.regions.data;
     for (let i = 0; i < this.regions.length; i++) {
       if (!r.complete[i]) r.end[i] = this.traceEnd;
