@@ -553,6 +553,21 @@ browserSuite('viewer.test.ts', 'the page in headless Chromium', missing({ Chromi
     await shot(tab, 'viewer-timeline-zoomed.png');
     await tab.click('#zoom-reset');
     await tab.waitForFunction(() => document.querySelector('#trace-timeline canvas')?.getAttribute('data-from') === '0');
+    // The keys of Perfetto and chrome://tracing: W zooms in, D pans right by a fifth of the view, S zooms out.
+    await tab.keyboard.press('w');
+    await tab.keyboard.press('w');
+    const keyed = await range();
+    expect(keyed.to - keyed.from).toBeCloseTo((whole.to - whole.from) * 0.64, -1);
+    await tab.keyboard.press('d');
+    const panned = await range();
+    expect(panned.from - keyed.from).toBeCloseTo((keyed.to - keyed.from) * 0.2, -1);
+    await tab.keyboard.press('s');
+    expect((await range()).to - (await range()).from).toBeCloseTo((keyed.to - keyed.from) * 1.25, -1);
+    // Typing in a form field is not a key for the timeline; a timeline left behind stops listening.
+    await tab.goto(`${viewer.url}#/tasks`);
+    await tab.waitForSelector('body[data-ready="true"] #task-filters');
+    await tab.fill('input[name=log]', 'wasd');
+    await tab.keyboard.press('w');
     expect(errors).toEqual([]);
     await tab.close();
   });

@@ -320,7 +320,7 @@
     const from = params.has('from') ? Number(params.get('from')) : null;
     const to = params.has('to') ? Number(params.get('to')) : null;
     afterRender.push(() => new Timeline(container, { from, to, height: Math.max(300, window.innerHeight - 160) }));
-    return [h('h1', {}, 'Timeline'), h('p', { class: 'muted' }, 'Wheel: zoom at the pointer. Drag: pan and scroll. Shift+wheel: scroll. Click a task, region or log: its task.'), container];
+    return [h('h1', {}, 'Timeline'), h('p', { class: 'muted' }, 'Wheel or W/S: zoom at the pointer. Drag or A/D: pan (drag also scrolls). Shift+wheel: scroll. Click a task, region or log: its task.'), container];
   }
 
   // ---- the timeline ----------------------------------------------------------------------------
@@ -445,8 +445,28 @@
       this.draw();
     }
 
+    /**
+     * Listens on `target` while the canvas is in the page: a listener on window outlives the page that
+     * added it, so the first event after the canvas is gone removes them all.
+     */
+    listen(target, type, handler, options) {
+      const listener = (event) => {
+        if (!this.canvas.isConnected) this.unbind();
+        else handler(event);
+      };
+      target.addEventListener(type, listener, options);
+      this.listeners.push([target, type, listener, options]);
+    }
+
+    unbind() {
+      for (const [target, type, listener, options] of this.listeners) target.removeEventListener(type, listener, options);
+      this.listeners = [];
+    }
+
     bind() {
-      this.canvas.addEventListener('wheel', (event) => {
+      this.listeners = [];
+      this.pointerAt = 0.5;
+      this.listen(this.canvas, 'wheel', (event) => {
         event.preventDefault();
         const rect = this.canvas.getBoundingClientRect();
         const at = Math.min(1, Math.max(0, (event.clientX - rect.left - LABEL_WIDTH) / this.width));
@@ -454,10 +474,12 @@
         else this.zoom(event.deltaY < 0 ? 0.8 : 1.25, at);
       }, { passive: false });
       let drag = null;
-      this.canvas.addEventListener('mousedown', (event) => {
+      this.listen(this.canvas, 'mousedown', (event) => {
         drag = { x: event.clientX, y: event.clientY, from: this.from, to: this.to, scrollY: this.scrollY, moved: false };
       });
-      window.addEventListener('mousemove', (event) => {
+      this.listen(window, 'mousemove', (event) => {
+        const rect = this.canvas.getBoundingClientRect();
+        if (event.clientY >= rect.top && event.clientY <= rect.bottom) this.pointerAt = Math.min(1, Math.max(0, (event.clientX - rect.left - LABEL_WIDTH) / this.width));
         if (drag) {
           const dx = event.clientX - drag.x;
           const dy = event.clientY - drag.y;
@@ -473,13 +495,33 @@
         }
         this.hover(event);
       });
-      window.addEventListener('mouseup', (event) => {
+      this.listen(window, 'mouseup', (event) => {
         if (drag && !drag.moved) this.click(event);
         drag = null;
       });
-      window.addEventListener('resize', () => {
+      this.listen(window, 'resize', () => {
         this.resize();
         this.changed();
+      });
+      // W/S zoom in/out at the pointer, A/D pan, as in Perfetto and chrome://tracing.
+      this.listen(window, 'keydown', (event) => {
+        const target = /** @type {HTMLElement} */ (event.target);
+        if (event.ctrlKey || event.metaKey || event.altKey || (target && /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName))) return;
+        const span = this.to - this.from;
+        switch (event.key.toLowerCase()) {
+          case 'w':
+            return this.zoom(0.8, this.pointerAt);
+          case 's':
+            return this.zoom(1.25, this.pointerAt);
+          case 'a':
+            this.from -= span * 0.2;
+            this.to -= span * 0.2;
+            return this.changed();
+          case 'd':
+            this.from += span * 0.2;
+            this.to += span * 0.2;
+            return this.changed();
+        }
       });
     }
 
