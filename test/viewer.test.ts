@@ -563,6 +563,20 @@ browserSuite('viewer.test.ts', 'the page in headless Chromium', missing({ Chromi
     expect(panned.from - keyed.from).toBeCloseTo((keyed.to - keyed.from) * 0.2, -1);
     await tab.keyboard.press('s');
     expect((await range()).to - (await range()).from).toBeCloseTo((keyed.to - keyed.from) * 1.25, -1);
+    // Highlighting a type keeps its regions bright and fades the rest.
+    await tab.click('#zoom-reset');
+    await tab.waitForFunction(() => {
+      const t = (window as unknown as { tstraceTimeline: { data: { from: number; to: number }; from: number; to: number } }).tstraceTimeline;
+      return t.data.from === t.from && t.data.to === t.to;
+    });
+    await tab.fill('#highlight', 'request');
+    const lit = await canvas.evaluate((c) => ({ highlighted: Number(c.dataset.highlighted), items: Number(c.dataset.items) }));
+    expect(lit.highlighted).toBeGreaterThan(0);
+    expect(lit.highlighted).toBeLessThan(lit.items);
+    await shot(tab, 'viewer-timeline-highlight.png');
+    await tab.fill('#highlight', 'no such type');
+    expect(await canvas.evaluate((c) => Number(c.dataset.highlighted))).toBe(0);
+    await tab.fill('#highlight', '');
     // Typing in a form field is not a key for the timeline; a timeline left behind stops listening.
     await tab.goto(`${viewer.url}#/tasks`);
     await tab.waitForSelector('body[data-ready="true"] #task-filters');

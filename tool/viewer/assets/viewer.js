@@ -352,7 +352,9 @@
         h('button', { type: 'button', id: 'zoom-out', onclick: () => this.zoom(2, 0.5) }, 'Zoom out'),
         h('button', { type: 'button', id: 'zoom-reset', onclick: () => this.reset() }, 'Reset zoom'),
         this.flows ? null : this.lanesButton = h('button', { type: 'button', id: 'lanes-toggle', onclick: () => this.toggleLanes() }, 'Lanes…'),
+        h('input', { id: 'highlight', type: 'search', placeholder: 'highlight a type', title: 'Regions and tasks whose type contains this stay bright; the rest fade', oninput: (e) => this.highlightText(e.target.value) }),
         this.rangeText = h('span', { class: 'range' }, ''));
+      this.highlight = '';
       this.canvas = h('canvas', { class: 'timeline-canvas' });
       this.tip = h('div', { class: 'tip' });
       this.element = h('div', { class: 'timeline' }, this.toolbar, this.canvas, this.tip);
@@ -383,6 +385,12 @@
       this.canvas.width = Math.round(this.canvas.clientWidth * ratio);
       this.canvas.height = Math.round(this.height * ratio);
       this.ratio = ratio;
+    }
+
+    /** Regions and tasks whose type contains `text` stay bright, the others fade; '' shows all alike. */
+    highlightText(text) {
+      this.highlight = text.trim();
+      this.draw();
     }
 
     /** One lane per flow, or flows packed into shared lanes: a new layout, from its top. */
@@ -627,6 +635,7 @@
         y += HEAP + LANE_GAP;
       }
       let lanesDrawn = 0;
+      let highlighted = 0;
       for (const lane of data.lanes) {
         const laneHeight = Math.max(1, lane.rows.length) * ROW;
         y = y0 + this.heapBlock + lane.top * ROW;
@@ -641,9 +650,12 @@
               const x1 = Math.min(width, xOf(end));
               const w = Math.max(1, x1 - x0);
               const name = lane.kind === 'gc' ? 'GC' : data.types[type];
+              const faded = this.highlight !== '' && lane.kind !== 'gc' && !name.includes(this.highlight);
+              context.globalAlpha = faded ? 0.2 : 1;
               context.fillStyle = lane.kind === 'gc' ? '#f59e0b' : typeColor(name, count > 1);
               context.fillRect(x0, top + 1, w, ROW - 2);
               items++;
+              if (this.highlight !== '' && !faded && lane.kind !== 'gc') highlighted++;
               if (w > 30 && count === 1) {
                 context.fillStyle = '#1d232a';
                 context.save();
@@ -653,6 +665,7 @@
                 context.fillText(lane.kind === 'tasks' ? `${name} ${id}` : name, x0 + 3, top + ROW / 2);
                 context.restore();
               }
+              context.globalAlpha = 1;
               const what = lane.kind === 'gc' ? 'GC' : lane.kind === 'tasks' ? `task ${id} ${name}` : `region ${id} ${name}`;
               this.hits.push({
                 x: x0, y: top, w, h: ROW,
@@ -687,6 +700,7 @@
       this.contentHeight = AXIS + 4 + this.heapBlock + data.layoutRows * ROW;
       this.drawScrollThumb(context, width);
       this.canvas.dataset.lanes = String(lanesDrawn);
+      this.canvas.dataset.highlighted = String(highlighted);
       this.canvas.dataset.layoutRows = String(data.layoutRows);
       this.canvas.dataset.lanesMode = data.lanesMode;
       this.canvas.dataset.scrollY = String(this.scrollY);
