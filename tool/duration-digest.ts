@@ -33,6 +33,8 @@ const SUB_BITS = 10;
 const SUBS = 1 << SUB_BITS;
 /** Below this, every whole nanosecond has a sketch bucket of its own. */
 const LINEAR_LIMIT = 2 * SUBS;
+/** A percentile from the sketch below this many ns is exact. */
+export const SKETCH_EXACT_BELOW = LINEAR_LIMIT;
 /** Powers of two above the linear part: enough for 2^64 ns. */
 const OCTAVES = 64 - (SUB_BITS + 1);
 

@@ -6,7 +6,7 @@ import { isAbsolute, relative } from 'node:path';
 import type { ReadStatus, SourceLocation } from '../format/events.js';
 import { formatLocation } from './analysis.js';
 import { listOf, type HistogramBucket, type Listing, type LogInfo, type RegionInfo, type TaskEventInfo, type TaskInfo, type TraceStats } from './analysis-types.js';
-import type { DurationStats } from './duration-digest.js';
+import { SKETCH_EXACT_BELOW, type DurationStats } from './duration-digest.js';
 import { formatDuration } from './format-duration.js';
 import { renderTable, tableChunks, type Column } from './table.js';
 
@@ -198,11 +198,11 @@ function section(count: number, table: () => string[]): string[] {
   return count === 0 ? ['  (none)'] : table();
 }
 
-/** Percentiles from a sketch (more than 65,536 durations) are marked `~`: within 0.05 %. */
+/** Percentiles from the sketch (more than 65,536 durations) are marked `~`: within 0.05 % (exact below 2048 ns). */
 function statsCells(stats: DurationStats | null): string[] {
   if (!stats) return ['-', '-', '-', '-', '-'];
-  const about = stats.exact ? '' : '~';
-  return [formatDuration(stats.min), ...[stats.p50, stats.p90, stats.p99].map((d) => about + formatDuration(d)), formatDuration(stats.max)];
+  const about = (d: number): string => (stats.exact || d < SKETCH_EXACT_BELOW ? '' : '~');
+  return [formatDuration(stats.min), ...[stats.p50, stats.p90, stats.p99].map((d) => about(d) + formatDuration(d)), formatDuration(stats.max)];
 }
 
 function histogramText(buckets: readonly HistogramBucket[], indent: string): string[] {

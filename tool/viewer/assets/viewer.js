@@ -122,10 +122,10 @@
       offset + shown < result.total ? h('a', { href: link(offset + size), id: `${noun}-next` }, '  next ›') : null);
   }
 
-  /** min/p50/p90/p99/max; percentiles from a sketch (more than 65,536 durations) are marked ~. */
+  /** min/p50/p90/p99/max; percentiles from the sketch (more than 65,536 durations) are marked ~ (exact below 2048 ns). */
   function statsText(label, stats) {
-    const about = stats.exact ? '' : '~';
-    return `${label}  min ${formatDuration(stats.min)}  p50 ${about}${formatDuration(stats.p50)}  p90 ${about}${formatDuration(stats.p90)}  p99 ${about}${formatDuration(stats.p99)}  max ${formatDuration(stats.max)}`;
+    const about = (d) => (stats.exact || d < 2048 ? '' : '~') + formatDuration(d);
+    return `${label}  min ${formatDuration(stats.min)}  p50 ${about(stats.p50)}  p90 ${about(stats.p90)}  p99 ${about(stats.p99)}  max ${formatDuration(stats.max)}`;
   }
 
   const PAGE = 500;
