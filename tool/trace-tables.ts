@@ -1,6 +1,6 @@
 /**
  * A trace in columns, as `tstrace view` and the listing commands hold it: every task, region and log
- * in columns of typed arrays (about 100 bytes a region, where analyzeTrace's objects take several
+ * in columns of typed arrays (about 110 bytes a region, where analyzeTrace's objects take several
  * hundred), read in one pass with the statistics. Items become the analysis's objects (TaskInfo,
  * RegionInfo, LogInfo) only when asked for, one at a time, so a trace of millions of regions loads in
  * seconds and in little memory.

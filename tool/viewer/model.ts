@@ -309,7 +309,7 @@ export const AUTO_PACKED_FLOWS = 200;
 /** `flow` (a lane per flow, the default), `packed`, or `auto`: packed when there are many flows. */
 function lanesModeOf(model: ViewerModel, asked: string | null): 'flow' | 'packed' {
   if (asked === 'packed') return 'packed';
-  if (asked === 'auto') return model.perFlow.lanes.filter((lane) => lane.kind === 'flow').length > AUTO_PACKED_FLOWS ? 'packed' : 'flow';
+  if (asked === 'auto') return model.perFlow.flowLanes > AUTO_PACKED_FLOWS ? 'packed' : 'flow';
   return 'flow';
 }
 
@@ -341,10 +341,13 @@ export function timelineJson(model: ViewerModel, query: URLSearchParams) {
   const lanesMode = only ? 'flow' : lanesModeOf(model, query.get('lanes'));
   const chosen = lanesMode === 'packed' ? model.packed() : model.perFlow;
   // With `flows`, the listed lanes are stacked on their own (no window).
-  const layout = only ? chosen.lanes.filter((lane) => lane.kind === 'flow' && only.has(lane.flow)) : chosen.lanes;
+  const picked: number[] = [];
+  if (only) chosen.flowOf.forEach((flow, k) => only.has(flow) && picked.push(k));
+  const laneCount = only ? picked.length : chosen.lanes.length;
+  const laneAt = (k: number): LaneLayout => chosen.lanes.at(only ? picked[k] : k);
   let stacked = 0;
-  for (let k = only ? 0 : firstLaneReaching(layout, windowTop); k < layout.length; k++) {
-    const lane = layout[k];
+  for (let k = only ? 0 : firstLaneReaching(chosen, windowTop); k < laneCount; k++) {
+    const lane = laneAt(k);
     const top = only ? stacked : lane.top;
     stacked += lane.rows + 1;
     if (!only && top >= windowEnd) break;

@@ -4,6 +4,7 @@
  * nesting depth), with a spacer row between lanes; and the regions and logs of the flow lanes, in rows
  * that answer by time range (timeline-index.ts).
  */
+import type { Listing } from '../analysis-types.js';
 import type { TraceTables } from '../trace-tables.js';
 import { packRows, RowPacker, type PackedRows } from './timeline-index.js';
 
@@ -28,7 +29,15 @@ export interface LaneLayout {
  * packed into as few lanes as their lifetimes allow — and the regions and logs of those lanes.
  */
 export interface TimelineLayout {
-  readonly lanes: readonly LaneLayout[];
+  /** Top to bottom; a flow lane is made when asked for (a trace may have a million). */
+  readonly lanes: Listing<LaneLayout>;
+  /** Per lane: its first layout row, and its rows. */
+  readonly tops: Int32Array;
+  readonly rows: Int32Array;
+  /** Per lane: the flow of a lane of one flow; −1 for the others (GC, tasks, packed flows). */
+  readonly flowOf: Float64Array;
+  /** How many of the lanes are flow lanes. */
+  readonly flowLanes: number;
   /** Rows of the whole layout, spacers included. */
   readonly layoutRows: number;
   /** The regions, a row per (lane, nesting depth), lanes top to bottom. */
@@ -40,36 +49,63 @@ export interface TimelineLayout {
 /** The flows with regions or logs, ascending, with the depth of their deepest region and their lifetime. */
 export interface FlowFacts {
   readonly ids: number[];
-  /** Flow id → its index in `ids`. */
-  readonly index: Map<number, number>;
+  /** Per region, and per log: the index of its flow in `ids`. */
+  readonly ofRegion: Int32Array;
+  readonly ofLog: Int32Array;
   readonly rows: Int32Array;
   readonly first: Float64Array;
   readonly last: Float64Array;
 }
 
+/** Flow ids → indexes in ascending id order: an array when the ids are dense (the runtime counts them from 1), else a Map. */
+function flowIndex(flowsOf: Float64Array[], counts: number[]): { ids: number[]; get: (flow: number) => number } {
+  let max = 0;
+  let total = 0;
+  flowsOf.forEach((flows, c) => {
+    total += counts[c];
+    for (let i = 0; i < counts[c]; i++) if (flows[i] > max) max = flows[i];
+  });
+  const ids: number[] = [];
+  if (Number.isInteger(max) && max <= 4 * total + 1024) {
+    const index = new Int32Array(max + 1).fill(-1);
+    flowsOf.forEach((flows, c) => {
+      for (let i = 0; i < counts[c]; i++) index[flows[i]] = 0;
+    });
+    for (let flow = 0; flow <= max; flow++) if (index[flow] === 0) index[flow] = ids.push(flow) - 1;
+    return { ids, get: (flow) => index[flow] };
+  }
+  const seen = new Set<number>();
+  flowsOf.forEach((flows, c) => {
+    for (let i = 0; i < counts[c]; i++) seen.add(flows[i]);
+  });
+  ids.push(...[...seen].sort((a, b) => a - b));
+  const index = new Map(ids.map((flow, k) => [flow, k]));
+  return { ids, get: (flow) => index.get(flow)! };
+}
+
 export function flowFacts(tables: TraceTables): FlowFacts {
   const r = tables.regions.data;
   const l = tables.logs.data;
-  const seen = new Set<number>();
-  for (let i = 0; i < tables.regions.length; i++) seen.add(r.flow[i]);
-  for (let i = 0; i < tables.logs.length; i++) seen.add(l.flow[i]);
-  const ids = [...seen].sort((a, b) => a - b);
-  const index = new Map(ids.map((flow, k) => [flow, k]));
+  const regions = tables.regions.length;
+  const logs = tables.logs.length;
+  const { ids, get } = flowIndex([r.flow, l.flow], [regions, logs]);
+  const ofRegion = new Int32Array(regions);
+  const ofLog = new Int32Array(logs);
   const rows = new Int32Array(ids.length).fill(1);
   const first = new Float64Array(ids.length).fill(Infinity);
   const last = new Float64Array(ids.length).fill(-Infinity);
-  for (let i = 0; i < tables.regions.length; i++) {
-    const k = index.get(r.flow[i])!;
+  for (let i = 0; i < regions; i++) {
+    const k = (ofRegion[i] = get(r.flow[i]));
     rows[k] = Math.max(rows[k], r.depth[i] + 1);
     first[k] = Math.min(first[k], r.start[i]);
     last[k] = Math.max(last[k], r.end[i]);
   }
-  for (let i = 0; i < tables.logs.length; i++) {
-    const k = index.get(l.flow[i])!;
+  for (let i = 0; i < logs; i++) {
+    const k = (ofLog[i] = get(l.flow[i]));
     first[k] = Math.min(first[k], l.ts[i]);
     last[k] = Math.max(last[k], l.ts[i]);
   }
-  return { ids, index, rows, first, last };
+  return { ids, ofRegion, ofLog, rows, first, last };
 }
 
 /**
@@ -97,43 +133,60 @@ export function layOut(
   name: (lane: number) => Pick<LaneLayout, 'id' | 'label' | 'flow'>,
   flows: FlowFacts,
 ): TimelineLayout {
-  const laneRows = new Int32Array(laneCount);
-  flows.ids.forEach((_, k) => (laneRows[laneOf(k)] = Math.max(laneRows[laneOf(k)], flows.rows[k])));
-  const lanes: LaneLayout[] = [];
+  const count = fixed.length + laneCount;
+  const tops = new Int32Array(count);
+  const rows = new Int32Array(count);
+  const flowOf = new Float64Array(count).fill(-1);
+  fixed.forEach((lane, k) => (rows[k] = lane.rows));
+  for (let k = 0; k < flows.ids.length; k++) {
+    const lane = fixed.length + laneOf(k);
+    rows[lane] = Math.max(rows[lane], flows.rows[k]);
+  }
+  // The first region row of each flow lane, in the packed rows.
+  const firstRow = new Int32Array(laneCount + 1);
   let top = 0;
-  for (const lane of fixed) {
-    lanes.push({ ...lane, top });
-    top += lane.rows + 1;
+  for (let k = 0; k < count; k++) {
+    tops[k] = top;
+    top += rows[k] + 1;
+    if (k >= fixed.length) {
+      const lane = k - fixed.length;
+      firstRow[lane + 1] = firstRow[lane] + rows[k];
+      flowOf[k] = name(lane).flow;
+    }
   }
-  const firstRow = new Int32Array(laneCount);
-  let rowCount = 0;
-  for (let lane = 0; lane < laneCount; lane++) {
-    firstRow[lane] = rowCount;
-    lanes.push({ ...name(lane), kind: 'flow', top, rows: laneRows[lane], firstRow: rowCount, logRow: lane });
-    top += laneRows[lane] + 1;
-    rowCount += laneRows[lane];
-  }
+  const lanes: Listing<LaneLayout> = {
+    length: count,
+    at: (k) => {
+      if (k < fixed.length) return { ...fixed[k], top: tops[k] };
+      const lane = k - fixed.length;
+      return { ...name(lane), kind: 'flow', top: tops[k], rows: rows[k], firstRow: firstRow[lane], logRow: lane };
+    },
+  };
   const r = tables.regions.data;
   const rowOf = new Int32Array(tables.regions.length);
-  for (let i = 0; i < rowOf.length; i++) rowOf[i] = firstRow[laneOf(flows.index.get(r.flow[i])!)] + r.depth[i];
+  for (let i = 0; i < rowOf.length; i++) rowOf[i] = firstRow[laneOf(flows.ofRegion[i])] + r.depth[i];
   const l = tables.logs.data;
   const logRow = new Int32Array(tables.logs.length);
-  for (let i = 0; i < logRow.length; i++) logRow[i] = laneOf(flows.index.get(l.flow[i])!);
+  for (let i = 0; i < logRow.length; i++) logRow[i] = laneOf(flows.ofLog[i]);
   return {
     lanes,
+    tops,
+    rows,
+    flowOf,
+    flowLanes: laneCount,
     layoutRows: Math.max(0, top - 1),
-    flowRows: packRows(rowOf.length, rowCount, rowOf, r.start, r.end, (i) => i + 1, r.type),
+    flowRows: packRows(rowOf.length, firstRow[laneCount], rowOf, r.start, r.end, (i) => i + 1, r.type),
     flowLogs: packRows(logRow.length, laneCount, logRow, l.ts, l.ts, (i) => i, l.category),
   };
 }
 
 /** The first lane whose rows reach below layout row `row`. */
-export function firstLaneReaching(lanes: readonly LaneLayout[], row: number): number {
+export function firstLaneReaching(layout: TimelineLayout, row: number): number {
   let low = 0;
-  let high = lanes.length;
+  let high = layout.lanes.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (lanes[mid].top + lanes[mid].rows <= row) low = mid + 1;
+    if (layout.tops[mid] + layout.rows[mid] <= row) low = mid + 1;
     else high = mid;
   }
   return low;
