@@ -36,6 +36,15 @@ class Columns<T extends Record<string, Column>> {
     }
     return this.length++;
   }
+
+  /** Gives back the room grown for rows that never came (up to half of it). */
+  trim(): void {
+    if (this.length === this.capacity) return;
+    const trimmed: Record<string, Column> = {};
+    for (const [name, column] of Object.entries(this.data)) trimmed[name] = column.slice(0, Math.max(1, this.length));
+    this.data = trimmed as T;
+    this.capacity = Math.max(1, this.length);
+  }
 }
 
 const regionColumns = (n: number) => ({
@@ -160,6 +169,9 @@ export class TraceTables {
     this.summarizer = null;
     this.stats = summarizer.finish(status);
     this.traceEnd = summarizer.traceEnd(status);
+    this.regions.trim();
+    this.tasks.trim();
+    this.logs.trim();
     const r = this.regions.data;
     for (let i = 0; i < this.regions.length; i++) {
       if (!r.complete[i]) r.end[i] = this.traceEnd;
