@@ -42,8 +42,8 @@ describe('samples/http-service (npm run sample:http)', () => {
     expect(lines[0]).toMatch(/^Serving drinks on http:\/\/127\.0\.0\.1:\d+$/);
     expect(lines[1]).toBe(`Sent ${REQUESTS} requests, ${CONCURRENCY} at a time: ${REQUESTS - NOT_FOUND} × 200, ${NOT_FOUND} × 404`);
     expect(lines[2]).toBe(`Traced ${REQUESTS} requests: the trace is in trace.out`);
-    expect(lines.at(-1)).toBe("Each request's timeline: npx tstrace tasks trace.out");
-    const table = lines.slice(3, -1).join('\n');
+    expect(lines.slice(-2)).toEqual(["Each request's timeline: npx tstrace tasks trace.out", 'All of it in a browser: npx tstrace view trace.out --open']);
+    const table = lines.slice(3, -2).join('\n');
     expect(table).toContain('handleRequest');
     expect(table).toContain('service.ts');
   });

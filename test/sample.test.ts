@@ -46,8 +46,8 @@ describe('samples/cappuccino (npm start)', () => {
     expect(run.code, `run.mjs failed:\n${run.stderr}`).toBe(0);
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(`Traced ${ORDERS} cappuccino orders made by ${BARISTAS} baristas: the trace is in trace.out`);
-    expect(lines.at(-1)).toBe("Each order's timeline: npx tstrace tasks trace.out");
-    const table = lines.slice(1, -1).join('\n');
+    expect(lines.slice(-2)).toEqual(["Each order's timeline: npx tstrace tasks trace.out", 'All of it in a browser: npx tstrace view trace.out --open']);
+    const table = lines.slice(1, -2).join('\n');
     expect(table).toContain('makeCappuccino');
     expect(table).toContain('main.ts');
   });

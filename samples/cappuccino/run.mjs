@@ -12,3 +12,4 @@ compileSample(sampleDir);
 node(['--enable-source-maps', join(sampleDir, 'dist', 'main.js')]);
 printStats(trace);
 console.log(`\nEach order's timeline: npx tstrace tasks ${trace}`);
+console.log(`All of it in a browser: npx tstrace view ${trace} --open`);

@@ -72,3 +72,4 @@ if (code !== 0) process.exit(code);
 
 printStats(trace);
 console.log(`\nEach request's timeline: npx tstrace tasks ${trace}`);
+console.log(`All of it in a browser: npx tstrace view ${trace} --open`);
