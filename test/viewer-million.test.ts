@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { background, current, log, newTask, start, startRegion, stop, withRegion } from '../runtime/index.js';
 import { latencyBucket } from '../tool/histogram.js';
 import { startViewer, type Viewer } from '../tool/viewer/server.js';
-import { browserSuite, CHROMIUM, launchChromium, missing } from './helpers/chromium.js';
+import { browserSuite, CHROMIUM, missing, timelineSettled, viewerPages } from './helpers/chromium.js';
 import { tempTracePath } from './helpers/trace.js';
 
 /** 250,048: whole batches of 64. */
@@ -132,23 +132,7 @@ describe('a million regions: the API', () => {
 });
 
 browserSuite('viewer-million.test.ts', 'a million regions in headless Chromium', missing({ Chromium: CHROMIUM }), 'apt-get install -y chromium', () => {
-  let browser: Awaited<ReturnType<typeof launchChromium>>;
-
-  beforeAll(async () => {
-    browser = await launchChromium(dir);
-  }, 120_000);
-  afterAll(async () => {
-    await browser?.close();
-  });
-
-  async function open(hash: string) {
-    const tab = await browser.newPage();
-    const errors: string[] = [];
-    tab.on('pageerror', (error) => errors.push(error.message));
-    await tab.goto(`${viewer.url}${hash}`);
-    await tab.waitForSelector('body[data-ready="true"]');
-    return { tab, errors };
-  }
+  const open = viewerPages(dir, () => viewer.url);
 
   test('the timeline draws with flows packed, switches to a lane per flow, zooms, and scrolls down to the last flows', async () => {
     const { tab, errors } = await open('#/timeline');
@@ -202,10 +186,7 @@ browserSuite('viewer-million.test.ts', 'a million regions in headless Chromium',
     const before = await canvas.evaluate((c) => Number(c.dataset.to) - Number(c.dataset.from));
     await tab.mouse.move(x, box.y + 100);
     for (let i = 0; i < 5; i++) await tab.mouse.wheel(0, -200);
-    await tab.waitForFunction(() => {
-      const t = (window as unknown as { tstraceTimeline: { data: { from: number; to: number }; from: number; to: number } }).tstraceTimeline;
-      return t.data.from === t.from && t.data.to === t.to;
-    });
+    await timelineSettled(tab);
     expect(await canvas.evaluate((c) => Number(c.dataset.to) - Number(c.dataset.from))).toBeLessThan(before / 2);
     expect(errors).toEqual([]);
     await tab.close();

@@ -20,7 +20,7 @@ import { latencyBucket } from '../tool/histogram.js';
 import { IntervalRow, packRows } from '../tool/viewer/timeline-index.js';
 import { loadTraceTables } from '../tool/trace-tables.js';
 import { startViewer, type Viewer } from '../tool/viewer/server.js';
-import { browserSuite, CHROMIUM, launchChromium, missing } from './helpers/chromium.js';
+import { browserSuite, CHROMIUM, missing, timelineSettled, viewerPages } from './helpers/chromium.js';
 import { sleep, tempTracePath } from './helpers/trace.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -419,23 +419,7 @@ describe('tstrace view', () => {
 // ---- the page, in Chromium -------------------------------------------------------------------------
 
 browserSuite('viewer.test.ts', 'the page in headless Chromium', missing({ Chromium: CHROMIUM }), 'apt-get install -y chromium', () => {
-  let browser: Awaited<ReturnType<typeof launchChromium>>;
-
-  beforeAll(async () => {
-    browser = await launchChromium(dir);
-  }, 120_000);
-  afterAll(async () => {
-    await browser?.close();
-  });
-
-  async function open(hash: string) {
-    const tab = await browser.newPage();
-    const errors: string[] = [];
-    tab.on('pageerror', (error) => errors.push(error.message));
-    await tab.goto(`${viewer.url}${hash}`);
-    await tab.waitForSelector('body[data-ready="true"]');
-    return { tab, errors };
-  }
+  const open = viewerPages(dir, () => viewer.url);
 
   async function shot(tab: Awaited<ReturnType<typeof open>>['tab'], name: string): Promise<void> {
     mkdirSync(screenshots, { recursive: true });
@@ -542,10 +526,7 @@ browserSuite('viewer.test.ts', 'the page in headless Chromium', missing({ Chromi
     const box = (await canvas.boundingBox())!;
     await tab.mouse.move(box.x + 110 + (box.width - 110) / 2, box.y + 100);
     for (let i = 0; i < 5; i++) await tab.mouse.wheel(0, -200);
-    await tab.waitForFunction(() => {
-      const t = (window as unknown as { tstraceTimeline: { data: { from: number; to: number }; from: number; to: number } }).tstraceTimeline;
-      return t.data.from === t.from && t.data.to === t.to;
-    });
+    await timelineSettled(tab);
     const zoomed = await range();
     expect(zoomed.to - zoomed.from).toBeLessThan((whole.to - whole.from) / 2);
     expect(zoomed.from).toBeGreaterThan(whole.from);
@@ -565,10 +546,7 @@ browserSuite('viewer.test.ts', 'the page in headless Chromium', missing({ Chromi
     expect((await range()).to - (await range()).from).toBeCloseTo((keyed.to - keyed.from) * 1.25, -1);
     // Highlighting a type keeps its regions bright and fades the rest.
     await tab.click('#zoom-reset');
-    await tab.waitForFunction(() => {
-      const t = (window as unknown as { tstraceTimeline: { data: { from: number; to: number }; from: number; to: number } }).tstraceTimeline;
-      return t.data.from === t.from && t.data.to === t.to;
-    });
+    await timelineSettled(tab);
     await tab.fill('#highlight', 'request');
     const lit = await canvas.evaluate((c) => ({ highlighted: Number(c.dataset.highlighted), items: Number(c.dataset.items) }));
     expect(lit.highlighted).toBeGreaterThan(0);

@@ -5,7 +5,8 @@
  */
 import { existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'vitest';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 
 /** The system's Chromium (another one can be given in TSTRACE_CHROMIUM). */
 export const CHROMIUM = process.env.TSTRACE_CHROMIUM ?? '/usr/bin/chromium';
@@ -45,5 +46,35 @@ export async function launchChromium(dir: string) {
     headless: true,
     viewport: { width: 1400, height: 900 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+/**
+ * For a browser suite: Chromium launched before its tests and closed after them, and `open(hash)`, which
+ * opens a page of the viewer at `url()` in a new tab, waits until it is ready, and collects its errors.
+ */
+export function viewerPages(dir: string, url: () => string): (hash: string) => Promise<{ tab: Page; errors: string[] }> {
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
+  beforeAll(async () => {
+    browser = await launchChromium(dir);
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return async (hash) => {
+    const tab = await browser.newPage();
+    const errors: string[] = [];
+    tab.on('pageerror', (error) => errors.push(error.message));
+    await tab.goto(`${url()}${hash}`);
+    await tab.waitForSelector('body[data-ready="true"]');
+    return { tab, errors };
+  };
+}
+
+/** Waits until the page's timeline has the data of the range it shows (a zoom or pan fetches it a moment later). */
+export async function timelineSettled(tab: Page): Promise<void> {
+  await tab.waitForFunction(() => {
+    const t = (window as unknown as { tstraceTimeline: { data: { from: number; to: number }; from: number; to: number } }).tstraceTimeline;
+    return t.data.from === t.from && t.data.to === t.to;
   });
 }
