@@ -14,6 +14,7 @@ import { background, current, log, newTask, start, startRegion, stop, withRegion
 import { latencyBucket } from '../tool/histogram.js';
 import { startViewer, type Viewer } from '../tool/viewer/server.js';
 import { browserSuite, CHROMIUM, missing, timelineSettled, viewerPages } from './helpers/chromium.js';
+import { viewerApi } from './helpers/viewer.js';
 import { tempTracePath } from './helpers/trace.js';
 
 /** 250,048: whole batches of 64. */
@@ -62,12 +63,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON from the viewer's API
-async function get<T = any>(path: string): Promise<T> {
-  const response = await fetch(new URL(path, viewer.url));
-  expect(response.status, path).toBe(200);
-  return (await response.json()) as T;
-}
+const get = viewerApi(() => viewer.url);
 
 type Item = [start: number, end: number, id: number, count: number, type: number];
 interface Lane {

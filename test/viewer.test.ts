@@ -21,6 +21,7 @@ import { IntervalRow, packRows } from '../tool/viewer/timeline-index.js';
 import { loadTraceTables } from '../tool/trace-tables.js';
 import { startViewer, type Viewer } from '../tool/viewer/server.js';
 import { browserSuite, CHROMIUM, missing, timelineSettled, viewerPages } from './helpers/chromium.js';
+import { viewerApi } from './helpers/viewer.js';
 import { sleep, tempTracePath } from './helpers/trace.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -88,11 +89,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function get<T = any>(path: string): Promise<T> {
-  const response = await fetch(new URL(path, viewer.url));
-  expect(response.status, path).toBe(200);
-  return (await response.json()) as T;
-}
+const get = viewerApi(() => viewer.url);
 
 const ids = (items: { id: number }[]) => items.map((t) => t.id);
 
