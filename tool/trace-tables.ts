@@ -154,9 +154,13 @@ export class TraceTables {
   taskChildren!: Grouped;
   traceEnd: Nanos = 0;
   private seq = 0;
-  // Problems are listed up to LISTED_PROBLEMS, as in `stats`: a broken program may have millions.
   /** Let go at finish: its stacks of open regions, per flow, are no use afterwards. */
-  private summarizer: TraceSummarizer | null = new TraceSummarizer({ records: this.recordKeeper() });
+  private summarizer: TraceSummarizer | null;
+
+  /** `maxProblems`: problems listed in the statistics (default LISTED_PROBLEMS, as `stats` lists). */
+  constructor(options: { readonly maxProblems?: number } = {}) {
+    this.summarizer = new TraceSummarizer({ maxProblems: options.maxProblems, records: this.recordKeeper() });
+  }
 
   add(event: TraceEvent): void {
     this.seq++;
@@ -252,23 +256,30 @@ export class TraceTables {
       flows.add(t.endFlow[row]);
     }
     const { offsets, items } = this.taskRegions;
+    // Straight from the columns: a task page (or analyzeTrace) makes many of these.
     for (let k = offsets[row]; k < offsets[row + 1]; k++) {
       const i = items[k];
-      const region = this.region(i);
-      regionIds.push(region.id);
-      flows.add(region.flow);
+      const id = i + 1;
+      const flow = r.flow[i];
+      const type = this.strings.values[r.type[i]];
+      const complete = r.complete[i] === 1;
+      regionIds.push(id);
+      flows.add(flow);
       events.push({
-        event: { kind: 'regionStart', ts: region.start, flow: region.flow, region: region.id, type: region.type, duration: region.duration, complete: region.complete, location: region.location },
+        event: { kind: 'regionStart', ts: r.start[i], flow, region: id, type, duration: r.end[i] - r.start[i], complete, location: this.location(r.location[i]) },
         seq: r.startSeq[i],
       });
-      if (region.complete) events.push({ event: { kind: 'regionEnd', ts: region.end, flow: region.flow, region: region.id, type: region.type }, seq: r.endSeq[i] });
+      if (complete) events.push({ event: { kind: 'regionEnd', ts: r.end[i], flow, region: id, type }, seq: r.endSeq[i] });
     }
     const logs = this.taskLogs;
+    const l = this.logs.data;
     for (let k = logs.offsets[row]; k < logs.offsets[row + 1]; k++) {
       const i = logs.items[k];
-      const log = this.log(i);
-      flows.add(log.flow);
-      events.push({ event: { kind: 'log', ts: log.ts, flow: log.flow, category: log.category, message: log.message, location: log.location }, seq: this.logs.data.seq[i] });
+      flows.add(l.flow[i]);
+      events.push({
+        event: { kind: 'log', ts: l.ts[i], flow: l.flow[i], category: this.strings.values[l.category[i]], message: this.messages[i], location: this.location(l.location[i]) },
+        seq: l.seq[i],
+      });
     }
     events.sort((a, b) => a.event.ts - b.event.ts || a.seq - b.seq);
     const children = this.taskChildren;
@@ -305,6 +316,11 @@ export class TraceTables {
     for (let i = 0; i < this.regions.length; i++) if (types[i] === typeIndex) selected.push(i);
     const indexes = Int32Array.from(selected);
     return { length: indexes.length, at: (k) => this.region(indexes[k]) };
+  }
+
+  /** The logs in file order, each made when asked for. */
+  logListing(): Listing<LogInfo> {
+    return { length: this.logs.length, at: (i) => this.log(i) };
   }
 
   /** The row of task `id`, added (unknown: type "", not created) when first seen. */
