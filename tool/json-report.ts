@@ -6,13 +6,9 @@
 import type { ReadStatus } from '../format/events.js';
 import type {
   Listing,
-  LogCategoryStats,
   LogInfo,
-  Problem,
-  RegionGroupStats,
   RegionInfo,
   TaskInfo,
-  TaskTypeStats,
   TraceStats,
   TraceSummary,
 } from './analysis-types.js';
@@ -37,14 +33,8 @@ export interface JsonDocument {
   readonly summary: TraceSummary;
 }
 
-export interface StatsDocument extends JsonDocument {
-  readonly taskTypes: readonly TaskTypeStats[];
-  readonly regionGroups: readonly RegionGroupStats[];
-  readonly logCategories: readonly LogCategoryStats[];
-  readonly problems: readonly Problem[];
-  /** Problems found beyond the first 1000, which `problems` lists. */
-  readonly problemsLeftOut: number;
-}
+/** The statistics' own fields, as summarizeTrace gives them (`problemsLeftOut`: beyond the first 1000 listed). */
+export type StatsDocument = JsonDocument & Pick<TraceStats, 'taskTypes' | 'regionGroups' | 'logCategories' | 'problems' | 'problemsLeftOut'>;
 
 export interface TasksDocument extends JsonDocument {
   readonly tasks: readonly TaskInfo[];

@@ -133,6 +133,11 @@ class Interned<T> {
     }
     return i;
   }
+
+  /** The index of `value`, −1 when it was never interned (then nothing has it). */
+  find(value: T): number {
+    return this.index.get(value) ?? -1;
+  }
 }
 
 /** The tasks, regions and logs of a trace, with its statistics. Build with {@link loadTraceTables}. */
@@ -302,7 +307,7 @@ export class TraceTables {
 
   /** The tasks by id, those of type `type` only when given, each made when asked for. */
   taskListing(type?: string): Listing<TaskInfo> {
-    const typeIndex = type === undefined ? -1 : this.strings.values.indexOf(type);
+    const typeIndex = type === undefined ? -1 : this.strings.find(type);
     const rows = type === undefined ? this.taskOrder : this.taskOrder.filter((row) => this.tasks.data.type[row] === typeIndex);
     return { length: rows.length, at: (k) => this.task(rows[k]) };
   }
@@ -310,7 +315,7 @@ export class TraceTables {
   /** The regions by id, those of type `type` only when given, each made when asked for. */
   regionListing(type?: string): Listing<RegionInfo> {
     if (type === undefined) return { length: this.regions.length, at: (i) => this.region(i) };
-    const typeIndex = this.strings.values.indexOf(type);
+    const typeIndex = this.strings.find(type);
     const types = this.regions.data.type;
     const selected: number[] = [];
     for (let i = 0; i < this.regions.length; i++) if (types[i] === typeIndex) selected.push(i);

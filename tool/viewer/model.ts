@@ -139,11 +139,6 @@ function numberParam(query: URLSearchParams, name: string): number | null {
   return Number.isFinite(value) ? value : null;
 }
 
-/** The string index of `text` in the model, −1 when the trace has no such string (nothing matches). */
-function stringIndex(model: ViewerModel, text: string): number {
-  return model.types.indexOf(text);
-}
-
 /** A task in lists: its facts without its events. */
 function taskRow(task: TaskInfo) {
   const { events, regions, ...rest } = task;
@@ -171,7 +166,7 @@ export function tasksJson(model: ViewerModel, query: URLSearchParams) {
   const { tables } = model;
   const t = tables.tasks.data;
   const type = query.get('type');
-  const typeIndex = type === null ? null : stringIndex(model, type);
+  const typeIndex = type === null ? null : model.tables.strings.find(type);
   const complete = query.get('complete') || null;
   const duration = durationFilter(query);
   const log = query.get('log') || null;
@@ -228,7 +223,7 @@ export function regionsJson(model: ViewerModel, query: URLSearchParams) {
   const groupIndex = numberParam(query, 'group');
   const group = groupIndex === null ? null : (model.stats.regionGroups[groupIndex] ?? null);
   const type = group ? group.type : query.get('type');
-  const typeIndex = type === null ? null : stringIndex(model, type);
+  const typeIndex = type === null ? null : model.tables.strings.find(type);
   // The group's locations: every location index that prints as the group's (−1: none).
   let inGroup: ((location: number) => boolean) | null = null;
   if (group) {
@@ -262,7 +257,7 @@ export function regionJson(model: ViewerModel, id: number) {
 export function logsJson(model: ViewerModel, query: URLSearchParams) {
   const { tables } = model;
   const category = query.get('category') || null;
-  const categoryIndex = category === null ? null : stringIndex(model, category);
+  const categoryIndex = category === null ? null : model.tables.strings.find(category);
   const text = query.get('text') || null;
   const l = tables.logs.data;
   return page(
