@@ -65,21 +65,6 @@ export function statsJson(file: string, analysis: TraceStats): StatsDocument {
   };
 }
 
-/** `tstrace tasks --json`: `tasks` is the selected tasks. */
-export function tasksJson(file: string, analysis: TraceStats, tasks: readonly TaskInfo[]): TasksDocument {
-  return { ...common('tasks', file, analysis), tasks };
-}
-
-/** `tstrace regions --json`: `regions` is the selected regions. */
-export function regionsJson(file: string, analysis: TraceStats, regions: readonly RegionInfo[]): RegionsDocument {
-  return { ...common('regions', file, analysis), regions };
-}
-
-/** `tstrace logs --json`: `logs` is the selected logs. */
-export function logsJson(file: string, analysis: TraceStats, logs: readonly LogInfo[]): LogsDocument {
-  return { ...common('logs', file, analysis), logs };
-}
-
 /** Stands for the list in the document while it is stringified around it. */
 const LIST_MARK = '\u0000tstrace-list\u0000';
 
