@@ -40,6 +40,11 @@ export class TraceDecoder {
 
   constructor(private readonly emit: (event: TraceEvent) => void) {}
 
+  /** The format version of the trace being read (from its header). */
+  private get version(): number {
+    return this.status.header?.version ?? 0;
+  }
+
   get header(): TraceHeader | null {
     return this.status.header;
   }
@@ -215,7 +220,7 @@ export class TraceDecoder {
       }
       switch (type) {
         case EventType.FlowStart:
-          out.push({ kind: 'flowStart', ts, flow, parentFlow: r.uvarint() });
+          out.push({ kind: 'flowStart', ts, flow, parentFlow: r.uvarint(), regionsAbove: this.version >= 2 ? r.uvarint() : 0 });
           break;
         case EventType.TaskCreate: {
           const id = r.uvarint();

@@ -148,9 +148,9 @@ export class BatchEncoder {
     return n;
   }
 
-  flowStart(ts: number, flow: number, parentFlow: number): void {
+  flowStart(ts: number, flow: number, parentFlow: number, regionsAbove: number): void {
     const n = this.head(EventType.FlowStart, ts, flow, -1);
-    this.out.length = putUvarint(this.out.bytes, n, parentFlow);
+    this.out.length = putUvarint(this.out.bytes, putUvarint(this.out.bytes, n, parentFlow), regionsAbove);
   }
 
   taskCreate(ts: number, flow: number, id: number, parent: number, type: string, location: SourceLocation | null): void {

@@ -15,8 +15,11 @@ export type Nanos = number;
 export type MisuseName = 'regionEndedTwice' | 'regionEndedOutOfOrder' | 'regionEndedOnOtherFlow';
 
 export type TraceEvent =
-  /** A new flow (logical async chain) forked from `parentFlow`. */
-  | { kind: 'flowStart'; ts: Nanos; flow: number; parentFlow: number }
+  /**
+   * A new flow (a lane of regions) forked from `parentFlow`, under the region that has `regionsAbove`
+   * open regions of the parent flow above it (when there are fewer, the parent flow's own fork parent).
+   */
+  | { kind: 'flowStart'; ts: Nanos; flow: number; parentFlow: number; regionsAbove: number }
   | { kind: 'taskCreate'; ts: Nanos; flow: number; task: number; parent: number; type: string; location: SourceLocation | null }
   | { kind: 'taskEnd'; ts: Nanos; flow: number; task: number; location: SourceLocation | null }
   | { kind: 'regionStart'; ts: Nanos; flow: number; task: number; type: string; location: SourceLocation | null }

@@ -5,8 +5,9 @@ import type { Writable } from 'node:stream';
 import { BatchEncoder, encodeFileStart } from '../format/encode.js';
 import { EventType, MisuseKind } from '../format/spec.js';
 import { startExecutionEvents } from './execution.js';
+import { chainTopRaw, currentLane, currentScope, inCurrentChain, laneFor, parentFor } from './chains.js';
 import { callerLocation } from './location.js';
-import { S, flushWithFooter, record, type Flow, type RegionState, type Scope } from './recorder.js';
+import { S, flushWithFooter, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 import { fileSink, streamSink, type Sink } from './sink.js';
 
 /** Carries the current task, like Go's `context.Context` does for `runtime/trace`. Immutable. */
@@ -21,13 +22,15 @@ export const background: Context = Object.freeze({ task: null });
  * A user-defined logical operation, created by {@link newTask}. Its latency is the time from creation
  * to the first {@link Task.end}.
  */
-export class Task {
+export class Task implements TaskState {
   #ended = false;
   /** @internal */
   constructor(
     /** Process-wide id, from 1; ids are used up even while tracing is off. */
     readonly id: number,
     readonly type: string,
+    /** @internal The task it is a subtask of (tells related tasks from concurrent strangers). */
+    readonly parent: Task | null = null,
   ) {}
 
   /** Marks the end of the operation. Only the first call is recorded; later calls do nothing. */
@@ -46,11 +49,16 @@ export class Task {
 }
 
 /**
- * A timed interval of one flow, created by {@link startRegion}. Regions of a flow must nest: end the
- * innermost first. Misuse (ending twice, out of order, or on another flow) is recorded, never thrown.
+ * A timed interval of one chain of execution, created by {@link startRegion}. Regions must nest: end
+ * the innermost first, in the chain (the async function, callback or request handler and what it
+ * awaits) that started it. Misuse (ending twice, out of order, or elsewhere) is recorded, never thrown.
  */
 export class Region implements RegionState {
   ended = false;
+  /** @internal The bracketed sync region this one hid while it was open (compiled sync functions). */
+  syncPrev: RegionState | null = null;
+  /** @internal Started by {@link startRegion}, whose scope an async function's caller also sees. */
+  byHand = false;
   /** @internal */
   constructor(
     readonly flow: Flow,
@@ -58,19 +66,21 @@ export class Region implements RegionState {
     readonly location: number,
     public parent: RegionState | null,
     readonly generation: number,
+    readonly task: TaskState | null,
+    readonly seq: number,
   ) {}
 
-  /** Marks the end of the region. Must be called on the flow that started it. */
+  /** Marks the end of the region. Must be called in the chain of execution that started it. */
   end(): void {
     // The shared no-op region and regions of an earlier trace record nothing: stop before looking up
-    // the current flow (endRegion checks this too, for its other callers).
+    // the current chain (endRegion checks this too, for its other callers).
     if (this.generation !== S.generation || !S.enabled) return;
-    endRegion(this, currentFlow());
+    endRegion(this, true);
   }
 }
 
 /** The region {@link startRegion} returns while tracing is off: ending it records nothing. */
-export const noopRegion: Region = Object.freeze(new Region({ id: 0, top: null }, '', 0, null, -1)) as Region;
+export const noopRegion: Region = Object.freeze(new Region({ id: 0, top: null, base: null }, '', 0, null, -1, null, 0)) as Region;
 
 export interface StartOptions {
   /** Record garbage collections (kind, duration). Default true. */
@@ -122,7 +132,9 @@ export function start(writer: string | Writable, options: StartOptions = {}): vo
   S.maxBufferedBytes = options.maxBufferedBytes ?? 64 << 20;
   S.captureLocations = options.captureLocations ?? false;
   S.lastFlowId = 1;
-  S.rootFlow = { id: 1, top: null };
+  S.rootFlow = { id: 1, top: null, base: null };
+  S.syncTop = null;
+  S.lastRegionSeq = 0;
   // A fresh store per trace: contexts captured during an earlier trace are not carried over.
   S.als = new AsyncLocalStorage<Scope>();
   S.enabled = true;
@@ -157,6 +169,7 @@ export async function stop(): Promise<void> {
   S.stopExecutionEvents = null;
   S.als?.disable();
   S.als = null;
+  S.syncTop = null;
   flushWithFooter();
   const sink = S.sink!;
   const onExit = S.exitHandler;
@@ -176,18 +189,19 @@ export function isEnabled(): boolean {
   return S.enabled;
 }
 
-/** The ambient context of the current async flow ({@link background} outside any, or while tracing is off). */
+/** The ambient context of the current chain of execution ({@link background} outside any, or while tracing is off). */
 export function current(): Context {
   return (S.als?.getStore()?.ctx as Context | undefined) ?? background;
 }
 
-/** @internal */
+/** @internal The lane the current chain's events go to. */
 export function currentFlow(): Flow {
-  return S.als?.getStore()?.flow ?? S.rootFlow;
+  return currentLane(currentScope());
 }
 
 // Never throws, even for a JavaScript caller passing no context.
 export const taskIdOf = (ctx: Context | undefined): number => (ctx && ctx.task ? ctx.task.id : 0);
+const taskOf = (ctx: Context | undefined): Task | null => (ctx && ctx.task ? ctx.task : null);
 
 function locationHere(skip: Function): number {
   return S.captureLocations ? callerLocation(skip) : 0;
@@ -198,14 +212,14 @@ function locationHere(skip: Function): number {
  * context (carrying the task) and the task; call `task.end()` when the operation is done.
  */
 export function newTask(ctx: Context, taskType: string): [Context, Task] {
-  const task = new Task(++S.lastTaskId, taskType);
+  const task = new Task(++S.lastTaskId, taskType, taskOf(ctx));
   if (S.enabled) {
     record(EventType.TaskCreate, currentFlow().id, taskIdOf(ctx), task.id, locationHere(newTask), taskType);
   }
   return [{ task }, task];
 }
 
-/** Records a one-off message in `category` for the task in `ctx` on the current flow. */
+/** Records a one-off message in `category` for the task in `ctx` in the current chain. */
 export function log(ctx: Context, category: string, message: string): void {
   if (!S.enabled) return;
   record(EventType.Log, currentFlow().id, taskIdOf(ctx), 0, locationHere(log), category, message);
@@ -218,46 +232,59 @@ export function logf(ctx: Context, category: string, fmt: string, ...args: unkno
 }
 
 /**
- * Starts a region of type `regionType` on the current flow, for the task in `ctx`. End it on the same
- * flow with `region.end()`. While tracing is off this returns a shared region whose `end()` does nothing.
+ * Starts a region of type `regionType` for the task in `ctx`, inside the innermost open region of the
+ * current chain of execution — the request handler, callback or async function running now, continued
+ * across its `await`s. End it with `region.end()` in the same chain. While tracing is off this returns a
+ * shared region whose `end()` does nothing.
  */
 export function startRegion(ctx: Context, regionType: string): Region {
   if (!S.enabled) return noopRegion;
-  return beginRegion(ctx, regionType, currentFlow(), locationHere(startRegion));
+  const scope = S.als!.getStore();
+  const parent = parentFor(scope, taskOf(ctx));
+  const region = beginRegion(ctx, regionType, locationHere(startRegion), laneFor(scope, parent, false), parent);
+  region.byHand = true;
+  // Continuations scheduled from here on (this chain's awaits, timers, callbacks) see the region.
+  S.als!.enterWith({ ctx: scope === undefined ? background : scope.ctx, flow: region.flow, top: region });
+  return region;
 }
 
-/** @internal */
-export function beginRegion(ctx: Context, type: string, flow: Flow, location: number): Region {
-  const region = new Region(flow, type, location, flow.top, S.generation);
+/** @internal Records the start of a region under `parent`, on lane `flow` (see chains.ts: laneFor). */
+export function beginRegion(ctx: Context, type: string, location: number, flow: Flow, parent: RegionState | null): Region {
+  const region = new Region(flow, type, location, parent, S.generation, taskOf(ctx), ++S.lastRegionSeq);
   flow.top = region;
   record(EventType.RegionStart, flow.id, taskIdOf(ctx), location, 0, type);
   return region;
 }
 
-/** @internal */
-export function endRegion(region: Region, endingFlow: Flow): void {
+/**
+ * @internal Records the end of `region`. `inChain`: the end comes from user code that may call it
+ * from elsewhere (check it is the chain that started it); compiled code and `withRegion` always are.
+ */
+export function endRegion(region: Region, checkChain: boolean): void {
   if (region.generation !== S.generation || !S.enabled) return;
   const flow = region.flow;
   if (region.ended) {
     record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedTwice, region.location, region.type);
     return;
   }
+  const elsewhere = checkChain && !inCurrentChain(region);
   region.ended = true;
   if (flow.top === region) {
-    flow.top = region.parent;
+    const below = region.parent;
+    flow.top = below !== null && below.flow === flow ? below : null;
   } else {
     // Ended before a region nested in it: unlink it so the inner one still ends cleanly.
     // The count of regions above it tells the reader exactly which region the next end closes.
     let inner = flow.top;
     let above = 1;
-    while (inner && inner.parent !== region) {
+    while (inner !== null && inner.parent !== region) {
       inner = inner.parent;
       above++;
     }
-    if (inner) inner.parent = region.parent;
-    record(EventType.Misuse, flow.id, inner ? above : 0, MisuseKind.RegionEndedOutOfOrder, region.location, region.type);
+    if (inner !== null) inner.parent = region.parent;
+    record(EventType.Misuse, flow.id, inner !== null ? above : 0, MisuseKind.RegionEndedOutOfOrder, region.location, region.type);
   }
-  if (endingFlow !== flow) {
+  if (elsewhere) {
     record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedOnOtherFlow, region.location, region.type);
   }
   record(EventType.RegionEnd, flow.id, -1, 0, 0, region.type);
@@ -266,13 +293,6 @@ export function endRegion(region: Region, endingFlow: Flow): void {
 const AsyncFunctionPrototype = Object.getPrototypeOf(async () => {}) as object;
 const isAsyncFunction = (fn: Function): boolean => Object.getPrototypeOf(fn) === AsyncFunctionPrototype;
 
-/** A new flow forked from `parent`: how concurrent async work gets a region stack of its own. */
-export function forkFlow(parent: Flow): Flow {
-  const flow: Flow = { id: ++S.lastFlowId, top: null };
-  record(EventType.FlowStart, flow.id, -1, parent.id, 0, undefined);
-  return flow;
-}
-
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 }
@@ -280,48 +300,44 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 /**
  * Runs `fn` inside a region of type `regionType` and returns its result. The region ends when `fn`
  * returns or throws — or, if `fn` returns a promise, when that settles (the returned promise settles
- * right after, with the same value). An `async` function runs on a flow of its own, so concurrent
- * calls nest correctly. Inside `fn`, {@link current} is `ctx`.
+ * right after, with the same value). Everything `fn` starts, synchronously or in what it schedules, is
+ * inside the region; calls running concurrently get lanes of their own. Inside `fn`, {@link current}
+ * is `ctx`.
  */
 export function withRegion<T>(ctx: Context, regionType: string, fn: () => T): T {
   if (!S.enabled) return fn();
   const scope = S.als!.getStore();
-  const callerFlow = scope?.flow ?? S.rootFlow;
-  const flow = isAsyncFunction(fn) ? forkFlow(callerFlow) : callerFlow;
-  const region = beginRegion(ctx, regionType, flow, locationHere(withRegion));
+  const parent = parentFor(scope, taskOf(ctx));
+  const region = beginRegion(ctx, regionType, locationHere(withRegion), laneFor(scope, parent, isAsyncFunction(fn)), parent);
   let result: T;
   try {
-    // Entering a scope costs ~100 ns: skip it when fn would see the same flow and context anyway.
-    const sameScope = scope ? scope.flow === flow && scope.ctx === ctx : flow === S.rootFlow && ctx === background;
-    result = sameScope ? fn() : S.als!.run({ ctx, flow }, fn);
+    result = S.als!.run({ ctx, flow: region.flow, top: region }, fn);
   } catch (error) {
-    endRegion(region, flow);
+    endRegion(region, false);
     throw error;
   }
   if (!isPromiseLike(result)) {
-    endRegion(region, flow);
+    endRegion(region, false);
     return result;
   }
   return result.then(
     (value) => {
-      endRegion(region, flow);
+      endRegion(region, false);
       return value;
     },
     (error: unknown) => {
-      endRegion(region, flow);
+      endRegion(region, false);
       throw error;
     },
   ) as T;
 }
 
 /**
- * Runs `fn` with `ctx` as the ambient context ({@link current}) of its flow and of everything it
- * awaits. An `async` function gets a flow of its own, like a goroutine. While tracing is off it just
- * calls `fn`.
+ * Runs `fn` with `ctx` as the ambient context ({@link current}) of its chain of execution and of
+ * everything it schedules. While tracing is off it just calls `fn`.
  */
 export function withContext<T>(ctx: Context, fn: () => T): T {
   if (!S.enabled) return fn();
-  const callerFlow = currentFlow();
-  const flow = isAsyncFunction(fn) ? forkFlow(callerFlow) : callerFlow;
-  return S.als!.run({ ctx, flow }, fn);
+  const scope = S.als!.getStore();
+  return S.als!.run({ ctx, flow: currentLane(scope), top: chainTopRaw(scope) }, fn);
 }

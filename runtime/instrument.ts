@@ -12,7 +12,8 @@
  */
 import { inspect } from 'node:util';
 import { EventType } from '../format/spec.js';
-import { background, beginRegion, current, currentFlow, endRegion, forkFlow, noopRegion, taskIdOf, Task, type Context, type Region } from './api.js';
+import { background, beginRegion, current, currentFlow, endRegion, noopRegion, taskIdOf, Task, type Context, type Region } from './api.js';
+import { currentLane, laneFor, parentFor } from './chains.js';
 import { S, record, registerLocation, type Flow, type Scope } from './recorder.js';
 
 /** A traced function: its region (or task) type and where it is in the source. Made once per function. */
@@ -27,16 +28,24 @@ export function site(type: string, file: string, line: number, column: number, f
   return { type, location: registerLocation(file, line, column, fn), task };
 }
 
-/** A plain sync call: a region on the caller's flow. */
+/** A plain sync call: a region inside the caller's innermost one, open while the call is on the stack. */
 export function enter(site: Site, ctx?: Context): Region {
   // `site` is undefined only if a hoisted function runs before its module did (circular imports).
   if (!S.enabled || site === undefined) return noopRegion;
-  const flow = currentFlow();
-  return beginRegion(ctx ?? current(), site.type, flow, site.location);
+  const context = ctx ?? current();
+  const scope = S.als!.getStore();
+  const parent = parentFor(scope, context.task);
+  const region = beginRegion(context, site.type, site.location, laneFor(scope, parent, false), parent);
+  // Bracketed by try/finally: callees see it without a scope change (no continuation runs meanwhile).
+  region.syncPrev = S.syncTop;
+  S.syncTop = region;
+  return region;
 }
 
 export function exit(region: Region): void {
-  if (region !== noopRegion && !region.ended) endRegion(region, region.flow);
+  if (region === noopRegion) return;
+  if (S.syncTop === region) S.syncTop = region.syncPrev;
+  if (!region.ended) endRegion(region, false);
 }
 
 export const FrameKind = { Sync: 0, Async: 1, Generator: 2, AsyncGenerator: 3 } as const;
@@ -50,8 +59,8 @@ export interface Frame {
   /** The context callees see: the caller's, or the new task's. */
   readonly ctx: Context;
   readonly task: Task | null;
-  /** Async kinds run on a flow of their own; the others on whatever flow resumes them. */
-  readonly flow: Flow | null;
+  /** Async kinds: the lane of their own (an async generator's resumptions go back to it). */
+  readonly lane: Flow | null;
   /** The scope the body runs in, and the caller's scope to put back when it suspends or returns. */
   scope: Scope | null;
   /** Whoever resumed the call last: a generator may be resumed from another flow each time. */
@@ -68,7 +77,7 @@ const NOOP: Frame = Object.freeze({
   generation: -1,
   ctx: background,
   task: null,
-  flow: null,
+  lane: null,
   scope: null,
   caller: undefined,
   region: null,
@@ -85,34 +94,48 @@ export function call(site: Site, ctx: Context | undefined, kind: Kind): Frame {
   let context = ctx ?? (caller?.ctx as Context | undefined) ?? background;
   let task: Task | null = null;
   if (site.task) {
-    task = new Task(++S.lastTaskId, site.type);
-    record(EventType.TaskCreate, (caller?.flow ?? S.rootFlow).id, taskIdOf(context), task.id, site.location, site.type);
+    task = new Task(++S.lastTaskId, site.type, context.task ?? null);
+    record(EventType.TaskCreate, currentLane(caller).id, taskIdOf(context), task.id, site.location, site.type);
     context = { task };
   }
-  const callerFlow = caller?.flow ?? S.rootFlow;
+  // An async call runs concurrently with its caller: a lane of its own (the goroutine of `go f()`).
   const async = kind === FrameKind.Async || kind === FrameKind.AsyncGenerator;
-  const flow = async ? forkFlow(callerFlow) : null;
-  // A scope of our own only when callees must see something else than the caller's.
-  const scope: Scope | null = async || task ? { ctx: context, flow: flow ?? callerFlow } : null;
-  const frame: Frame = { site, kind, generation: S.generation, ctx: context, task, flow, scope, caller, region: null, settling: false };
+  const parent = parentFor(caller, context.task);
+  const region = beginRegion(context, site.type, site.location, laneFor(caller, parent, async), parent);
+  // Async kinds and tasks get a scope of their own (continuations and callees see the region and the
+  // task); a sync generator's resumption is bracketed on the stack like a sync call.
+  const scope: Scope | null = async || task ? { ctx: context, flow: region.flow, top: region } : null;
+  const frame: Frame = { site, kind, generation: S.generation, ctx: context, task, lane: async ? region.flow : null, scope, caller, region, settling: false };
   if (scope) als.enterWith(scope);
-  frame.region = beginRegion(context, site.type, flow ?? callerFlow, site.location);
+  else bracket(region);
   return frame;
+}
+
+/** A region open while bracketed sync code runs: callees see it through `S.syncTop`. */
+function bracket(region: Region): void {
+  region.syncPrev = S.syncTop;
+  S.syncTop = region;
 }
 
 function closeRegion(f: Frame): void {
   const region = f.region;
   f.region = null;
-  if (region && !region.ended) endRegion(region, region.flow);
+  if (region === null) return;
+  if (S.syncTop === region) S.syncTop = region.syncPrev;
+  if (!region.ended) endRegion(region, false);
 }
 
 function restoreCaller(f: Frame): void {
   if (f.scope) S.als?.enterWith(f.caller as Scope);
 }
 
-/** Before an `await` suspends the call: the caller gets its own scope back. */
+/** Before an `await` suspends the call: the body's scope is kept for later, the caller gets its own back. */
 export function awaiting<T>(f: Frame, value: T): T {
-  if (f !== NOOP && live(f)) restoreCaller(f);
+  if (f !== NOOP && live(f)) {
+    // Regions the body started by hand since (startRegion) are in the current scope: resume with them.
+    if (f.scope) f.scope = S.als!.getStore() ?? f.scope;
+    restoreCaller(f);
+  }
   return value;
 }
 
@@ -183,11 +206,23 @@ export function resumed(f: Frame): void {
   const store = S.als!.getStore();
   if (store !== f.scope) {
     f.caller = store;
-    // A sync generator runs on the flow of whoever resumes it; its task's scope follows that flow.
-    if (f.kind === FrameKind.Generator && f.scope) f.scope = { ctx: f.ctx, flow: store?.flow ?? S.rootFlow };
+    // A sync generator runs in the chain of whoever resumes it; its task's scope follows that chain.
+    if (f.kind === FrameKind.Generator && f.scope) f.scope = { ctx: f.ctx, flow: currentLane(store), top: f.scope.top };
   }
   if (f.scope) S.als!.enterWith(f.scope);
-  if (!f.region) f.region = beginRegion(f.ctx, f.site.type, f.flow ?? currentFlow(), f.site.location);
+  if (!f.region) {
+    // A generator's new occurrence, inside whatever region its resumer is in.
+    const resumer = f.caller;
+    const parent = parentFor(resumer, f.ctx.task);
+    // An async generator's own lane while it is free and forked under the same region, else a new one.
+    const lane = f.lane;
+    const flow = lane !== null && lane.top === null && lane.base === parent ? lane : laneFor(resumer, parent, lane !== null);
+    const region = beginRegion(f.ctx, f.site.type, f.site.location, flow, parent);
+    f.region = region;
+    if (f.scope) f.scope = { ctx: f.ctx, flow: region.flow, top: region };
+    if (f.scope) S.als!.enterWith(f.scope);
+    else bracket(region);
+  }
 }
 
 /** `return value` in an async function: a returned promise keeps the region open until it settles. */
@@ -229,7 +264,7 @@ export function finish(f: Frame): void {
 /** `@traced({ log: ['a'] })`: a parameter's value as a log of the call's task, category = its name. */
 export function param(f: Frame, name: string, value: unknown): void {
   if (f === NOOP || !live(f)) return;
-  record(EventType.Log, (f.flow ?? currentFlow()).id, taskIdOf(f.ctx), 0, f.site.location, name, formatValue(value));
+  record(EventType.Log, (f.region?.flow ?? currentFlow()).id, taskIdOf(f.ctx), 0, f.site.location, name, formatValue(value));
 }
 
 /** `@traced({ err: true })`: a thrown error's message as a log in category "error". */
@@ -241,7 +276,7 @@ export function thrown(f: Frame, error: unknown): void {
   } catch {
     message = '<unprintable error>';
   }
-  record(EventType.Log, (f.flow ?? currentFlow()).id, taskIdOf(f.ctx), 0, f.site.location, 'error', message);
+  record(EventType.Log, (f.region?.flow ?? currentFlow()).id, taskIdOf(f.ctx), 0, f.site.location, 'error', message);
 }
 
 function formatValue(value: unknown): string {

@@ -5,11 +5,23 @@ import type { SourceLocation } from '../format/events.js';
 import { EventType } from '../format/spec.js';
 import type { Sink } from './sink.js';
 
-/** One logical async flow (the "goroutine"): its own stack of open regions. */
+/**
+ * A lane of the trace (the "goroutine" of the format): a strict stack of open regions. Regions of one
+ * chain of execution share a lane while they nest; a region whose parent is not the innermost open
+ * region of its lane (a concurrent sibling got there first) starts a new lane.
+ */
 export interface Flow {
   readonly id: number;
-  /** The innermost open region on this flow. */
+  /** The innermost open region on this lane. */
   top: RegionState | null;
+  /** The region this lane was forked under (on another lane): the parent of its outermost regions. */
+  readonly base: RegionState | null;
+}
+
+/** A task as regions see it: its parent, to tell related tasks from concurrent strangers. */
+export interface TaskState {
+  readonly id: number;
+  readonly parent: TaskState | null;
 }
 
 /** What a region needs to be ended correctly; the public Region object is this. */
@@ -17,14 +29,28 @@ export interface RegionState {
   readonly flow: Flow;
   readonly type: string;
   readonly location: number;
+  /** The region that enclosed it in its chain of execution (possibly on another lane), or null. */
   parent: RegionState | null;
   readonly generation: number;
+  /** The task of the context it was started with. */
+  readonly task: TaskState | null;
+  /** Start order within the trace: which of two candidate parents began last. */
+  readonly seq: number;
+  ended: boolean;
+  /** Started by hand (startRegion): its scope may be seen by the caller of the async function that started it. */
+  readonly byHand: boolean;
 }
 
-/** The ambient state of an async flow, kept in AsyncLocalStorage while tracing. */
+/**
+ * The ambient state of a chain of execution, kept in AsyncLocalStorage while tracing. Immutable: every
+ * continuation keeps the scope it was scheduled in, so concurrent chains never see each other's regions.
+ */
 export interface Scope {
   readonly ctx: unknown;
+  /** The lane events of this chain go to while it has no open region. */
   readonly flow: Flow;
+  /** The innermost region this chain opened (it may have ended since: ended regions are skipped). */
+  readonly top: RegionState | null;
 }
 
 /** Slot layout of the hot buffer: [ts (performance.now ms), type, flow, task, a, b] + strs[] + msgs[]. */
@@ -41,6 +67,14 @@ export interface TracerState {
   lastFlowId: number;
   rootFlow: Flow;
   als: AsyncLocalStorage<Scope> | null;
+  /**
+   * The innermost region of bracketed synchronous code (a compiled sync function, a generator's
+   * resumption) on the JavaScript stack right now: set on entry, put back on exit, never seen by a
+   * continuation, so it costs no scope change.
+   */
+  syncTop: RegionState | null;
+  /** Regions started in this trace: each region's `seq`. */
+  lastRegionSeq: number;
   captureLocations: boolean;
   /** Locations by id; id 0 = unknown. Registered once, referenced from slots by id. */
   locations: (SourceLocation | null)[];
@@ -75,8 +109,10 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   generation: 0,
   lastTaskId: 0,
   lastFlowId: 1,
-  rootFlow: { id: 1, top: null },
+  rootFlow: { id: 1, top: null, base: null },
   als: null,
+  syncTop: null,
+  lastRegionSeq: 0,
   captureLocations: false,
   locations: [null],
   locationIds: new Map(),
@@ -222,7 +258,7 @@ function encodeSlots(encoder: BatchEncoder, from: number, count: number): number
         S.msgs[n] = undefined;
         break;
       case EventType.FlowStart:
-        encoder.flowStart(ts, flow, a);
+        encoder.flowStart(ts, flow, a, b);
         break;
       case EventType.GC:
         encoder.gc(ts, Math.round(a * 1e6), Math.round(b * 1e6), task);

@@ -409,11 +409,17 @@ describe('problems', () => {
         outer.end(); // before inner: out of order
         inner.end();
         outer.end(); // twice
-        const cross = startRegion(background, 'cross');
-        await withContext(background, async () => {
-          crossFlow++;
-          cross.end(); // on another flow
-        });
+        let cross: { end(): void } | null = null;
+        // A timer scheduled before the region began: another chain of execution ends it.
+        const elsewhere = new Promise<void>((resolve) =>
+          setTimeout(() => {
+            crossFlow++;
+            cross?.end();
+            resolve();
+          }, 1),
+        );
+        cross = startRegion(background, 'cross');
+        await elsewhere;
       },
       { captureLocations: true },
     );

@@ -362,7 +362,7 @@ describe('a real trace', () => {
     const header = service.result.status.header!;
     expect(service.doc.metadata).toMatchObject({
       source: 'tstrace',
-      formatVersion: 1,
+      formatVersion: 2,
       pid: header.pid,
       nodeVersion: process.version,
       commandLine: header.command,

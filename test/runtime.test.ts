@@ -14,6 +14,7 @@ import {
   stop,
   withContext,
   withRegion,
+  type Region,
 } from '../runtime/index.js';
 import type { TraceEvent } from '../format/events.js';
 import { loadTrace } from '../tool/reader.js';
@@ -249,7 +250,8 @@ function regionParents(events: TraceEvent[]): Map<string, string | null> {
   for (const e of events) {
     if (e.kind === 'flowStart') {
       const stack = stacks.get(e.parentFlow) ?? [];
-      forkParent.set(e.flow, stack.at(-1) ?? forkParent.get(e.parentFlow) ?? null);
+      // Forked under the open region with `regionsAbove` regions above it on the parent flow.
+      forkParent.set(e.flow, stack.at(-1 - e.regionsAbove) ?? forkParent.get(e.parentFlow) ?? null);
     } else if (e.kind === 'regionStart') {
       const stack = stacks.get(e.flow) ?? [];
       stacks.set(e.flow, stack);
@@ -323,17 +325,18 @@ describe('flows', () => {
     expect(parents.get('callee')).toBe('caller');
   });
 
-  it('records misuse (double end, out of order, other flow) without throwing, and keeps nesting usable', async () => {
+  it('records misuse (double end, out of order, other chain) without throwing, and keeps nesting usable', async () => {
     const { events } = await traceOf(async () => {
       const outer = startRegion(background, 'outer');
       const inner = startRegion(background, 'inner');
       outer.end(); // out of order
       inner.end();
       inner.end(); // twice
-      const crossing = startRegion(background, 'crossing');
-      await withContext(background, async () => {
-        crossing.end(); // on another flow
-      });
+      let crossing: Region | null = null;
+      // A timer scheduled before the region began runs in another chain of execution.
+      const elsewhere = new Promise<void>((resolve) => setTimeout(() => resolve(crossing?.end()), 1));
+      crossing = startRegion(background, 'crossing');
+      await elsewhere;
       withRegion(background, 'after', () => {});
     });
     expect(events.filter((e) => e.kind === 'misuse').map((e) => e.kind === 'misuse' && [e.misuse, e.type])).toEqual([

@@ -237,7 +237,8 @@ class ChromeExporter {
 
   private flowStart(event: Extract<TraceEvent, { kind: 'flowStart' }>): void {
     const parent = this.flows.get(event.parentFlow);
-    const top = parent?.stack[parent.stack.length - 1];
+    // The region the flow was forked under: `regionsAbove` open regions below the parent flow's innermost.
+    const top = parent?.stack[parent.stack.length - 1 - event.regionsAbove];
     if (!top) return;
     if (this.pendingForks.size >= MAX_PENDING_FORKS) this.pendingForks.delete(this.pendingForks.keys().next().value as number);
     this.pendingForks.set(event.flow, { tid: event.parentFlow, ts: top.beganAt });

@@ -45,11 +45,15 @@ export class RegionStacks {
     this.parents = options.parents ?? true;
   }
 
-  /** Flow `flow` was forked from `parentFlow`: its outermost regions get the parent flow's current region as parent. */
-  fork(flow: number, parentFlow: number): void {
+  /**
+   * Flow `flow` was forked from `parentFlow` under the open region with `regionsAbove` regions above it
+   * (the parent flow's own fork parent when it has no more open regions): that region is the parent of
+   * the new flow's outermost regions.
+   */
+  fork(flow: number, parentFlow: number, regionsAbove = 0): void {
     if (!this.parents) return;
     const parent = this.flows.get(parentFlow);
-    const forkParent = parent ? (parent.stack[parent.stack.length - 1] ?? parent.forkParent) : null;
+    const forkParent = parent ? (parent.stack[parent.stack.length - 1 - regionsAbove] ?? parent.forkParent) : null;
     this.flows.set(flow, { stack: [], forkParent });
   }
 

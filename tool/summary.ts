@@ -112,7 +112,7 @@ export class TraceSummarizer {
     if (event.ts > this.lastTs) this.lastTs = event.ts;
     switch (event.kind) {
       case 'flowStart':
-        this.regionStacks.fork(event.flow, event.parentFlow);
+        this.regionStacks.fork(event.flow, event.parentFlow, event.regionsAbove);
         break;
       case 'taskCreate':
         this.taskCreate(event);

@@ -1,0 +1,84 @@
+/**
+ * Chains of execution and the lanes their regions go on (docs/design.md, "Flows").
+ *
+ * A region's parent is the innermost open region of the chain that started it: the scope its
+ * continuation was scheduled in (AsyncLocalStorage), or bracketed sync code on the stack right now.
+ * Regions are then laid on lanes (the format's flows), each a strict stack: a region goes on its
+ * parent's lane when the parent is that lane's innermost open region, and on a new lane forked under
+ * the parent otherwise, so concurrent chains never share a stack.
+ */
+import { EventType } from '../format/spec.js';
+import { S, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
+
+/** The current chain's scope, or undefined outside any (or while tracing is off). */
+export const currentScope = (): Scope | undefined => S.als?.getStore();
+
+/**
+ * The innermost region the current chain opened, ended or not: the later of the scope's and the
+ * bracketed sync code's (a scope entered inside sync code is newer, and the other way round).
+ */
+export function chainTopRaw(scope: Scope | undefined): RegionState | null {
+  const fromScope = scope === undefined ? null : scope.top;
+  const sync = S.syncTop;
+  if (sync === null) return fromScope;
+  return fromScope === null || sync.seq > fromScope.seq ? sync : fromScope;
+}
+
+/** Two tasks can nest: the same, one inside the other, or either is no task (background). */
+function related(a: TaskState | null, b: TaskState | null): boolean {
+  if (!a || !b || a === b) return true;
+  for (let t = b.parent; t; t = t.parent) if (t === a) return true;
+  for (let t = a.parent; t; t = t.parent) if (t === b) return true;
+  return false;
+}
+
+/**
+ * The parent of a region of `task` started now: the current chain's innermost open region — passing
+ * over ended ones (a continuation may have been scheduled before they ended) and hand-written regions
+ * of unrelated tasks (an uninstrumented async function that calls startRegion leaves that scope to its
+ * caller until the caller awaits: a sibling task's region seen that way is not an enclosing one).
+ */
+export function parentFor(scope: Scope | undefined, task: TaskState | null): RegionState | null {
+  let r = chainTopRaw(scope);
+  while (r !== null && (r.ended || r.generation !== S.generation || (r.byHand && !related(r.task, task)))) r = r.parent;
+  return r;
+}
+
+/**
+ * The lane a region with `parent` goes on: a new one when `fork` (an async call: a goroutine of its
+ * own), else the parent's while the parent is that lane's innermost open region, else a new one.
+ */
+export function laneFor(scope: Scope | undefined, parent: RegionState | null, fork: boolean): Flow {
+  if (parent !== null) return !fork && parent.flow.top === parent ? parent.flow : forkLane(parent.flow, parent);
+  const own = scope === undefined ? S.rootFlow : scope.flow;
+  if (!fork && own.top === null && own.base === null) return own;
+  const root = S.rootFlow;
+  return !fork && root.top === null ? root : forkLane(root, null);
+}
+
+/**
+ * A new lane forked from `from` under `parent` (an open region of `from`, or null for the outermost
+ * level). The FlowStart event says how many open regions of `from` sit above the parent, so the reader
+ * finds the same parent.
+ */
+export function forkLane(from: Flow, parent: RegionState | null): Flow {
+  let above = 0;
+  for (let r = from.top; r !== null && r !== parent && r.flow === from; r = r.parent) above++;
+  const flow: Flow = { id: ++S.lastFlowId, top: null, base: parent };
+  record(EventType.FlowStart, flow.id, -1, from.id, above, undefined);
+  return flow;
+}
+
+/** The lane events of the current chain go to: that of its innermost open region, else the scope's. */
+export function currentLane(scope: Scope | undefined): Flow {
+  let r = chainTopRaw(scope);
+  while (r !== null && r.ended) r = r.parent;
+  if (r !== null && r.generation === S.generation) return r.flow;
+  return scope === undefined ? S.rootFlow : scope.flow;
+}
+
+/** Whether `region` is one the current chain opened (ended or not): ending it here is no misuse. */
+export function inCurrentChain(region: RegionState): boolean {
+  for (let r = chainTopRaw(currentScope()); r !== null; r = r.parent) if (r === region) return true;
+  return false;
+}
