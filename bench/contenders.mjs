@@ -12,6 +12,8 @@ import { BasicTracerProvider, NoopSpanProcessor } from '@opentelemetry/sdk-trace
 import { runtimeDir } from './runtime-dir.mjs';
 
 const { background, log, newTask, start, startRegion, stop, withRegion } = await import(`${runtimeDir}/runtime/index.js`);
+// What compiled code calls: a sync function's region is `enter`/`exit` around its body.
+const { enter, exit, site } = await import(`${runtimeDir}/runtime/instrument.js`);
 // Read-only: the recorder's counters, to prove that no event was dropped during a timed round.
 const { S } = await import(`${runtimeDir}/runtime/recorder.js`);
 
@@ -49,6 +51,13 @@ const tracingOn = {
 function loopStartRegionOn(n) {
   for (let i = 0; i < n; i++) {
     startRegion(ctx, 'x').end();
+  }
+  return checksum();
+}
+const benchSite = site('x', 'bench.ts', 1, 1, 'x');
+function loopCompiledOn(n) {
+  for (let i = 0; i < n; i++) {
+    exit(enter(benchSite, ctx));
   }
   return checksum();
 }
@@ -174,6 +183,7 @@ export const contenders = [
   { name: 'startRegion(ctx,"x").end()', key: 'regionOff', phase: 'off', loop: loopStartRegionOff },
   { name: 'withRegion(ctx,"x",fn)', key: 'withRegionOff', phase: 'off', loop: loopWithRegionOff },
   { name: 'startRegion(ctx,"x").end()', key: 'regionOn', ...tracingOn, loop: loopStartRegionOn, events: 2 },
+  { name: 'compiled sync region: enter/exit', key: 'compiledOn', ...tracingOn, loop: loopCompiledOn, events: 2 },
   { name: 'withRegion(ctx,"x",fn)', key: 'withRegionOn', ...tracingOn, loop: loopWithRegionOn, events: 2 },
   { name: 'newTask(ctx,"t") + task.end()', key: 'taskOn', ...tracingOn, loop: loopNewTaskOn, events: 2 },
   { name: 'log(ctx,"cat","msg")', key: 'logOn', ...tracingOn, loop: loopLogOn, events: 1 },
