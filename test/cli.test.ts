@@ -1,5 +1,5 @@
 /**
- * The `tstrace` command line (docs/cli.md), run as users run it: the built dist/esm/tool/cli.js on a
+ * The `tstrace` command line (docs/cli.md), run as users run it: the built dist/esm/cli/cli.js on a
  * trace written by a separate traced program.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
-const cli = join(root, 'dist/esm/tool/cli.js');
+const cli = join(root, 'dist/esm/cli/cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'tstrace-cli-'));
 const traceFile = join(dir, 'app.trace');
 const script = join(dir, 'app.mjs');
@@ -208,7 +208,7 @@ describe('regions', () => {
 
 describe('long listings', () => {
   test('the JSON of tasks, regions and logs is exactly JSON.stringify of the document, written a piece at a time', async () => {
-    const { analyzeTrace } = await import('../tool/analysis.js');
+    const { analyzeTrace } = await import('../analysis/analysis.js');
     const analysis = await analyzeTrace(traceFile);
     const common = (command: string) => ({
       schemaVersion: 1,

@@ -21,16 +21,16 @@ import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js
 import type { TraceEvent } from '../format/events.js';
 import { MisuseKind } from '../format/spec.js';
 import { background, current, log, newTask, start, startRegion, stop, withRegion } from '../runtime/index.js';
-import { analyzeTrace } from '../tool/analysis.js';
-import { exportChrome, GC_TID, TASKS_PID_OFFSET, type ChromeExportOptions } from '../tool/export-chrome.js';
-import type { ExportResult } from '../tool/export-types.js';
-import { progressLine, terminalProgressBar } from '../tool/progress.js';
-import { loadTrace, type TraceSource } from '../tool/reader.js';
+import { analyzeTrace } from '../analysis/analysis.js';
+import { exportChrome, GC_TID, TASKS_PID_OFFSET, type ChromeExportOptions } from '../export/export-chrome.js';
+import type { ExportResult } from '../export/export-types.js';
+import { progressLine, terminalProgressBar } from '../cli/progress.js';
+import { loadTrace, type TraceSource } from '../analysis/reader.js';
 import { browserSuite, CHROMIUM, launchChromium as launchSharedChromium, missing } from './helpers/chromium.js';
 import { sleep, tempTracePath } from './helpers/trace.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'dist/esm/tool/cli.js');
+const cli = join(root, 'dist/esm/cli/cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'tstrace-export-chrome-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const screenshots = join(root, 'test/.work/screenshots');
@@ -527,7 +527,7 @@ describe('options and streaming', () => {
     execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'pipe' });
     // The child exports to a slow writer (backpressure) and samples its heap as it goes.
     const script = `
-      import { exportChrome } from ${JSON.stringify(join(root, 'dist/esm/tool/export-chrome.js'))};
+      import { exportChrome } from ${JSON.stringify(join(root, 'dist/esm/export/export-chrome.js'))};
       import { Writable } from 'node:stream';
       let bytes = 0, peak = 0;
       const sample = () => { peak = Math.max(peak, process.memoryUsage().heapUsed); };

@@ -14,18 +14,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { background, current, log, newTask, start, startRegion, stop, withRegion } from '../runtime/index.js';
-import { analyzeTrace, formatLocation } from '../tool/analysis.js';
-import type { TraceAnalysis } from '../tool/analysis-types.js';
-import { latencyBucket } from '../tool/histogram.js';
-import { IntervalRow, packRows } from '../tool/viewer/timeline-index.js';
-import { loadTraceTables } from '../tool/trace-tables.js';
-import { startViewer, type Viewer } from '../tool/viewer/server.js';
+import { analyzeTrace, formatLocation } from '../analysis/analysis.js';
+import type { TraceAnalysis } from '../analysis/analysis-types.js';
+import { latencyBucket } from '../analysis/histogram.js';
+import { IntervalRow, packRows } from '../viewer/timeline-index.js';
+import { loadTraceTables } from '../analysis/trace-tables.js';
+import { startViewer, type Viewer } from '../viewer/server.js';
 import { browserSuite, CHROMIUM, missing, timelineSettled, viewerPages } from './helpers/chromium.js';
 import { viewerApi } from './helpers/viewer.js';
 import { sleep, tempTracePath } from './helpers/trace.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'dist/esm/tool/cli.js');
+const cli = join(root, 'dist/esm/cli/cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'tstrace-viewer-'));
 const screenshots = join(root, 'test/.work/screenshots');
 

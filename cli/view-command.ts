@@ -5,8 +5,8 @@
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { fileChunks, progressBar, type ProgressIo } from '../progress.js';
-import { startViewer } from './server.js';
+import { startViewer } from '../viewer/server.js';
+import { fileChunks, progressBar, type ProgressIo } from './progress.js';
 
 export interface ViewIo extends ProgressIo {
   readonly stdout: (text: string) => void;

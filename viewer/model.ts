@@ -3,15 +3,15 @@
  * viewer's JSON API over it (filtered task, region and log lists, task pages, the visible part of the
  * timeline). Pure data in, plain JSON-friendly objects out; the HTTP layer is server.ts.
  */
-import type { Nanos } from '../../format/events.js';
-import type { TaskInfo, TraceStats } from '../analysis-types.js';
-import { bucketLowerBound, latencyBucket } from '../histogram.js';
-import type { TraceSource } from '../reader.js';
-import { formatLocation } from '../summary.js';
-import { tasksText } from '../text-report.js';
+import type { TaskInfo, TraceStats } from '../analysis/analysis-types.js';
+import { bucketLowerBound, latencyBucket } from '../analysis/histogram.js';
+import type { TraceSource } from '../analysis/reader.js';
+import { formatLocation } from '../analysis/summary.js';
+import { loadTraceTables, type TraceTables } from '../analysis/trace-tables.js';
+import type { Nanos } from '../format/events.js';
+import { tasksText } from '../report/text-report.js';
 import { CounterSeries, IntervalRow, RowPacker, type CounterPoint, type TimelineItem } from './timeline-index.js';
 import { firstLaneReaching, flowFacts, layOut, packFlows, type LaneLayout, type TimelineLayout } from './timeline-layout.js';
-import { loadTraceTables, type TraceTables } from '../trace-tables.js';
 
 /** The trace as the viewer holds it. */
 export interface ViewerModel {

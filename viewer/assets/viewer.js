@@ -1,5 +1,5 @@
 // tstrace view: the page. Plain browser JavaScript, no framework, no CDN; it reads the JSON API of
-// tool/viewer/model.ts. Pages are routed by the URL hash: #/ (overview), #/tasks?…, #/task/ID,
+// viewer/model.ts. Pages are routed by the URL hash: #/ (overview), #/tasks?…, #/task/ID,
 // #/regions, #/regions/list?group=N, #/logs?…, #/timeline?from=&to=.
 'use strict';
 

@@ -9,8 +9,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exportChrome } from '../export-chrome.js';
-import type { TraceSource } from '../reader.js';
+import type { TraceSource } from '../analysis/reader.js';
+import { exportChrome } from '../export/export-chrome.js';
 import {
   loadViewerModel,
   logsJson,

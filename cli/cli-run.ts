@@ -9,19 +9,19 @@ import { rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { listOf, type LogInfo, type TraceStats } from './analysis-types.js';
-import { annotatePaths, annotateReportText, TsMorphMissingError } from './annotate.js';
-import { exportChrome } from './export-chrome.js';
-import { exportGo } from './export-go.js';
-import type { ExportOptions, ExportResult } from './export-types.js';
+import { listOf, type LogInfo, type TraceStats } from '../analysis/analysis-types.js';
+import { readTrace, type TraceSource } from '../analysis/reader.js';
+import { summarizeTrace, TraceSummarizer } from '../analysis/summary.js';
+import { loadTraceTables, type TraceTables } from '../analysis/trace-tables.js';
+import { exportChrome } from '../export/export-chrome.js';
+import { exportGo } from '../export/export-go.js';
+import { PacedWriter } from '../export/export-io.js';
+import type { ExportOptions, ExportResult } from '../export/export-types.js';
+import { listingHead, listingJsonChunks, statsJson } from '../report/json-report.js';
+import { logsTextChunks, regionsTextChunks, statsText, tasksTextChunks } from '../report/text-report.js';
+import { annotatePaths, annotateReportText, TsMorphMissingError } from '../transformer/annotate.js';
 import { fileChunks, progressBar } from './progress.js';
-import { readTrace, type TraceSource } from './reader.js';
-import { summarizeTrace, TraceSummarizer } from './summary.js';
-import { PacedWriter } from './export-io.js';
-import { listingHead, listingJsonChunks, statsJson } from './json-report.js';
-import { logsTextChunks, regionsTextChunks, statsText, tasksTextChunks } from './text-report.js';
-import { loadTraceTables, type TraceTables } from './trace-tables.js';
-import { viewCommand } from './viewer/view-command.js';
+import { viewCommand } from './view-command.js';
 
 /** Where the CLI writes, and what it needs to know about its surroundings. */
 export interface CliIo {

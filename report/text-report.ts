@@ -3,11 +3,11 @@
  * layout may change between versions; scripts should use `--json` (see json-report.ts).
  */
 import { isAbsolute, relative } from 'node:path';
+import { listOf, type HistogramBucket, type Listing, type LogInfo, type RegionInfo, type TaskEventInfo, type TaskInfo, type TraceStats } from '../analysis/analysis-types.js';
+import { formatLocation } from '../analysis/analysis.js';
+import { SKETCH_EXACT_BELOW, type DurationStats } from '../analysis/duration-digest.js';
+import { formatDuration } from '../analysis/format-duration.js';
 import type { ReadStatus, SourceLocation } from '../format/events.js';
-import { formatLocation } from './analysis.js';
-import { listOf, type HistogramBucket, type Listing, type LogInfo, type RegionInfo, type TaskEventInfo, type TaskInfo, type TraceStats } from './analysis-types.js';
-import { SKETCH_EXACT_BELOW, type DurationStats } from './duration-digest.js';
-import { formatDuration } from './format-duration.js';
 import { renderTable, tableChunks, type Column } from './table.js';
 
 /** How to print: locations under `cwd` are shown relative to it. */
