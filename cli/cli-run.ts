@@ -51,7 +51,7 @@ const commandOptions: Record<Command, readonly string[]> = {
   logs: ['json', 'category', 'text', 'quiet'],
   export: ['format', 'output', 'quiet'],
   annotate: ['dry-run', 'remove'],
-  view: ['port', 'open', 'quiet'],
+  view: ['port', 'host', 'open', 'quiet'],
 };
 
 const usage: Record<Command, string> = {
@@ -61,7 +61,7 @@ const usage: Record<Command, string> = {
   logs: 'tstrace logs FILE [--category C] [--text S] [--json]',
   export: 'tstrace export FILE --format chrome|go -o OUT [--quiet]',
   annotate: 'tstrace annotate PATH... [--dry-run] [--remove]',
-  view: 'tstrace view FILE [--port N] [--open] [--quiet]',
+  view: 'tstrace view FILE [--port N] [--host ADDR] [--open] [--quiet]',
 };
 
 type Exporter = (source: TraceSource, out: Writable, options: ExportOptions) => Promise<ExportResult>;
@@ -101,7 +101,8 @@ Usage:
       A web viewer on 127.0.0.1 (a free port unless --port): overview, task latency
       histograms, filtered task lists, task pages, region groups, logs, a zoomable timeline,
       and the Chrome JSON for Perfetto. Prints the URL; --open opens it in a browser. Serves
-      until interrupted (Ctrl-C).
+      until interrupted (Ctrl-C). It answers only requests addressed to it (Host: its address
+      or localhost, with its port); others get 403.
   tstrace help | --help | -h
   tstrace --version
 
@@ -116,6 +117,8 @@ Options:
   -o, --output O  export: the file to write (replaced only once the export is done); - for stdout
   -q, --quiet     no progress bar; export: no warnings either (errors are still printed)
   --port N        view: the port to listen on (default: a free one)
+  --host ADDR     view: the address to listen on (default: 127.0.0.1, this machine only;
+                  another one is reachable from elsewhere, with a warning)
   --open          view: open the viewer in a browser
 
 Times are relative to the trace start (when start() was called); in JSON, integer nanoseconds.
@@ -123,7 +126,8 @@ A cut-off trace is analysed up to where it stops, with a warning on stderr.
 Exit status: 0 analysed; 1 the file cannot be read, is not a trace, or is damaged; 2 bad usage.
 export: also 1 when OUT cannot be written; a damaged trace is exported up to the damage (exit 1).
 While a trace is read, a progress bar is drawn on stderr when stderr is a terminal.
-view: serves until interrupted, then exits 0; 1 the trace cannot be read or the port is taken.
+view: serves until interrupted, then exits 0; 1 the trace cannot be read or the address or port
+cannot be used.
 annotate: 0 done; 1 a PATH does not exist, cannot be read, or is not a TypeScript file (then no
 file is changed), or ts-morph is not installed; 2 bad usage.
 `;
@@ -151,6 +155,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
         port: { type: 'string' },
+        host: { type: 'string' },
         open: { type: 'boolean' },
       },
     });
@@ -173,7 +178,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   try {
     if (file === undefined) throw new UsageError(`missing ${command === 'annotate' ? 'PATH' : 'FILE'} (usage: ${usage[command]})`);
     if (extra.length > 0 && command !== 'annotate') throw new UsageError(`unexpected argument "${extra[0]}" (usage: ${usage[command]})`);
-    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet', 'port', 'open'] as const) {
+    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet', 'port', 'host', 'open'] as const) {
       if (values[option] !== undefined && !commandOptions[command].includes(option)) {
         throw new UsageError(`--${option} does not apply to ${command} (usage: ${usage[command]})`);
       }
@@ -186,7 +191,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   if (command === 'view') {
     const port = values.port === undefined ? 0 : Number(values.port);
     if (!/^\d+$/.test(values.port ?? '0') || port > 65535) return usageError(io, `view: --port must be a port number (0-65535), not "${values.port}"`);
-    return viewCommand(file, { port, open: values.open === true, quiet: values.quiet === true }, io);
+    if (values.host === '') return usageError(io, 'view: --host must be an address, not ""');
+    return viewCommand(file, { port, host: values.host, open: values.open === true, quiet: values.quiet === true }, io);
   }
   if (command === 'export') {
     const { format, output } = values;
