@@ -66,10 +66,10 @@ const usage: Record<Command, string> = {
 
 type Exporter = (source: TraceSource, out: Writable, options: ExportOptions) => Promise<ExportResult>;
 
-/** `export --format F`: the exporter of each format (docs/export.md). */
-const exporters: Record<string, Exporter> = {
-  chrome: exportChrome,
-  go: exportGo,
+/** `export --format F`: the exporter of each format (docs/export.md), and what its file is called. */
+const formats: Record<string, { readonly exporter: Exporter; readonly name: string }> = {
+  chrome: { exporter: exportChrome, name: 'Chrome Trace Event JSON' },
+  go: { exporter: exportGo, name: 'Go execution trace' },
 };
 
 export const HELP = `tstrace: analyse a trace written by tstrace's start()/stop() (Go's runtime/trace tasks, regions and logs)
@@ -90,7 +90,8 @@ Usage:
       Write the trace for a viewer, streaming: chrome = Chrome Trace Event JSON for Perfetto
       (ui.perfetto.dev), chrome://tracing and speedscope; go = Go 1.19's execution trace format for
       "go tool trace". -o - writes to stdout. What had to be repaired (regions ended out of
-      order, regions still open at the end) is listed as warnings on stderr (docs/export.md).
+      order, regions still open at the end) is listed as warnings on stderr (docs/export.md);
+      then a line says what was written, where, and how big.
   ${usage.annotate}
       Add a "// trace:region" line before every function and method of the TypeScript files
       (of a folder: every .ts/.tsx/.mts/.cts file below it, except node_modules and .d.ts) that has
@@ -115,7 +116,8 @@ Options:
   --remove        annotate: remove the lines instead of adding them
   --format F      export: chrome or go
   -o, --output O  export: the file to write (replaced only once the export is done); - for stdout
-  -q, --quiet     no progress bar; export: no warnings either (errors are still printed)
+  -q, --quiet     no progress bar; export: no warnings, nor the line saying what was written
+                  (errors are still printed)
   --port N        view: the port to listen on (default: a free one)
   --host ADDR     view: the address to listen on (default: 127.0.0.1, this machine only;
                   another one is reachable from elsewhere, with a warning)
@@ -198,11 +200,11 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     const { format, output } = values;
     let problem: string | null = null;
     if (format === undefined) problem = `missing --format (chrome or go) (usage: ${usage.export})`;
-    else if (!Object.hasOwn(exporters, format)) problem = `unknown format "${format}" (formats: ${Object.keys(exporters).join(', ')})`;
+    else if (!Object.hasOwn(formats, format)) problem = `unknown format "${format}" (formats: ${Object.keys(formats).join(', ')})`;
     else if (output === undefined) problem = `missing -o OUT (- for stdout) (usage: ${usage.export})`;
     else if (output !== '-' && resolve(io.cwd, output) === resolve(io.cwd, file)) problem = `-o ${output} is the trace file itself`;
     if (problem !== null) return usageError(io, `export: ${problem}`);
-    return exportTrace(file, exporters[format!], output!, values.quiet === true, io);
+    return exportTrace(file, format!, output!, values.quiet === true, io);
   }
 
   const bar = progressBar(`reading ${basename(file)}`, values.quiet === true, io);
@@ -264,7 +266,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
  * `tstrace export`: writes the trace in another format to `output` (a file, replaced only once the export
  * is written; `-` for stdout), with a progress bar on a terminal; returns the exit code.
  */
-async function exportTrace(file: string, exporter: Exporter, output: string, quiet: boolean, io: CliIo): Promise<number> {
+async function exportTrace(file: string, format: string, output: string, quiet: boolean, io: CliIo): Promise<number> {
+  const { exporter, name } = formats[format]!;
   const source = resolve(io.cwd, file);
   try {
     if ((await stat(source)).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
@@ -315,9 +318,11 @@ async function exportTrace(file: string, exporter: Exporter, output: string, qui
     io.stderr(`tstrace: error: ${file}: no trace to export: ${reason}\n`);
     return EXIT_TRACE_ERROR;
   }
+  let written = `${name}, ${result.events} events`;
   if (partial !== null && target !== null) {
     try {
       await rename(partial, target);
+      written += `, ${byteSize((await stat(target)).size)}`;
     } catch (error) {
       await removeQuietly(partial, out);
       io.stderr(`tstrace: error: ${output}: cannot write: ${outputErrorText(error)}\n`);
@@ -329,6 +334,8 @@ async function exportTrace(file: string, exporter: Exporter, output: string, qui
   if (dropped > 0 && !quiet) {
     io.stderr(`tstrace: warning: ${file}: ${dropped} events were dropped while tracing (the writer could not keep up); some tasks and regions may be incomplete\n`);
   }
+  // After the warnings, the last line: on stderr when the export itself went to stdout.
+  if (!quiet) (target === null ? io.stderr : io.stdout)(`tstrace export: wrote ${target === null ? 'stdout' : output}: ${written}\n`);
   const { problem } = status;
   if (!problem) return EXIT_OK;
   const covered = `the export covers the ${status.bytesRead} bytes before it`;
@@ -338,6 +345,19 @@ async function exportTrace(file: string, exporter: Exporter, output: string, qui
   }
   if (!quiet) io.stderr(`tstrace: warning: ${file} is ${problem.kind} at offset ${problem.offset}: ${problem.reason}; ${covered}\n`);
   return EXIT_OK;
+}
+
+/** A size for people: `812 bytes`, `45.6 KiB`, `12.3 MiB`, `1.2 GiB`. */
+function byteSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** A file stream, once the file is open (rejects if it cannot be). */
