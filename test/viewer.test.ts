@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { background, current, log, newTask, start, startRegion, stop, withRegion } from '../runtime/index.js';
-import { analyzeTrace, formatLocation } from '../analysis/analysis.js';
+import { analyzeTrace } from '../analysis/analysis.js';
 import type { TraceAnalysis } from '../analysis/analysis-types.js';
 import { latencyBucket } from '../analysis/histogram.js';
 import { IntervalRow, packRows } from '../viewer/timeline-index.js';
@@ -33,10 +33,10 @@ const screenshots = join(root, 'test/.work/screenshots');
 /**
  * A small service-like trace: 6 "fast" tasks (~1ms), 3 "slow" ones (~25ms) each with a log "order slow-N"
  * and a child "audit" task, one "stuck" task that never ends, nested regions, a region ended twice (a
- * problem), GC and heap samples.
+ * problem), GC and heap samples; with source locations.
  */
 async function viewerTrace(path: string): Promise<void> {
-  start(path, { gc: true, heap: true, eventLoop: true, sampleInterval: 5 });
+  start(path, { gc: true, heap: true, eventLoop: true, sampleInterval: 5, captureLocations: true });
   try {
     const [, stuck] = newTask(background, 'stuck');
     void stuck;
@@ -307,7 +307,7 @@ describe('the JSON API', () => {
 
   test('/api/region/:id: one region, as listed', async () => {
     const db = analysis.regions.find((r) => r.type === 'db')!;
-    expect(await get(`/api/region/${db.id}`)).toEqual({ ...db, location: formatLocation(db.location) });
+    expect(await get(`/api/region/${db.id}`)).toEqual(db);
     expect((await fetch(new URL(`/api/region/${analysis.regions.length + 1}`, viewer.url))).status).toBe(404);
   });
 
@@ -431,6 +431,20 @@ describe('tstrace view', () => {
     expect(readFileSync(opened, 'utf8').trim()).toBe(url);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
+  });
+
+  test("the API's locations have the one shape of the CLI's --json: { file, line, column, function } or null", async () => {
+    const json = (command: string) => JSON.parse(execFileSync(process.execPath, [cli, command, tracePath, '--json'], { cwd: root, encoding: 'utf8' }));
+    const where = (items: { location: unknown }[]) => items.map((item) => item.location);
+    const { regions } = json('regions');
+    expect(regions.some((r: { location: unknown }) => r.location !== null)).toBe(true);
+    expect(where((await get('/api/regions?limit=5000')).items)).toEqual(where(regions));
+    expect((await get(`/api/region/${regions[0].id}`)).location).toEqual(regions[0].location);
+    expect(where((await get('/api/logs?limit=5000')).items)).toEqual(where(json('logs').logs));
+    const stats = json('stats');
+    expect(where(await get('/api/region-groups'))).toEqual(where(stats.regionGroups));
+    expect(where((await get('/api/summary')).problems)).toEqual(where(stats.problems));
+    for (const task of json('tasks').tasks) expect((await get(`/api/task/${task.id}`)).events).toEqual(task.events);
   });
 
   test('--host ADDR serves there, with a warning; Host is still checked', async () => {
