@@ -65,20 +65,20 @@ async function generate(path, target) {
 
 /** One measured job in this process: its own time (after imports) and peak RSS. */
 async function child(mode, args) {
-  const tool = (name) => import(`${runtimeDir}/tool/${name}.js`);
+  const built = (path) => import(`${runtimeDir}/${path}.js`);
   const t0 = performance.now();
   let result;
   if (mode === 'generate') {
     result = await generate(args[0], Number(args[1]));
   } else if (mode === 'analyze') {
-    const { analyzeTrace } = await tool('analysis');
+    const { analyzeTrace } = await built('analysis/analysis');
     const analysis = await analyzeTrace(args[0]);
     const s = analysis.summary;
     // Measured while the analysis is still referenced: what holding it costs.
     const heapUsedMb = process.memoryUsage().heapUsed / 2 ** 20;
     result = { events: s.events, tasks: s.tasks, regions: s.regions, logs: s.logs, complete: analysis.status.complete, heapUsedMb };
   } else if (mode === 'summarize') {
-    const { summarizeTrace } = await tool('summary');
+    const { summarizeTrace } = await built('analysis/summary');
     const stats = await summarizeTrace(args[0]);
     const s = stats.summary;
     const request = stats.taskTypes.find((t) => t.type === 'request');
@@ -86,7 +86,7 @@ async function child(mode, args) {
   } else if (mode === 'view') {
     // What `tstrace view` does before it serves: the columns and the timeline index; then the queries a
     // page makes, each timed (median of 5).
-    const { loadViewerModel, regionGroupsJson, regionsJson, tasksJson, timelineJson } = await tool('viewer/model');
+    const { loadViewerModel, regionGroupsJson, regionsJson, tasksJson, timelineJson } = await built('viewer/model');
     const model = await loadViewerModel(args[0], '/');
     const loadMs = performance.now() - t0;
     globalThis.gc?.(); // what the model holds, not the garbage of reading
@@ -122,12 +122,12 @@ async function child(mode, args) {
       },
     };
   } else if (mode === 'read') {
-    const { readTrace } = await tool('reader');
+    const { readTrace } = await built('analysis/reader');
     let events = 0;
     const status = await readTrace(args[0], () => events++);
     result = { events, complete: status.complete };
   } else if (mode === 'export-chrome') {
-    const { exportChrome } = await tool('export-chrome');
+    const { exportChrome } = await built('export/export-chrome');
     const { createWriteStream } = await import('node:fs');
     const out = createWriteStream('/dev/null');
     let bytes = 0;
@@ -141,7 +141,7 @@ async function child(mode, args) {
     await new Promise((resolve) => counting.end(resolve));
     result = { bytes, warnings: exported.warnings.length, complete: exported.status.complete };
   } else if (mode === 'export-go') {
-    const { exportGo } = await tool('export-go');
+    const { exportGo } = await built('export/export-go');
     const { createWriteStream } = await import('node:fs');
     const out = createWriteStream(args[1]);
     const exported = await exportGo(args[0], out);

@@ -7,7 +7,7 @@ import { runtimeDir } from './runtime-dir.mjs';
 const { background, newTask, start, startRegion, stop } = await import(`${runtimeDir}/runtime/index.js`);
 const { S } = await import(`${runtimeDir}/runtime/recorder.js`);
 // The reader always comes from this checkout's build.
-const { readTrace } = await import(new URL('../dist/esm/tool/reader.js', import.meta.url).href);
+const { readTrace } = await import(new URL('../dist/esm/analysis/reader.js', import.meta.url).href);
 
 const [ctx] = newTask(background, 'throughput');
 

@@ -1,6 +1,6 @@
 /**
  * The tstrace binary trace format, version 2: the constants shared by the writer (runtime) and the
- * reader (tool). `docs/format.md` is the prose version of this file; change both together.
+ * reader (analysis/). `docs/format.md` is the prose version of this file; change both together.
  */
 
 /** The first 8 bytes of every trace file. */

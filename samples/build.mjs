@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tspc = createRequire(join(root, 'package.json')).resolve('ts-patch/bin/tspc');
-const cli = join(root, 'dist', 'esm', 'tool', 'cli.js');
+const cli = join(root, 'dist', 'esm', 'cli', 'cli.js');
 
 /** Runs `node ...args` (in `cwd`, by default the current directory), showing its output; exits with its status if it fails. */
 export function node(args, cwd = process.cwd()) {

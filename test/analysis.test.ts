@@ -19,7 +19,7 @@ import {
   type RegionInfo,
   type TaskInfo,
   type TraceAnalysis,
-} from '../tool/index.js';
+} from '../reader/index.js';
 
 /** Runs `body` while tracing to a fresh file (no sampled execution events) and analyses the trace. */
 async function traceAndAnalyze(body: () => unknown, options: StartOptions = {}): Promise<TraceAnalysis> {

@@ -12,11 +12,11 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TS from 'typescript';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { analyzeTrace } from '../tool/analysis.js';
-import { annotateSource, type AnnotateResult } from '../tool/annotate.js';
+import { analyzeTrace } from '../analysis/analysis.js';
+import { annotateSource, type AnnotateResult } from '../transformer/annotate.js';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
-const cli = join(root, 'dist/esm/tool/cli.js');
+const cli = join(root, 'dist/esm/cli/cli.js');
 
 const annotate = (text: string, fileName = 'module.ts'): Promise<AnnotateResult> => annotateSource(text, fileName);
 const remove = (text: string, fileName = 'module.ts'): Promise<AnnotateResult> => annotateSource(text, fileName, { remove: true });
@@ -687,11 +687,11 @@ describe('tstrace annotate', () => {
     const bare = join(workDir, 'bare');
     cpSync(join(root, 'dist/esm'), bare, { recursive: true });
     writeFileSync(join(bare, 'package.json'), JSON.stringify({ name: 'tstrace', version: '0.0.0-bare', type: 'module' }));
-    const run = spawnSync(process.execPath, [join(bare, 'tool/cli.js'), 'annotate', join(project, 'src')], { cwd: workDir, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [join(bare, 'cli/cli.js'), 'annotate', join(project, 'src')], { cwd: workDir, encoding: 'utf8' });
     expect(run.stderr).toBe('tstrace: error: tstrace annotate needs ts-morph: npm install -D ts-morph\n');
     expect(run.status).toBe(1);
     expect(snapshot()).toEqual(files);
-    const version = spawnSync(process.execPath, [join(bare, 'tool/cli.js'), '--version'], { cwd: workDir, encoding: 'utf8' });
+    const version = spawnSync(process.execPath, [join(bare, 'cli/cli.js'), '--version'], { cwd: workDir, encoding: 'utf8' });
     expect(version.stdout).toBe('0.0.0-bare\n');
   });
 });
@@ -708,13 +708,13 @@ describe('ts-morph is not a runtime dependency', () => {
   test('loading the runtime, the reader and the CLI module does not load ts-morph', () => {
     const script = `
       await import(${JSON.stringify(join(root, 'dist/esm/runtime/index.js'))});
-      await import(${JSON.stringify(join(root, 'dist/esm/tool/index.js'))});
-      await import(${JSON.stringify(join(root, 'dist/esm/tool/cli-run.js'))});
+      await import(${JSON.stringify(join(root, 'dist/esm/reader/index.js'))});
+      await import(${JSON.stringify(join(root, 'dist/esm/cli/cli-run.js'))});
       const { createRequire } = await import('node:module');
       const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('ts-morph'));
       const before = loaded();
       // The check sees ts-morph once annotate loads it.
-      await (await import(${JSON.stringify(join(root, 'dist/esm/tool/annotate.js'))})).loadTsMorph();
+      await (await import(${JSON.stringify(join(root, 'dist/esm/transformer/annotate.js'))})).loadTsMorph();
       console.log(JSON.stringify([before, loaded()]));`;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
     expect(JSON.parse(out)).toEqual([false, true]);

@@ -1,5 +1,5 @@
 /**
- * The `tstrace` command line (docs/cli.md), run as users run it: the built dist/esm/tool/cli.js on a
+ * The `tstrace` command line (docs/cli.md), run as users run it: the built dist/esm/cli/cli.js on a
  * trace written by a separate traced program.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { formatTimestamp } from '../analysis/format-duration.js';
 import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
-const cli = join(root, 'dist/esm/tool/cli.js');
+const cli = join(root, 'dist/esm/cli/cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'tstrace-cli-'));
 const traceFile = join(dir, 'app.trace');
 const script = join(dir, 'app.mjs');
@@ -176,6 +177,30 @@ describe('tasks', () => {
     expect(run.stdout).toMatch(/region \d+ "brew" start \(\d+(\.\d+)?ms\)/);
     expect(run.stdout).toMatch(/log orderID=order-1/);
   });
+
+  test('human output: times (start, end, the TIME of each event) to the nanosecond; durations with three significant digits', () => {
+    const { tasks } = JSON.parse(tstrace('tasks', traceFile, '--json').stdout) as { tasks: { start: number; end: number; events: { ts: number }[] }[] };
+    const blocks = tstrace('tasks', traceFile).stdout.split('\n\n');
+    expect(blocks).toHaveLength(tasks.length);
+    const seconds = (text: string) => Math.round(Number(/^(\d+\.\d{9})s$/.exec(text)![1]) * 1e9);
+    tasks.forEach((task, k) => {
+      const lines = blocks[k]!.split('\n');
+      const fact = (name: string) => lines.find((line) => line.startsWith(`  ${name} `))!.slice(`  ${name} `.length).trim();
+      expect(seconds(fact('start'))).toBe(task.start);
+      expect(seconds(fact('end'))).toBe(task.end);
+      expect(fact('latency')).toMatch(/^≥?\d+(\.\d+)?(ns|µs|ms|s)$/);
+      const rows = lines.slice(lines.findIndex((line) => line.includes('SINCE START')) + 1).filter(Boolean);
+      expect(rows.map((row) => seconds(row.trim().split(/ +/)[0]!))).toEqual(task.events.map((e) => e.ts));
+    });
+  });
+
+  test('formatTimestamp: seconds and nine decimals', () => {
+    expect(formatTimestamp(0)).toBe('0.000000000s');
+    expect(formatTimestamp(850)).toBe('0.000000850s');
+    expect(formatTimestamp(12_345_678_901)).toBe('12.345678901s');
+    expect(formatTimestamp(3_600_000_000_001)).toBe('3600.000000001s');
+    expect(formatTimestamp(-1_500)).toBe('-0.000001500s');
+  });
 });
 
 describe('regions', () => {
@@ -208,7 +233,7 @@ describe('regions', () => {
 
 describe('long listings', () => {
   test('the JSON of tasks, regions and logs is exactly JSON.stringify of the document, written a piece at a time', async () => {
-    const { analyzeTrace } = await import('../tool/analysis.js');
+    const { analyzeTrace } = await import('../analysis/analysis.js');
     const analysis = await analyzeTrace(traceFile);
     const common = (command: string) => ({
       schemaVersion: 1,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { background, log, newTask, withRegion } from '../runtime/index.js';
 import type { ReadStatus, TraceEvent } from '../format/events.js';
-import { loadTrace, readTrace } from '../tool/reader.js';
+import { loadTrace, readTrace } from '../analysis/reader.js';
 import { traceOf } from './helpers/trace.js';
 
 /** A small real trace with several batches (a batch is cut every 64 KiB). */

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadTrace } from '../tool/reader.js';
+import { loadTrace } from '../analysis/reader.js';
 import { annotations, sleep, tempTracePath } from './helpers/trace.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));

@@ -10,7 +10,7 @@
  * they fail.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
@@ -21,16 +21,16 @@ import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js
 import type { TraceEvent } from '../format/events.js';
 import { MisuseKind } from '../format/spec.js';
 import { background, current, log, newTask, start, startRegion, stop, withRegion } from '../runtime/index.js';
-import { analyzeTrace } from '../tool/analysis.js';
-import { exportChrome, GC_TID, TASKS_PID_OFFSET, type ChromeExportOptions } from '../tool/export-chrome.js';
-import type { ExportResult } from '../tool/export-types.js';
-import { progressLine, terminalProgressBar } from '../tool/progress.js';
-import { loadTrace, type TraceSource } from '../tool/reader.js';
+import { analyzeTrace } from '../analysis/analysis.js';
+import { exportChrome, GC_TID, TASKS_PID_OFFSET, type ChromeExportOptions } from '../export/export-chrome.js';
+import type { ExportResult } from '../export/export-types.js';
+import { progressLine, terminalProgressBar } from '../cli/progress.js';
+import { loadTrace, type TraceSource } from '../analysis/reader.js';
 import { browserSuite, CHROMIUM, launchChromium as launchSharedChromium, missing } from './helpers/chromium.js';
 import { sleep, tempTracePath } from './helpers/trace.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'dist/esm/tool/cli.js');
+const cli = join(root, 'dist/esm/cli/cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'tstrace-export-chrome-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const screenshots = join(root, 'test/.work/screenshots');
@@ -527,7 +527,7 @@ describe('options and streaming', () => {
     execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'pipe' });
     // The child exports to a slow writer (backpressure) and samples its heap as it goes.
     const script = `
-      import { exportChrome } from ${JSON.stringify(join(root, 'dist/esm/tool/export-chrome.js'))};
+      import { exportChrome } from ${JSON.stringify(join(root, 'dist/esm/export/export-chrome.js'))};
       import { Writable } from 'node:stream';
       let bytes = 0, peak = 0;
       const sample = () => { peak = Math.max(peak, process.memoryUsage().heapUsed); };
@@ -561,21 +561,37 @@ describe('tstrace export', () => {
 
   const tstrace = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: dir, encoding: 'utf8' });
 
-  test('--format chrome -o FILE writes the JSON; warnings go to stderr; exit 0', () => {
+  test('--format chrome -o FILE writes the JSON, then says what it wrote, where, how big; warnings go to stderr; exit 0', () => {
     const out = join(dir, 'misuse.json');
     const run = tstrace('export', misusePath, '--format', 'chrome', '-o', out);
-    expect(run.stdout).toBe('');
     expect(run.status).toBe(0);
-    expect(run.stderr.split('\n').filter(Boolean)).toEqual(misuse.result.warnings.map((w) => `tstrace: warning: ${misusePath}: ${w}`));
     expect(readFileSync(out, 'utf8')).toBe(misuse.text);
+    const kib = (statSync(out).size / 1024).toFixed(1);
+    expect(run.stdout).toBe(`tstrace export: wrote ${out}: Chrome Trace Event JSON, ${misuse.result.events} events, ${kib} KiB\n`);
+    expect(run.stderr.split('\n').filter(Boolean)).toEqual(misuse.result.warnings.map((w) => `tstrace: warning: ${misusePath}: ${w}`));
     expect(existsSync(join(dir, `.misuse.json.${run.pid}.partial`))).toBe(false);
   });
 
-  test('-o - writes to stdout; --quiet leaves out the warnings', () => {
-    const run = tstrace('export', misusePath, '--format', 'chrome', '-o', '-', '--quiet');
+  test('--format go -o FILE: the same line, for the Go trace; --quiet prints nothing', () => {
+    const run = tstrace('export', misusePath, '--format', 'go', '-o', 'misuse.go.trace');
     expect(run.status).toBe(0);
-    expect(run.stderr).toBe('');
+    const size = statSync(join(dir, 'misuse.go.trace')).size;
+    expect(size).toBeLessThan(1024);
+    expect(run.stdout).toMatch(new RegExp(`^tstrace export: wrote misuse\\.go\\.trace: Go execution trace, [1-9]\\d* events, ${size} bytes\n$`));
+    const quiet = tstrace('export', misusePath, '--format', 'go', '-o', 'misuse.go.trace', '--quiet');
+    expect(quiet.status).toBe(0);
+    expect(quiet.stdout + quiet.stderr).toBe('');
+  });
+
+  test('-o - writes to stdout, and what it wrote to stderr; --quiet leaves out the warnings and that line', () => {
+    const run = tstrace('export', misusePath, '--format', 'chrome', '-o', '-');
+    expect(run.status).toBe(0);
     expect(run.stdout).toBe(misuse.text);
+    expect(run.stderr.split('\n').filter(Boolean).at(-1)).toBe(`tstrace export: wrote stdout: Chrome Trace Event JSON, ${misuse.result.events} events`);
+    const quiet = tstrace('export', misusePath, '--format', 'chrome', '-o', '-', '--quiet');
+    expect(quiet.status).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect(quiet.stdout).toBe(misuse.text);
   });
 
   test.each([

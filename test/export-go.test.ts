@@ -17,10 +17,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
 import { MisuseKind } from '../format/spec.js';
 import { background, log, newTask, start, startRegion, stop, withContext, withRegion, type StartOptions } from '../runtime/index.js';
-import type { TraceAnalysis } from '../tool/analysis-types.js';
-import { analyzeTrace } from '../tool/analysis.js';
-import { exportGo } from '../tool/export-go.js';
-import type { ExportResult } from '../tool/export-types.js';
+import type { TraceAnalysis } from '../analysis/analysis-types.js';
+import { analyzeTrace } from '../analysis/analysis.js';
+import { exportGo } from '../export/export-go.js';
+import type { ExportResult } from '../export/export-types.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tstrace-export-go-'));
@@ -605,7 +605,7 @@ describe.skipIf(!go)(`exportGo, checked with go tool trace (Go 1.19)${go ? '' : 
       // The export, in a process whose heap is far smaller than the trace's events would take.
       const exporter = `
         const { createWriteStream, statSync } = await import('node:fs');
-        const { exportGo } = await import(${JSON.stringify(join(root, 'dist/esm/tool/export-go.js'))});
+        const { exportGo } = await import(${JSON.stringify(join(root, 'dist/esm/export/export-go.js'))});
         const out = createWriteStream(${JSON.stringify(bigGo)});
         const result = await exportGo(${JSON.stringify(bigTrace)}, out);
         await new Promise((resolve) => out.end(resolve));

@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../format/events.js';
-import { loadTrace } from '../tool/reader.js';
+import { loadTrace } from '../analysis/reader.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 // The CLI and the `tstrace/reader` entry are written in parallel with this test: check them once they exist.
-const hasCli = existsSync(join(root, 'tool', 'cli.ts'));
-const hasReaderEntry = existsSync(join(root, 'tool', 'index.ts'));
+const hasCli = existsSync(join(root, 'cli', 'cli.ts'));
+const hasReaderEntry = existsSync(join(root, 'reader', 'index.ts'));
 
 // npm passes its configuration to scripts as npm_* variables (under `npm test`): the consumer project's
 // npm must not inherit them.

@@ -17,8 +17,8 @@ import {
   type Region,
 } from '../runtime/index.js';
 import type { TraceEvent } from '../format/events.js';
-import { loadTrace } from '../tool/reader.js';
-import { analyzeTrace } from '../tool/analysis.js';
+import { loadTrace } from '../analysis/reader.js';
+import { analyzeTrace } from '../analysis/analysis.js';
 import { annotations, sleep, tempTracePath, traceOf } from './helpers/trace.js';
 
 /** Compact, comparable view of an event: what Go's tests compare. */

@@ -3,8 +3,8 @@
 // compiled in from `@traced` — with no hand-written tracing in the service.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RegionInfo, TaskInfo, TraceAnalysis } from '../tool/analysis-types.js';
-import { analyzeTrace } from '../tool/analysis.js';
+import type { RegionInfo, TaskInfo, TraceAnalysis } from '../analysis/analysis-types.js';
+import { analyzeTrace } from '../analysis/analysis.js';
 import { removeSampleRun, runSample, samplePath, type SampleRun } from './helpers/sample.js';
 
 // As run.mjs sends them: 50 requests from 10 clients; one drink in six is not on the menu.

@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../format/events.js';
-import type { RegionInfo, TaskInfo, TraceAnalysis } from '../tool/analysis-types.js';
-import { analyzeTrace } from '../tool/analysis.js';
-import { loadTrace } from '../tool/reader.js';
+import type { RegionInfo, TaskInfo, TraceAnalysis } from '../analysis/analysis-types.js';
+import { analyzeTrace } from '../analysis/analysis.js';
+import { loadTrace } from '../analysis/reader.js';
 import { removeSampleRun, runSample, samplePath, type SampleRun } from './helpers/sample.js';
 
 const ORDERS = 8;

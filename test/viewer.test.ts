@@ -8,34 +8,35 @@
  * Screenshots go to test/.work/screenshots/.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { get as httpGet } from 'node:http';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { background, current, log, newTask, start, startRegion, stop, withRegion } from '../runtime/index.js';
-import { analyzeTrace, formatLocation } from '../tool/analysis.js';
-import type { TraceAnalysis } from '../tool/analysis-types.js';
-import { latencyBucket } from '../tool/histogram.js';
-import { IntervalRow, packRows } from '../tool/viewer/timeline-index.js';
-import { loadTraceTables } from '../tool/trace-tables.js';
-import { startViewer, type Viewer } from '../tool/viewer/server.js';
+import { analyzeTrace } from '../analysis/analysis.js';
+import type { TraceAnalysis } from '../analysis/analysis-types.js';
+import { latencyBucket } from '../analysis/histogram.js';
+import { IntervalRow, packRows } from '../viewer/timeline-index.js';
+import { loadTraceTables } from '../analysis/trace-tables.js';
+import { startViewer, type Viewer } from '../viewer/server.js';
 import { browserSuite, CHROMIUM, missing, timelineSettled, viewerPages } from './helpers/chromium.js';
 import { viewerApi } from './helpers/viewer.js';
 import { sleep, tempTracePath } from './helpers/trace.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'dist/esm/tool/cli.js');
+const cli = join(root, 'dist/esm/cli/cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'tstrace-viewer-'));
 const screenshots = join(root, 'test/.work/screenshots');
 
 /**
  * A small service-like trace: 6 "fast" tasks (~1ms), 3 "slow" ones (~25ms) each with a log "order slow-N"
  * and a child "audit" task, one "stuck" task that never ends, nested regions, a region ended twice (a
- * problem), GC and heap samples.
+ * problem), GC and heap samples; with source locations.
  */
 async function viewerTrace(path: string): Promise<void> {
-  start(path, { gc: true, heap: true, eventLoop: true, sampleInterval: 5 });
+  start(path, { gc: true, heap: true, eventLoop: true, sampleInterval: 5, captureLocations: true });
   try {
     const [, stuck] = newTask(background, 'stuck');
     void stuck;
@@ -93,6 +94,16 @@ const get = viewerApi(() => viewer.url);
 
 const ids = (items: { id: number }[]) => items.map((t) => t.id);
 
+/** The status of a real GET of `url` that says `Host: host` (fetch cannot set Host). */
+function statusFor(url: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, { headers: { host } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    }).on('error', reject);
+  });
+}
+
 describe("the viewer's columns", () => {
   test('hold exactly what analyzeTrace lists, and select the items of a type in id order', async () => {
     const tables = await loadTraceTables(tracePath);
@@ -121,6 +132,31 @@ describe('the JSON API', () => {
     for (const path of ['/viewer.js', '/viewer.css']) expect((await fetch(new URL(path, viewer.url))).status).toBe(200);
     expect((await fetch(new URL('/api/nothing', viewer.url))).status).toBe(404);
     expect((await fetch(new URL('/api/task/999999', viewer.url))).status).toBe(404);
+  });
+
+  test('a favicon: the page links it, and /favicon.ico answers with it', async () => {
+    const page = await (await fetch(viewer.url)).text();
+    expect(page).toContain('<link rel="icon" href="/favicon.svg" type="image/svg+xml">');
+    for (const path of ['/favicon.svg', '/favicon.ico']) {
+      const response = await fetch(new URL(path, viewer.url));
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('image/svg+xml');
+      expect(await response.text()).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    }
+  });
+
+  test('answers only requests addressed to it: Host 127.0.0.1:PORT or localhost:PORT; any other Host gets 403', async () => {
+    const { port } = new URL(viewer.url);
+    expect(await statusFor(viewer.url, `127.0.0.1:${port}`)).toBe(200);
+    expect(await statusFor(viewer.url, `localhost:${port}`)).toBe(200);
+    expect(await statusFor(viewer.url, `LOCALHOST:${port}`)).toBe(200);
+    // DNS rebinding: another site's page, its name now resolving to 127.0.0.1, sends its own name.
+    expect(await statusFor(viewer.url, 'evil.example')).toBe(403);
+    expect(await statusFor(viewer.url, `evil.example:${port}`)).toBe(403);
+    expect(await statusFor(`${viewer.url}api/summary`, 'evil.example')).toBe(403);
+    expect(await statusFor(`${viewer.url}download/trace.json`, 'evil.example')).toBe(403);
+    expect(await statusFor(viewer.url, 'localhost')).toBe(403);
+    expect(await statusFor(viewer.url, `127.0.0.1:${Number(port) + 1}`)).toBe(403);
   });
 
   test('/api/summary: duration, events, dropped, problems as the analysis says', async () => {
@@ -271,7 +307,7 @@ describe('the JSON API', () => {
 
   test('/api/region/:id: one region, as listed', async () => {
     const db = analysis.regions.find((r) => r.type === 'db')!;
-    expect(await get(`/api/region/${db.id}`)).toEqual({ ...db, location: formatLocation(db.location) });
+    expect(await get(`/api/region/${db.id}`)).toEqual(db);
     expect((await fetch(new URL(`/api/region/${analysis.regions.length + 1}`, viewer.url))).status).toBe(404);
   });
 
@@ -349,7 +385,7 @@ describe('tstrace view', () => {
     const url = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no URL within 20s: ${stdout} ${stderr}`)), 20_000);
       child.stdout.on('data', () => {
-        const match = /http:\/\/127\.0\.0\.1:\d+\//.exec(stdout);
+        const match = /http:\/\/[^\s/]+:\d+\//.exec(stdout);
         if (match) {
           clearTimeout(timer);
           resolve(match[0]);
@@ -397,6 +433,33 @@ describe('tstrace view', () => {
     expect(await run.exited).toBe(0);
   });
 
+  test("the API's locations have the one shape of the CLI's --json: { file, line, column, function } or null", async () => {
+    const json = (command: string) => JSON.parse(execFileSync(process.execPath, [cli, command, tracePath, '--json'], { cwd: root, encoding: 'utf8' }));
+    const where = (items: { location: unknown }[]) => items.map((item) => item.location);
+    const { regions } = json('regions');
+    expect(regions.some((r: { location: unknown }) => r.location !== null)).toBe(true);
+    expect(where((await get('/api/regions?limit=5000')).items)).toEqual(where(regions));
+    expect((await get(`/api/region/${regions[0].id}`)).location).toEqual(regions[0].location);
+    expect(where((await get('/api/logs?limit=5000')).items)).toEqual(where(json('logs').logs));
+    const stats = json('stats');
+    expect(where(await get('/api/region-groups'))).toEqual(where(stats.regionGroups));
+    expect(where((await get('/api/summary')).problems)).toEqual(where(stats.problems));
+    for (const task of json('tasks').tasks) expect((await get(`/api/task/${task.id}`)).events).toEqual(task.events);
+  });
+
+  test('--host ADDR serves there, with a warning; Host is still checked', async () => {
+    const run = runView([tracePath, '--host', '0.0.0.0']);
+    const url = await run.url;
+    const { port } = new URL(url);
+    expect(url).toBe(`http://0.0.0.0:${port}/`);
+    expect(await statusFor(`http://127.0.0.1:${port}/api/summary`, `127.0.0.1:${port}`)).toBe(200);
+    expect(await statusFor(`http://127.0.0.1:${port}/api/summary`, `localhost:${port}`)).toBe(200);
+    expect(await statusFor(`http://127.0.0.1:${port}/api/summary`, 'evil.example')).toBe(403);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    expect(run.output().stderr).toBe('tstrace: warning: serving on 0.0.0.0, not only to this machine: whoever can reach it can read the trace\n');
+  });
+
   test('bad usage exits 2; a missing file or a taken port exits 1', async () => {
     const run = (args: string[]) => {
       try {
@@ -410,6 +473,9 @@ describe('tstrace view', () => {
     expect(run([tracePath, '--port', 'abc'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--port must be a port number') });
     expect(run([tracePath, '--json'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--json does not apply to view') });
     expect(run([join(dir, 'absent.trace')])).toMatchObject({ code: 1, stderr: expect.stringContaining('no such file') });
+    expect(run([tracePath, '--host', ''])).toMatchObject({ code: 2, stderr: expect.stringContaining('--host must be an address') });
+    // 192.0.2.1 (TEST-NET-1, RFC 5737) is no address of this machine.
+    expect(run([tracePath, '--host', '192.0.2.1'])).toEqual({ code: 1, stderr: 'tstrace: error: view: cannot listen on 192.0.2.1 (not an address of this machine)\n' });
     const busy = await startViewer({ file: tracePath });
     try {
       expect(run([tracePath, '--port', new URL(busy.url).port])).toMatchObject({ code: 1, stderr: expect.stringContaining('is in use') });
@@ -600,11 +666,12 @@ browserSuite('viewer.test.ts', 'the page in headless Chromium', missing({ Chromi
   });
 
   test('the download button fetches the Chrome JSON', async () => {
-    const { tab } = await open('#/');
+    const { tab, errors } = await open('#/');
     const [download] = await Promise.all([tab.waitForEvent('download'), tab.click('#download')]);
     const path = join(dir, 'download.json');
     await download.saveAs(path);
     expect(JSON.parse(readFileSync(path, 'utf8')).traceEvents.length).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
     await tab.close();
   });
 });

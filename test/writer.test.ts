@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { background, log, newTask, start, startRegion, stop, withRegion } from '../runtime/index.js';
-import { loadTrace } from '../tool/reader.js';
+import { loadTrace } from '../analysis/reader.js';
 import { sleep } from './helpers/trace.js';
 
 /** A Writable that keeps what it was given, calling back after `delayMs` (0 = at once). */

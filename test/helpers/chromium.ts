@@ -51,7 +51,9 @@ export async function launchChromium(dir: string) {
 
 /**
  * For a browser suite: Chromium launched before its tests and closed after them, and `open(hash)`, which
- * opens a page of the viewer at `url()` in a new tab, waits until it is ready, and collects its errors.
+ * opens a page of the viewer at `url()` in a new tab, waits until it is ready, and collects its errors:
+ * uncaught exceptions, console errors (a failed request among them), and any request that goes
+ * anywhere but the viewer (nothing the page does may leave the machine).
  */
 export function viewerPages(dir: string, url: () => string): (hash: string) => Promise<{ tab: Page; errors: string[] }> {
   let browser: Awaited<ReturnType<typeof launchChromium>>;
@@ -65,6 +67,12 @@ export function viewerPages(dir: string, url: () => string): (hash: string) => P
     const tab = await browser.newPage();
     const errors: string[] = [];
     tab.on('pageerror', (error) => errors.push(error.message));
+    tab.on('console', (message) => {
+      if (message.type() === 'error') errors.push(`console error: ${message.text()}`);
+    });
+    tab.on('request', (request) => {
+      if (new URL(request.url()).origin !== new URL(url()).origin) errors.push(`a request leaves the viewer: ${request.url()}`);
+    });
     await tab.goto(`${url()}${hash}`);
     await tab.waitForSelector('body[data-ready="true"]');
     return { tab, errors };

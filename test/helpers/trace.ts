@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TraceEvent } from '../../format/events.js';
-import { loadTrace } from '../../tool/reader.js';
+import { loadTrace } from '../../analysis/reader.js';
 import { start, stop, type StartOptions } from '../../runtime/index.js';
 
 // One temporary folder per test file, removed when its worker exits.

@@ -10,8 +10,8 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TS from 'typescript';
 import { expect } from 'vitest';
-import type { TraceAnalysis } from '../../tool/analysis-types.js';
-import { analyzeTrace } from '../../tool/analysis.js';
+import type { TraceAnalysis } from '../../analysis/analysis-types.js';
+import { analyzeTrace } from '../../analysis/analysis.js';
 
 const require = createRequire(import.meta.url);
 /** TypeScript patched by ts-patch: honours `compilerOptions.plugins` as tspc does. */

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { analyzeTrace } from '../../tool/analysis.js';
-import type { TraceAnalysis } from '../../tool/analysis-types.js';
+import { analyzeTrace } from '../../analysis/analysis.js';
+import type { TraceAnalysis } from '../../analysis/analysis-types.js';
 import { build, runFixtures } from './harness.js';
 
 const programs = fileURLToPath(new URL('./programs', import.meta.url));

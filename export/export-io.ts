@@ -9,7 +9,7 @@ import type { Writable } from 'node:stream';
 import type { TraceDecoder } from '../format/decode.js';
 import type { ReadStatus } from '../format/events.js';
 import type { ExportOptions } from './export-types.js';
-import type { TraceSource } from './reader.js';
+import type { TraceSource } from '../analysis/reader.js';
 
 /** Input is read in chunks of this size (and progress reported per chunk)… */
 const INPUT_CHUNK_BYTES = 1 << 20;

@@ -1,7 +1,8 @@
 /**
- * `tstrace view`: a local web app over one trace. Binds 127.0.0.1 only; serves the page (assets/, shipped
- * in the package — no CDN), the JSON API of model.ts, and `/download/trace.json`, the trace exported for
- * Perfetto as it is streamed by exportChrome.
+ * `tstrace view`: a local web app over one trace. Binds 127.0.0.1 unless told otherwise, and answers only
+ * requests addressed to it (host-check.ts); serves the page (assets/, shipped in the package — no CDN),
+ * the JSON API of model.ts, and `/download/trace.json`, the trace exported for Perfetto as it is
+ * streamed by exportChrome.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -9,8 +10,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exportChrome } from '../export-chrome.js';
-import type { TraceSource } from '../reader.js';
+import type { TraceSource } from '../analysis/reader.js';
+import { exportChrome } from '../export/export-chrome.js';
+import { allowedHosts, hostAllowed, urlHost } from './host-check.js';
 import {
   loadViewerModel,
   logsJson,
@@ -32,6 +34,8 @@ export interface ViewerOptions {
   readonly source?: TraceSource;
   /** 0 (the default): a free port. */
   readonly port?: number;
+  /** The address to listen on; default `127.0.0.1` (this machine only). */
+  readonly host?: string;
   /** Locations under this folder are shown relative to it. */
   readonly cwd?: string;
   /** The folder of index.html, viewer.js and viewer.css; default: the assets/ next to this module. */
@@ -39,7 +43,7 @@ export interface ViewerOptions {
 }
 
 export interface Viewer {
-  /** `http://127.0.0.1:PORT/`. */
+  /** `http://127.0.0.1:PORT/` (or the host asked for). */
   readonly url: string;
   readonly model: ViewerModel;
   /** Stops listening and ends open connections. */
@@ -50,14 +54,26 @@ const ASSETS: Record<string, [file: string, type: string]> = {
   '/': ['index.html', 'text/html; charset=utf-8'],
   '/viewer.js': ['viewer.js', 'text/javascript; charset=utf-8'],
   '/viewer.css': ['viewer.css', 'text/css; charset=utf-8'],
+  '/favicon.svg': ['favicon.svg', 'image/svg+xml'],
+  // Asked for by browsers whatever the page links: the same icon.
+  '/favicon.ico': ['favicon.svg', 'image/svg+xml'],
 };
 
-/** Reads and indexes the trace, then serves it on 127.0.0.1. Rejects when the file cannot be read or the port is taken. */
+/**
+ * Reads and indexes the trace, then serves it on 127.0.0.1 (or `options.host`). Rejects when the file
+ * cannot be read or the address cannot be listened on (the port is taken).
+ */
 export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   const cwd = options.cwd ?? process.cwd();
+  const host = options.host ?? '127.0.0.1';
   const model = await loadViewerModel(options.source ?? options.file, cwd);
   const assets = options.assetsDir ?? viewerAssetsDir();
+  let allowed: ReadonlySet<string> = new Set();
   const server = createServer((request, response) => {
+    if (!hostAllowed(request.headers.host, allowed)) {
+      sendJson(response, 403, { error: `not this viewer's address: Host ${JSON.stringify(request.headers.host ?? '')}` });
+      return;
+    }
     handle(request, response, model, options.file, assets).catch((error: unknown) => {
       if (!response.headersSent) sendJson(response, 500, { error: error instanceof Error ? error.message : String(error) });
       else response.destroy();
@@ -65,13 +81,14 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
+    server.listen(options.port ?? 0, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/`, model, close: () => closeServer(server) };
+  allowed = allowedHosts(host, port);
+  return { url: `http://${urlHost(host)}:${port}/`, model, close: () => closeServer(server) };
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -32,3 +32,15 @@ function significant(value: number, limit: number, suffix: string, whole: boolea
 function nanosPer(suffix: string): number {
   return suffix === 'µs' ? 1e3 : suffix === 'ms' ? 1e6 : suffix === 's' ? 1e9 : 1;
 }
+
+/**
+ * A time since the trace start, in seconds to the nanosecond, as `go tool trace`'s task page prints it:
+ * `0.000000850s`, `12.345678901s`. Unlike a duration it keeps every digit, so two events a microsecond
+ * apart late in a long trace never print alike.
+ */
+export function formatTimestamp(ns: Nanos): string {
+  if (!Number.isFinite(ns)) return String(ns);
+  const sign = ns < 0 ? '-' : '';
+  const whole = Math.round(Math.abs(ns));
+  return `${sign}${Math.floor(whole / 1e9)}.${String(whole % 1e9).padStart(9, '0')}s`;
+}

@@ -10,15 +10,15 @@
  * when they are observed.
  */
 import type { Writable } from 'node:stream';
+import { formatDuration } from '../analysis/format-duration.js';
+import { IdSet } from '../analysis/id-set.js';
+import type { TraceSource } from '../analysis/reader.js';
+import { pairRegionEnd } from '../analysis/region-stacks.js';
 import { TraceDecoder } from '../format/decode.js';
 import type { Nanos, ReadStatus, SourceLocation, TraceEvent } from '../format/events.js';
 import { decodePaced, PacedWriter, WarningList } from './export-io.js';
 import type { ExportOptions, ExportResult } from './export-types.js';
-import { formatDuration } from './format-duration.js';
 import { GO_MAX_STRING_BYTES, GoTraceEncoder, type GoFrame } from './go-trace-encoder.js';
-import { IdSet } from './id-set.js';
-import type { TraceSource } from './reader.js';
-import { pairRegionEnd } from './region-stacks.js';
 
 export type { ExportOptions, ExportResult } from './export-types.js';
 

@@ -11,7 +11,7 @@ import type {
   TaskInfo,
   TraceStats,
   TraceSummary,
-} from './analysis-types.js';
+} from '../analysis/analysis-types.js';
 
 /** Version of the JSON documents' shape. */
 export const JSON_SCHEMA_VERSION = 1;

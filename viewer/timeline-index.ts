@@ -5,7 +5,7 @@
  * one item that says how many it stands for. The cost of a query grows with the pixels, not with the
  * intervals, so a trace of millions of regions stays responsive.
  */
-import type { Nanos } from '../../format/events.js';
+import type { Nanos } from '../format/events.js';
 
 /**
  * One visible item: `[start, end, id, count, type]`. `count` is 1 for a single interval (`id` is its id);

@@ -4,8 +4,8 @@
  * nesting depth), with a spacer row between lanes; and the regions and logs of the flow lanes, in rows
  * that answer by time range (timeline-index.ts).
  */
-import type { Listing } from '../analysis-types.js';
-import type { TraceTables } from '../trace-tables.js';
+import type { Listing } from '../analysis/analysis-types.js';
+import type { TraceTables } from '../analysis/trace-tables.js';
 import { packRows, RowPacker, type PackedRows } from './timeline-index.js';
 
 /** One lane of the timeline, and where it sits in the vertical layout (in rows, one spacer row between lanes). */

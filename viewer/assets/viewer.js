@@ -1,5 +1,5 @@
 // tstrace view: the page. Plain browser JavaScript, no framework, no CDN; it reads the JSON API of
-// tool/viewer/model.ts. Pages are routed by the URL hash: #/ (overview), #/tasks?…, #/task/ID,
+// viewer/model.ts. Pages are routed by the URL hash: #/ (overview), #/tasks?…, #/task/ID,
 // #/regions, #/regions/list?group=N, #/logs?…, #/timeline?from=&to=.
 'use strict';
 
@@ -7,6 +7,13 @@
   const app = document.getElementById('app');
 
   // ---- helpers ---------------------------------------------------------------------------------
+
+  /** A source location of the API (`{ file, line, column, function }` or null) as the CLI prints it: `file:line:column function`. */
+  function formatLocation(where) {
+    if (!where) return '';
+    const at = `${where.file}:${where.line}:${where.column}`;
+    return where.function ? `${at} ${where.function}` : at;
+  }
 
   /** A duration in ns for people, as the CLI prints it: 850ns, 12.3µs, 1.23ms, 4s. */
   function formatDuration(ns) {
@@ -159,7 +166,7 @@
       summary.problems.length === 0
         ? h('p', { class: 'muted' }, 'None.')
         : table([{ title: 'TIME', num: true }, { title: 'KIND' }, { title: 'FLOW', num: true }, { title: 'LOCATION' }, { title: 'MESSAGE' }],
-          summary.problems.map((p) => [formatDuration(p.ts), p.kind, p.flow === null ? '' : String(p.flow), p.location, p.message]), { id: 'problems' }),
+          summary.problems.map((p) => [formatDuration(p.ts), p.kind, p.flow === null ? '' : String(p.flow), formatLocation(p.location), p.message]), { id: 'problems' }),
     ];
   }
 
@@ -265,7 +272,7 @@
       h('h1', {}, 'Regions by type and location'),
       groups.length === 0 ? h('p', { class: 'muted' }, 'No regions.') : null,
       groups.map((g) => h('div', { class: 'card region-group', 'data-type': g.type },
-        h('div', {}, h('a', { href: `#/regions/list${query({ group: g.index })}` }, h('strong', {}, g.type)), '  ', h('span', { class: 'muted' }, g.location || '(no location)'), `  ${g.count} regions, ${g.complete} complete`),
+        h('div', {}, h('a', { href: `#/regions/list${query({ group: g.index })}` }, h('strong', {}, g.type)), '  ', h('span', { class: 'muted' }, formatLocation(g.location) || '(no location)'), `  ${g.count} regions, ${g.complete} complete`),
         g.duration ? h('div', { class: 'muted' }, statsText('duration', g.duration)) : null,
         histogram(g.histogram, (b) => `#/regions/list${query({ group: g.index, bucket: b.bucket })}`))),
     ];
@@ -280,11 +287,11 @@
     const group = params.has('group') ? groups[Number(params.get('group'))] : null;
     const b = group && bucket !== null ? group.histogram.find((x) => x.bucket === Number(bucket)) : null;
     return [
-      h('h1', {}, 'Regions', group ? h('span', { class: 'muted' }, ` ${group.type} ${group.location || '(no location)'}`) : null),
+      h('h1', {}, 'Regions', group ? h('span', { class: 'muted' }, ` ${group.type} ${formatLocation(group.location) || '(no location)'}`) : null),
       b ? h('p', { id: 'bucket-note' }, `Complete regions with duration in [${formatDuration(b.lowerBound)}, ${formatDuration(b.upperBound)}) (histogram bucket ${b.bucket}). `, h('a', { href: `#/regions/list${query({ group: params.get('group') })}` }, 'show all of the group')) : null,
       pager(result, params, '#/regions/list', PAGE, 'region'),
       table([{ title: 'ID', num: true }, { title: 'TYPE' }, { title: 'TASK', num: true }, { title: 'FLOW', num: true }, { title: 'PARENT', num: true }, { title: 'START', num: true }, { title: 'DURATION', num: true }, { title: 'LOCATION' }],
-        result.items.map((r) => [String(r.id), r.type, r.task === 0 ? '0' : h('a', { href: `#/task/${r.task}` }, String(r.task)), String(r.flow), r.parent === null ? '' : String(r.parent), formatDuration(r.start), (r.complete ? '' : '≥') + formatDuration(r.duration), r.location]),
+        result.items.map((r) => [String(r.id), r.type, r.task === 0 ? '0' : h('a', { href: `#/task/${r.task}` }, String(r.task)), String(r.flow), r.parent === null ? '' : String(r.parent), formatDuration(r.start), (r.complete ? '' : '≥') + formatDuration(r.duration), formatLocation(r.location)]),
         { id: 'region-list' }),
     ];
   }
@@ -310,7 +317,7 @@
         h('button', { type: 'submit' }, 'Search')),
       pager(result, params, '#/logs', PAGE, 'log'),
       table([{ title: 'TIME', num: true }, { title: 'TASK', num: true }, { title: 'FLOW', num: true }, { title: 'CATEGORY' }, { title: 'MESSAGE' }, { title: 'LOCATION' }],
-        result.items.map((l) => [formatDuration(l.ts), l.task === 0 ? '0' : h('a', { href: `#/task/${l.task}` }, String(l.task)), String(l.flow), l.category, l.message, l.location]),
+        result.items.map((l) => [formatDuration(l.ts), l.task === 0 ? '0' : h('a', { href: `#/task/${l.task}` }, String(l.task)), String(l.flow), l.category, l.message, formatLocation(l.location)]),
         { id: 'log-list' }),
     ];
   }

@@ -9,19 +9,19 @@ import { rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { listOf, type LogInfo, type TraceStats } from './analysis-types.js';
-import { annotatePaths, annotateReportText, TsMorphMissingError } from './annotate.js';
-import { exportChrome } from './export-chrome.js';
-import { exportGo } from './export-go.js';
-import type { ExportOptions, ExportResult } from './export-types.js';
+import { listOf, type LogInfo, type TraceStats } from '../analysis/analysis-types.js';
+import { readTrace, type TraceSource } from '../analysis/reader.js';
+import { summarizeTrace, TraceSummarizer } from '../analysis/summary.js';
+import { loadTraceTables, type TraceTables } from '../analysis/trace-tables.js';
+import { exportChrome } from '../export/export-chrome.js';
+import { exportGo } from '../export/export-go.js';
+import { PacedWriter } from '../export/export-io.js';
+import type { ExportOptions, ExportResult } from '../export/export-types.js';
+import { listingHead, listingJsonChunks, statsJson } from '../report/json-report.js';
+import { logsTextChunks, regionsTextChunks, statsText, tasksTextChunks } from '../report/text-report.js';
+import { annotatePaths, annotateReportText, TsMorphMissingError } from '../transformer/annotate.js';
 import { fileChunks, progressBar } from './progress.js';
-import { readTrace, type TraceSource } from './reader.js';
-import { summarizeTrace, TraceSummarizer } from './summary.js';
-import { PacedWriter } from './export-io.js';
-import { listingHead, listingJsonChunks, statsJson } from './json-report.js';
-import { logsTextChunks, regionsTextChunks, statsText, tasksTextChunks } from './text-report.js';
-import { loadTraceTables, type TraceTables } from './trace-tables.js';
-import { viewCommand } from './viewer/view-command.js';
+import { viewCommand } from './view-command.js';
 
 /** Where the CLI writes, and what it needs to know about its surroundings. */
 export interface CliIo {
@@ -51,7 +51,7 @@ const commandOptions: Record<Command, readonly string[]> = {
   logs: ['json', 'category', 'text', 'quiet'],
   export: ['format', 'output', 'quiet'],
   annotate: ['dry-run', 'remove'],
-  view: ['port', 'open', 'quiet'],
+  view: ['port', 'host', 'open', 'quiet'],
 };
 
 const usage: Record<Command, string> = {
@@ -61,15 +61,15 @@ const usage: Record<Command, string> = {
   logs: 'tstrace logs FILE [--category C] [--text S] [--json]',
   export: 'tstrace export FILE --format chrome|go -o OUT [--quiet]',
   annotate: 'tstrace annotate PATH... [--dry-run] [--remove]',
-  view: 'tstrace view FILE [--port N] [--open] [--quiet]',
+  view: 'tstrace view FILE [--port N] [--host ADDR] [--open] [--quiet]',
 };
 
 type Exporter = (source: TraceSource, out: Writable, options: ExportOptions) => Promise<ExportResult>;
 
-/** `export --format F`: the exporter of each format (docs/export.md). */
-const exporters: Record<string, Exporter> = {
-  chrome: exportChrome,
-  go: exportGo,
+/** `export --format F`: the exporter of each format (docs/export.md), and what its file is called. */
+const formats: Record<string, { readonly exporter: Exporter; readonly name: string }> = {
+  chrome: { exporter: exportChrome, name: 'Chrome Trace Event JSON' },
+  go: { exporter: exportGo, name: 'Go execution trace' },
 };
 
 export const HELP = `tstrace: analyse a trace written by tstrace's start()/stop() (Go's runtime/trace tasks, regions and logs)
@@ -90,7 +90,8 @@ Usage:
       Write the trace for a viewer, streaming: chrome = Chrome Trace Event JSON for Perfetto
       (ui.perfetto.dev), chrome://tracing and speedscope; go = Go 1.19's execution trace format for
       "go tool trace". -o - writes to stdout. What had to be repaired (regions ended out of
-      order, regions still open at the end) is listed as warnings on stderr (docs/export.md).
+      order, regions still open at the end) is listed as warnings on stderr (docs/export.md);
+      then a line says what was written, where, and how big.
   ${usage.annotate}
       Add a "// trace:region" line before every function and method of the TypeScript files
       (of a folder: every .ts/.tsx/.mts/.cts file below it, except node_modules and .d.ts) that has
@@ -101,7 +102,8 @@ Usage:
       A web viewer on 127.0.0.1 (a free port unless --port): overview, task latency
       histograms, filtered task lists, task pages, region groups, logs, a zoomable timeline,
       and the Chrome JSON for Perfetto. Prints the URL; --open opens it in a browser. Serves
-      until interrupted (Ctrl-C).
+      until interrupted (Ctrl-C). It answers only requests addressed to it (Host: its address
+      or localhost, with its port); others get 403.
   tstrace help | --help | -h
   tstrace --version
 
@@ -114,8 +116,11 @@ Options:
   --remove        annotate: remove the lines instead of adding them
   --format F      export: chrome or go
   -o, --output O  export: the file to write (replaced only once the export is done); - for stdout
-  -q, --quiet     no progress bar; export: no warnings either (errors are still printed)
+  -q, --quiet     no progress bar; export: no warnings, nor the line saying what was written
+                  (errors are still printed)
   --port N        view: the port to listen on (default: a free one)
+  --host ADDR     view: the address to listen on (default: 127.0.0.1, this machine only;
+                  another one is reachable from elsewhere, with a warning)
   --open          view: open the viewer in a browser
 
 Times are relative to the trace start (when start() was called); in JSON, integer nanoseconds.
@@ -123,7 +128,8 @@ A cut-off trace is analysed up to where it stops, with a warning on stderr.
 Exit status: 0 analysed; 1 the file cannot be read, is not a trace, or is damaged; 2 bad usage.
 export: also 1 when OUT cannot be written; a damaged trace is exported up to the damage (exit 1).
 While a trace is read, a progress bar is drawn on stderr when stderr is a terminal.
-view: serves until interrupted, then exits 0; 1 the trace cannot be read or the port is taken.
+view: serves until interrupted, then exits 0; 1 the trace cannot be read or the address or port
+cannot be used.
 annotate: 0 done; 1 a PATH does not exist, cannot be read, or is not a TypeScript file (then no
 file is changed), or ts-morph is not installed; 2 bad usage.
 `;
@@ -151,6 +157,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
         port: { type: 'string' },
+        host: { type: 'string' },
         open: { type: 'boolean' },
       },
     });
@@ -173,7 +180,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   try {
     if (file === undefined) throw new UsageError(`missing ${command === 'annotate' ? 'PATH' : 'FILE'} (usage: ${usage[command]})`);
     if (extra.length > 0 && command !== 'annotate') throw new UsageError(`unexpected argument "${extra[0]}" (usage: ${usage[command]})`);
-    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet', 'port', 'open'] as const) {
+    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet', 'port', 'host', 'open'] as const) {
       if (values[option] !== undefined && !commandOptions[command].includes(option)) {
         throw new UsageError(`--${option} does not apply to ${command} (usage: ${usage[command]})`);
       }
@@ -186,17 +193,18 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   if (command === 'view') {
     const port = values.port === undefined ? 0 : Number(values.port);
     if (!/^\d+$/.test(values.port ?? '0') || port > 65535) return usageError(io, `view: --port must be a port number (0-65535), not "${values.port}"`);
-    return viewCommand(file, { port, open: values.open === true, quiet: values.quiet === true }, io);
+    if (values.host === '') return usageError(io, 'view: --host must be an address, not ""');
+    return viewCommand(file, { port, host: values.host, open: values.open === true, quiet: values.quiet === true }, io);
   }
   if (command === 'export') {
     const { format, output } = values;
     let problem: string | null = null;
     if (format === undefined) problem = `missing --format (chrome or go) (usage: ${usage.export})`;
-    else if (!Object.hasOwn(exporters, format)) problem = `unknown format "${format}" (formats: ${Object.keys(exporters).join(', ')})`;
+    else if (!Object.hasOwn(formats, format)) problem = `unknown format "${format}" (formats: ${Object.keys(formats).join(', ')})`;
     else if (output === undefined) problem = `missing -o OUT (- for stdout) (usage: ${usage.export})`;
     else if (output !== '-' && resolve(io.cwd, output) === resolve(io.cwd, file)) problem = `-o ${output} is the trace file itself`;
     if (problem !== null) return usageError(io, `export: ${problem}`);
-    return exportTrace(file, exporters[format!], output!, values.quiet === true, io);
+    return exportTrace(file, format!, output!, values.quiet === true, io);
   }
 
   const bar = progressBar(`reading ${basename(file)}`, values.quiet === true, io);
@@ -258,7 +266,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
  * `tstrace export`: writes the trace in another format to `output` (a file, replaced only once the export
  * is written; `-` for stdout), with a progress bar on a terminal; returns the exit code.
  */
-async function exportTrace(file: string, exporter: Exporter, output: string, quiet: boolean, io: CliIo): Promise<number> {
+async function exportTrace(file: string, format: string, output: string, quiet: boolean, io: CliIo): Promise<number> {
+  const { exporter, name } = formats[format]!;
   const source = resolve(io.cwd, file);
   try {
     if ((await stat(source)).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
@@ -309,9 +318,11 @@ async function exportTrace(file: string, exporter: Exporter, output: string, qui
     io.stderr(`tstrace: error: ${file}: no trace to export: ${reason}\n`);
     return EXIT_TRACE_ERROR;
   }
+  let written = `${name}, ${result.events} events`;
   if (partial !== null && target !== null) {
     try {
       await rename(partial, target);
+      written += `, ${byteSize((await stat(target)).size)}`;
     } catch (error) {
       await removeQuietly(partial, out);
       io.stderr(`tstrace: error: ${output}: cannot write: ${outputErrorText(error)}\n`);
@@ -323,6 +334,8 @@ async function exportTrace(file: string, exporter: Exporter, output: string, qui
   if (dropped > 0 && !quiet) {
     io.stderr(`tstrace: warning: ${file}: ${dropped} events were dropped while tracing (the writer could not keep up); some tasks and regions may be incomplete\n`);
   }
+  // After the warnings, the last line: on stderr when the export itself went to stdout.
+  if (!quiet) (target === null ? io.stderr : io.stdout)(`tstrace export: wrote ${target === null ? 'stdout' : output}: ${written}\n`);
   const { problem } = status;
   if (!problem) return EXIT_OK;
   const covered = `the export covers the ${status.bytesRead} bytes before it`;
@@ -332,6 +345,19 @@ async function exportTrace(file: string, exporter: Exporter, output: string, qui
   }
   if (!quiet) io.stderr(`tstrace: warning: ${file} is ${problem.kind} at offset ${problem.offset}: ${problem.reason}; ${covered}\n`);
   return EXIT_OK;
+}
+
+/** A size for people: `812 bytes`, `45.6 KiB`, `12.3 MiB`, `1.2 GiB`. */
+function byteSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** A file stream, once the file is open (rejects if it cannot be). */

@@ -3,11 +3,11 @@
  * layout may change between versions; scripts should use `--json` (see json-report.ts).
  */
 import { isAbsolute, relative } from 'node:path';
+import { listOf, type HistogramBucket, type Listing, type LogInfo, type RegionInfo, type TaskEventInfo, type TaskInfo, type TraceStats } from '../analysis/analysis-types.js';
+import { formatLocation } from '../analysis/analysis.js';
+import { SKETCH_EXACT_BELOW, type DurationStats } from '../analysis/duration-digest.js';
+import { formatDuration, formatTimestamp } from '../analysis/format-duration.js';
 import type { ReadStatus, SourceLocation } from '../format/events.js';
-import { formatLocation } from './analysis.js';
-import { listOf, type HistogramBucket, type Listing, type LogInfo, type RegionInfo, type TaskEventInfo, type TaskInfo, type TraceStats } from './analysis-types.js';
-import { SKETCH_EXACT_BELOW, type DurationStats } from './duration-digest.js';
-import { formatDuration } from './format-duration.js';
 import { renderTable, tableChunks, type Column } from './table.js';
 
 /** How to print: locations under `cwd` are shown relative to it. */
@@ -119,8 +119,8 @@ function taskBlock(task: TaskInfo, options: TextOptions): string {
       [
         ['parent', task.parent === null ? 'unknown' : task.parent === 0 ? '0 (background)' : String(task.parent)],
         ['children', task.children.length > 0 ? task.children.join(', ') : '-'],
-        ['start', formatDuration(task.start)],
-        ['end', formatDuration(task.end)],
+        ['start', formatTimestamp(task.start)],
+        ['end', formatTimestamp(task.end)],
         ['latency', `${task.complete ? '' : '≥'}${formatDuration(task.latency)}`],
         ['flows', task.flows.join(', ') || '-'],
       ],
@@ -132,7 +132,7 @@ function taskBlock(task: TaskInfo, options: TextOptions): string {
       ...renderTable(
         [{ title: 'TIME', align: 'right' }, { title: 'SINCE START', align: 'right' }, { title: 'FLOW', align: 'right' }, { title: 'EVENT' }, { title: 'LOCATION' }],
         task.events.map((event) => [
-          formatDuration(event.ts),
+          formatTimestamp(event.ts),
           formatDuration(event.ts - task.start),
           String(event.flow),
           taskEventText(event),

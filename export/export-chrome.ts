@@ -6,13 +6,13 @@
  * tasks open at one time, not with the trace.
  */
 import type { Writable } from 'node:stream';
+import { formatDuration } from '../analysis/format-duration.js';
+import { IdSet } from '../analysis/id-set.js';
+import type { TraceSource } from '../analysis/reader.js';
 import { TraceDecoder } from '../format/decode.js';
 import type { MisuseName, Nanos, ReadStatus, SourceLocation, TraceEvent, TraceHeader } from '../format/events.js';
 import { decodePaced, PacedWriter, WarningList } from './export-io.js';
 import type { ExportOptions, ExportResult } from './export-types.js';
-import { formatDuration } from './format-duration.js';
-import { IdSet } from './id-set.js';
-import type { TraceSource } from './reader.js';
 
 export interface ChromeExportOptions extends ExportOptions {
   /**

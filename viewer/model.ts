@@ -3,15 +3,15 @@
  * viewer's JSON API over it (filtered task, region and log lists, task pages, the visible part of the
  * timeline). Pure data in, plain JSON-friendly objects out; the HTTP layer is server.ts.
  */
-import type { Nanos } from '../../format/events.js';
-import type { TaskInfo, TraceStats } from '../analysis-types.js';
-import { bucketLowerBound, latencyBucket } from '../histogram.js';
-import type { TraceSource } from '../reader.js';
-import { formatLocation } from '../summary.js';
-import { tasksText } from '../text-report.js';
+import type { TaskInfo, TraceStats } from '../analysis/analysis-types.js';
+import { bucketLowerBound, latencyBucket } from '../analysis/histogram.js';
+import type { TraceSource } from '../analysis/reader.js';
+import { formatLocation } from '../analysis/summary.js';
+import { loadTraceTables, type TraceTables } from '../analysis/trace-tables.js';
+import type { Nanos } from '../format/events.js';
+import { tasksText } from '../report/text-report.js';
 import { CounterSeries, IntervalRow, RowPacker, type CounterPoint, type TimelineItem } from './timeline-index.js';
 import { firstLaneReaching, flowFacts, layOut, packFlows, type LaneLayout, type TimelineLayout } from './timeline-layout.js';
-import { loadTraceTables, type TraceTables } from '../trace-tables.js';
 
 /** The trace as the viewer holds it. */
 export interface ViewerModel {
@@ -86,7 +86,7 @@ export function summaryJson(model: ViewerModel) {
       problem: status.problem ? { kind: status.problem.kind, offset: status.problem.offset, reason: status.problem.reason } : null,
       bytesRead: status.bytesRead,
     },
-    problems: stats.problems.map((p) => ({ ...p, location: formatLocation(p.location) })),
+    problems: stats.problems,
     problemsLeftOut: stats.problemsLeftOut,
     logCategories: stats.logCategories,
   };
@@ -109,7 +109,7 @@ export function taskTypesJson(model: ViewerModel) {
 
 /** `/api/region-groups`: each group with its index, by which `/api/regions?group=` lists its regions. */
 export function regionGroupsJson(model: ViewerModel) {
-  return model.stats.regionGroups.map((g, index) => ({ ...g, index, location: formatLocation(g.location), histogram: g.histogram.map(bucketJson) }));
+  return model.stats.regionGroups.map((g, index) => ({ ...g, index, histogram: g.histogram.map(bucketJson) }));
 }
 
 /** Paging of a list: `offset` (default 0) and `limit` (default 200, at most 5000). */
@@ -206,7 +206,6 @@ export function taskJson(model: ViewerModel, id: number) {
   const parentRow = task.parent ? tables.taskRow(task.parent) : -1;
   return {
     ...task,
-    events: task.events.map((e) => ('location' in e ? { ...e, location: formatLocation(e.location) } : e)),
     text: tasksText([task], { cwd: model.cwd }),
     childTasks: children,
     parentType: parentRow >= 0 ? tables.taskType(parentRow) : null,
@@ -238,10 +237,7 @@ export function regionsJson(model: ViewerModel, query: URLSearchParams) {
       (typeIndex === null || r.type[i] === typeIndex) &&
       (inGroup === null || inGroup(r.location[i])) &&
       (duration === null || duration(r.end[i] - r.start[i], r.complete[i] === 1)),
-    (i) => {
-      const region = tables.region(i);
-      return { ...region, location: formatLocation(region.location) };
-    },
+    (i) => tables.region(i),
     query,
   );
 }
@@ -249,8 +245,7 @@ export function regionsJson(model: ViewerModel, query: URLSearchParams) {
 /** `/api/region/:id`: one region; null when there is none. */
 export function regionJson(model: ViewerModel, id: number) {
   if (!Number.isInteger(id) || id < 1 || id > model.tables.regions.length) return null;
-  const region = model.tables.region(id - 1);
-  return { ...region, location: formatLocation(region.location) };
+  return model.tables.region(id - 1);
 }
 
 /** `/api/logs`: logs in time order, filtered by `category` (exact) and `text` (the message contains it); paged. */
@@ -263,10 +258,7 @@ export function logsJson(model: ViewerModel, query: URLSearchParams) {
   return page(
     tables.logs.length,
     (i) => (categoryIndex === null || l.category[i] === categoryIndex) && (text === null || tables.messages[i].includes(text)),
-    (i) => {
-      const log = tables.log(i);
-      return { ...log, location: formatLocation(log.location) };
-    },
+    (i) => tables.log(i),
     query,
   );
 }

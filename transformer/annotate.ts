@@ -9,7 +9,7 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, isAbsolute, relative, resolve } from 'node:path';
 import type * as Morph from 'ts-morph';
 import type * as TS from 'typescript';
-import { leadingDirective } from '../transformer/directives.js';
+import { leadingDirective } from './directives.js';
 
 /** The line annotate adds (and the only kind of line `--remove` deletes): a region named by default. */
 export const REGION_DIRECTIVE = '// trace:region';
