@@ -47,9 +47,11 @@ interface RegionGroupAccumulator {
 }
 
 const misuseMessages: Record<MisuseName, string> = {
-  regionEndedTwice: 'was ended more than once; only the first end counts',
-  regionEndedOutOfOrder: 'was ended before a region nested in it; the regions of a flow must end innermost first',
-  regionEndedOnOtherFlow: 'was ended on another flow than the one that started it',
+  regionEndedTwice: 'was ended more than once; only the first end counts (end each region once)',
+  regionEndedOutOfOrder:
+    'was ended before a region nested in it; regions of one chain of execution must end innermost first (end the inner region first, or use withRegion, which ends them in order)',
+  regionEndedOnOtherFlow:
+    'was ended by a chain of execution that did not start it and is not inside it (a callback scheduled before the region began, or another request); end it where it began, or wrap the work in withRegion',
 };
 
 /** `file:line:column function`, the way the CLI prints a location. */
