@@ -1,0 +1,183 @@
+// The headline, measured: what tracing costs a real service. samples/http-service (a task per request,
+// `@traced` handlers and helpers, an await per request for its database lookup) under autocannon on
+// 127.0.0.1, in four variants, each a server process of its own:
+//
+//   uninstrumented      the same service compiled with plain tsc, its `@traced` lines removed: the baseline
+//   tracing off         the sample as tspc compiles it (tstrace's transformer), tracing never started
+//   tracing on          the same, tracing to a temporary file (default options), removed afterwards
+//   OpenTelemetry       the uninstrumented build with the OpenTelemetry Node SDK preloaded (bench/http-otel.mjs):
+//                       HTTP instrumentation, BatchSpanProcessor, an exporter that drops spans, and a span
+//                       around each method the sample marks `@traced`, the same work tstrace traces
+//
+// on Node 24 and on this Node, side by side (Node 24 first: performance is judged there). Every server
+// is warmed up, then the rounds are interleaved (each round runs every server once, in an order rotated
+// from round to round), and medians are reported: requests per second, p99 latency, and their ratios to
+// the uninstrumented build measured in the same round. Figures, not assertions: the goals are printed as
+// met / NOT MET.
+//
+//   npm run bench:http                 build, then the full run (5 rounds of 5 s per server, ~4 minutes)
+//   node bench/http.mjs --quick        a smoke run: 2 rounds of 1 s (needs a build; figures are rough)
+import { spawn } from 'node:child_process';
+import { rmSync, statSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { compileSample, compileSampleUninstrumented } from '../samples/build.mjs';
+import { benchNodes, lpad, pad, printMachine } from './machine.mjs';
+
+
+const quick = process.argv.includes('--quick');
+const config = quick ? { rounds: 2, seconds: 1, warmupSeconds: 1 } : { rounds: 5, seconds: 5, warmupSeconds: 3 };
+const CONNECTIONS = 100;
+// What each connection asks for, in turn, as samples/http-service/run.mjs does: one drink in six is not
+// on the menu (404, which is the service's answer, not an error).
+const DRINKS = ['espresso', 'cappuccino', 'flat-white', 'latte', 'mocha', 'matcha'];
+const SIZES = ['small', 'medium', 'large'];
+const REQUESTS = DRINKS.map((drink, i) => ({ method: 'GET', path: `/drinks/${drink}?size=${SIZES[i % SIZES.length]}` }));
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const sampleDir = join(benchDir, '..', 'samples', 'http-service');
+
+printMachine(`tstrace HTTP bench${quick ? ' (--quick: smoke run, figures are rough)' : ''}`);
+console.log(`samples/http-service under autocannon on 127.0.0.1: ${CONNECTIONS} connections, ${config.rounds} interleaved rounds of ${config.seconds} s per server (median reported), ${config.warmupSeconds} s of warm-up each`);
+
+compileSample(sampleDir);
+const plainDist = compileSampleUninstrumented(sampleDir, join(benchDir, '.work', 'http-service-plain'));
+const tracedDist = join(sampleDir, 'dist');
+
+const VARIANTS = [
+  { key: 'plain', name: 'uninstrumented (plain tsc)', main: join(plainDist, 'main.js') },
+  { key: 'off', name: 'tstrace, tracing never started', main: join(tracedDist, 'main.js') },
+  { key: 'on', name: 'tstrace, tracing on', main: join(tracedDist, 'main.js'), traced: true },
+  { key: 'otel', name: 'OpenTelemetry SDK', main: join(plainDist, 'main.js'), preload: join(benchDir, 'http-otel.mjs') },
+];
+
+/** Starts `variant` of the service on `node`; resolves once it listens. Its output is collected, not shown. */
+function serve(node, variant) {
+  const trace = variant.traced ? join(tmpdir(), `tstrace-bench-http-${process.pid}-node${node.major}.trace`) : null;
+  const args = [...(variant.preload ? ['--import', variant.preload] : []), variant.main];
+  const env = { ...process.env, TSTRACE_SAMPLE_TRACE: trace ?? 'off', TSTRACE_BENCH_SERVICE: join(plainDist, 'service.js') };
+  const child = spawn(node.binary, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env });
+  const lines = [];
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      lines.push(line);
+      const url = /^Serving drinks on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line)?.[1];
+      if (url) resolve({ node, variant, url, trace, lines, exited, stop: () => child.connected && child.disconnect(), rounds: [] });
+    });
+    exited.then((code) => reject(new Error(`${variant.name} on node ${node.major} exited (code ${code}) before it listened`)));
+  });
+}
+
+/** Loads `server` for `seconds`; returns req/s (answered requests over the elapsed time), p99 (ms) and what went wrong. */
+async function load(server, seconds) {
+  const result = await autocannon({ url: server.url, connections: CONNECTIONS, duration: seconds, requests: REQUESTS });
+  const answered = result['2xx'] + result.non2xx;
+  return { rps: answered / result.duration, p99: result.latency.p99, errors: result.errors + result.timeouts, unexpected: result.non2xx - result['4xx'] };
+}
+
+/** Tracing on: a task per request served and nothing dropped, or its figure is too good. */
+async function traceCheck(server) {
+  // This checkout's reader (the service imports this checkout's runtime); compileSample checked it is built.
+  const { summarizeTrace } = await import(new URL('../dist/esm/tool/index.js', import.meta.url).href);
+  const { summary, status } = await summarizeTrace(server.trace);
+  const served = servedBy(server);
+  const mb = (statSync(server.trace).size / 1e6).toFixed(1);
+  const whole = status.complete ? '' : ` (INCOMPLETE: ${status.problem?.kind} at byte ${status.problem?.offset})`;
+  return `  tracing on wrote ${mb} MB${whole}: ${summary.tasks.toLocaleString('en-US')} tasks for ${served.toLocaleString('en-US')} requests served, ${summary.events.toLocaleString('en-US')} events, ${summary.dropped} dropped`;
+}
+
+/** How many requests the service says it served, from its last words. */
+const servedBy = (server) => Number(/^(?:Served|Traced) (\d+) request/.exec(server.lines.find((l) => /^(Served|Traced) /.test(l)) ?? '')?.[1] ?? NaN);
+
+/** OpenTelemetry: five spans per request (the HTTP server span and the four methods') for the figure to count. */
+function otelCheck(server) {
+  const spans = Number(/^OpenTelemetry: (\d+) spans exported$/.exec(server.lines.find((l) => l.startsWith('OpenTelemetry:')) ?? '')?.[1] ?? NaN);
+  const served = servedBy(server);
+  return `  OpenTelemetry exported ${spans.toLocaleString('en-US')} spans for ${served.toLocaleString('en-US')} requests served: ${(spans / served).toFixed(2)} per request (5 expected)`;
+}
+
+const nodes = benchNodes();
+const servers = [];
+const loads = [];
+const started = Date.now();
+try {
+  for (const node of nodes) for (const variant of VARIANTS) servers.push(await serve(node, variant));
+  for (const server of servers) {
+    process.stderr.write(`  warm-up: ${server.variant.name}, node ${server.node.major}\n`);
+    await load(server, config.warmupSeconds);
+  }
+  for (let round = 0; round < config.rounds; round++) {
+    // Rotated each round, so that no server always runs first or right after the same one.
+    const order = servers.map((_, i) => servers[(i + round) % servers.length]);
+    for (const server of order) server.rounds[round] = await load(server, config.seconds);
+    loads.push(loadavg()[0]);
+    process.stderr.write(`  round ${round + 1}/${config.rounds} done (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
+  }
+} finally {
+  for (const server of servers) server.stop();
+}
+const exitCodes = await Promise.all(servers.map((server) => server.exited));
+
+// ---------------------------------------------------------------------------------------------------
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const percent = (ratio) => `${ratio >= 1 ? '+' : '−'}${(Math.abs(ratio - 1) * 100).toFixed(1)} %`;
+const serverOf = (node, key) => servers.find((s) => s.node === node && s.variant.key === key);
+/** The median over rounds of `a`'s figure `field` divided by `b`'s in the same round. */
+const pairedRatio = (a, b, field) => median(a.rounds.map((r, i) => r[field] / b.rounds[i][field]));
+
+console.log(`\nload average (1 min) after each round: ${loads.map((l) => l.toFixed(2)).join(', ')}  (the bench's own server and client keep about 2 busy)`);
+const notes = [];
+for (const node of nodes) {
+  const plain = serverOf(node, 'plain');
+  console.log(`\nnode ${node.version}`);
+  console.log(`${pad('variant', 34)}${lpad('req/s', 8)}${lpad('min–max', 14)}${lpad('p99 ms', 8)}${lpad('req/s vs uninstr.', 19)}${lpad('p99 vs uninstr.', 17)}`);
+  console.log('-'.repeat(100));
+  for (const variant of VARIANTS) {
+    const server = serverOf(node, variant.key);
+    const rps = server.rounds.map((r) => r.rps);
+    const same = server === plain;
+    console.log(
+      pad(variant.name, 34) +
+        lpad(median(rps).toFixed(0), 8) +
+        lpad(`${Math.min(...rps).toFixed(0)}–${Math.max(...rps).toFixed(0)}`, 14) +
+        lpad(median(server.rounds.map((r) => r.p99)).toFixed(0), 8) +
+        lpad(same ? '' : `${pairedRatio(server, plain, 'rps').toFixed(3)}× (${percent(pairedRatio(server, plain, 'rps'))})`, 19) +
+        lpad(same ? '' : `${pairedRatio(server, plain, 'p99').toFixed(2)}×`, 17),
+    );
+    const errors = server.rounds.reduce((sum, r) => sum + r.errors + r.unexpected, 0);
+    if (errors > 0) notes.push(`WARNING: ${variant.name} on node ${node.major}: ${errors} errors, timeouts or unexpected statuses; its figures are not comparable.`);
+  }
+  console.log(await traceCheck(serverOf(node, 'on')));
+  console.log(otelCheck(serverOf(node, 'otel')));
+}
+for (const note of notes) console.log(note);
+const failed = servers.filter((_, i) => exitCodes[i] !== 0);
+for (const server of failed) console.log(`WARNING: ${server.variant.name} on node ${server.node.major} exited with code ${exitCodes[servers.indexOf(server)]}`);
+console.log(`\nreq/s: requests answered per second (median of rounds); "vs uninstr.": the median over rounds of the ratio to the uninstrumented build in the same round.`);
+
+// ---------------------------------------------------------------------------------------------------
+/** Each goal: [what, value on a node, met on a node]. */
+const goals = [
+  ['tracing on: ≤ 2 % fewer req/s', (node) => percent(pairedRatio(serverOf(node, 'on'), serverOf(node, 'plain'), 'rps')), (node) => pairedRatio(serverOf(node, 'on'), serverOf(node, 'plain'), 'rps') >= 0.98],
+  ['tracing never started: ≤ 0.5 % fewer', (node) => percent(pairedRatio(serverOf(node, 'off'), serverOf(node, 'plain'), 'rps')), (node) => pairedRatio(serverOf(node, 'off'), serverOf(node, 'plain'), 'rps') >= 0.995],
+  [
+    'tracing on ahead of OpenTelemetry',
+    (node) => `${pairedRatio(serverOf(node, 'on'), serverOf(node, 'otel'), 'rps').toFixed(2)}× req/s, ${pairedRatio(serverOf(node, 'on'), serverOf(node, 'otel'), 'p99').toFixed(2)}× p99`,
+    (node) => pairedRatio(serverOf(node, 'on'), serverOf(node, 'otel'), 'rps') > 1,
+  ],
+];
+console.log(`\n${pad('goals', 40)}${nodes.map((node) => pad(`node ${node.major}`, 36)).join('')}`);
+for (const [what, value, met] of goals) {
+  console.log(`  ${pad(what, 38)}${nodes.map((node) => pad(`${met(node) ? 'met' : 'NOT MET'}  ${value(node)}`, 36)).join('')}`);
+}
+
+for (const server of servers) if (server.trace) rmSync(server.trace, { force: true });
+console.log(`\ntotal ${((Date.now() - started) / 1000).toFixed(1)} s`);
