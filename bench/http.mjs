@@ -10,18 +10,20 @@
 //                       around each method the sample marks `@traced`, the same work tstrace traces
 //
 // on Node 24 and on this Node, side by side (Node 24 first: performance is judged there). Every server
-// is warmed up, then the rounds are interleaved (each round runs every server once, in an order rotated
-// from round to round), and medians are reported: requests per second, p99 latency, and their ratios to
-// the uninstrumented build measured in the same round. Figures, not assertions: the goals are printed as
-// met / NOT MET.
+// is warmed up, then the rounds are interleaved (each round loads every server once, one Node's after the
+// other's, in an order rotated from round to round), and medians are reported: requests per second, p99
+// latency, the server's CPU time per request (user + system, all its threads, from /proc), and their
+// ratios to the uninstrumented build measured in the same round. On a busy machine req/s and p99 depend
+// on how much of the CPU the server got; CPU time per request is what the work cost, whoever else ran.
+// Figures, not assertions: the goals are printed as met / NOT MET, on req/s and on CPU per request.
 //
-//   npm run bench:http                 build, then the full run (5 rounds of 5 s per server, ~4 minutes)
+//   npm run bench:http                 build, then the full run (7 rounds of 3 s per server, ~4 minutes)
 //   node bench/http.mjs --quick        a smoke run: 2 rounds of 1 s (needs a build; figures are rough)
 //   node bench/http.mjs --only=off --node=20 --rounds=9 --seconds=3
 //                                      an A/B of some variants (the uninstrumented one always runs) on
 //                                      one Node, with more or shorter rounds (the goals need every variant)
-import { spawn } from 'node:child_process';
-import { rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -34,7 +36,7 @@ import { benchNodes, lpad, pad, printMachine } from './machine.mjs';
 const quick = process.argv.includes('--quick');
 /** The value of the option `--name=value`, or undefined. */
 const option = (name) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
-const config = quick ? { rounds: 2, seconds: 1, warmupSeconds: 1 } : { rounds: 5, seconds: 5, warmupSeconds: 3 };
+const config = quick ? { rounds: 2, seconds: 1, warmupSeconds: 1 } : { rounds: 7, seconds: 3, warmupSeconds: 3 };
 config.rounds = Number(option('rounds') ?? config.rounds);
 config.seconds = Number(option('seconds') ?? config.seconds);
 const CONNECTIONS = 100;
@@ -75,17 +77,47 @@ function serve(node, variant) {
     createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(line);
       const url = /^Serving drinks on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line)?.[1];
-      if (url) resolve({ node, variant, url, trace, lines, exited, stop: () => child.connected && child.disconnect(), rounds: [] });
+      if (url) resolve({ node, variant, url, trace, lines, exited, pid: child.pid, stop: () => child.connected && child.disconnect(), rounds: [] });
     });
     exited.then((code) => reject(new Error(`${variant.name} on node ${node.major} exited (code ${code}) before it listened`)));
   });
 }
 
-/** Loads `server` for `seconds`; returns req/s (answered requests over the elapsed time), p99 (ms) and what went wrong. */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** The CPU time (user + system, every thread) process `pid` has used, in µs; NaN where /proc cannot tell. */
+function cpuMicros(pid) {
+  try {
+    // Fields 14 and 15 of /proc/PID/stat, counted after the command name (in parentheses) ends.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Loads `server` for `seconds`; returns req/s (answered requests over the elapsed time), p99 (ms),
+ * the server's CPU µs per answered request, and what went wrong.
+ */
 async function load(server, seconds) {
+  const cpuBefore = cpuMicros(server.pid);
   const result = await autocannon({ url: server.url, connections: CONNECTIONS, duration: seconds, requests: REQUESTS });
   const answered = result['2xx'] + result.non2xx;
-  return { rps: answered / result.duration, p99: result.latency.p99, errors: result.errors + result.timeouts, unexpected: result.non2xx - result['4xx'] };
+  return {
+    rps: answered / result.duration,
+    p99: result.latency.p99,
+    cpu: (cpuMicros(server.pid) - cpuBefore) / answered,
+    errors: result.errors + result.timeouts,
+    unexpected: result.non2xx - result['4xx'],
+  };
 }
 
 /** Tracing on: a task per request served and nothing dropped, or its figure is too good. */
@@ -121,8 +153,13 @@ try {
     await load(server, config.warmupSeconds);
   }
   for (let round = 0; round < config.rounds; round++) {
-    // Rotated each round, so that no server always runs first or right after the same one.
-    const order = servers.map((_, i) => servers[(i + round) % servers.length]);
+    // One Node's servers after the other's, so that each is compared with its baseline a few seconds
+    // apart; the Nodes alternate and each one's servers are rotated from round to round, so that none
+    // always runs first or right after the same one.
+    const order = [...nodes.slice(round % nodes.length), ...nodes.slice(0, round % nodes.length)].flatMap((node) => {
+      const own = servers.filter((server) => server.node === node);
+      return own.map((_, i) => own[(i + round) % own.length]);
+    });
     for (const server of order) server.rounds[round] = await load(server, config.seconds);
     loads.push(loadavg()[0]);
     process.stderr.write(`  round ${round + 1}/${config.rounds} done (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
@@ -149,8 +186,9 @@ const notes = [];
 for (const node of nodes) {
   const plain = serverOf(node, 'plain');
   console.log(`\nnode ${node.version}`);
-  console.log(`${pad('variant', 34)}${lpad('req/s', 8)}${lpad('min–max', 14)}${lpad('p99 ms', 8)}${lpad('req/s vs uninstr.', 19)}${lpad('p99 vs uninstr.', 17)}`);
-  console.log('-'.repeat(100));
+  console.log(`${pad('', 34)}${lpad('req/s', 8)}${lpad('min–max', 14)}${lpad('p99', 7)}${lpad('CPU/req', 10)}${lpad('vs uninstrumented', 46)}`);
+  console.log(`${pad('variant', 34)}${lpad('', 8)}${lpad('', 14)}${lpad('ms', 7)}${lpad('µs', 10)}${lpad('req/s', 19)}${lpad('p99', 8)}${lpad('CPU/req', 19)}`);
+  console.log('-'.repeat(119));
   for (const variant of VARIANTS) {
     const server = serverOf(node, variant.key);
     const rps = server.rounds.map((r) => r.rps);
@@ -159,9 +197,11 @@ for (const node of nodes) {
       pad(variant.name, 34) +
         lpad(median(rps).toFixed(0), 8) +
         lpad(`${Math.min(...rps).toFixed(0)}–${Math.max(...rps).toFixed(0)}`, 14) +
-        lpad(median(server.rounds.map((r) => r.p99)).toFixed(0), 8) +
+        lpad(median(server.rounds.map((r) => r.p99)).toFixed(0), 7) +
+        lpad(median(server.rounds.map((r) => r.cpu)).toFixed(1), 10) +
         lpad(same ? '' : `${pairedRatio(server, plain, 'rps').toFixed(3)}× (${percent(pairedRatio(server, plain, 'rps'))})`, 19) +
-        lpad(same ? '' : `${pairedRatio(server, plain, 'p99').toFixed(2)}×`, 17),
+        lpad(same ? '' : `${pairedRatio(server, plain, 'p99').toFixed(2)}×`, 8) +
+        lpad(same ? '' : `${pairedRatio(server, plain, 'cpu').toFixed(3)}× (${percent(pairedRatio(server, plain, 'cpu'))})`, 19),
     );
     const errors = server.rounds.reduce((sum, r) => sum + r.errors + r.unexpected, 0);
     if (errors > 0) notes.push(`WARNING: ${variant.name} on node ${node.major}: ${errors} errors, timeouts or unexpected statuses; its figures are not comparable.`);
@@ -171,25 +211,31 @@ for (const node of nodes) {
 }
 for (const note of notes) console.log(note);
 servers.forEach((server, i) => exitCodes[i] !== 0 && console.log(`WARNING: ${server.variant.name} on node ${server.node.major} exited with code ${exitCodes[i]}`));
-console.log(`\nreq/s: requests answered per second (median of rounds); "vs uninstr.": the median over rounds of the ratio to the uninstrumented build in the same round.`);
+console.log(`\nreq/s: requests answered per second; CPU/req: the server's CPU time (user + system, all threads) per request answered; each the median of rounds.`);
+console.log(`vs uninstrumented: the median over rounds of the ratio to the uninstrumented build on the same Node in the same round.`);
 
 // ---------------------------------------------------------------------------------------------------
-/** The median over rounds of `a`'s req/s over `b`'s, on `node`. */
-const rpsRatio = (node, a, b) => pairedRatio(serverOf(node, a), serverOf(node, b), 'rps');
-/** Each goal: [what, met on a node, its figure on a node]. */
+/** The median over rounds of `a`'s `field` over `b`'s, on `node`. */
+const ratio = (node, a, b, field) => pairedRatio(serverOf(node, a), serverOf(node, b), field);
+/**
+ * Each goal: [what, met on a node, its figure on a node]. A throughput loss of x % is x % fewer req/s,
+ * or, counted in CPU, 1 / (1 − x %) times the CPU per request (2 % fewer = 1.0204×).
+ */
 const goals = [
-  ['tracing on: ≤ 2 % fewer req/s', (node) => rpsRatio(node, 'on', 'plain') >= 0.98, (node) => percent(rpsRatio(node, 'on', 'plain'))],
-  ['tracing never started: ≤ 0.5 % fewer', (node) => rpsRatio(node, 'off', 'plain') >= 0.995, (node) => percent(rpsRatio(node, 'off', 'plain'))],
+  ['tracing on: ≤ 2 % fewer req/s', (node) => ratio(node, 'on', 'plain', 'rps') >= 0.98, (node) => percent(ratio(node, 'on', 'plain', 'rps'))],
+  ['  … counted in CPU per request', (node) => ratio(node, 'on', 'plain', 'cpu') <= 1 / 0.98, (node) => `${percent(1 / ratio(node, 'on', 'plain', 'cpu'))} req/s`],
+  ['tracing never started: ≤ 0.5 % fewer', (node) => ratio(node, 'off', 'plain', 'rps') >= 0.995, (node) => percent(ratio(node, 'off', 'plain', 'rps'))],
+  ['  … counted in CPU per request', (node) => ratio(node, 'off', 'plain', 'cpu') <= 1 / 0.995, (node) => `${percent(1 / ratio(node, 'off', 'plain', 'cpu'))} req/s`],
   [
     'tracing on ahead of OpenTelemetry',
-    (node) => rpsRatio(node, 'on', 'otel') > 1,
-    (node) => `${rpsRatio(node, 'on', 'otel').toFixed(2)}× req/s, ${pairedRatio(serverOf(node, 'on'), serverOf(node, 'otel'), 'p99').toFixed(2)}× p99`,
+    (node) => ratio(node, 'on', 'otel', 'rps') > 1 && ratio(node, 'on', 'otel', 'cpu') < 1,
+    (node) => `${ratio(node, 'on', 'otel', 'rps').toFixed(2)}× req/s, ${ratio(node, 'on', 'otel', 'p99').toFixed(2)}× p99, ${ratio(node, 'on', 'otel', 'cpu').toFixed(2)}× CPU`,
   ],
 ];
 if (VARIANTS.length === ALL_VARIANTS.length) {
-  console.log(`\n${pad('goals', 40)}${nodes.map((node) => pad(`node ${node.major}`, 36)).join('')}`);
+  console.log(`\n${pad('goals', 40)}${nodes.map((node) => pad(`node ${node.major}`, 44)).join('')}`);
   for (const [what, met, figure] of goals) {
-    console.log(`  ${pad(what, 38)}${nodes.map((node) => pad(`${met(node) ? 'met' : 'NOT MET'}  ${figure(node)}`, 36)).join('')}`);
+    console.log(`  ${pad(what, 38)}${nodes.map((node) => pad(`${met(node) ? 'met' : 'NOT MET'}  ${figure(node)}`, 44)).join('')}`);
   }
 } else {
   console.log('\ngoals: not judged (--only ran some variants)');
