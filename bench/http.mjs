@@ -179,7 +179,9 @@ const median = (values) => {
 const percent = (ratio) => `${ratio >= 1 ? '+' : '−'}${(Math.abs(ratio - 1) * 100).toFixed(1)} %`;
 const serverOf = (node, key) => servers.find((s) => s.node === node && s.variant.key === key);
 /** The median over rounds of `a`'s figure `field` divided by `b`'s in the same round. */
-const pairedRatio = (a, b, field) => median(a.rounds.map((r, i) => r[field] / b.rounds[i][field]));
+const pairedRatio = (a, b, field) => median(roundRatios(a, b, field));
+/** `a`'s figure `field` divided by `b`'s, round by round. */
+const roundRatios = (a, b, field) => a.rounds.map((r, i) => r[field] / b.rounds[i][field]);
 
 console.log(`\nload average (1 min) after each round: ${loads.map((l) => l.toFixed(2)).join(', ')}  (the bench's own server and client keep about 2 busy)`);
 const notes = [];
@@ -217,14 +219,19 @@ console.log(`vs uninstrumented: the median over rounds of the ratio to the unins
 // ---------------------------------------------------------------------------------------------------
 /** The median over rounds of `a`'s `field` over `b`'s, on `node`. */
 const ratio = (node, a, b, field) => pairedRatio(serverOf(node, a), serverOf(node, b), field);
+/** How `a`'s req/s compare with `b`'s: the median, and how far single rounds went (the noise). */
+const rpsChange = (node, a, b) => {
+  const ratios = roundRatios(serverOf(node, a), serverOf(node, b), 'rps');
+  return `${percent(median(ratios))} (rounds ${percent(Math.min(...ratios))} to ${percent(Math.max(...ratios))})`;
+};
 /**
  * Each goal: [what, met on a node, its figure on a node]. A throughput loss of x % is x % fewer req/s,
  * or, counted in CPU, 1 / (1 − x %) times the CPU per request (2 % fewer = 1.0204×).
  */
 const goals = [
-  ['tracing on: ≤ 2 % fewer req/s', (node) => ratio(node, 'on', 'plain', 'rps') >= 0.98, (node) => percent(ratio(node, 'on', 'plain', 'rps'))],
+  ['tracing on: ≤ 2 % fewer req/s', (node) => ratio(node, 'on', 'plain', 'rps') >= 0.98, (node) => rpsChange(node, 'on', 'plain')],
   ['  … counted in CPU per request', (node) => ratio(node, 'on', 'plain', 'cpu') <= 1 / 0.98, (node) => `${percent(1 / ratio(node, 'on', 'plain', 'cpu'))} req/s`],
-  ['tracing never started: ≤ 0.5 % fewer', (node) => ratio(node, 'off', 'plain', 'rps') >= 0.995, (node) => percent(ratio(node, 'off', 'plain', 'rps'))],
+  ['tracing never started: ≤ 0.5 % fewer', (node) => ratio(node, 'off', 'plain', 'rps') >= 0.995, (node) => rpsChange(node, 'off', 'plain')],
   ['  … counted in CPU per request', (node) => ratio(node, 'off', 'plain', 'cpu') <= 1 / 0.995, (node) => `${percent(1 / ratio(node, 'off', 'plain', 'cpu'))} req/s`],
   [
     'tracing on ahead of OpenTelemetry',
@@ -233,9 +240,9 @@ const goals = [
   ],
 ];
 if (VARIANTS.length === ALL_VARIANTS.length) {
-  console.log(`\n${pad('goals', 40)}${nodes.map((node) => pad(`node ${node.major}`, 44)).join('')}`);
+  console.log(`\n${pad('goals', 40)}${nodes.map((node) => pad(`node ${node.major}`, 52)).join('')}`);
   for (const [what, met, figure] of goals) {
-    console.log(`  ${pad(what, 38)}${nodes.map((node) => pad(`${met(node) ? 'met' : 'NOT MET'}  ${figure(node)}`, 44)).join('')}`);
+    console.log(`  ${pad(what, 38)}${nodes.map((node) => pad(`${met(node) ? 'met' : 'NOT MET'}  ${figure(node)}`, 52)).join('')}`);
   }
 } else {
   console.log('\ngoals: not judged (--only ran some variants)');
