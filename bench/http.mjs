@@ -3,7 +3,7 @@
 // 127.0.0.1, in four variants, each a server process of its own:
 //
 //   uninstrumented      the same service compiled with plain tsc, its `@traced` lines removed: the baseline
-//   tracing off         the sample as tspc compiles it (tstrace's transformer), tracing never started
+//   never started       the sample as tspc compiles it (tstrace's transformer), tracing never started
 //   tracing on          the same, tracing to a temporary file (default options), removed afterwards
 //   OpenTelemetry       the uninstrumented build with the OpenTelemetry Node SDK preloaded (bench/http-otel.mjs):
 //                       HTTP instrumentation, BatchSpanProcessor, an exporter that drops spans, and a span
@@ -31,7 +31,6 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { compileSample, compileSampleUninstrumented } from '../samples/build.mjs';
 import { benchNodes, lpad, pad, printMachine } from './machine.mjs';
-
 
 const quick = process.argv.includes('--quick');
 /** The value of the option `--name=value`, or undefined. */
