@@ -9,9 +9,8 @@
 //   node bench/run.mjs --quick    a smoke run with few iterations and a 1M-event trace (needs a build)
 //   TSTRACE_BENCH_DIST=/other/dist/esm node bench/run.mjs    measure another build (A/B a change)
 import { execFileSync } from 'node:child_process';
-import { arch, cpus, loadavg, platform, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { node24 } from '../scripts/node24.mjs';
+import { benchNodes, lpad, pad, printMachine } from './machine.mjs';
 import { runtimeDir } from './runtime-dir.mjs';
 import { runReaderBench } from './reader.mjs';
 import { runTransformerBench } from './transformer.mjs';
@@ -21,11 +20,7 @@ const config = quick
   ? { rounds: 3, warmups: 1, roundMs: 30, minN: 200_000, maxN: 500_000, pairs: 1_000_000, chunk: 20_000, verifyFile: true, awaitTax: { rounds: 3, n: 100_000 } }
   : { rounds: 9, warmups: 2, roundMs: 250, minN: 1_000_000, maxN: 5_000_000, pairs: 5_000_000, chunk: 20_000, verifyFile: true, awaitTax: { rounds: 9, n: 500_000 } };
 
-const cpuList = cpus();
-console.log(`tstrace bench${quick ? ' (--quick: smoke run, figures are rough)' : ''}`);
-console.log(`${platform()} ${arch()} ${release()}; CPU: ${cpuList[0]?.model ?? 'unknown'} × ${cpuList.length}`);
-const load = loadavg()[0];
-console.log(`load average (1 min) before the run: ${load.toFixed(2)}${load > 0.5 ? '  — other processes are using the CPU; figures will be noisier and higher' : ''}`);
+printMachine(`tstrace bench${quick ? ' (--quick: smoke run, figures are rough)' : ''}`);
 console.log(`rounds: ${config.rounds} (median reported), warm-up rounds: ${config.warmups}, ~${config.roundMs} ms per round, n per round in [${config.minN}, ${config.maxN}]`);
 console.log(`runtime: ${runtimeDir}`);
 console.log(`tracing on = start(file) with default options (gc, heap, eventLoop), stopped after each round\n`);
@@ -34,18 +29,10 @@ const started = Date.now();
 // The hot path on each Node in a child process of its own: Node 24 first (performance is judged there).
 const hotPath = fileURLToPath(new URL('./hot-path.mjs', import.meta.url));
 const runOn = (binary) => JSON.parse(execFileSync(binary, [hotPath, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20, env: process.env }).toString());
-let n24Binary = null;
-try {
-  n24Binary = node24();
-} catch (error) {
-  console.log(`Node 24 not available (${error.message}): Node ${process.versions.node} only\n`);
-}
-const runs = [...(n24Binary ? [runOn(n24Binary)] : []), runOn(process.execPath)];
+const runs = benchNodes().map((node) => runOn(node.binary));
 
 // ---------------------------------------------------------------------------------------------------
 const fmt = (x, digits = 1) => (x >= 100 ? x.toFixed(0) : x.toFixed(digits));
-const pad = (s, w) => String(s).padEnd(w);
-const lpad = (s, w) => String(s).padStart(w);
 const tracingLabel = { on: 'on', off: 'off', peer: '-' };
 
 for (const run of runs) {

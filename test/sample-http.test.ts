@@ -1,7 +1,11 @@
 // The HTTP service sample (`npm run sample:http`), run end to end: it serves 50 requests, 10 at a time,
 // on loopback; its trace tells each request as a task, made of the regions that the transformer
 // compiled in from `@traced` — with no hand-written tracing in the service.
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegionInfo, TaskInfo, TraceAnalysis } from '../analysis/analysis-types.js';
 import { analyzeTrace } from '../analysis/analysis.js';
@@ -114,6 +118,37 @@ describe('samples/http-service (npm run sample:http)', () => {
     for (const task of trace.tasks) {
       const create = task.events.find((e) => e.kind === 'create')!;
       expect(create.location).toEqual(regionsOf(task)[0]!.location);
+    }
+  });
+
+  // How `npm run bench:http` measures the instrumented code with tracing never started.
+  it('serves without tracing, and writes no trace file, when TSTRACE_SAMPLE_TRACE=off', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'tstrace-sample-off-'));
+    try {
+      const service = spawn(process.execPath, [samplePath('http-service', 'dist', 'main.js')], {
+        cwd,
+        env: { ...process.env, TSTRACE_SAMPLE_TRACE: 'off' },
+        stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      });
+      const exited = new Promise<number | null>((resolve) => service.once('exit', resolve));
+      const lines: string[] = [];
+      const url = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: service.stdout! }).on('line', (line) => {
+          lines.push(line);
+          const served = /^Serving drinks on (http:\/\/\S+)$/.exec(line)?.[1];
+          if (served) resolve(served);
+        });
+        exited.then((code) => reject(new Error(`the service exited (code ${code}) before it listened`)));
+      });
+      const response = await fetch(`${url}/drinks/latte?size=large`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ drink: 'latte', size: 'large', price: '4.94' });
+      service.disconnect();
+      expect(await exited).toBe(0);
+      expect(lines.at(-1)).toBe('Served 1 request (tracing off)');
+      expect(readdirSync(cwd)).toEqual([]);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
     }
   });
 });

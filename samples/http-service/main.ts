@@ -1,5 +1,8 @@
 /**
  * Serves the drinks service on 127.0.0.1 while tracing it to `trace.out` in the current directory.
+ * The environment variable `TSTRACE_SAMPLE_TRACE` changes where: `off` never starts tracing (the
+ * instrumented code then runs with tracing off, as `npm run bench:http` measures it), any other value
+ * is the trace file's path.
  *
  * Listens on the port given as first argument (default 0: any free port) and prints
  * `Serving drinks on http://127.0.0.1:PORT`. Shuts down on Ctrl-C (SIGINT), SIGTERM, or when the
@@ -11,7 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { start, stop } from 'tstrace';
 import { Database, DrinkService } from './service.js';
 
-const TRACE_FILE = 'trace.out';
+/** The trace file, or null when tracing is never started. */
+const traceFile = process.env.TSTRACE_SAMPLE_TRACE === 'off' ? null : process.env.TSTRACE_SAMPLE_TRACE || 'trace.out';
 
 const service = new DrinkService(
   new Database([
@@ -23,7 +27,7 @@ const service = new DrinkService(
   ]),
 );
 
-start(TRACE_FILE);
+if (traceFile !== null) start(traceFile);
 
 let requests = 0;
 const server = createServer((req, res) => {
@@ -46,8 +50,13 @@ async function shutdown(): Promise<void> {
   stopping = true;
   // close() stops accepting connections, closes idle ones and waits for requests in progress.
   await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+  const served = `${requests} request${requests === 1 ? '' : 's'}`;
+  if (traceFile === null) {
+    console.log(`Served ${served} (tracing off)`);
+    return;
+  }
   await stop();
-  console.log(`Traced ${requests} request${requests === 1 ? '' : 's'}: the trace is in ${TRACE_FILE}`);
+  console.log(`Traced ${served}: the trace is in ${traceFile}`);
 }
 
 process.once('SIGINT', shutdown);
