@@ -38,7 +38,7 @@ export interface ViewerOptions {
   readonly host?: string;
   /** Locations under this folder are shown relative to it. */
   readonly cwd?: string;
-  /** The folder of index.html, viewer.js and viewer.css; default: the assets/ next to this module. */
+  /** The folder of index.html, viewer.js, viewer.css and favicon.svg; default: the assets/ next to this module. */
   readonly assetsDir?: string;
 }
 
@@ -68,6 +68,7 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   const host = options.host ?? '127.0.0.1';
   const model = await loadViewerModel(options.source ?? options.file, cwd);
   const assets = options.assetsDir ?? viewerAssetsDir();
+  // Known once listening (the port may be any free one); until then every request is refused.
   let allowed: ReadonlySet<string> = new Set();
   const server = createServer((request, response) => {
     if (!hostAllowed(request.headers.host, allowed)) {
