@@ -5,7 +5,7 @@
  * node_modules linked in) is packed with `npm pack`, which builds dist/ through the `prepare` script.
  * The tarball is installed with the toolchain the README names (TypeScript 5.9, ts-patch 3,
  * @types/node) into two fresh projects: an ES module project (`"type": "module"`) and a CommonJS
- * project (what `npm init -y` makes). In each:
+ * project (what `npm init -y` makes); and with TypeScript 6 + ts-patch 4 into a third, CommonJS. In each:
  * - a JavaScript program imports (or requires) the runtime, traces, and reads its trace back with
  *   `tstrace/reader`;
  * - a TypeScript program with `@traced` and `// trace:region` is compiled by `npx tspc` with
@@ -25,8 +25,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-/** What the README tells a user to install next to tstrace. */
-const TOOLCHAIN = ['typescript@5.9', 'ts-patch@3', '@types/node@20'];
+/** What the README tells a user to install next to tstrace: TypeScript 5.9 + ts-patch 3, or TypeScript 6 + ts-patch 4. */
+const TS5 = ['typescript@5.9', 'ts-patch@3', '@types/node@20'];
+const TS6 = ['typescript@6', 'ts-patch@4', '@types/node@20'];
 
 // npm passes its configuration to scripts as npm_* variables (under `npm test`): the consumer projects'
 // npm must not inherit them.
@@ -68,6 +69,21 @@ const unreachable = (error: unknown): boolean =>
   /\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|ENOTCACHED)\b/.test(error.result.stdout + error.result.stderr);
 
 type Flavour = 'esm' | 'cjs';
+
+interface Consumer {
+  /** Its folder's name. */
+  readonly name: string;
+  readonly flavour: Flavour;
+  readonly toolchain: readonly string[];
+}
+
+// TypeScript 6 in a CommonJS project: ES modules are TypeScript 6's default, CommonJS is where tstrace's
+// declarations come from its dist/cjs build.
+const consumers: readonly Consumer[] = [
+  { name: 'esm', flavour: 'esm', toolchain: TS5 },
+  { name: 'cjs', flavour: 'cjs', toolchain: TS5 },
+  { name: 'cjs-ts6', flavour: 'cjs', toolchain: TS6 },
+];
 
 /** The JavaScript program: the runtime traces, the reader reads the trace back. */
 const tracePrograms: Record<Flavour, string> = {
@@ -164,8 +180,8 @@ async function cleanCopy(to: string): Promise<void> {
 }
 
 /** A fresh project of the given flavour with the packed tarball and the toolchain installed, and its `npx tspc` build. */
-async function consumer(work: string, flavour: Flavour, tarball: string): Promise<{ dir: string; build: Result }> {
-  const dir = join(work, flavour);
+async function install(work: string, { name, flavour, toolchain }: Consumer, tarball: string): Promise<{ dir: string; build: Result }> {
+  const dir = join(work, name);
   mkdirSync(join(dir, 'src'), { recursive: true });
   await ok('npm', ['init', '-y'], dir);
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { type?: string };
@@ -174,15 +190,16 @@ async function consumer(work: string, flavour: Flavour, tarball: string): Promis
   writeFileSync(join(dir, 'trace.js'), tracePrograms[flavour]);
   writeFileSync(join(dir, 'src', 'app.ts'), instrumentedProgram);
   writeFileSync(join(dir, 'tsconfig.json'), tsconfig);
-  await ok('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball, ...TOOLCHAIN], dir);
-  // The slowest step, run here so that the two projects compile side by side; checked by a test.
+  // ts-patch 4 declares engines.node >= 22.15; it runs on Node 20 too (see test/transformer/typescript6.test.ts).
+  await ok('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--engine-strict=false', '--loglevel=error', tarball, ...toolchain], dir);
+  // The slowest step, run here so that the projects compile side by side; checked by a test.
   const build = await exec('npx', ['--no-install', 'tspc', '-p', '.'], dir);
   return { dir, build };
 }
 
 describe('installing the package from a clean checkout (npm pack, then npm install of the tarball)', () => {
   let work: string;
-  let setup: { tarball: string; packed: { mode: string; path: string }[]; projects: Record<Flavour, { dir: string; build: Result }> } | { skip: string } | undefined;
+  let setup: { tarball: string; packed: { mode: string; path: string }[]; projects: Record<string, { dir: string; build: Result }> } | { skip: string } | undefined;
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'tstrace-install-'));
@@ -199,11 +216,11 @@ describe('installing the package from a clean checkout (npm pack, then npm insta
         return { mode: fields[0], path: fields[fields.length - 1].replace(/^package\//, '') };
       });
     try {
-      const [esm, cjs] = await Promise.all([consumer(work, 'esm', tarball), consumer(work, 'cjs', tarball)]);
-      setup = { tarball, packed, projects: { esm, cjs } };
+      const installed = await Promise.all(consumers.map((consumer) => install(work, consumer, tarball)));
+      setup = { tarball, packed, projects: Object.fromEntries(consumers.map((consumer, i) => [consumer.name, installed[i]])) };
     } catch (error) {
       if (!unreachable(error) || inCI) throw error;
-      setup = { skip: `npm could not fetch ${TOOLCHAIN.join(', ')} (no network and not in npm's cache): ${String(error).split('\n')[0]}` };
+      setup = { skip: `npm could not fetch ${[...new Set([...TS5, ...TS6])].join(', ')} (no network and not in npm's cache): ${String(error).split('\n')[0]}` };
     }
   }, 300_000);
 
@@ -239,9 +256,9 @@ describe('installing the package from a clean checkout (npm pack, then npm insta
     expect(unexpected).toEqual([]);
   });
 
-  describe.each(['esm', 'cjs'] as const)('into a fresh %s project', (flavour) => {
+  describe.each(consumers.map((c) => ({ ...c, typescript: c.toolchain.slice(0, 2).join(' + ') })))('into a fresh $flavour project with $typescript', ({ name, flavour }) => {
     it('installs a working package: dist/, the CLI with its shebang, source maps carrying their sources', (ctx) => {
-      const dir = join(need(ctx).projects[flavour].dir, 'node_modules', 'tstrace');
+      const dir = join(need(ctx).projects[name].dir, 'node_modules', 'tstrace');
       expect(readFileSync(join(dir, 'dist', 'esm', 'cli', 'cli.js'), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
       const map = JSON.parse(readFileSync(join(dir, 'dist', flavour, 'runtime', 'index.js.map'), 'utf8')) as { sources: string[]; sourcesContent?: string[] };
       expect(map.sourcesContent?.length).toBe(map.sources.length);
@@ -249,7 +266,7 @@ describe('installing the package from a clean checkout (npm pack, then npm insta
     });
 
     it(`${flavour === 'esm' ? 'imports' : 'requires'} the runtime and the reader, and traces a program`, async (ctx) => {
-      const { dir } = need(ctx).projects[flavour];
+      const { dir } = need(ctx).projects[name];
       const report = JSON.parse(await ok(process.execPath, ['trace.js'], dir)) as { complete: boolean; kinds: string[] };
       expect(report.complete).toBe(true);
       expect(report.kinds.filter((k) => /^(task|region|log)/.test(k))).toEqual([
@@ -262,7 +279,7 @@ describe('installing the package from a clean checkout (npm pack, then npm insta
     });
 
     it('compiles @traced and // trace:region with npx tspc and the tstrace/transformer plugin; the program records them', async (ctx) => {
-      const { dir, build } = need(ctx).projects[flavour];
+      const { dir, build } = need(ctx).projects[name];
       expect(build.stdout + build.stderr).toBe('');
       expect(build.code).toBe(0);
       const js = readFileSync(join(dir, 'out', 'app.js'), 'utf8');
@@ -291,7 +308,7 @@ describe('installing the package from a clean checkout (npm pack, then npm insta
     });
 
     it('runs the tstrace command: npx tstrace --help', async (ctx) => {
-      const { dir } = need(ctx).projects[flavour];
+      const { dir } = need(ctx).projects[name];
       expect(await ok('npx', ['--no-install', 'tstrace', '--help'], dir)).toContain('Usage:');
     });
   });
