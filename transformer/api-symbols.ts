@@ -4,22 +4,22 @@ import type * as TS from 'typescript';
 
 interface PackageOf {
   readonly root: string;
-  readonly name: string | null;
+  readonly name: string;
 }
 const packageOfDir = new Map<string, PackageOf | null>();
 
-/** The nearest package.json above `dir`: its folder and name (cached). */
+/**
+ * The package `dir` belongs to: the nearest package.json above it that names a package (cached). A
+ * manifest without a name does not start a package: tstrace's own dist/cjs/package.json only says
+ * `{ "type": "commonjs" }`, and its files still belong to the tstrace package above it.
+ */
 function packageOf(dir: string): PackageOf | null {
   const cached = packageOfDir.get(dir);
   if (cached !== undefined) return cached;
   let found: PackageOf | null = null;
-  const manifest = join(dir, 'package.json');
-  if (existsSync(manifest)) {
-    try {
-      found = { root: dir, name: (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name ?? null };
-    } catch {
-      found = { root: dir, name: null };
-    }
+  const name = packageNameIn(dir);
+  if (name !== null) {
+    found = { root: dir, name };
   } else {
     const parent = dirname(dir);
     found = parent === dir ? null : packageOf(parent);
@@ -28,12 +28,24 @@ function packageOf(dir: string): PackageOf | null {
   return found;
 }
 
+/** The `name` of `dir/package.json`, or null when there is none (no manifest, no name, unreadable). */
+function packageNameIn(dir: string): string | null {
+  const manifest = join(dir, 'package.json');
+  if (!existsSync(manifest)) return null;
+  try {
+    const { name } = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown };
+    return typeof name === 'string' && name !== '' ? name : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The runtime's own files: `runtime/…` in the tstrace package (its sources or its dist builds). */
 const RUNTIME_FILE = /^(?:dist\/(?:esm|cjs)\/)?runtime\/[^/]+\.(?:d\.)?[cm]?ts$/;
 
 function isRuntimeDeclaration(fileName: string): boolean {
   const pkg = packageOf(dirname(fileName));
-  if (!pkg || pkg.name !== 'tstrace') return false;
+  if (pkg?.name !== 'tstrace') return false;
   return RUNTIME_FILE.test(relative(pkg.root, fileName).split(sep).join('/'));
 }
 
