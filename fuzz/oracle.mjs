@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { getHeapStatistics } from 'node:v8';
+import { chromeRuleProblems } from './chrome-rules.mjs';
 import { analyzeTrace, exportChrome, exportGo, readTrace, summarizeTrace } from 'tstrace/reader';
 
 const MB = 1024 * 1024;
@@ -191,6 +192,7 @@ export async function checkCase(c, { tmpDir, timeBoundMs = 5000, memoryBoundByte
         const doc = JSON.parse(text);
         if (!Array.isArray(doc.traceEvents)) fail('exportChrome', 'no traceEvents array');
         else if (doc.traceEvents.length !== chrome.events) fail('exportChrome', `${doc.traceEvents.length} events written, ${chrome.events} reported`);
+        else for (const problem of chromeRuleProblems(doc)) fail('exportChrome', `breaks a rule of docs/export.md: ${problem}`);
       } catch (error) {
         fail('exportChrome', `output is not JSON: ${error.message}`);
       }
