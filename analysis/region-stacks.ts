@@ -54,7 +54,9 @@ export class RegionStacks {
     if (!this.parents) return;
     const parent = this.flows.get(parentFlow);
     const forkParent = parent ? (parent.stack[parent.stack.length - 1 - regionsAbove] ?? parent.forkParent) : null;
-    this.flows.set(flow, { stack: [], forkParent });
+    // A flow started again (flow ids are never reused; a damaged trace may do it) keeps its open regions,
+    // as without parents, so the statistics do not depend on whether parents are kept.
+    this.flows.set(flow, { stack: this.flows.get(flow)?.stack ?? [], forkParent });
   }
 
   start(ts: Nanos, flow: number, task: number, type: string, location: SourceLocation | null): RegionRecord {

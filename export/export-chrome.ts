@@ -166,6 +166,8 @@ class ChromeExporter {
   private readonly rows: TaskRows | null;
   private readonly warnings = new WarningList();
   private lastTs = 0;
+  /** Latest time written on any flow's track: where a flow whose track was dropped starts again. */
+  private tracksTs = 0;
   private gcEnd = 0;
   private heapTs = 0;
   private eventLoopTs = 0;
@@ -248,7 +250,9 @@ class ChromeExporter {
     const { flow } = event;
     let track = this.flows.get(flow);
     if (!track) {
-      track = { stack: [], lastTs: event.ts, outOfOrderAbove: undefined };
+      // A flow seen before had its track dropped with its last time: its events may not go back before any
+      // time written on a track since (only a damaged trace has such events).
+      track = { stack: [], lastTs: this.namedFlows.has(flow) ? Math.max(event.ts, this.tracksTs) : event.ts, outOfOrderAbove: undefined };
       this.flows.set(flow, track);
     }
     const ts = this.onTrack(flow, track, event.ts);
@@ -318,6 +322,7 @@ class ChromeExporter {
       return track.lastTs;
     }
     track.lastTs = ts;
+    if (ts > this.tracksTs) this.tracksTs = ts;
     return ts;
   }
 
@@ -341,6 +346,7 @@ class ChromeExporter {
    * the `B` of the slice they bind to (`f` with `bp: "e"`): every viewer binds them the same way.
    */
   private arrow(name: 'fork' | 'subtask', id: number, from: ArrowSource, to: ArrowSource): void {
+    if (to.ts < from.ts) return; // an arrow back in time (a damaged trace): none
     const common = `"name":"${name}","cat":"region","id":${id},"pid":${this.pid}`;
     this.output.event(`{"ph":"s",${common},"ts":${this.us(from.ts)},"tid":${from.tid}}`);
     this.output.event(`{"ph":"f","bp":"e",${common},"ts":${this.us(to.ts)},"tid":${to.tid}}`);
@@ -396,8 +402,13 @@ class ChromeExporter {
     this.endTask(id, { name, start: 0, parent: 0, flow, row: -1, arrow: null }, ts, flow, event.location);
   }
 
-  private endTask(id: number, task: OpenTask, ts: Nanos, tid: number, location: SourceLocation | null = null): void {
+  private endTask(id: number, task: OpenTask, end: Nanos, tid: number, location: SourceLocation | null = null): void {
     this.endedTasks.add(id);
+    let ts = end;
+    if (ts < task.start) {
+      this.warnings.add('timestamps going backwards', `task ${id} ended at ${formatDuration(ts)}, before its creation (${formatDuration(task.start)}); it is ended at its creation`);
+      ts = task.start;
+    }
     const args = location ? `,"args":{${locationArg(location).slice(1)}}` : '';
     this.output.event(`{"ph":"e","name":${task.name},"cat":"task","id2":{"local":"0x${id.toString(16)}"},"ts":${this.us(ts)},"pid":${this.pid},"tid":${tid}${args}}`);
     if (task.row >= 0) {

@@ -4,8 +4,8 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { background, log, newTask, startRegion, withRegion, type Context, type Region } from '../runtime/index.js';
-import type { RegionInfo, TraceAnalysis } from '../tool/analysis-types.js';
-import { analyzeTrace } from '../tool/analysis.js';
+import type { RegionInfo, TraceAnalysis } from '../analysis/analysis-types.js';
+import { analyzeTrace } from '../analysis/analysis.js';
 import { sleep, traceOf } from './helpers/trace.js';
 
 async function analysisOf(body: () => unknown): Promise<TraceAnalysis> {

@@ -2,8 +2,8 @@
 // region inside the one that enclosed it in its own chain of calls.
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RegionInfo, TraceAnalysis } from '../../tool/analysis-types.js';
-import { analyzeTrace } from '../../tool/analysis.js';
+import type { RegionInfo, TraceAnalysis } from '../../analysis/analysis-types.js';
+import { analyzeTrace } from '../../analysis/analysis.js';
 import { build, runFixtures } from './harness.js';
 
 const programs = fileURLToPath(new URL('./programs', import.meta.url));
