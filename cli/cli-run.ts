@@ -15,6 +15,7 @@ import { summarizeTrace, TraceSummarizer } from '../analysis/summary.js';
 import { loadTraceTables, type TraceTables } from '../analysis/trace-tables.js';
 import { exportChrome } from '../export/export-chrome.js';
 import { exportGo } from '../export/export-go.js';
+import { exportPerfetto } from '../export/export-perfetto.js';
 import { PacedWriter } from '../export/export-io.js';
 import type { ExportOptions, ExportResult } from '../export/export-types.js';
 import { listingHead, listingJsonChunks, statsJson } from '../report/json-report.js';
@@ -70,6 +71,7 @@ type Exporter = (source: TraceSource, out: Writable, options: ExportOptions) => 
 const formats: Record<string, { readonly exporter: Exporter; readonly name: string }> = {
   chrome: { exporter: exportChrome, name: 'Chrome Trace Event JSON' },
   go: { exporter: exportGo, name: 'Go execution trace' },
+  perfetto: { exporter: exportPerfetto, name: 'Perfetto protobuf trace' },
 };
 
 export const HELP = `tstrace: analyse a trace written by tstrace's start()/stop() (Go's runtime/trace tasks, regions and logs)

@@ -10,7 +10,7 @@ import type { TraceSource } from '../analysis/reader.js';
 import { TraceDecoder } from '../format/decode.js';
 import type { Nanos, ReadStatus, SourceLocation, TraceEvent, TraceHeader } from '../format/events.js';
 import { decodePaced, PacedWriter } from './export-io.js';
-import { SliceWalker, type Arrow, type SliceSink, type WalkedRegion, type WalkedTask } from './slice-walk.js';
+import { logName, processName, sliceName, SliceWalker, type Arrow, type SliceSink, type WalkedRegion, type WalkedTask } from './slice-walk.js';
 import type { ExportOptions, ExportResult } from './export-types.js';
 
 export interface ChromeExportOptions extends ExportOptions {
@@ -29,8 +29,6 @@ export const TASKS_PID_OFFSET = 1_000_000_000;
 
 /** Output text collected before it is handed to the writer. */
 const WRITE_BYTES = 64 * 1024;
-/** Log messages longer than this are cut in event names (the whole message stays in args). */
-const MAX_LOG_NAME = 120;
 
 /**
  * Writes the Chrome Trace Event JSON of a trace (a file path, bytes, or a stream of chunks) to `out`, as it
@@ -299,16 +297,9 @@ function durationUs(ns: Nanos): string {
   return fixedMicros((rounded - rest) / 1000, rest);
 }
 
-/** A slice name: viewers treat an empty name as missing. */
+/** A slice name as JSON text. */
 function nameJson(name: string): string {
-  return JSON.stringify(name === '' ? '(unnamed)' : name);
-}
-
-/** `category=message` as go tool trace names logs, cut for the event name. */
-function logName(category: string, message: string): string {
-  const text = category === '' ? message : `${category}=${message}`;
-  if (text === '') return '(empty log)';
-  return text.length > MAX_LOG_NAME ? `${text.slice(0, MAX_LOG_NAME - 1)}…` : text;
+  return JSON.stringify(sliceName(name));
 }
 
 function regionArgs(task: number, location: SourceLocation | null): string {
@@ -320,13 +311,4 @@ function locationArg(location: SourceLocation | null): string {
   if (!location) return '';
   const where = `${location.file}:${location.line}:${location.column}`;
   return `,"location":${JSON.stringify(location.function ? `${where} ${location.function}` : where)}`;
-}
-
-/** `node app.mjs`: the file names of the program and of its first argument, from the command line. */
-function processName(header: TraceHeader | null): string {
-  if (!header) return 'tstrace';
-  const words = header.command.split(' ').filter((word) => word !== '');
-  const base = (word: string): string => word.slice(Math.max(word.lastIndexOf('/'), word.lastIndexOf('\\')) + 1);
-  const program = words.slice(0, 2).map(base).join(' ');
-  return program === '' ? `pid ${header.pid}` : program;
 }

@@ -10,9 +10,11 @@
 import { formatDuration } from '../analysis/format-duration.js';
 import { IdSet } from '../analysis/id-set.js';
 import { pairRegionEnd } from '../analysis/region-stacks.js';
-import type { MisuseName, Nanos, ReadStatus, SourceLocation, TraceEvent } from '../format/events.js';
+import type { MisuseName, Nanos, ReadStatus, SourceLocation, TraceEvent, TraceHeader } from '../format/events.js';
 import { WarningList } from './export-io.js';
 
+/** Log messages longer than this are cut in event names (the whole message stays in args). */
+const MAX_LOG_NAME = 120;
 /** Flows forked but without a region yet, remembered for the fork arrow to their first region (oldest forgotten first). */
 const MAX_PENDING_FORKS = 10_000;
 
@@ -387,4 +389,25 @@ function heapPop(heap: number[]): number {
     }
   }
   return top;
+}
+
+/** A slice name: viewers treat an empty name as missing. */
+export function sliceName(name: string): string {
+  return name === '' ? '(unnamed)' : name;
+}
+
+/** `category=message` as go tool trace names logs, cut for the event name. */
+export function logName(category: string, message: string): string {
+  const text = category === '' ? message : `${category}=${message}`;
+  if (text === '') return '(empty log)';
+  return text.length > MAX_LOG_NAME ? `${text.slice(0, MAX_LOG_NAME - 1)}…` : text;
+}
+
+/** `node app.mjs`: the file names of the program and of its first argument, from the command line. */
+export function processName(header: TraceHeader | null): string {
+  if (!header) return 'tstrace';
+  const words = header.command.split(' ').filter((word) => word !== '');
+  const base = (word: string): string => word.slice(Math.max(word.lastIndexOf('/'), word.lastIndexOf('\\')) + 1);
+  const program = words.slice(0, 2).map(base).join(' ');
+  return program === '' ? `pid ${header.pid}` : program;
 }
