@@ -7,7 +7,6 @@
  */
 import type { Writable } from 'node:stream';
 import type { TraceSource } from '../analysis/reader.js';
-import { TraceDecoder } from '../format/decode.js';
 import type { Nanos, ReadStatus, SourceLocation, TraceEvent, TraceHeader } from '../format/events.js';
 import { decodePaced, PacedWriter } from './export-io.js';
 import { logName, processName, sliceName, SliceWalker, type Arrow, type SliceSink, type WalkedRegion, type WalkedTask } from './slice-walk.js';
@@ -45,14 +44,10 @@ export async function exportChrome(source: TraceSource, out: Writable, options: 
   const output = new JsonOutput(out);
   let walker: SliceWalker<RegionJson> | null = null;
   const start = (header: TraceHeader | null): SliceWalker<RegionJson> => new SliceWalker(new ChromeSink(output, header), options.taskRows ?? true);
-  const decoder: TraceDecoder = new TraceDecoder((event) => {
-    walker ??= start(decoder.header);
-    walker.add(event);
-  });
   try {
-    const status = await decodePaced(source, decoder, () => output.drained(), options.onProgress);
+    const { status, exported } = await decodePaced(source, (event, header) => (walker ??= start(header)).add(event), () => output.drained(), options);
     walker ??= start(status.header);
-    const warnings = walker.finish(status);
+    const warnings = walker.finish(exported);
     await output.drained();
     return { events: output.events, warnings, status };
   } finally {

@@ -8,7 +8,6 @@
  */
 import type { Writable } from 'node:stream';
 import type { TraceSource } from '../analysis/reader.js';
-import { TraceDecoder } from '../format/decode.js';
 import type { Nanos, ReadStatus, SourceLocation, TraceEvent, TraceHeader } from '../format/events.js';
 import { decodePaced, PacedWriter } from './export-io.js';
 import type { ExportOptions, ExportResult } from './export-types.js';
@@ -123,18 +122,14 @@ export async function exportPerfetto(source: TraceSource, out: Writable, options
   let sink: PerfettoSink | null = null;
   let walker: SliceWalker<RegionData> | null = null;
   const begin = (header: TraceHeader | null): SliceWalker<RegionData> => new SliceWalker((sink = new PerfettoSink(writer, header)), true);
-  const decoder: TraceDecoder = new TraceDecoder((event) => {
-    walker ??= begin(decoder.header);
-    walker.add(event);
-  });
   const drained = async (): Promise<void> => {
     sink?.flush();
     await writer.drained();
   };
   try {
-    const status = await decodePaced(source, decoder, drained, options.onProgress);
+    const { status, exported } = await decodePaced(source, (event, header) => (walker ??= begin(header)).add(event), drained, options);
     walker ??= begin(status.header);
-    const warnings = walker.finish(status);
+    const warnings = walker.finish(exported);
     await drained();
     return { events: sink!.packets, warnings, status };
   } finally {
