@@ -70,8 +70,8 @@ type Exporter = (source: TraceSource, out: Writable, options: ExportOptions) => 
 /** `export --format F`: the exporter of each format (docs/export.md), and what its file is called. */
 const formats: Record<string, { readonly exporter: Exporter; readonly name: string }> = {
   chrome: { exporter: exportChrome, name: 'Chrome Trace Event JSON' },
-  go: { exporter: exportGo, name: 'Go execution trace' },
   perfetto: { exporter: exportPerfetto, name: 'Perfetto protobuf trace' },
+  go: { exporter: exportGo, name: 'Go execution trace' },
 };
 
 export const HELP = `tstrace: analyse a trace written by tstrace's start()/stop() (Go's runtime/trace tasks, regions and logs)

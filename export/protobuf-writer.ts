@@ -91,17 +91,24 @@ export class ProtobufWriter {
   /** Starts a nested message in `field`; end it with {@link end}. Messages nest. */
   begin(field: number): MessageMark {
     this.key(field, LENGTH_DELIMITED);
+    // One byte is kept for the length: most messages are shorter than 128 bytes and need no move.
+    this.ensure(1);
+    this.pos++;
     return this.pos;
   }
 
   /** Ends the message begun at `mark`: writes its length in front of it. */
   end(mark: MessageMark): void {
     const length = this.pos - mark;
-    const size = varintSize(length);
-    this.ensure(size);
-    this.buffer.copyWithin(mark + size, mark, this.pos);
-    const end = this.pos + size;
-    this.pos = mark;
+    if (length < 0x80) {
+      this.buffer[mark - 1] = length;
+      return;
+    }
+    const extra = varintSize(length) - 1;
+    this.ensure(extra);
+    this.buffer.copyWithin(mark + extra, mark, this.pos);
+    const end = this.pos + extra;
+    this.pos = mark - 1;
     this.varint(length);
     this.pos = end;
   }

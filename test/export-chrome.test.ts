@@ -595,8 +595,8 @@ describe('tstrace export', () => {
   });
 
   test.each([
-    [['export', 'x.trace', '-o', 'x.json'], /export: missing --format \(chrome or go\)/],
-    [['export', 'x.trace', '--format', 'svg', '-o', 'x.json'], /export: unknown format "svg" \(formats: chrome, go\)/],
+    [['export', 'x.trace', '-o', 'x.json'], /export: missing --format \(chrome, perfetto or go\)/],
+    [['export', 'x.trace', '--format', 'svg', '-o', 'x.json'], /export: unknown format "svg" \(formats: chrome, perfetto, go\)/],
     [['export', 'x.trace', '--format', 'chrome'], /export: missing -o OUT \(- for stdout\)/],
     [['export', 'x.trace', '--format', 'chrome', '-o', 'x.trace'], /export: -o x\.trace is the trace file itself/],
     [['export', '--format', 'chrome', '-o', 'x.json'], /export: missing FILE/],
@@ -634,7 +634,7 @@ describe('tstrace export', () => {
   });
 
   test('--help lists the command', () => {
-    expect(tstrace('--help').stdout).toContain('tstrace export FILE --format chrome|go -o OUT [--quiet]');
+    expect(tstrace('--help').stdout).toContain('tstrace export FILE --format chrome|perfetto|go -o OUT [--since T] [--until T] [--task ID] [--type T] [--quiet]');
   });
 
   test.skipIf(!existsSync('/usr/bin/script'))('on a terminal, a progress bar on stderr while reading, erased at the end; none with --quiet', () => {
