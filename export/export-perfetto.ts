@@ -8,7 +8,7 @@
  */
 import type { Writable } from 'node:stream';
 import type { TraceSource } from '../analysis/reader.js';
-import type { Nanos, ReadStatus, SourceLocation, TraceEvent, TraceHeader } from '../format/events.js';
+import type { Nanos, SourceLocation, TraceEvent, TraceHeader } from '../format/events.js';
 import { decodePaced, PacedWriter } from './export-io.js';
 import type { ExportOptions, ExportResult } from './export-types.js';
 import { ProtobufWriter } from './protobuf-writer.js';
@@ -213,8 +213,8 @@ class PerfettoSink implements SliceSink<RegionData> {
   beginSlice(flow: number, region: WalkedRegion<RegionData>, arrows: readonly Arrow[]): void {
     const { data } = region;
     const event = this.begin(region.beganAt, flowUuid(flow), SLICE_BEGIN, 'region', data.nameIid, data.name);
-    this.annotateInt('task', data.task);
-    if (region.continued) this.annotateBool('continued');
+    this.annotate('task', data.task);
+    if (region.continued) this.annotate('continued', true);
     this.location(data.location);
     // Only the task arrows: their start is the task's own slice (a flow id must be on an event when it is written).
     for (const arrow of arrows) if (arrow.name === 'subtask') this.w.fixed64(F.terminatingFlowIds, arrow.id);
@@ -227,8 +227,8 @@ class PerfettoSink implements SliceSink<RegionData> {
 
   misuse(event: Extract<TraceEvent, { kind: 'misuse' }>, ts: Nanos, text: string): void {
     const packet = this.begin(ts, flowUuid(event.flow), INSTANT, 'misuse', this.nameIid(text), text);
-    this.annotateString('region', event.type);
-    this.annotateString('misuse', event.misuse);
+    this.annotate('region', event.type);
+    this.annotate('misuse', event.misuse);
     this.location(event.location);
     this.end(packet);
   }
@@ -243,9 +243,9 @@ class PerfettoSink implements SliceSink<RegionData> {
     }
     const name = sliceName(task.name);
     const packet = this.begin(task.start, track, SLICE_BEGIN, 'task', this.nameIid(name), name);
-    this.annotateInt('id', id);
-    if (task.beforeTrace) this.annotateString('created', 'before the trace started');
-    else this.annotateInt('parent', task.parent);
+    this.annotate('id', id);
+    if (task.beforeTrace) this.annotate('created', 'before the trace started');
+    else this.annotate('parent', task.parent);
     this.location(location);
     if (task.arrow) this.w.fixed64(F.flowIds, id);
     this.end(packet);
@@ -258,9 +258,9 @@ class PerfettoSink implements SliceSink<RegionData> {
   log(event: Extract<TraceEvent, { kind: 'log' }>, ts: Nanos, task: WalkedTask | undefined): void {
     const name = logName(event.category, event.message);
     const packet = this.begin(ts, flowUuid(event.flow), INSTANT, 'log', 0, name);
-    this.annotateInt('task', event.task);
-    this.annotateString('category', event.category);
-    this.annotateString('message', event.message);
+    this.annotate('task', event.task);
+    this.annotate('category', event.category);
+    this.annotate('message', event.message);
     this.location(event.location);
     this.end(packet);
     // Also in the task's slice, while it is open.
@@ -289,8 +289,8 @@ class PerfettoSink implements SliceSink<RegionData> {
     }
     const name = `${event.gcKind} GC`;
     const packet = this.begin(ts, GC_UUID, type, 'gc', this.nameIid(name), name);
-    this.annotateString('kind', event.gcKind);
-    this.annotateInt('duration_ns', event.duration);
+    this.annotate('kind', event.gcKind);
+    this.annotate('duration_ns', event.duration);
     this.end(packet);
   }
 
@@ -317,7 +317,7 @@ class PerfettoSink implements SliceSink<RegionData> {
   dropped(ts: Nanos, count: number): void {
     const name = 'dropped events';
     const packet = this.begin(ts, PROCESS_UUID, INSTANT, 'tstrace', this.nameIid(name), name);
-    this.annotateInt('count', count);
+    this.annotate('count', count);
     this.end(packet);
   }
 
@@ -440,35 +440,21 @@ class PerfettoSink implements SliceSink<RegionData> {
     return iid;
   }
 
-  /** A debug annotation with the interned name `name`; its value follows. */
-  private annotation(name: AnnotationName): number {
+  /** A debug annotation with the interned name `name`: a bool (true), an integer or a string. */
+  private annotate(name: AnnotationName, value: true | number | string): void {
     let iid = this.annotationIids.get(name);
     if (iid === undefined) {
       iid = this.annotationIids.size + 1;
       this.annotationIids.set(name, iid);
       this.newAnnotations.push(name);
     }
-    const mark = this.w.begin(F.debugAnnotations);
-    this.w.uint(F.annotationNameIid, iid);
-    return mark;
-  }
-
-  private annotateInt(name: AnnotationName, value: number): void {
-    const mark = this.annotation(name);
-    this.w.uint(F.intValue, value);
-    this.w.end(mark);
-  }
-
-  private annotateBool(name: AnnotationName): void {
-    const mark = this.annotation(name);
-    this.w.uint(F.boolValue, 1);
-    this.w.end(mark);
-  }
-
-  private annotateString(name: AnnotationName, value: string): void {
-    const mark = this.annotation(name);
-    this.w.string(F.stringValue, value);
-    this.w.end(mark);
+    const w = this.w;
+    const mark = w.begin(F.debugAnnotations);
+    w.uint(F.annotationNameIid, iid);
+    if (value === true) w.uint(F.boolValue, 1);
+    else if (typeof value === 'number') w.uint(F.intValue, value);
+    else w.string(F.stringValue, value);
+    w.end(mark);
   }
 
   /** The event's source location, interned (file, function, line). */

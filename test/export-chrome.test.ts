@@ -27,7 +27,8 @@ import type { ExportResult } from '../export/export-types.js';
 import { progressLine, terminalProgressBar } from '../cli/progress.js';
 import { loadTrace, type TraceSource } from '../analysis/reader.js';
 import { browserSuite, CHROMIUM, launchChromium as launchSharedChromium, missing } from './helpers/chromium.js';
-import { sleep, tempTracePath } from './helpers/trace.js';
+import { misuseTrace, serviceTrace } from './helpers/export-traces.js';
+import { tempTracePath } from './helpers/trace.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist/esm/cli/cli.js');
@@ -198,64 +199,6 @@ function synthesize(
 }
 
 // ---- the traces --------------------------------------------------------------------------------
-
-/** A traced program like a service: tasks with subtasks on concurrent flows, logs, GCs, event-loop samples. */
-async function serviceTrace(path: string): Promise<void> {
-  start(path, { gc: true, heap: true, eventLoop: true, sampleInterval: 5, captureLocations: true });
-  try {
-    const garbage: object[][] = [];
-    await Promise.all(
-      [1, 2, 3].map((n) =>
-        withRegion(background, 'request', async () => {
-          const [ctx, task] = newTask(current(), 'handle');
-          log(ctx, 'request', `order-${n}`);
-          await withRegion(ctx, 'load', async () => {
-            await sleep(2);
-            const [sub, subtask] = newTask(ctx, 'query');
-            await withRegion(sub, 'db', async () => {
-              garbage.push(Array.from({ length: 100_000 }, (_, i) => ({ i })));
-              await sleep(3);
-            });
-            subtask.end();
-          });
-          const region = startRegion(ctx, 'render');
-          log(ctx, 'render', 'done');
-          region.end();
-          task.end();
-        }),
-      ),
-    );
-    garbage.length = 0;
-    for (let i = 0; i < 5; i++) Array.from({ length: 200_000 }, (_, j) => ({ j }));
-    await sleep(30);
-  } finally {
-    await stop();
-  }
-}
-
-/** Misuse the runtime records: out-of-order ends (also of recursive regions of one type), ends twice, regions left open. */
-async function misuseTrace(path: string): Promise<void> {
-  start(path, { gc: false, heap: false, eventLoop: false });
-  try {
-    const outer = startRegion(background, 'outer');
-    const inner = startRegion(background, 'inner');
-    outer.end(); // before inner: repaired
-    inner.end();
-    outer.end(); // twice: recorded, ignored
-    const a = startRegion(background, 'step');
-    const b = startRegion(background, 'step');
-    const c = startRegion(background, 'leaf');
-    a.end(); // the outermost "step", with two regions nested in it
-    c.end();
-    b.end();
-    startRegion(background, 'left-open');
-    const [ctx] = newTask(background, 'never-ended');
-    log(ctx, 'note', 'still running');
-    await sleep(1);
-  } finally {
-    await stop();
-  }
-}
 
 let servicePath: string;
 let service: Awaited<ReturnType<typeof exportText>>;

@@ -19,9 +19,9 @@ import type { TraceSource } from '../analysis/reader.js';
 import { exportChrome } from '../export/export-chrome.js';
 import { exportPerfetto } from '../export/export-perfetto.js';
 import type { ExportResult } from '../export/export-types.js';
-import { background, current, log, newTask, start, startRegion, stop, withRegion } from '../runtime/index.js';
 import { decodePerfetto, type PerfettoEvent, type PerfettoTrace } from './helpers/perfetto-decode.js';
-import { sleep, tempTracePath } from './helpers/trace.js';
+import { misuseTrace, requestsTrace, serviceTrace } from './helpers/export-traces.js';
+import { tempTracePath } from './helpers/trace.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist/esm/cli/cli.js');
@@ -148,86 +148,6 @@ function perfettoTasks(trace: PerfettoTrace): string[] {
 
 // ---- the traces ----------------------------------------------------------------------------------
 
-/** The Chrome test's service: tasks with subtasks on concurrent flows, logs, GCs, heap, event-loop samples, locations. */
-async function serviceTrace(path: string): Promise<void> {
-  start(path, { gc: true, heap: true, eventLoop: true, sampleInterval: 5, captureLocations: true });
-  try {
-    const garbage: object[][] = [];
-    await Promise.all(
-      [1, 2, 3].map((n) =>
-        withRegion(background, 'request', async () => {
-          const [ctx, task] = newTask(current(), 'handle');
-          log(ctx, 'request', `order-${n}`);
-          await withRegion(ctx, 'load', async () => {
-            await sleep(2);
-            const [sub, subtask] = newTask(ctx, 'query');
-            await withRegion(sub, 'db', async () => {
-              garbage.push(Array.from({ length: 100_000 }, (_, i) => ({ i })));
-              await sleep(3);
-            });
-            subtask.end();
-          });
-          const region = startRegion(ctx, 'render');
-          log(ctx, 'render', 'done');
-          region.end();
-          task.end();
-        }),
-      ),
-    );
-    garbage.length = 0;
-    for (let i = 0; i < 5; i++) Array.from({ length: 200_000 }, (_, j) => ({ j }));
-    await sleep(30);
-  } finally {
-    await stop();
-  }
-}
-
-/** Out-of-order ends (repaired into continued slices), an end twice, regions and a task left open. */
-async function misuseTrace(path: string): Promise<void> {
-  start(path, { gc: false, heap: false, eventLoop: false });
-  try {
-    const outer = startRegion(background, 'outer');
-    const inner = startRegion(background, 'inner');
-    outer.end();
-    inner.end();
-    outer.end();
-    const a = startRegion(background, 'step');
-    const b = startRegion(background, 'step');
-    const c = startRegion(background, 'leaf');
-    a.end();
-    c.end();
-    b.end();
-    startRegion(background, 'left-open');
-    const [ctx] = newTask(background, 'never-ended');
-    log(ctx, 'note', 'still running');
-    await sleep(1);
-  } finally {
-    await stop();
-  }
-}
-
-/** Like bench/reader.mjs's service: many requests in flight, each a task with sync and async regions and a log. */
-async function busyTrace(path: string, requests: number): Promise<void> {
-  start(path, { gc: true, heap: true, eventLoop: true });
-  try {
-    const request = async (i: number): Promise<void> => {
-      const [ctx, task] = newTask(background, 'request');
-      startRegion(ctx, 'parse').end();
-      await withRegion(ctx, 'handle', async () => {
-        const query = startRegion(current(), 'query');
-        await null;
-        query.end();
-        log(current(), 'db', i % 100 === 0 ? `slow query ${i}` : 'ok');
-      });
-      startRegion(ctx, 'render').end();
-      task.end();
-    };
-    for (let i = 0; i < requests; i += 64) await Promise.all(Array.from({ length: 64 }, (_, k) => request(i + k)));
-  } finally {
-    await stop();
-  }
-}
-
 let service: Both;
 let misuse: Both;
 let misusePath: string;
@@ -288,7 +208,7 @@ describe('decoded with the published field numbers, a Perfetto export has what t
     const db = service.trace.events.find((e) => e.name === 'db')!;
     expect(typeof db.args.task).toBe('bigint');
     expect(db.args.task).not.toBe(0n);
-    expect(db.location?.file).toMatch(/export-perfetto\.test\.ts$/);
+    expect(db.location?.file).toMatch(/export-traces\.ts$/);
     expect(db.location?.line).toBeGreaterThan(0);
   });
 
@@ -376,7 +296,7 @@ describe('decoded with the published field numbers, a Perfetto export has what t
 describe('size and the command', () => {
   test('a busy service trace: the Perfetto file is a fraction of the Chrome JSON (asserted loosely: < 1/3)', async () => {
     const path = tempTracePath('busy.trace');
-    await busyTrace(path, 3_200);
+    await requestsTrace(path, 3_200, 100, { gc: true, heap: true, eventLoop: true });
     const both = await exportBoth(path);
     expect(both.trace.problems).toEqual([]);
     const problems: string[] = [];
