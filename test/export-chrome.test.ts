@@ -234,7 +234,7 @@ describe('a real trace', () => {
     for (const region of analysis.regions) expect(names.get(`${analysis.summary.pid}/${region.flow}`)).toBe(`flow ${region.flow}`);
     const db = analysis.regions.find((r) => r.type === 'db')!;
     const dbEnd = ofPhase(service.doc, 'E').find((e) => e.name === 'db' && e.tid === db.flow)!;
-    expect(dbEnd.args).toMatchObject({ task: db.task, location: expect.stringMatching(/export-chrome\.test\.ts:\d+:\d+/) });
+    expect(dbEnd.args).toMatchObject({ task: db.task, location: expect.stringMatching(/export-traces\.ts:\d+:\d+/) });
     // Every request region on its own flow: three concurrent calls, three tracks.
     expect(new Set(begins.filter((e) => e.name === 'request').map((e) => e.tid)).size).toBe(3);
   });
