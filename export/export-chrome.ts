@@ -2,8 +2,9 @@
  * Export to the Chrome Trace Event format (JSON object format) that Perfetto, the Catapult trace viewer
  * (`chrome://tracing`, `go tool trace`'s viewer), speedscope and Chrome DevTools open. The mapping is
  * documented in docs/export.md; the rules it follows (what real viewers accept) in the design notes on
- * validators. It streams: JSON is written as the events are read, and memory grows with the regions and
- * tasks open at one time, not with the trace.
+ * validators. The timeline itself (repairs, task rows, arrows) is the walk it shares with the Perfetto
+ * export (slice-walk.ts); this module writes it as JSON. It streams: JSON is written as the events are
+ * read, and memory grows with the regions and tasks open at one time, not with the trace.
  */
 import type { Writable } from 'node:stream';
 import type { TraceSource } from '../analysis/reader.js';

@@ -1,7 +1,8 @@
 /**
- * What every exporter (export-chrome.ts, export-go.ts) does around its conversion, the same way: read
- * the input in chunks and hand it to the decoder a piece at a time, paced by the output; write with
- * backpressure; keep a capped list of warnings. The exporters only convert events.
+ * What every exporter (export-chrome.ts, export-perfetto.ts, export-go.ts) does around its conversion,
+ * the same way: read the input in chunks and hand it to the decoder a piece at a time, paced by the
+ * output, through the export filter (export-filter.ts); write with backpressure; keep a capped list of
+ * warnings. The exporters only convert events.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';

@@ -1,4 +1,4 @@
-/** What every exporter (`exportChrome`, `exportGo`) takes and returns, so the CLI drives them alike. */
+/** What every exporter (`exportChrome`, `exportPerfetto`, `exportGo`) takes and returns, so the CLI drives them alike. */
 import type { ReadStatus } from '../format/events.js';
 import type { ExportFilter } from './export-filter.js';
 
