@@ -126,8 +126,8 @@ async function child(mode, args) {
     let events = 0;
     const status = await readTrace(args[0], () => events++);
     result = { events, complete: status.complete };
-  } else if (mode === 'export-chrome') {
-    const { exportChrome } = await built('export/export-chrome');
+  } else if (mode === 'export-chrome' || mode === 'export-perfetto') {
+    const exporter = mode === 'export-chrome' ? (await built('export/export-chrome')).exportChrome : (await built('export/export-perfetto')).exportPerfetto;
     const { createWriteStream } = await import('node:fs');
     const out = createWriteStream('/dev/null');
     let bytes = 0;
@@ -137,7 +137,7 @@ async function child(mode, args) {
         out.write(chunk, done);
       },
     });
-    const exported = await exportChrome(args[0], counting);
+    const exported = await exporter(args[0], counting);
     await new Promise((resolve) => counting.end(resolve));
     result = { bytes, warnings: exported.warnings.length, complete: exported.status.complete };
   } else if (mode === 'export-go') {
@@ -218,7 +218,7 @@ export async function runReaderBench({ quick = false, progress = (text) => proce
     if (gen.failed) throw new Error(`writing the trace failed: ${gen.failed}`);
     const traceBytes = statSync(tracePath).size;
 
-    progress(`  reader: summarizeTrace, analyzeTrace, readTrace, exportGo (child processes)...\n`);
+    progress(`  reader: summarizeTrace, analyzeTrace, readTrace, exportGo, exportChrome, exportPerfetto (child processes)...\n`);
     const summarize = nodeJob(workDir, 'summarize', [tracePath]);
     const summarizeSmall = nodeJob(workDir, 'summarize', [tracePath], [`--max-old-space-size=${SUMMARY_HEAP_MB}`]);
     const analyze = nodeJob(workDir, 'analyze', [tracePath]);
@@ -226,6 +226,7 @@ export async function runReaderBench({ quick = false, progress = (text) => proce
     const readSmall = nodeJob(workDir, 'read', [tracePath], [`--max-old-space-size=${SMALL_HEAP_MB}`]);
     const exported = nodeJob(workDir, 'export-go', [tracePath, goPath]);
     const chrome = nodeJob(workDir, 'export-chrome', [tracePath], [`--max-old-space-size=${SUMMARY_HEAP_MB}`]);
+    const perfetto = nodeJob(workDir, 'export-perfetto', [tracePath], [`--max-old-space-size=${SUMMARY_HEAP_MB}`]);
     progress(`  reader: the viewer's load and queries (child process)...\n`);
     const view = nodeJob(workDir, 'view', [tracePath], ['--expose-gc']);
 
@@ -263,6 +264,8 @@ export async function runReaderBench({ quick = false, progress = (text) => proce
     row(`  the same in a ${SMALL_HEAP_MB} MB heap (--max-old-space-size)`, readSmall, readSmall.ms);
     row(`tstrace view: load (${view.failed ? '?' : `${fmtN(view.regions)} regions`})`, view, view.loadMs);
     row(`exportChrome, ${SUMMARY_HEAP_MB} MB heap (${chrome.failed ? "?" : `${(chrome.bytes / 1e6).toFixed(0)} MB of JSON`})`, chrome, chrome.ms);
+    const ofJson = chrome.failed || perfetto.failed ? '' : `, ${(perfetto.bytes / chrome.bytes).toFixed(2)} of the JSON`;
+    row(`exportPerfetto, ${SUMMARY_HEAP_MB} MB heap (${perfetto.failed ? '?' : `${(perfetto.bytes / 1e6).toFixed(0)} MB${ofJson}`})`, perfetto, perfetto.ms);
     row(`exportGo to a file (${exported.failed ? '?' : `${fmtN(exported.goEvents)} Go events, ${(goBytes / 1e6).toFixed(1)} MB`})`, exported, exported.ms);
     if (!go) {
       console.log(`${pad('go tool trace -d (Go 1.19 loader)', 52)}skipped: Go not installed (no go1.19 at ${GO_CANDIDATES[0]} nor as \`go\` on PATH)`);

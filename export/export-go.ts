@@ -14,7 +14,6 @@ import { formatDuration } from '../analysis/format-duration.js';
 import { IdSet } from '../analysis/id-set.js';
 import type { TraceSource } from '../analysis/reader.js';
 import { pairRegionEnd } from '../analysis/region-stacks.js';
-import { TraceDecoder } from '../format/decode.js';
 import type { Nanos, ReadStatus, SourceLocation, TraceEvent } from '../format/events.js';
 import { decodePaced, PacedWriter, WarningList } from './export-io.js';
 import type { ExportOptions, ExportResult } from './export-types.js';
@@ -374,8 +373,8 @@ export async function exportGo(source: TraceSource, out: Writable, options: Expo
   // The Go bytes of each piece of input are written out (waiting while `out` is full) before reading on.
   const writeConverted = (): Promise<void> => output.writeAll(converter.takeChunks());
   try {
-    const status = await decodePaced(source, new TraceDecoder((event) => converter.add(event)), writeConverted, options.onProgress);
-    const { events, warnings } = converter.finish(status);
+    const { status, exported } = await decodePaced(source, (event) => converter.add(event), writeConverted, options);
+    const { events, warnings } = converter.finish(exported);
     await writeConverted();
     return { events, warnings, status };
   } finally {

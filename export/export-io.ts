@@ -1,13 +1,15 @@
 /**
- * What every exporter (export-chrome.ts, export-go.ts) does around its conversion, the same way: read
- * the input in chunks and hand it to the decoder a piece at a time, paced by the output; write with
- * backpressure; keep a capped list of warnings. The exporters only convert events.
+ * What every exporter (export-chrome.ts, export-perfetto.ts, export-go.ts) does around its conversion,
+ * the same way: read the input in chunks and hand it to the decoder a piece at a time, paced by the
+ * output, through the export filter (export-filter.ts); write with backpressure; keep a capped list of
+ * warnings. The exporters only convert events.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import type { TraceDecoder } from '../format/decode.js';
-import type { ReadStatus } from '../format/events.js';
+import { TraceDecoder } from '../format/decode.js';
+import type { ReadStatus, TraceEvent, TraceHeader } from '../format/events.js';
+import { filterEvents } from './export-filter.js';
 import type { ExportOptions } from './export-types.js';
 import type { TraceSource } from '../analysis/reader.js';
 
@@ -18,20 +20,30 @@ const PIECE_BYTES = 64 * 1024;
 /** Warnings kept word for word; further ones are counted by kind. */
 const MAX_WARNINGS = 100;
 
+/** How reading went ({@link decodePaced}): the decoder's status, and the one the exporter should finish with. */
+export interface PacedReading {
+  /** How reading the trace ended. */
+  readonly status: ReadStatus;
+  /** The same, with the trace end the filter implies (its footer's end time at most `until`). */
+  readonly exported: ReadStatus;
+}
+
 /**
- * Feeds a trace (a file path, bytes, or a stream of chunks) to `decoder` 64 KiB at a time and awaits
- * `afterPiece` after each piece — where the exporter writes out what that piece produced, waiting while
- * the output is full — so that memory holds the output of one piece, never of the trace. Calls
- * `onProgress` after each chunk of input (1 MiB of a file or of bytes). Stops where the decoder stops
- * (damaged input) and returns its status. Rejects on I/O errors (no such file) and with whatever
- * `afterPiece` rejects with.
+ * Feeds a trace (a file path, bytes, or a stream of chunks) to a decoder 64 KiB at a time, hands each
+ * event `options.filter` keeps (docs/export.md) to `add` with the trace header, and awaits `afterPiece`
+ * after each piece — where the exporter writes out what that piece produced, waiting while the output is
+ * full — so that memory holds the output of one piece, never of the trace. Calls `options.onProgress`
+ * after each chunk of input (1 MiB of a file or of bytes). Stops where the decoder stops (damaged
+ * input). Rejects on I/O errors (no such file) and with whatever `afterPiece` rejects with.
  */
 export async function decodePaced(
   source: TraceSource,
-  decoder: TraceDecoder,
+  add: (event: TraceEvent, header: TraceHeader | null) => void,
   afterPiece: () => Promise<void>,
-  onProgress: ExportOptions['onProgress'],
-): Promise<ReadStatus> {
+  options: ExportOptions,
+): Promise<PacedReading> {
+  const stage = filterEvents(options.filter, (event) => add(event, decoder.header));
+  const decoder: TraceDecoder = new TraceDecoder(stage.add);
   const { chunks, totalBytes } = await openInput(source);
   let bytesRead = 0;
   for await (const chunk of chunks) {
@@ -40,10 +52,11 @@ export async function decodePaced(
       await afterPiece();
     }
     bytesRead += chunk.length;
-    onProgress?.(bytesRead, totalBytes);
+    options.onProgress?.(bytesRead, totalBytes);
     if (decoder.stopped) break;
   }
-  return decoder.finish();
+  const status = decoder.finish();
+  return { status, exported: stage.finish(status) };
 }
 
 /** The input as chunks (at most {@link INPUT_CHUNK_BYTES} from a file or bytes) and its size when known. */

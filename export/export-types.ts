@@ -1,5 +1,8 @@
-/** What every exporter (`exportChrome`, `exportGo`) takes and returns, so the CLI drives them alike. */
+/** What every exporter (`exportChrome`, `exportPerfetto`, `exportGo`) takes and returns, so the CLI drives them alike. */
 import type { ReadStatus } from '../format/events.js';
+import type { ExportFilter } from './export-filter.js';
+
+export type { ExportFilter } from './export-filter.js';
 
 /** Options every exporter understands. */
 export interface ExportOptions {
@@ -8,6 +11,8 @@ export interface ExportOptions {
    * whole input when known (a file path or bytes), else null (a stream of chunks).
    */
   onProgress?: (bytesRead: number, totalBytes: number | null) => void;
+  /** Export only a part: a time window, a task and its subtasks, the tasks of a type (docs/export.md). */
+  filter?: ExportFilter;
 }
 
 /** How an export went. Exporters never throw for a damaged trace: `status` says where reading stopped. */

@@ -39,5 +39,6 @@ export type {
   TraceHeader,
 } from '../format/events.js';
 export { exportChrome } from '../export/export-chrome.js';
+export { exportPerfetto } from '../export/export-perfetto.js';
 export { exportGo } from '../export/export-go.js';
-export type { ExportOptions, ExportResult } from '../export/export-types.js';
+export type { ExportFilter, ExportOptions, ExportResult } from '../export/export-types.js';

@@ -27,7 +27,8 @@ import type { ExportResult } from '../export/export-types.js';
 import { progressLine, terminalProgressBar } from '../cli/progress.js';
 import { loadTrace, type TraceSource } from '../analysis/reader.js';
 import { browserSuite, CHROMIUM, launchChromium as launchSharedChromium, missing } from './helpers/chromium.js';
-import { sleep, tempTracePath } from './helpers/trace.js';
+import { misuseTrace, serviceTrace } from './helpers/export-traces.js';
+import { tempTracePath } from './helpers/trace.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist/esm/cli/cli.js');
@@ -199,64 +200,6 @@ function synthesize(
 
 // ---- the traces --------------------------------------------------------------------------------
 
-/** A traced program like a service: tasks with subtasks on concurrent flows, logs, GCs, event-loop samples. */
-async function serviceTrace(path: string): Promise<void> {
-  start(path, { gc: true, heap: true, eventLoop: true, sampleInterval: 5, captureLocations: true });
-  try {
-    const garbage: object[][] = [];
-    await Promise.all(
-      [1, 2, 3].map((n) =>
-        withRegion(background, 'request', async () => {
-          const [ctx, task] = newTask(current(), 'handle');
-          log(ctx, 'request', `order-${n}`);
-          await withRegion(ctx, 'load', async () => {
-            await sleep(2);
-            const [sub, subtask] = newTask(ctx, 'query');
-            await withRegion(sub, 'db', async () => {
-              garbage.push(Array.from({ length: 100_000 }, (_, i) => ({ i })));
-              await sleep(3);
-            });
-            subtask.end();
-          });
-          const region = startRegion(ctx, 'render');
-          log(ctx, 'render', 'done');
-          region.end();
-          task.end();
-        }),
-      ),
-    );
-    garbage.length = 0;
-    for (let i = 0; i < 5; i++) Array.from({ length: 200_000 }, (_, j) => ({ j }));
-    await sleep(30);
-  } finally {
-    await stop();
-  }
-}
-
-/** Misuse the runtime records: out-of-order ends (also of recursive regions of one type), ends twice, regions left open. */
-async function misuseTrace(path: string): Promise<void> {
-  start(path, { gc: false, heap: false, eventLoop: false });
-  try {
-    const outer = startRegion(background, 'outer');
-    const inner = startRegion(background, 'inner');
-    outer.end(); // before inner: repaired
-    inner.end();
-    outer.end(); // twice: recorded, ignored
-    const a = startRegion(background, 'step');
-    const b = startRegion(background, 'step');
-    const c = startRegion(background, 'leaf');
-    a.end(); // the outermost "step", with two regions nested in it
-    c.end();
-    b.end();
-    startRegion(background, 'left-open');
-    const [ctx] = newTask(background, 'never-ended');
-    log(ctx, 'note', 'still running');
-    await sleep(1);
-  } finally {
-    await stop();
-  }
-}
-
 let servicePath: string;
 let service: Awaited<ReturnType<typeof exportText>>;
 let misusePath: string;
@@ -291,7 +234,7 @@ describe('a real trace', () => {
     for (const region of analysis.regions) expect(names.get(`${analysis.summary.pid}/${region.flow}`)).toBe(`flow ${region.flow}`);
     const db = analysis.regions.find((r) => r.type === 'db')!;
     const dbEnd = ofPhase(service.doc, 'E').find((e) => e.name === 'db' && e.tid === db.flow)!;
-    expect(dbEnd.args).toMatchObject({ task: db.task, location: expect.stringMatching(/export-chrome\.test\.ts:\d+:\d+/) });
+    expect(dbEnd.args).toMatchObject({ task: db.task, location: expect.stringMatching(/export-traces\.ts:\d+:\d+/) });
     // Every request region on its own flow: three concurrent calls, three tracks.
     expect(new Set(begins.filter((e) => e.name === 'request').map((e) => e.tid)).size).toBe(3);
   });
@@ -595,8 +538,8 @@ describe('tstrace export', () => {
   });
 
   test.each([
-    [['export', 'x.trace', '-o', 'x.json'], /export: missing --format \(chrome or go\)/],
-    [['export', 'x.trace', '--format', 'svg', '-o', 'x.json'], /export: unknown format "svg" \(formats: chrome, go\)/],
+    [['export', 'x.trace', '-o', 'x.json'], /export: missing --format \(chrome, perfetto or go\)/],
+    [['export', 'x.trace', '--format', 'svg', '-o', 'x.json'], /export: unknown format "svg" \(formats: chrome, perfetto, go\)/],
     [['export', 'x.trace', '--format', 'chrome'], /export: missing -o OUT \(- for stdout\)/],
     [['export', 'x.trace', '--format', 'chrome', '-o', 'x.trace'], /export: -o x\.trace is the trace file itself/],
     [['export', '--format', 'chrome', '-o', 'x.json'], /export: missing FILE/],
@@ -634,7 +577,7 @@ describe('tstrace export', () => {
   });
 
   test('--help lists the command', () => {
-    expect(tstrace('--help').stdout).toContain('tstrace export FILE --format chrome|go -o OUT [--quiet]');
+    expect(tstrace('--help').stdout).toContain('tstrace export FILE --format chrome|perfetto|go -o OUT [--since T] [--until T] [--task ID] [--type T] [--quiet]');
   });
 
   test.skipIf(!existsSync('/usr/bin/script'))('on a terminal, a progress bar on stderr while reading, erased at the end; none with --quiet', () => {

@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { background, current, log, newTask, start, startRegion, stop, withRegion } from '../runtime/index.js';
 import { latencyBucket } from '../analysis/histogram.js';
 import { startViewer, type Viewer } from '../viewer/server.js';
 import { browserSuite, CHROMIUM, missing, timelineSettled, viewerPages } from './helpers/chromium.js';
 import { viewerApi } from './helpers/viewer.js';
+import { requestsTrace } from './helpers/export-traces.js';
 import { tempTracePath } from './helpers/trace.js';
 
 /** 250,048: whole batches of 64. */
@@ -23,39 +23,12 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tstrace-viewer-million-'));
 const screenshots = join(root, 'test/.work/screenshots');
 
-/** 250,048 requests, 64 at a time: 1,000,192 regions, and as many tasks, logs and async flows as requests. */
-async function millionRegionTrace(path: string): Promise<void> {
-  async function request(i: number): Promise<void> {
-    const [ctx, task] = newTask(background, 'request');
-    startRegion(ctx, 'parse').end();
-    await withRegion(ctx, 'handle', async () => {
-      const query = startRegion(current(), 'query');
-      await null;
-      query.end();
-      log(current(), 'db', i % 1000 === 0 ? `slow query ${i}` : 'ok');
-    });
-    startRegion(ctx, 'render').end();
-    task.end();
-  }
-  start(path, { maxBufferedBytes: 1 << 30, gc: true, heap: true, eventLoop: false });
-  try {
-    for (let i = 0; i < REQUESTS; ) {
-      // REQUESTS is a multiple of 64.
-      const batch: Promise<void>[] = [];
-      for (let k = 0; k < 64; k++) batch.push(request(i++));
-      await Promise.all(batch);
-      if (i % 4096 === 0) await new Promise((resolve) => setImmediate(resolve));
-    }
-  } finally {
-    await stop();
-  }
-}
-
 let viewer: Viewer;
 
 beforeAll(async () => {
   const tracePath = tempTracePath('million.trace');
-  await millionRegionTrace(tracePath);
+  // 250,048 requests, 64 at a time: 1,000,192 regions, and as many tasks, logs and async flows as requests.
+  await requestsTrace(tracePath, REQUESTS, 1000, { gc: true, heap: true, eventLoop: false });
   viewer = await startViewer({ file: tracePath, cwd: root });
 }, 180_000);
 afterAll(async () => {
