@@ -75,7 +75,7 @@ function statusProblems(status, length) {
   }
   if (status.header) {
     const h = status.header;
-    if (h.version !== 1) bad.push(`header version ${h.version}`);
+    if (h.version !== 1 && h.version !== 2) bad.push(`header version ${h.version}`); // the versions docs/format.md defines
     if (!Number.isSafeInteger(h.pid) || typeof h.wallClockOriginNs !== 'bigint' || typeof h.hrtimeOriginNs !== 'bigint') bad.push('malformed header');
   }
   return bad;
