@@ -16,36 +16,21 @@
  * The installs use npm's cache (`--prefer-offline`). When the registry cannot be reached and the cache
  * cannot serve them, the tests skip, saying so, except under CI=true, where that fails.
  */
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exec as execWithin, type ExecResult as Result } from './helpers/exec.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** Each command of an install may take minutes on a busy machine, never forever. */
+const exec = (command: string, args: string[], cwd: string) => execWithin(command, args, cwd, 240_000);
 const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
 /** What the README tells a user to install next to tstrace: TypeScript 5.9 + ts-patch 3, or TypeScript 6 + ts-patch 4. */
 const TS5 = ['typescript@5.9', 'ts-patch@3', '@types/node@20'];
 const TS6 = ['typescript@6', 'ts-patch@4', '@types/node@20'];
 
-// npm passes its configuration to scripts as npm_* variables (under `npm test`): the consumer projects'
-// npm must not inherit them.
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function exec(command: string, args: string[], cwd: string): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(command, args, { cwd, env, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 240_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 class CommandFailed extends Error {
   constructor(

@@ -1,11 +1,11 @@
 // The published package, as a user gets it: `npm pack`, installed into a fresh project, used from ESM,
 // CommonJS and TypeScript, and through its `tstrace` command. Needs `npm run build` first (`npm test`
 // does it).
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exec, type ExecResult as Result } from './helpers/exec.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../format/events.js';
 import { loadTrace } from '../analysis/reader.js';
@@ -16,23 +16,6 @@ const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const hasCli = existsSync(join(root, 'cli', 'cli.ts'));
 const hasReaderEntry = existsSync(join(root, 'reader', 'index.ts'));
 
-// npm passes its configuration to scripts as npm_* variables (under `npm test`): the consumer project's
-// npm must not inherit them.
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function exec(command: string, args: string[], cwd: string): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(command, args, { cwd, env, encoding: 'utf8', maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 /** Runs a command that must succeed; its output is in the error otherwise. */
 async function ok(command: string, args: string[], cwd: string): Promise<string> {
