@@ -80,14 +80,17 @@ export function chromeRuleProblems(doc) {
     }
   }
   if (flowStarts.size > 0) add(`${flowStarts.size} flow starts without a flow end`);
-  // ts + dur is a floating-point sum: past 2^43 µs or so (uptimes of months) it may be off by a last digit
-  // where one slice ends exactly where the next begins; 2 ns of slack tell that from an overlap.
-  const SLACK = 0.002;
+  // ts + dur is a floating-point sum, and JSON.parse rounds a ts to a double: past 2^43 µs or so (uptimes of
+  // months) it may be off by a last digit where one slice ends exactly where the next begins, and a damaged
+  // header's clock origin can make every ts huge (1e18 µs: doubles 128 µs apart). The slack is 2 ns, or a
+  // few units in the last place of the times compared, whichever is more.
+  const slack = (t) => Math.max(0.002, Math.abs(t) * 2 ** -50);
   for (const [thread, slices] of xs) {
     const sorted = [...slices].sort((a, b) => a.ts - b.ts || b.dur - a.dur);
     for (let i = 1; i < sorted.length; i++) {
       const prev = sorted[i - 1];
       const prevEnd = prev.ts + prev.dur;
+      const SLACK = slack(prevEnd);
       if (sorted[i].ts < prevEnd - SLACK && sorted[i].ts + sorted[i].dur > prevEnd + SLACK) add(`${thread}: X slices overlap`);
     }
   }
