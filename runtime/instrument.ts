@@ -204,12 +204,7 @@ export function yielded<T>(f: Frame, value: T): T {
 export function resumed(f: Frame): void {
   if (f === NOOP || !live(f)) return;
   const store = S.als!.getStore();
-  if (store !== f.scope) {
-    f.caller = store;
-    // A sync generator runs in the chain of whoever resumes it; its task's scope follows that chain.
-    if (f.kind === FrameKind.Generator && f.scope) f.scope = { ctx: f.ctx, flow: currentLane(store), top: f.scope.top };
-  }
-  if (f.scope) S.als!.enterWith(f.scope);
+  if (store !== f.scope) f.caller = store;
   if (!f.region) {
     // A generator's new occurrence, inside whatever region its resumer is in.
     const resumer = f.caller;
@@ -220,9 +215,12 @@ export function resumed(f: Frame): void {
     const region = beginRegion(f.ctx, f.site.type, f.site.location, flow, parent);
     f.region = region;
     if (f.scope) f.scope = { ctx: f.ctx, flow: region.flow, top: region };
-    if (f.scope) S.als!.enterWith(f.scope);
     else bracket(region);
+  } else if (f.kind === FrameKind.Generator && f.scope && store !== f.scope) {
+    // A sync generator runs in the chain of whoever resumes it; its task's scope follows that chain.
+    f.scope = { ctx: f.ctx, flow: currentLane(store), top: f.scope.top };
   }
+  if (f.scope) S.als!.enterWith(f.scope);
 }
 
 /** `return value` in an async function: a returned promise keeps the region open until it settles. */
