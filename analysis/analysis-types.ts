@@ -6,6 +6,7 @@
 import type { MisuseName, Nanos, ReadStatus, SourceLocation } from '../format/events.js';
 import type { HistogramBucket } from './histogram.js';
 import type { DurationStats } from './duration-digest.js';
+import type { ItemList } from './item-list.js';
 
 export type { HistogramBucket } from './histogram.js';
 export type { DurationStats } from './duration-digest.js';
@@ -210,10 +211,10 @@ export interface TraceStats {
 
 /** Everything the analysis computes: the statistics, and every task, region and log; see {@link analyzeTrace}. */
 export interface TraceAnalysis extends TraceStats {
-  /** By id, ascending; the background task 0 is not listed. */
-  readonly tasks: readonly TaskInfo[];
+  /** By id, ascending; the background task 0 is not listed. Each made when asked for (see {@link ItemList}). */
+  readonly tasks: ItemList<TaskInfo>;
   /** By id (start order). */
-  readonly regions: readonly RegionInfo[];
+  readonly regions: ItemList<RegionInfo>;
   /** In file (time) order. */
-  readonly logs: readonly LogInfo[];
+  readonly logs: ItemList<LogInfo>;
 }

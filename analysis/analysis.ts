@@ -3,7 +3,8 @@
  * events stream by, as plain objects.
  */
 import type { ReadStatus, TraceEvent } from '../format/events.js';
-import type { Listing, TraceAnalysis } from './analysis-types.js';
+import type { TraceAnalysis } from './analysis-types.js';
+import { ItemList } from './item-list.js';
 import { readTrace, type TraceSource } from './reader.js';
 import { TraceTables } from './trace-tables.js';
 
@@ -12,8 +13,8 @@ export { formatLocation } from './summary.js';
 /**
  * Analyses a trace one event at a time: feed it every event of a trace in file order with
  * {@link TraceAnalyzer.add}, then call {@link TraceAnalyzer.finish} once with the read status. It reads
- * into the columns of trace-tables.ts (where the statistics and every task, region and log are kept) and
- * makes their objects at the end; it never keeps the events themselves.
+ * into the columns of trace-tables.ts (where the statistics and every task, region and log are kept),
+ * whose items become objects only when asked for; it never keeps the events themselves.
  */
 export class TraceAnalyzer {
   private readonly tables = new TraceTables({ maxProblems: Infinity });
@@ -27,8 +28,7 @@ export class TraceAnalyzer {
   finish(status: ReadStatus): TraceAnalysis {
     const tables = this.tables;
     tables.finish(status);
-    const all = <T>(list: Listing<T>): T[] => Array.from({ length: list.length }, (_, i) => list.at(i));
-    return { ...tables.stats, tasks: all(tables.taskListing()), regions: all(tables.regionListing()), logs: all(tables.logListing()) };
+    return { ...tables.stats, tasks: new ItemList(tables.taskListing()), regions: new ItemList(tables.regionListing()), logs: new ItemList(tables.logListing()) };
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Nanos, SourceLocation } from '../format/events.js';
+import { IdIndex } from './id-index.js';
 
 /** A region while the trace is being read: `end` is null until its end event arrives. */
 export interface RegionRecord {
@@ -33,7 +34,11 @@ export interface RegionEndPairing {
  * open region of that flow and type, and gives regions their parents — across flow forks too.
  */
 export class RegionStacks {
-  private readonly flows = new Map<number, FlowState>();
+  /** With parents, every flow is kept: flow id → its state in `states` (a trace may have millions of flows). */
+  private readonly flowIndex = new IdIndex();
+  private readonly states: (FlowState | null)[] = [];
+  /** Without parents, only the flows with open regions: a Map, from which they are deleted. */
+  private readonly openFlows = new Map<number, FlowState>();
   private readonly parents: boolean;
   private lastId = 0;
 
@@ -52,18 +57,35 @@ export class RegionStacks {
    */
   fork(flow: number, parentFlow: number, regionsAbove = 0): void {
     if (!this.parents) return;
-    const parent = this.flows.get(parentFlow);
+    const parent = this.state(parentFlow);
     const forkParent = parent ? (parent.stack[parent.stack.length - 1 - regionsAbove] ?? parent.forkParent) : null;
     // A flow started again (flow ids are never reused; a damaged trace may do it) keeps its open regions,
     // as without parents, so the statistics do not depend on whether parents are kept.
-    this.flows.set(flow, { stack: this.flows.get(flow)?.stack ?? [], forkParent });
+    this.setState(flow, { stack: this.state(flow)?.stack ?? [], forkParent });
+  }
+
+  private state(flow: number): FlowState | null {
+    if (!this.parents) return this.openFlows.get(flow) ?? null;
+    const index = this.flowIndex.get(flow);
+    return index < 0 ? null : this.states[index];
+  }
+
+  private setState(flow: number, state: FlowState | null): void {
+    if (!this.parents) {
+      if (state) this.openFlows.set(flow, state);
+      else this.openFlows.delete(flow);
+      return;
+    }
+    const index = this.flowIndex.get(flow);
+    if (index >= 0) this.states[index] = state;
+    else if (state) this.flowIndex.set(flow, this.states.push(state) - 1);
   }
 
   start(ts: Nanos, flow: number, task: number, type: string, location: SourceLocation | null): RegionRecord {
-    let state = this.flows.get(flow);
+    let state = this.state(flow);
     if (!state) {
       state = { stack: [], forkParent: null };
-      this.flows.set(flow, state);
+      this.setState(flow, state);
     }
     const parent = this.parents ? (state.stack[state.stack.length - 1] ?? state.forkParent) : null;
     const region: RegionRecord = { id: ++this.lastId, type, task, flow, parent, start: ts, end: null, location };
@@ -76,13 +98,14 @@ export class RegionStacks {
    * the runtime said how many regions were nested in the ended one (`regionsAbove`), exactly that one.
    */
   end(ts: Nanos, flow: number, type: string, regionsAbove = 0): RegionEndPairing {
-    const stack = this.flows.get(flow)?.stack;
+    const stack = this.state(flow)?.stack;
     const index = stack ? pairRegionEnd(stack, type, regionsAbove) : -1;
     if (!stack || index < 0) return { region: null, outOfOrder: false };
     const region = stack[index];
     const outOfOrder = index !== stack.length - 1;
     stack.splice(index, 1);
-    if (stack.length === 0 && !this.parents) this.flows.delete(flow);
+    // A flow with nothing open and no fork parent is as good as unknown: forget it (a trace may have millions).
+    if (stack.length === 0 && (!this.parents || this.state(flow)?.forkParent === null)) this.setState(flow, null);
     region.end = ts;
     return { region, outOfOrder };
   }

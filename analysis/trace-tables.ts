@@ -7,65 +7,108 @@
  */
 import type { Nanos, ReadStatus, SourceLocation, TraceEvent } from '../format/events.js';
 import type { Listing, LogInfo, RegionInfo, TaskEventInfo, TaskInfo, TraceStats } from './analysis-types.js';
+import { IdIndex } from './id-index.js';
 import { readTrace, type TraceSource } from './reader.js';
 import type { RegionRecord } from './region-stacks.js';
 import { TraceSummarizer, type TraceRecordKeeper } from './summary.js';
 
 type Event<K extends TraceEvent['kind']> = Extract<TraceEvent, { kind: K }>;
-type Column = Float64Array | Int32Array | Uint8Array;
+type Column = Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array;
 
-/** Columns of one length that grow together. */
+type ColumnType = { new (length: number): Column; new (buffer: ArrayBuffer): Column; readonly BYTES_PER_ELEMENT: number };
+
+// ES2024's resizable ArrayBuffer (Node 20+), declared here: the project's lib is ES2022.
+interface ResizableBuffer extends ArrayBuffer {
+  resize(byteLength: number): void;
+}
+const ResizableBuffer = ArrayBuffer as unknown as new (byteLength: number, options: { maxByteLength: number }) => ResizableBuffer;
+const resizable = typeof (ArrayBuffer.prototype as Partial<ResizableBuffer>).resize === 'function';
+
+/** Tables beyond this many rows grow in place: their columns move to resizable buffers. */
+const IN_PLACE_FROM = 1 << 16;
+/** The largest resizable buffer every supported Node allows (Node 20: 4 GiB). */
+const MAX_COLUMN_BYTES = 2 ** 32;
+
+/**
+ * Columns of one length that grow together. A big table's columns are resizable buffers, so they grow
+ * and are trimmed in place: no copies of hundreds of megabytes, no twice the memory while growing.
+ * Small tables (most of them: tests, fuzzing, small traces) stay in plain arrays, which reserve no
+ * address space.
+ */
 class Columns<T extends Record<string, Column>> {
   length = 0;
   private capacity: number;
+  private inPlace = false;
   constructor(public data: T) {
     this.capacity = Object.values(data)[0].length;
   }
 
   /** Index of a new row (zeroed), growing every column when full. */
   push(): number {
-    if (this.length === this.capacity) {
-      this.capacity *= 2;
+    if (this.length === this.capacity) this.grow(this.capacity * 2);
+    return this.length++;
+  }
+
+  /** Gives back the room grown for rows that never came. */
+  trim(): void {
+    const rows = Math.max(1, this.length);
+    if (rows === this.capacity) return;
+    if (this.inPlace) {
+      for (const column of Object.values(this.data)) (column.buffer as ResizableBuffer).resize(rows * column.BYTES_PER_ELEMENT);
+    } else {
+      const trimmed: Record<string, Column> = {};
+      for (const [name, column] of Object.entries(this.data)) trimmed[name] = column.slice(0, rows);
+      this.data = trimmed as T;
+    }
+    this.capacity = rows;
+  }
+
+  private grow(capacity: number): void {
+    if (capacity * 8 > MAX_COLUMN_BYTES) throw new RangeError(`a trace with more than ${MAX_COLUMN_BYTES / 8} tasks, regions or logs is more than tstrace can hold in memory`);
+    if (this.inPlace) {
+      for (const column of Object.values(this.data)) (column.buffer as ResizableBuffer).resize(capacity * column.BYTES_PER_ELEMENT);
+    } else {
+      const inPlace = capacity > IN_PLACE_FROM && resizable;
       const grown: Record<string, Column> = {};
       for (const [name, column] of Object.entries(this.data)) {
-        const bigger = new (column.constructor as new (n: number) => Column)(this.capacity);
+        const type = column.constructor as ColumnType;
+        // A view of a resizable buffer without a length follows the buffer's size.
+        const bigger = inPlace ? new type(new ResizableBuffer(capacity * type.BYTES_PER_ELEMENT, { maxByteLength: MAX_COLUMN_BYTES })) : new type(capacity);
         bigger.set(column);
         grown[name] = bigger;
       }
       this.data = grown as T;
+      this.inPlace = inPlace;
     }
-    return this.length++;
-  }
-
-  /** Gives back the room grown for rows that never came (up to half of it). */
-  trim(): void {
-    if (this.length === this.capacity) return;
-    const trimmed: Record<string, Column> = {};
-    for (const [name, column] of Object.entries(this.data)) trimmed[name] = column.slice(0, Math.max(1, this.length));
-    this.data = trimmed as T;
-    this.capacity = Math.max(1, this.length);
+    this.capacity = capacity;
   }
 }
 
+// Every byte of a region's row counts: `tstrace view` holds one per region of a 10-million-event
+// trace. Flows are indexes into `TraceTables.flowIds`; a row's task is its task row (the id is there);
+// `seq` (the event's position in the file, for ties of time) wraps after 2^32 events.
 const regionColumns = (n: number) => ({
   start: new Float64Array(n),
   /** NaN while open; the trace end stands in after finish (see `complete`). */
   end: new Float64Array(n),
   complete: new Uint8Array(n),
-  flow: new Float64Array(n),
-  task: new Float64Array(n),
+  /** Index of the flow in `flowIds`. */
+  flow: new Int32Array(n),
   /** The task's row, −1 for the background task. */
   taskRow: new Int32Array(n),
   /** Parent region id, 0 at the top level. */
-  parent: new Float64Array(n),
+  parent: new Int32Array(n),
   type: new Int32Array(n),
   /** Location index, -1 for none. */
   location: new Int32Array(n),
-  /** Nesting depth on its own flow. */
-  depth: new Int32Array(n),
-  startSeq: new Float64Array(n),
-  endSeq: new Float64Array(n),
+  /** Nesting depth on its own flow (at most MAX_DEPTH). */
+  depth: new Uint16Array(n),
+  startSeq: new Uint32Array(n),
+  endSeq: new Uint32Array(n),
 });
+
+/** Deeper regions share the deepest row of their lane. */
+const MAX_DEPTH = 0xffff;
 
 const taskColumns = (n: number) => ({
   id: new Float64Array(n),
@@ -77,23 +120,24 @@ const taskColumns = (n: number) => ({
   ended: new Uint8Array(n),
   start: new Float64Array(n),
   end: new Float64Array(n),
-  createFlow: new Float64Array(n),
-  endFlow: new Float64Array(n),
+  /** Flow indexes, as `regions.flow`. */
+  createFlow: new Int32Array(n),
+  endFlow: new Int32Array(n),
   createLocation: new Int32Array(n),
   endLocation: new Int32Array(n),
-  createSeq: new Float64Array(n),
-  endSeq: new Float64Array(n),
+  createSeq: new Uint32Array(n),
+  endSeq: new Uint32Array(n),
 });
 
 const logColumns = (n: number) => ({
   ts: new Float64Array(n),
-  flow: new Float64Array(n),
-  task: new Float64Array(n),
+  /** Index of the flow in `flowIds`. */
+  flow: new Int32Array(n),
   /** The task's row, −1 for the background task. */
   taskRow: new Int32Array(n),
   category: new Int32Array(n),
   location: new Int32Array(n),
-  seq: new Float64Array(n),
+  seq: new Uint32Array(n),
 });
 
 /** Task → items in compressed-row form: the items of task row `t` are `items[offsets[t] .. offsets[t + 1])`. */
@@ -140,6 +184,21 @@ class Interned<T> {
   }
 }
 
+/** Numbers ids (flows) as first seen: {@link IdIndex} rather than a `Map`, for a million flows. */
+class InternedIds {
+  readonly values: number[] = [];
+  private readonly index = new IdIndex();
+
+  of(id: number): number {
+    let i = this.index.get(id);
+    if (i < 0) {
+      i = this.values.push(id) - 1;
+      this.index.set(id, i);
+    }
+    return i;
+  }
+}
+
 /** The tasks, regions and logs of a trace, with its statistics. Build with {@link loadTraceTables}. */
 export class TraceTables {
   stats!: TraceStats;
@@ -150,8 +209,8 @@ export class TraceTables {
   readonly tasks = new Columns(taskColumns(256));
   readonly logs = new Columns(logColumns(256));
   readonly messages: string[] = [];
-  /** Task id → row. */
-  private readonly taskRows = new Map<number, number>();
+  /** The flows, by the index the columns hold; ascending after finish. */
+  flowIds = new Float64Array(0);
   /** Task rows by id, ascending (after finish). */
   taskOrder = new Int32Array(0);
   taskRegions!: Grouped;
@@ -159,28 +218,33 @@ export class TraceTables {
   taskChildren!: Grouped;
   traceEnd: Nanos = 0;
   private seq = 0;
-  /** Let go at finish: its stacks of open regions, per flow, are no use afterwards. */
-  private summarizer: TraceSummarizer | null;
+  /** While reading: task id → row, flow → index (let go at finish, when binary searches take over). */
+  private loading: { readonly taskRows: IdIndex; readonly flows: InternedIds; summarizer: TraceSummarizer } | null;
 
   /** `maxProblems`: problems listed in the statistics (default LISTED_PROBLEMS, as `stats` lists). */
   constructor(options: { readonly maxProblems?: number } = {}) {
-    this.summarizer = new TraceSummarizer({ maxProblems: options.maxProblems, records: this.recordKeeper() });
+    this.loading = {
+      taskRows: new IdIndex(),
+      flows: new InternedIds(),
+      summarizer: new TraceSummarizer({ maxProblems: options.maxProblems, records: this.recordKeeper() }),
+    };
   }
 
   add(event: TraceEvent): void {
     this.seq++;
-    this.summarizer?.add(event);
+    this.loading?.summarizer.add(event);
   }
 
   finish(status: ReadStatus): void {
-    const summarizer = this.summarizer;
-    if (!summarizer) throw new Error('TraceTables.finish was called twice');
-    this.summarizer = null;
-    this.stats = summarizer.finish(status);
-    this.traceEnd = summarizer.traceEnd(status);
+    const loading = this.loading;
+    if (!loading) throw new Error('TraceTables.finish was called twice');
+    this.loading = null;
+    this.stats = loading.summarizer.finish(status);
+    this.traceEnd = loading.summarizer.traceEnd(status);
     this.regions.trim();
     this.tasks.trim();
     this.logs.trim();
+    this.sortFlows(loading.flows.values);
     const r = this.regions.data;
     for (let i = 0; i < this.regions.length; i++) {
       if (!r.complete[i]) r.end[i] = this.traceEnd;
@@ -197,14 +261,29 @@ export class TraceTables {
     const byId = this.taskOrder;
     const children = groupByTask(tasks, tasks, (k) => {
       const parent = t.parent[byId[k]];
-      return parent > 0 ? (this.taskRows.get(parent) ?? -1) : -1;
+      return parent > 0 ? loading.taskRows.get(parent) : -1;
     });
     this.taskChildren = { offsets: children.offsets, items: children.items.map((k) => byId[k]) };
   }
 
   /** The row of task `id`, or −1. */
   taskRow(id: number): number {
-    return this.taskRows.get(id) ?? -1;
+    if (this.loading) return this.loading.taskRows.get(id);
+    const order = this.taskOrder;
+    const ids = this.tasks.data.id;
+    let low = 0;
+    let high = order.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (ids[order[mid]] < id) low = mid + 1;
+      else high = mid;
+    }
+    return low < order.length && ids[order[low]] === id ? order[low] : -1;
+  }
+
+  /** The id of the task of row `row`, 0 (the background task) for −1. */
+  taskId(row: number): number {
+    return row < 0 ? 0 : this.tasks.data.id[row];
   }
 
   location(index: number): SourceLocation | null {
@@ -216,8 +295,8 @@ export class TraceTables {
     return {
       id: i + 1,
       type: this.strings.values[r.type[i]],
-      task: r.task[i],
-      flow: r.flow[i],
+      task: this.taskId(r.taskRow[i]),
+      flow: this.flowIds[r.flow[i]],
       parent: r.parent[i] === 0 ? null : r.parent[i],
       start: r.start[i],
       end: r.end[i],
@@ -229,7 +308,14 @@ export class TraceTables {
 
   log(i: number): LogInfo {
     const l = this.logs.data;
-    return { ts: l.ts[i], flow: l.flow[i], task: l.task[i], category: this.strings.values[l.category[i]], message: this.messages[i], location: this.location(l.location[i]) };
+    return {
+      ts: l.ts[i],
+      flow: this.flowIds[l.flow[i]],
+      task: this.taskId(l.taskRow[i]),
+      category: this.strings.values[l.category[i]],
+      message: this.messages[i],
+      location: this.location(l.location[i]),
+    };
   }
 
   /** Latency of task row `row`, measured to/from the stand-ins when incomplete. */
@@ -249,23 +335,26 @@ export class TraceTables {
   task(row: number): TaskInfo {
     const t = this.tasks.data;
     const r = this.regions.data;
+    const flowIds = this.flowIds;
     const regionIds: number[] = [];
     const events: { event: TaskEventInfo; seq: number }[] = [];
     const flows = new Set<number>();
     if (t.created[row]) {
-      events.push({ event: { kind: 'create', ts: t.start[row], flow: t.createFlow[row], parent: t.parent[row], location: this.location(t.createLocation[row]) }, seq: t.createSeq[row] });
-      flows.add(t.createFlow[row]);
+      const flow = flowIds[t.createFlow[row]];
+      events.push({ event: { kind: 'create', ts: t.start[row], flow, parent: t.parent[row], location: this.location(t.createLocation[row]) }, seq: t.createSeq[row] });
+      flows.add(flow);
     }
     if (t.ended[row]) {
-      events.push({ event: { kind: 'end', ts: t.end[row], flow: t.endFlow[row], location: this.location(t.endLocation[row]) }, seq: t.endSeq[row] });
-      flows.add(t.endFlow[row]);
+      const flow = flowIds[t.endFlow[row]];
+      events.push({ event: { kind: 'end', ts: t.end[row], flow, location: this.location(t.endLocation[row]) }, seq: t.endSeq[row] });
+      flows.add(flow);
     }
     const { offsets, items } = this.taskRegions;
     // Straight from the columns: a task page (or analyzeTrace) makes many of these.
     for (let k = offsets[row]; k < offsets[row + 1]; k++) {
       const i = items[k];
       const id = i + 1;
-      const flow = r.flow[i];
+      const flow = flowIds[r.flow[i]];
       const type = this.strings.values[r.type[i]];
       const complete = r.complete[i] === 1;
       regionIds.push(id);
@@ -280,9 +369,10 @@ export class TraceTables {
     const l = this.logs.data;
     for (let k = logs.offsets[row]; k < logs.offsets[row + 1]; k++) {
       const i = logs.items[k];
-      flows.add(l.flow[i]);
+      const flow = flowIds[l.flow[i]];
+      flows.add(flow);
       events.push({
-        event: { kind: 'log', ts: l.ts[i], flow: l.flow[i], category: this.strings.values[l.category[i]], message: this.messages[i], location: this.location(l.location[i]) },
+        event: { kind: 'log', ts: l.ts[i], flow, category: this.strings.values[l.category[i]], message: this.messages[i], location: this.location(l.location[i]) },
         seq: l.seq[i],
       });
     }
@@ -328,16 +418,35 @@ export class TraceTables {
     return { length: this.logs.length, at: (i) => this.log(i) };
   }
 
+  /** Numbers the flows in ascending order (they were numbered as first seen), in every column that holds one. */
+  private sortFlows(seen: readonly number[]): void {
+    // Sorted natively (no comparator: ids are distinct numbers), then each id's old index looked up.
+    this.flowIds = Float64Array.from(seen).sort();
+    const oldIndex = new IdIndex();
+    seen.forEach((id, old) => oldIndex.set(id, old));
+    const renumbered = new Int32Array(seen.length);
+    this.flowIds.forEach((id, index) => (renumbered[oldIndex.get(id)] = index));
+    const remap = (column: Int32Array, length: number) => {
+      for (let i = 0; i < length; i++) column[i] = renumbered[column[i]];
+    };
+    remap(this.regions.data.flow, this.regions.length);
+    remap(this.logs.data.flow, this.logs.length);
+    const t = this.tasks.data;
+    // A task's creation or end missing from the trace left its flow at 0: any index will do there.
+    remap(t.createFlow, this.tasks.length);
+    remap(t.endFlow, this.tasks.length);
+  }
+
   /** The row of task `id`, added (unknown: type "", not created) when first seen. */
-  private knownTask(id: number): number {
-    let row = this.taskRows.get(id);
-    if (row === undefined) {
+  private knownTask(taskRows: IdIndex, id: number): number {
+    let row = taskRows.get(id);
+    if (row < 0) {
       row = this.tasks.push();
       const t = this.tasks.data;
       t.id[row] = id;
       t.type[row] = this.strings.of('');
       t.parent[row] = NaN;
-      this.taskRows.set(id, row);
+      taskRows.set(id, row);
     }
     return row;
   }
@@ -347,25 +456,28 @@ export class TraceTables {
   }
 
   private recordKeeper(): TraceRecordKeeper {
+    // Called only while loading: `this.loading` is set then.
+    const taskRows = () => this.loading!.taskRows;
+    const flow = (id: number) => this.loading!.flows.of(id);
     return {
       taskCreated: (event: Event<'taskCreate'>) => {
-        const row = this.knownTask(event.task);
+        const row = this.knownTask(taskRows(), event.task);
         const t = this.tasks.data;
         t.created[row] = 1;
         t.type[row] = this.strings.of(event.type);
         t.parent[row] = event.parent;
         t.start[row] = event.ts;
-        t.createFlow[row] = event.flow;
+        t.createFlow[row] = flow(event.flow);
         t.createLocation[row] = this.locationIndex(event.location);
         t.createSeq[row] = this.seq;
-        if (event.parent !== 0) this.knownTask(event.parent);
+        if (event.parent !== 0) this.knownTask(taskRows(), event.parent);
       },
       taskEnded: (event: Event<'taskEnd'>) => {
-        const row = this.knownTask(event.task);
+        const row = this.knownTask(taskRows(), event.task);
         const t = this.tasks.data;
         t.ended[row] = 1;
         t.end[row] = event.ts;
-        t.endFlow[row] = event.flow;
+        t.endFlow[row] = flow(event.flow);
         t.endLocation[row] = this.locationIndex(event.location);
         t.endSeq[row] = this.seq;
       },
@@ -375,14 +487,13 @@ export class TraceTables {
         const parent = region.parent;
         r.start[i] = event.ts;
         r.end[i] = NaN;
-        r.flow[i] = event.flow;
-        r.task[i] = event.task;
+        r.flow[i] = flow(event.flow);
         r.parent[i] = parent === null ? 0 : parent.id;
         r.type[i] = this.strings.of(event.type);
         r.location[i] = this.locationIndex(event.location);
-        r.depth[i] = parent !== null && parent.flow === event.flow ? r.depth[parent.id - 1] + 1 : 0;
+        r.depth[i] = parent !== null && parent.flow === event.flow ? Math.min(MAX_DEPTH, r.depth[parent.id - 1] + 1) : 0;
         r.startSeq[i] = this.seq;
-        r.taskRow[i] = event.task === 0 ? -1 : this.knownTask(event.task);
+        r.taskRow[i] = event.task === 0 ? -1 : this.knownTask(taskRows(), event.task);
       },
       regionEnded: (event: Event<'regionEnd'>, region: RegionRecord) => {
         const r = this.regions.data;
@@ -395,13 +506,12 @@ export class TraceTables {
         const i = this.logs.push();
         const l = this.logs.data;
         l.ts[i] = event.ts;
-        l.flow[i] = event.flow;
-        l.task[i] = event.task;
+        l.flow[i] = flow(event.flow);
         l.category[i] = this.strings.of(event.category);
         l.location[i] = this.locationIndex(event.location);
         l.seq[i] = this.seq;
         this.messages.push(event.message);
-        l.taskRow[i] = event.task === 0 ? -1 : this.knownTask(event.task);
+        l.taskRow[i] = event.task === 0 ? -1 : this.knownTask(taskRows(), event.task);
       },
     };
   }

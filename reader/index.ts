@@ -8,6 +8,7 @@
  */
 export { loadTrace, readTrace, type TraceSource } from '../analysis/reader.js';
 export { analyzeTrace, formatLocation, TraceAnalyzer } from '../analysis/analysis.js';
+export { ItemList } from '../analysis/item-list.js';
 export type {
   DurationStats,
   HistogramBucket,

@@ -2,6 +2,7 @@
  * The analysis (`tstrace/reader`'s analyzeTrace): what `go tool trace` computes for tasks, regions and
  * logs, specified on traces the runtime writes, and on synthesized traces where exact timestamps matter.
  */
+import { inspect } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { sleep, traceOf } from './helpers/trace.js';
 import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
@@ -70,7 +71,7 @@ describe('tasks', () => {
     const task2 = taskOfType(analysis, 'task2');
     const task3 = taskOfType(analysis, 'task3');
     const typeOf = (id: number): string => analysis.tasks.find((t) => t.id === id)!.type;
-    const regionTypes = (task: TaskInfo): string[] => task.regions.map((id) => analysis.regions[id - 1].type);
+    const regionTypes = (task: TaskInfo): string[] => task.regions.map((id) => analysis.regions.at(id - 1)!.type);
 
     expect(task1.parent).toBe(0);
     expect(task1.children.map(typeOf)).toEqual(['task2']);
@@ -156,7 +157,7 @@ describe('tasks', () => {
     const analysis = await analyzeTrace(bytes);
     expect(analysis.status.problem?.kind).toBe('unfinished');
     expect(analysis.summary.duration).toBe(700);
-    expect(analysis.tasks[0]).toMatchObject({ complete: false, end: 700, latency: 600 });
+    expect(analysis.tasks.at(0)).toMatchObject({ complete: false, end: 700, latency: 600 });
   });
 
   test('only the first end counts; another one is reported', async () => {
@@ -166,8 +167,8 @@ describe('tasks', () => {
       b.taskEnd(900, 2, 1, null);
     }, 1000);
     const analysis = await analyzeTrace(bytes);
-    expect(analysis.tasks[0]).toMatchObject({ end: 400, latency: 300, complete: true });
-    expect(analysis.tasks[0].events.map((e) => e.kind)).toEqual(['create', 'end']);
+    expect(analysis.tasks.at(0)).toMatchObject({ end: 400, latency: 300, complete: true });
+    expect(analysis.tasks.at(0)!.events.map((e) => e.kind)).toEqual(['create', 'end']);
     expect(analysis.problems).toEqual([expect.objectContaining({ kind: 'taskEndedTwice', source: 'reader', task: 1, ts: 900, flow: 2 })]);
   });
 
@@ -181,6 +182,39 @@ describe('tasks', () => {
       [7, '', false, [8]],
       [8, 'child', true, []],
     ]);
+  });
+});
+
+describe('the lists of an analysis', () => {
+  test('read like a read-only array: length, at (negative from the end), iteration, map/filter/find, slice, JSON, console.log', async () => {
+    const bytes = synthesize((b) => {
+      for (let i = 0; i < 12; i++) {
+        b.regionStart(10 * i, 1, 0, i % 2 ? 'odd' : 'even', null);
+        b.regionEnd(10 * i + 5, 1, i % 2 ? 'odd' : 'even');
+      }
+    }, 200);
+    const { regions } = await analyzeTrace(bytes);
+    const all = regions.toArray();
+    expect(regions.length).toBe(12);
+    expect(all.map((r) => r.id)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(regions.at(0)).toEqual(all[0]);
+    expect(regions.at(-1)).toEqual(all[11]);
+    expect(regions.at(12)).toBeUndefined();
+    expect(regions.at(-13)).toBeUndefined();
+    expect([...regions]).toEqual(all);
+    expect(regions.filter((r) => r.type === 'odd').map((r) => r.id)).toEqual([2, 4, 6, 8, 10, 12]);
+    expect(regions.find((r) => r.start === 30)?.id).toBe(4);
+    expect(regions.findIndex((r) => r.start === 999)).toBe(-1);
+    expect(regions.some((r) => r.duration !== 5)).toBe(false);
+    expect(regions.every((r) => r.complete)).toBe(true);
+    expect(regions.reduce((sum, r) => sum + r.duration, 0)).toBe(60);
+    expect(regions.slice(-2).map((r) => r.id)).toEqual([11, 12]);
+    expect(regions.slice(3, 5).map((r) => r.id)).toEqual([4, 5]);
+    expect(JSON.parse(JSON.stringify({ regions }))).toEqual({ regions: all });
+    const shown = inspect(regions, { depth: 3 });
+    expect(shown).toMatch(/^ItemList\(12\) \[/);
+    expect(shown).toContain("type: 'even'");
+    expect(shown).toContain('… 2 more');
   });
 });
 
@@ -297,7 +331,7 @@ describe('regions', () => {
       b.regionEnd(50, 1, 'inner');
     }, 100);
     const analysis = await analyzeTrace(bytes);
-    expect(analysis.regions).toEqual([
+    expect(analysis.regions.toArray()).toEqual([
       { id: 1, type: 'outer', task: 0, flow: 1, parent: null, start: 10, end: 100, complete: false, duration: 90, location: null },
       { id: 2, type: 'inner', task: 0, flow: 1, parent: 1, start: 20, end: 50, complete: true, duration: 30, location: null },
     ]);
@@ -323,7 +357,7 @@ describe('regions', () => {
     const analysis = await analyzeTrace(bytes);
     const parentType = (type: string): string | null => {
       const parent = regionOfType(analysis, type).parent;
-      return parent === null ? null : analysis.regions[parent - 1].type;
+      return parent === null ? null : analysis.regions.at(parent - 1)!.type;
     };
     expect(['A', 'B', 'C', 'D', 'E'].map(parentType)).toEqual([null, 'A', 'B', 'A', 'A']);
     expect(analysis.regions.every((r) => r.complete)).toBe(true);
@@ -453,7 +487,7 @@ describe('problems', () => {
     ]);
     expect(analysis.problems[0].message).not.toMatch(/dropped/);
     expect(analysis.problems[1].message).toMatch(/5 events were dropped/);
-    expect(analysis.regions).toMatchObject([{ type: 'kept', complete: true, end: 50 }]);
+    expect(analysis.regions.toArray()).toMatchObject([{ type: 'kept', complete: true, end: 50 }]);
   });
 
   test('the reader reports an out-of-order end the runtime did not record, with the region location', async () => {
@@ -487,7 +521,7 @@ describe('summary', () => {
     const a = await analyzeTrace(withFooter);
     expect(a.summary).toMatchObject({ duration: 600, events: 5, gcCount: 2, gcTime: 42, dropped: 9, logs: 1, tasks: 0, regions: 0, pid: 42 });
     expect(a.summary.startTime).toBe('2023-11-14T22:13:20.000Z');
-    expect(a.logs).toEqual([{ ts: 100, flow: 1, task: 0, category: 'c', message: 'm', location: null }]);
+    expect(a.logs.toArray()).toEqual([{ ts: 100, flow: 1, task: 0, category: 'c', message: 'm', location: null }]);
 
     // Without a footer, the dropped events are summed.
     const withoutFooter = withFooter.subarray(0, withFooter.length - encodeFooter({ events: 0, dropped: 9, endTs: 600 }).length);
@@ -559,6 +593,6 @@ describe('summary', () => {
     damaged[damaged.length - 1] ^= 0xff;
     const analysis = await analyzeTrace(Buffer.concat([good, damaged]));
     expect(analysis.status.problem).toMatchObject({ kind: 'corrupt', offset: good.length });
-    expect(analysis.tasks).toMatchObject([{ id: 1, type: 'A', complete: false }]);
+    expect(analysis.tasks.toArray()).toMatchObject([{ id: 1, type: 'A', complete: false }]);
   });
 });

@@ -280,7 +280,7 @@ async function compareWithGo(goFile: string, analysis: TraceAnalysis, repairedRe
     }
 
     // The timeline: whole trace, one task, one goroutine.
-    for (const query of ['', `?taskid=${analysis.tasks[0]?.id ?? 1}`, '?goid=1']) {
+    for (const query of ['', `?taskid=${analysis.tasks.at(0)?.id ?? 1}`, '?goid=1']) {
       const json = JSON.parse(await fetchPage(`${server.url}/jsontrace${query}`)) as { traceEvents: unknown[] };
       expect(json.traceEvents.length).toBeGreaterThan(0);
     }

@@ -37,7 +37,7 @@ describe('samples/http-service (npm run sample:http)', () => {
 
   afterAll(() => removeSampleRun(run));
 
-  const regionsOf = (task: TaskInfo): RegionInfo[] => task.regions.map((id) => trace.regions[id - 1]!);
+  const regionsOf = (task: TaskInfo): RegionInfo[] => task.regions.map((id) => trace.regions.at(id - 1)!);
 
   it('serves, sends the requests, shuts down, then prints the stats table and where to look next', () => {
     expect(run.code, `run.mjs failed:\n${run.stderr}`).toBe(0);

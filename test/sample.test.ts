@@ -36,7 +36,7 @@ describe('samples/cappuccino (npm start)', () => {
 
   /** The task's own region (a `// trace:task` function is also a region) and the regions of its steps. */
   function regionsOf(task: TaskInfo): { order: RegionInfo; steps: Map<string, RegionInfo> } {
-    const regions = task.regions.map((id) => trace.regions[id - 1]!);
+    const regions = task.regions.map((id) => trace.regions.at(id - 1)!);
     const order = regions.find((r) => r.type === 'makeCappuccino')!;
     const steps = new Map(regions.filter((r) => r !== order).map((r) => [r.type, r]));
     return { order, steps };
@@ -75,7 +75,7 @@ describe('samples/cappuccino (npm start)', () => {
     expect(trace.regions).toHaveLength(4 * ORDERS);
     expect(trace.regions.every((r) => r.complete)).toBe(true);
     for (const task of trace.tasks) {
-      const types = task.regions.map((id) => trace.regions[id - 1]!.type);
+      const types = task.regions.map((id) => trace.regions.at(id - 1)!.type);
       expect(types.sort(), `regions of task ${task.id}`).toEqual([...STEPS, 'makeCappuccino'].sort());
       const { order, steps } = regionsOf(task);
       expect(order.parent, 'the order region is at the top level').toBeNull();

@@ -10,7 +10,7 @@ import { formatLocation } from '../analysis/summary.js';
 import { loadTraceTables, type TraceTables } from '../analysis/trace-tables.js';
 import type { Nanos } from '../format/events.js';
 import { tasksText } from '../report/text-report.js';
-import { CounterSeries, IntervalRow, RowPacker, type CounterPoint, type TimelineItem } from './timeline-index.js';
+import { CounterSeries, IntervalRow, packRows, RowPacker, type CounterPoint, type PackedRows, type TimelineItem } from './timeline-index.js';
 import { firstLaneReaching, flowFacts, layOut, packFlows, type LaneLayout, type TimelineLayout } from './timeline-layout.js';
 
 /** The trace as the viewer holds it. */
@@ -23,7 +23,8 @@ export interface ViewerModel {
   readonly heap: CounterSeries;
   /** Event-loop utilization (0..1) at the end of each sampling interval. */
   readonly eventLoop: CounterSeries;
-  readonly tasks: RowPacker;
+  /** The tasks, packed into rows. */
+  readonly tasks: PackedRows;
   /** A lane per flow with regions or logs, in flow order. */
   readonly perFlow: TimelineLayout;
   /** The flows packed into lanes (a flow's lane is free again once its last region ended): made when first asked for. */
@@ -50,14 +51,17 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
 
   const t = tables.tasks.data;
   const taskRows = Int32Array.from(tables.taskOrder).sort((a, b) => t.start[a] - t.start[b] || t.id[a] - t.id[b]);
-  const tasks = new RowPacker();
-  for (const row of taskRows) tasks.add(t.start[row], t.end[row], t.id[row], t.type[row]);
+  const packer = new RowPacker();
+  const rowOfTask = taskRows.map((row) => packer.add(t.start[row], t.end[row]));
+  const tasks = packRows(packer.rows, rowOfTask, { start: t.start, end: t.end, type: t.type, id: (row) => t.id[row] }, taskRows);
 
   const fixed: Omit<LaneLayout, 'top'>[] = [];
   if (gc.length > 0) fixed.push({ id: 'gc', label: 'GC', kind: 'gc', rows: 1, firstRow: 0, flow: 0, logRow: 0 });
-  if (tasks.rows.length > 0) fixed.push({ id: 'tasks', label: 'tasks', kind: 'tasks', rows: tasks.rows.length, firstRow: 0, flow: 0, logRow: 0 });
+  if (tasks.rows > 0) fixed.push({ id: 'tasks', label: 'tasks', kind: 'tasks', rows: tasks.rows, firstRow: 0, flow: 0, logRow: 0 });
+  // The flows' facts are made again for the packed layout rather than held (bytes per region count).
   const flows = flowFacts(tables);
-  const perFlow = layOut(tables, fixed, flows.ids.length, (k) => k, (k) => ({ id: `flow:${flows.ids[k]}`, label: `flow ${flows.ids[k]}`, flow: flows.ids[k] }), flows);
+  const ids = flows.ids;
+  const perFlow = layOut(tables, fixed, ids.length, (k) => k, (k) => ({ id: `flow:${ids[k]}`, label: `flow ${ids[k]}`, flow: ids[k] }), flows);
   let packed: TimelineLayout | null = null;
   return {
     tables,
@@ -68,7 +72,11 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
     eventLoop,
     tasks,
     perFlow,
-    packed: () => (packed ??= layOut(tables, fixed, ...packFlows(flows), flows)),
+    packed: () => {
+      if (packed) return packed;
+      const flows = flowFacts(tables);
+      return (packed = layOut(tables, fixed, ...packFlows(flows), flows));
+    },
     cwd,
   };
 }
@@ -343,7 +351,7 @@ export function timelineJson(model: ViewerModel, query: URLSearchParams) {
       const shown = only || (top + row >= windowTop && top + row < windowEnd);
       if (!shown) rows.push([]);
       else if (lane.kind === 'gc') rows.push(model.gc.visible(from, to, nsPerPixel));
-      else if (lane.kind === 'tasks') rows.push(model.tasks.rows[row].visible(from, to, nsPerPixel));
+      else if (lane.kind === 'tasks') rows.push(model.tasks.visible(row, from, to, nsPerPixel));
       else rows.push(chosen.flowRows.visible(lane.firstRow + row, from, to, nsPerPixel));
     }
     if (lane.kind !== 'flow' || !(only || (top >= windowTop && top < windowEnd))) {

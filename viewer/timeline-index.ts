@@ -16,34 +16,34 @@ export type TimelineItem = [start: Nanos, end: Nanos, id: number, count: number,
 
 /** Intervals in start order, and for each the latest end up to it (ascending, so it can be searched). */
 interface IntervalColumns {
-  readonly starts: Float64Array;
+  startAt(i: number): Nanos;
+  endAt(i: number): Nanos;
+  idAt(i: number): number;
+  typeAt(i: number): number;
   readonly maxEnds: Float64Array;
-  readonly ends: Float64Array;
-  readonly ids: Float64Array;
-  readonly types: Int32Array;
 }
 
 /** The items of the intervals `[lo, hi)` of `c` visible in `[from, to]` at `nsPerPixel`, in start order. */
 function visibleItems(c: IntervalColumns, lo: number, hi: number, from: Nanos, to: Nanos, nsPerPixel: number): TimelineItem[] {
   const items: TimelineItem[] = [];
-  let i = firstAtLeast(c.maxEnds, lo, hi, from);
-  while (i < hi && c.starts[i] <= to) {
-    const start = c.starts[i];
-    const end = c.ends[i];
+  let i = firstAtLeast((k) => c.maxEnds[k], lo, hi, from);
+  while (i < hi && c.startAt(i) <= to) {
+    const start = c.startAt(i);
+    const end = c.endAt(i);
     if (end < from) {
       i++;
       continue;
     }
     if (end - start >= nsPerPixel) {
-      items.push([start, end, c.ids[i], 1, c.types[i]]);
+      items.push([start, end, c.idAt(i), 1, c.typeAt(i)]);
       i++;
       continue;
     }
     // Narrower than a pixel: merge it with every interval starting in the same pixel column.
     const column = Math.floor((start - from) / nsPerPixel);
-    const next = Math.max(i + 1, firstAtLeast(c.starts, lo, hi, from + (column + 1) * nsPerPixel));
-    if (next === i + 1) items.push([start, end, c.ids[i], 1, c.types[i]]);
-    else items.push([start, c.maxEnds[next - 1], c.ids[i], next - i, c.types[i]]);
+    const next = Math.max(i + 1, firstAtLeast((k) => c.startAt(k), lo, hi, from + (column + 1) * nsPerPixel));
+    if (next === i + 1) items.push([start, end, c.idAt(i), 1, c.typeAt(i)]);
+    else items.push([start, c.maxEnds[next - 1], c.idAt(i), next - i, c.typeAt(i)]);
     i = next;
   }
   return items;
@@ -67,6 +67,19 @@ export class IntervalRow implements IntervalColumns {
     this.maxEnds[i] = i === 0 ? end : Math.max(end, this.maxEnds[i - 1]);
     this.ids[i] = id;
     this.types[i] = type;
+  }
+
+  startAt(i: number): Nanos {
+    return this.starts[i];
+  }
+  endAt(i: number): Nanos {
+    return this.ends[i];
+  }
+  idAt(i: number): number {
+    return this.ids[i];
+  }
+  typeAt(i: number): number {
+    return this.types[i];
   }
 
   /** The end of the last interval to end. */
@@ -94,23 +107,45 @@ export class IntervalRow implements IntervalColumns {
   }
 }
 
+/** The columns of the items that {@link PackedRows} arranges (the trace's own, not copies). */
+export interface ItemColumns {
+  readonly start: Float64Array;
+  readonly end: Float64Array;
+  readonly type: Int32Array;
+  /** The id the timeline gives item `i`. */
+  id(i: number): number;
+}
+
 /**
- * Many rows of intervals in one set of columns (a row is a slice of them), so a million regions on a
- * hundred thousand flows cost five arrays, not five per row. Build with {@link packRows}.
+ * Many rows of intervals as one arrangement of items kept elsewhere (a row is a slice of it), so a million
+ * regions on a hundred thousand flows cost 12 bytes each (their index, and the latest end so far), not
+ * copies of their columns. Build with {@link packRows}.
  */
 export class PackedRows implements IntervalColumns {
   constructor(
-    readonly starts: Float64Array,
-    readonly ends: Float64Array,
+    private readonly items: ItemColumns,
+    /** Slot → item index, rows one after the other, each in start order. */
+    private readonly order: Int32Array,
     readonly maxEnds: Float64Array,
-    readonly ids: Float64Array,
-    readonly types: Int32Array,
-    /** Row `k` holds the intervals `[offsets[k], offsets[k + 1])`. */
+    /** Row `k` holds the slots `[offsets[k], offsets[k + 1])`. */
     readonly offsets: Int32Array,
   ) {}
 
   get rows(): number {
     return this.offsets.length - 1;
+  }
+
+  startAt(slot: number): Nanos {
+    return this.items.start[this.order[slot]];
+  }
+  endAt(slot: number): Nanos {
+    return this.items.end[this.order[slot]];
+  }
+  idAt(slot: number): number {
+    return this.items.id(this.order[slot]);
+  }
+  typeAt(slot: number): number {
+    return this.items.type[this.order[slot]];
   }
 
   /** The items of row `row` visible in `[from, to]` at `nsPerPixel`, in start order. */
@@ -120,40 +155,32 @@ export class PackedRows implements IntervalColumns {
 }
 
 /**
- * Packs `count` intervals into `rows` rows: interval `i` (given in start order) goes to row `rowOf[i]`,
- * keeping its order there.
+ * Packs items into `rows` rows: the `k`-th item of `sequence` (item indexes in start order; the items
+ * `0 .. rowOf.length` in order when null) goes to row `rowOf[k]`, keeping its order there.
  */
-export function packRows(count: number, rows: number, rowOf: Int32Array, start: Float64Array, end: Float64Array, id: (i: number) => number, type: Int32Array): PackedRows {
+export function packRows(rows: number, rowOf: Int32Array, items: ItemColumns, sequence: Int32Array | null = null): PackedRows {
+  const count = rowOf.length;
   const offsets = new Int32Array(rows + 1);
-  for (let i = 0; i < count; i++) offsets[rowOf[i] + 1]++;
-  for (let k = 0; k < rows; k++) offsets[k + 1] += offsets[k];
+  for (let k = 0; k < count; k++) offsets[rowOf[k] + 1]++;
+  for (let row = 0; row < rows; row++) offsets[row + 1] += offsets[row];
   const fill = offsets.slice(0, rows);
-  const starts = new Float64Array(count);
-  const ends = new Float64Array(count);
-  const ids = new Float64Array(count);
-  const types = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    const at = fill[rowOf[i]]++;
-    starts[at] = start[i];
-    ends[at] = end[i];
-    ids[at] = id(i);
-    types[at] = type[i];
-  }
+  const order = new Int32Array(count);
+  for (let k = 0; k < count; k++) order[fill[rowOf[k]]++] = sequence === null ? k : sequence[k];
   const maxEnds = new Float64Array(count);
-  for (let k = 0; k < rows; k++) {
+  for (let row = 0; row < rows; row++) {
     let latest = -Infinity;
-    for (let at = offsets[k]; at < offsets[k + 1]; at++) maxEnds[at] = latest = Math.max(latest, ends[at]);
+    for (let at = offsets[row]; at < offsets[row + 1]; at++) maxEnds[at] = latest = Math.max(latest, items.end[order[at]]);
   }
-  return new PackedRows(starts, ends, maxEnds, ids, types, offsets);
+  return new PackedRows(items, order, maxEnds, offsets);
 }
 
-/** The first index `i` in `[lo, hi)` with `values[i] >= x` (values ascending there); `hi` when there is none. */
-function firstAtLeast(values: Float64Array, lo: number, hi: number, x: number): number {
+/** The first index `i` in `[lo, hi)` with `valueAt(i) >= x` (ascending there); `hi` when there is none. */
+function firstAtLeast(valueAt: (i: number) => number, lo: number, hi: number, x: number): number {
   let low = lo;
   let high = hi;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (values[mid] < x) low = mid + 1;
+    if (valueAt(mid) < x) low = mid + 1;
     else high = mid;
   }
   return low;
@@ -211,31 +238,36 @@ function firstAtLeastArray(values: readonly number[], x: number): number {
 }
 
 /**
- * Rows for intervals that may overlap (tasks): each interval goes to the row that has been free the
- * longest, or a new row when none is free at its start. Intervals must be given in start order.
+ * Rows for intervals that may overlap (tasks, flows' lifetimes): each interval goes to the row that has
+ * been free the longest, or a new row when none is free at its start. Intervals must be given in start
+ * order; {@link add} says the row.
  */
 export class RowPacker {
-  readonly rows: IntervalRow[] = [];
+  /** Per row: the end of its last interval. */
+  private readonly lastEnds: number[] = [];
   /** Min-heap of row indexes by their last end. */
   private readonly heap: number[] = [];
 
-  add(start: Nanos, end: Nanos, id: number, type: number): void {
-    let row: number;
-    if (this.heap.length > 0 && this.rows[this.heap[0]].lastEnd <= start) {
-      row = this.heap[0];
-      this.rows[row].add(start, end, id, type);
+  get rows(): number {
+    return this.lastEnds.length;
+  }
+
+  /** The row of the interval `[start, end]`. */
+  add(start: Nanos, end: Nanos): number {
+    if (this.heap.length > 0 && this.lastEnds[this.heap[0]] <= start) {
+      const row = this.heap[0];
+      this.lastEnds[row] = Math.max(this.lastEnds[row], end);
       this.siftDown(0);
-    } else {
-      row = this.rows.length;
-      this.rows.push(new IntervalRow());
-      this.rows[row].add(start, end, id, type);
-      this.heap.push(row);
-      this.siftUp(this.heap.length - 1);
+      return row;
     }
+    const row = this.lastEnds.push(end) - 1;
+    this.heap.push(row);
+    this.siftUp(this.heap.length - 1);
+    return row;
   }
 
   private key(heapIndex: number): number {
-    return this.rows[this.heap[heapIndex]].lastEnd;
+    return this.lastEnds[this.heap[heapIndex]];
   }
 
   private swap(a: number, b: number): void {

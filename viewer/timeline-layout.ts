@@ -57,51 +57,32 @@ export interface FlowFacts {
   readonly last: Float64Array;
 }
 
-/** Flow ids → indexes in ascending id order: an array when the ids are dense (the runtime counts them from 1), else a Map. */
-function flowIndex(flowsOf: Float64Array[], counts: number[]): { ids: number[]; get: (flow: number) => number } {
-  let max = 0;
-  let total = 0;
-  flowsOf.forEach((flows, c) => {
-    total += counts[c];
-    for (let i = 0; i < counts[c]; i++) if (flows[i] > max) max = flows[i];
-  });
-  const ids: number[] = [];
-  if (Number.isInteger(max) && max <= 4 * total + 1024) {
-    const index = new Int32Array(max + 1).fill(-1);
-    flowsOf.forEach((flows, c) => {
-      for (let i = 0; i < counts[c]; i++) index[flows[i]] = 0;
-    });
-    for (let flow = 0; flow <= max; flow++) if (index[flow] === 0) index[flow] = ids.push(flow) - 1;
-    return { ids, get: (flow) => index[flow] };
-  }
-  const seen = new Set<number>();
-  flowsOf.forEach((flows, c) => {
-    for (let i = 0; i < counts[c]; i++) seen.add(flows[i]);
-  });
-  ids.push(...[...seen].sort((a, b) => a - b));
-  const index = new Map(ids.map((flow, k) => [flow, k]));
-  return { ids, get: (flow) => index.get(flow)! };
-}
-
 export function flowFacts(tables: TraceTables): FlowFacts {
   const r = tables.regions.data;
   const l = tables.logs.data;
   const regions = tables.regions.length;
   const logs = tables.logs.length;
-  const { ids, get } = flowIndex([r.flow, l.flow], [regions, logs]);
+  // The tables number every flow in ascending order; the lanes are those of the flows with regions or logs.
+  const laneIndex = new Int32Array(tables.flowIds.length).fill(-1);
+  for (let i = 0; i < regions; i++) laneIndex[r.flow[i]] = 0;
+  for (let i = 0; i < logs; i++) laneIndex[l.flow[i]] = 0;
+  const ids: number[] = [];
+  laneIndex.forEach((used, flow) => {
+    if (used === 0) laneIndex[flow] = ids.push(tables.flowIds[flow]) - 1;
+  });
   const ofRegion = new Int32Array(regions);
   const ofLog = new Int32Array(logs);
   const rows = new Int32Array(ids.length).fill(1);
   const first = new Float64Array(ids.length).fill(Infinity);
   const last = new Float64Array(ids.length).fill(-Infinity);
   for (let i = 0; i < regions; i++) {
-    const k = (ofRegion[i] = get(r.flow[i]));
+    const k = (ofRegion[i] = laneIndex[r.flow[i]]);
     rows[k] = Math.max(rows[k], r.depth[i] + 1);
     first[k] = Math.min(first[k], r.start[i]);
     last[k] = Math.max(last[k], r.end[i]);
   }
   for (let i = 0; i < logs; i++) {
-    const k = (ofLog[i] = get(l.flow[i]));
+    const k = (ofLog[i] = laneIndex[l.flow[i]]);
     first[k] = Math.min(first[k], l.ts[i]);
     last[k] = Math.max(last[k], l.ts[i]);
   }
@@ -117,11 +98,8 @@ export function packFlows(flows: FlowFacts): [number, (flow: number) => number, 
   const order = Int32Array.from(flows.ids.keys()).sort((a, b) => flows.first[a] - flows.first[b] || a - b);
   const laneOf = new Int32Array(flows.ids.length);
   const packer = new RowPacker();
-  for (const k of order) packer.add(flows.first[k], flows.last[k], k, 0);
-  packer.rows.forEach((row, lane) => {
-    for (let i = 0; i < row.length; i++) laneOf[row.ids[i]] = lane;
-  });
-  return [packer.rows.length, (k) => laneOf[k], (lane) => ({ id: `flows:${lane + 1}`, label: `flows ${lane + 1}`, flow: -1 })];
+  for (const k of order) laneOf[k] = packer.add(flows.first[k], flows.last[k]);
+  return [packer.rows, (k) => laneOf[k], (lane) => ({ id: `flows:${lane + 1}`, label: `flows ${lane + 1}`, flow: -1 })];
 }
 
 /** The layout of the fixed lanes, then `laneCount` flow lanes, flow `k` (by index) in lane `laneOf(k)`. */
@@ -175,8 +153,8 @@ export function layOut(
     flowOf,
     flowLanes: laneCount,
     layoutRows: Math.max(0, top - 1),
-    flowRows: packRows(rowOf.length, firstRow[laneCount], rowOf, r.start, r.end, (i) => i + 1, r.type),
-    flowLogs: packRows(logRow.length, laneCount, logRow, l.ts, l.ts, (i) => i, l.category),
+    flowRows: packRows(firstRow[laneCount], rowOf, { start: r.start, end: r.end, type: r.type, id: (i) => i + 1 }),
+    flowLogs: packRows(laneCount, logRow, { start: l.ts, end: l.ts, type: l.category, id: (i) => i }),
   };
 }
 
