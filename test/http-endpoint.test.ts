@@ -119,10 +119,11 @@ describe('a trace download from a node:http service', () => {
       const answer = await fetchAnswer(`${app.base}/debug/tstrace/trace?seconds=0.25`);
       expect(answer.status).toBe(200);
       expect(answer.ms).toBeGreaterThanOrEqual(240);
-      expect(answer.ms).toBeLessThan(900);
       const { status } = await readBack(answer.body);
       expect(status.complete).toBe(true);
+      // Stopped by its own timer: a quarter of a second, not the default second.
       expect(status.footer!.endTs).toBeGreaterThanOrEqual(0.24e9);
+      expect(status.footer!.endTs).toBeLessThan(0.95e9);
     } finally {
       await app.close();
     }
@@ -163,12 +164,12 @@ describe('what the endpoint refuses, and why', () => {
   it('answers 409 while another download runs (saying when it ends), and while the program traces with start()', async () => {
     const app = await service();
     try {
-      const first = fetchAnswer(`${app.base}/debug/tstrace/trace?seconds=0.5`);
+      const first = fetchAnswer(`${app.base}/debug/tstrace/trace?seconds=2`);
       expect(await eventually(isEnabled)).toBe(true);
       const second = await fetchAnswer(`${app.base}/debug/tstrace/trace?seconds=0.5`);
       expect(second.status).toBe(409);
-      expect(second.body.toString()).toMatch(/^a trace is already running: another download, which ends in 0\.\d s \(tstrace records one trace at a time\); try again then\n$/);
-      expect(second.headers['retry-after']).toBe('1');
+      expect(second.body.toString()).toMatch(/^a trace is already running: another download, which ends in [012]\.\d s \(tstrace records one trace at a time\); try again then\n$/);
+      expect(second.headers['retry-after']).toMatch(/^[12]$/);
       const answer = await first;
       expect(answer.status).toBe(200);
       expect((await readBack(answer.body)).status.complete).toBe(true);
