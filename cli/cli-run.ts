@@ -1,11 +1,14 @@
 /**
  * The `tstrace` command line: `stats`, `tasks`, `regions` and `logs` over a trace file, as tables or as
- * JSON, `export` of a trace to viewers' formats, and `annotate` over TypeScript files (docs/cli.md). Exit
- * codes: 0 analysed or exported (a cut-off trace too, with a warning) or annotated, 1 the file cannot be
- * read or is damaged (annotate: a path cannot be used; export: the output cannot be written), 2 bad usage.
+ * JSON, `export` of a trace to viewers' formats, `view`, `fetch` of a live trace from a program's
+ * endpoint, and `annotate` over TypeScript files (docs/cli.md). Exit codes: 0 analysed, exported, fetched
+ * (a cut-off trace too, with a warning) or annotated, 1 the file cannot be read or is damaged (annotate: a
+ * path cannot be used; export: the output cannot be written; fetch: the server cannot be reached or
+ * refuses, the download breaks off), 2 bad usage.
  */
 import { createWriteStream } from 'node:fs';
-import { rename, stat, unlink } from 'node:fs/promises';
+import { mkdtemp, rename, stat, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -21,6 +24,8 @@ import type { ExportFilter, ExportOptions, ExportResult } from '../export/export
 import { listingHead, listingJsonChunks, statsJson } from '../report/json-report.js';
 import { logsTextChunks, regionsTextChunks, statsText, tasksTextChunks } from '../report/text-report.js';
 import { annotatePaths, annotateReportText, TsMorphMissingError } from '../transformer/annotate.js';
+import { byteSize } from './byte-size.js';
+import { fetchCommand, fetchForView, isTraceUrl, traceUrl } from './fetch-command.js';
 import { fileChunks, progressBar } from './progress.js';
 import { viewCommand } from './view-command.js';
 
@@ -43,7 +48,7 @@ export const EXIT_OK = 0;
 export const EXIT_TRACE_ERROR = 1;
 export const EXIT_USAGE = 2;
 
-type Command = 'stats' | 'tasks' | 'regions' | 'logs' | 'export' | 'annotate' | 'view';
+type Command = 'stats' | 'tasks' | 'regions' | 'logs' | 'export' | 'annotate' | 'view' | 'fetch';
 
 const commandOptions: Record<Command, readonly string[]> = {
   stats: ['json', 'quiet'],
@@ -52,7 +57,8 @@ const commandOptions: Record<Command, readonly string[]> = {
   logs: ['json', 'category', 'text', 'quiet'],
   export: ['format', 'output', 'quiet', 'since', 'until', 'task', 'type'],
   annotate: ['dry-run', 'remove'],
-  view: ['port', 'host', 'open', 'quiet'],
+  view: ['port', 'host', 'open', 'quiet', 'seconds'],
+  fetch: ['output', 'seconds', 'quiet'],
 };
 
 const usage: Record<Command, string> = {
@@ -62,7 +68,8 @@ const usage: Record<Command, string> = {
   logs: 'tstrace logs FILE [--category C] [--text S] [--json]',
   export: 'tstrace export FILE --format chrome|perfetto|go -o OUT [--since T] [--until T] [--task ID] [--type T] [--quiet]',
   annotate: 'tstrace annotate PATH... [--dry-run] [--remove]',
-  view: 'tstrace view FILE [--port N] [--host ADDR] [--open] [--quiet]',
+  view: 'tstrace view FILE|URL [--seconds N] [--port N] [--host ADDR] [--open] [--quiet]',
+  fetch: 'tstrace fetch URL [-o OUT] [--seconds N] [--quiet]',
 };
 
 type Exporter = (source: TraceSource, out: Writable, options: ExportOptions) => Promise<ExportResult>;
@@ -108,7 +115,14 @@ Usage:
       histograms, filtered task lists, task pages, region groups, logs, a zoomable timeline,
       and the Chrome JSON for Perfetto. Prints the URL; --open opens it in a browser. Serves
       until interrupted (Ctrl-C). It answers only requests addressed to it (Host: its address
-      or localhost, with its port); others get 403.
+      or localhost, with its port); others get 403. Given an http(s) URL of a program's trace
+      endpoint (tstrace/http) instead of a FILE, it downloads a trace first (as fetch does, into
+      a temporary file it names) and views that.
+  ${usage.fetch}
+      Download a live trace of a running program from its trace endpoint (tstrace/http: GET
+      .../trace?seconds=N; a URL without a path gets /debug/tstrace/trace) into OUT (default:
+      the name the server suggests, tstrace-PID-TIME.out; - for stdout), then say what was
+      written, where, and how big. --seconds N asks for N seconds (the server's default: 1).
   tstrace help | --help | -h
   tstrace --version
 
@@ -125,13 +139,15 @@ Options:
   --task ID       export: only task ID, its subtasks, and their regions and logs
   --type T        tasks, regions: only those of type T; export: only the tasks of type T, their
                   subtasks, and their regions and logs
-  -o, --output O  export: the file to write (replaced only once the export is done); - for stdout
+  -o, --output O  export: the file to write (replaced only once the export is done); - for stdout;
+                  fetch: the file to write the downloaded trace to; - for stdout
   -q, --quiet     no progress bar; export: no warnings, nor the line saying what was written
                   (errors are still printed)
   --port N        view: the port to listen on (default: a free one)
   --host ADDR     view: the address to listen on (default: 127.0.0.1, this machine only;
                   another one is reachable from elsewhere, with a warning)
   --open          view: open the viewer in a browser
+  --seconds N     fetch, view URL: how many seconds to trace (a positive number: 1, 2.5)
 
 Times are relative to the trace start (when start() was called); in JSON, integer nanoseconds.
 A cut-off trace is analysed up to where it stops, with a warning on stderr.
@@ -140,6 +156,9 @@ export: also 1 when OUT cannot be written; a damaged trace is exported up to the
 While a trace is read, a progress bar is drawn on stderr when stderr is a terminal.
 view: serves until interrupted, then exits 0; 1 the trace cannot be read or the address or port
 cannot be used.
+fetch: 0 written (a cut-off trace too, with a warning); 1 the server cannot be reached, answers
+with an error (its reason is printed), sends no trace, the download breaks off (what arrived is
+kept) or OUT cannot be written; 2 bad usage. view URL: as fetch, then as view.
 annotate: 0 done; 1 a PATH does not exist, cannot be read, or is not a TypeScript file (then no
 file is changed), or ts-morph is not installed; 2 bad usage.
 `;
@@ -172,6 +191,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
         port: { type: 'string' },
         host: { type: 'string' },
         open: { type: 'boolean' },
+        seconds: { type: 'string' },
       },
     });
   } catch (error) {
@@ -188,12 +208,12 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     return EXIT_OK;
   }
   if (name === undefined) return usageError(io, 'missing command');
-  if (!(name in commandOptions)) return usageError(io, `unknown command "${name}" (commands: stats, tasks, regions, logs, export, annotate, view, help)`);
+  if (!(name in commandOptions)) return usageError(io, `unknown command "${name}" (commands: stats, tasks, regions, logs, export, annotate, view, fetch, help)`);
   const command = name as Command;
   try {
-    if (file === undefined) throw new UsageError(`missing ${command === 'annotate' ? 'PATH' : 'FILE'} (usage: ${usage[command]})`);
+    if (file === undefined) throw new UsageError(`missing ${command === 'annotate' ? 'PATH' : command === 'fetch' ? 'URL' : 'FILE'} (usage: ${usage[command]})`);
     if (extra.length > 0 && command !== 'annotate') throw new UsageError(`unexpected argument "${extra[0]}" (usage: ${usage[command]})`);
-    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet', 'port', 'host', 'open', 'since', 'until', 'task'] as const) {
+    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet', 'port', 'host', 'open', 'since', 'until', 'task', 'seconds'] as const) {
       if (values[option] !== undefined && !commandOptions[command].includes(option)) {
         throw new UsageError(`--${option} does not apply to ${command} (usage: ${usage[command]})`);
       }
@@ -203,11 +223,27 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     throw error;
   }
   if (command === 'annotate') return annotate([file, ...extra], { dryRun: values['dry-run'] === true, remove: values.remove === true }, io);
+  const seconds = values.seconds === undefined ? undefined : parseSeconds(values.seconds);
+  if (seconds === null) return usageError(io, `${command}: --seconds must be a positive number of seconds (1, 2.5), not "${values.seconds}"`);
+  if (command === 'fetch') {
+    const url = traceUrl(file, seconds);
+    if (typeof url === 'string') return usageError(io, `fetch: ${url} (usage: ${usage.fetch})`);
+    if (values.output === '') return usageError(io, 'fetch: -o must be a file name, not ""');
+    return fetchCommand(url, { output: values.output, quiet: values.quiet === true }, io);
+  }
   if (command === 'view') {
     const port = values.port === undefined ? 0 : Number(values.port);
     if (!/^\d+$/.test(values.port ?? '0') || port > 65535) return usageError(io, `view: --port must be a port number (0-65535), not "${values.port}"`);
     if (values.host === '') return usageError(io, 'view: --host must be an address, not ""');
-    return viewCommand(file, { port, host: values.host, open: values.open === true, quiet: values.quiet === true }, io);
+    const viewOptions = { port, host: values.host, open: values.open === true, quiet: values.quiet === true };
+    if (!isTraceUrl(file)) {
+      if (seconds !== undefined) return usageError(io, `view: --seconds applies to a URL only, not to the file ${file} (usage: ${usage.view})`);
+      return viewCommand(file, viewOptions, io);
+    }
+    const url = traceUrl(file, seconds);
+    if (typeof url === 'string') return usageError(io, `view: ${url} (usage: ${usage.view})`);
+    const fetched = await fetchForView(url, await mkdtemp(join(tmpdir(), 'tstrace-view-')), viewOptions.quiet, io);
+    return typeof fetched === 'number' ? fetched : viewCommand(fetched, viewOptions, io);
   }
   if (command === 'export') {
     const { format, output } = values;
@@ -378,6 +414,13 @@ function exportFilter(values: { since?: string; until?: string; task?: string; t
   return { since, until, task: values.task === undefined ? undefined : Number(values.task), type: values.type };
 }
 
+/** `--seconds`: a positive decimal number (`1`, `2.5`, `.5`), or null. */
+function parseSeconds(text: string): number | null {
+  if (!/^(\d+\.?\d*|\.\d+)$/.test(text.trim())) return null;
+  const seconds = Number(text);
+  return seconds > 0 && Number.isFinite(seconds) ? seconds : null;
+}
+
 const durationUnits: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9 };
 
 /** `1.5s`, `200ms`, `30us`/`30µs`, `250ns` or `250` (integer nanoseconds) in ns; null if it is none of these. */
@@ -388,19 +431,6 @@ export function parseDuration(text: string): number | null {
   if (unit === undefined && number.includes('.')) return null;
   const ns = Math.round(Number(number) * durationUnits[unit ?? 'ns']);
   return Number.isSafeInteger(ns) ? ns : null;
-}
-
-/** A size for people: `812 bytes`, `45.6 KiB`, `12.3 MiB`, `1.2 GiB`. */
-function byteSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} bytes`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** A file stream, once the file is open (rejects if it cannot be). */

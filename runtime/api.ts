@@ -189,6 +189,15 @@ export function isEnabled(): boolean {
   return S.enabled;
 }
 
+/**
+ * @internal Which trace is running: a number that no other trace of this process has (taken right
+ * after {@link start}, it names that trace), or null while tracing is off. Lets the code that started
+ * a trace stop it only if it is still that one.
+ */
+export function runningTrace(): number | null {
+  return S.enabled ? S.generation : null;
+}
+
 /** The ambient context of the current chain of execution ({@link background} outside any, or while tracing is off). */
 export function current(): Context {
   return (S.als?.getStore()?.ctx as Context | undefined) ?? background;

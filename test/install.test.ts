@@ -223,7 +223,7 @@ describe('installing the package from a clean checkout (npm pack, then npm insta
     const { packed } = need(ctx);
     const paths = packed.map((f) => f.path);
     for (const flavour of ['esm', 'cjs']) {
-      for (const entry of ['runtime/index', 'runtime/instrument', 'reader/index', 'transformer/index', 'cli/cli']) {
+      for (const entry of ['runtime/index', 'runtime/instrument', 'runtime/http', 'reader/index', 'transformer/index', 'cli/cli']) {
         expect(paths).toContain(`dist/${flavour}/${entry}.js`);
         expect(paths).toContain(`dist/${flavour}/${entry}.d.ts`);
       }

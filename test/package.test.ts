@@ -88,6 +88,13 @@ const cjs = createRequire(import.meta.url)('tstrace/reader');
 console.log(JSON.stringify({ esm: Object.keys(esm).sort(), cjs: Object.keys(cjs).sort() }));
 `,
 
+  'http.mjs': `
+import { createRequire } from 'node:module';
+const esm = await import('tstrace/http');
+const cjs = createRequire(import.meta.url)('tstrace/http');
+console.log(JSON.stringify({ esm: Object.keys(esm).sort(), cjs: Object.keys(cjs).sort() }));
+`,
+
   // Type-checked, not run. Each @ts-expect-error fails the check if the types degrade to \`any\`.
   'consumer.mts': `
 import { background, log, logf, newTask, start, startRegion, stop, withRegion, type Context, type Task } from 'tstrace';
@@ -107,6 +114,17 @@ withRegion(ctx, 'region', 'not a function');
 // @ts-expect-error an unknown option
 start('trace.out', { colour: true });
 export { n, s, stopped };
+`,
+
+  'consumer-http.mts': `
+import { createServer } from 'node:http';
+import { listen, traceHandler, type TraceServer } from 'tstrace/http';
+const trace = traceHandler({ maxSeconds: 10, authorize: async (req) => req.headers.authorization === 'Bearer t' });
+createServer((req, res) => (req.url?.startsWith('/debug/tstrace/') ? trace(req, res) : res.end())).listen(0);
+const server: Promise<TraceServer> = listen({ port: 0 });
+// @ts-expect-error an unknown option
+traceHandler({ maxSecond: 10 });
+export { server };
 `,
 
   'consumer.cts': `
@@ -133,7 +151,7 @@ export = { n, stopped };
         typeRoots: [join(root, 'node_modules', '@types')],
         types: ['node'],
       },
-      files: ['consumer.mts', 'consumer.cts'],
+      files: ['consumer.mts', 'consumer-http.mts', 'consumer.cts'],
     },
     null,
     2,
@@ -231,6 +249,12 @@ describe('the npm package', () => {
   it.skipIf(!hasReaderEntry)('exposes the reader as "tstrace/reader" to import and require', async () => {
     const { esm, cjs } = JSON.parse(await ok(process.execPath, ['reader.mjs'], project));
     expect(esm.length).toBeGreaterThan(0);
+    expect(cjs).toEqual(esm);
+  });
+
+  it('exposes the HTTP endpoint as "tstrace/http" to import and require', async () => {
+    const { esm, cjs } = JSON.parse(await ok(process.execPath, ['http.mjs'], project));
+    expect(esm).toEqual(['DEFAULT_MAX_SECONDS', 'DEFAULT_SECONDS', 'TRACE_PATH', 'listen', 'traceHandler']);
     expect(cjs).toEqual(esm);
   });
 
