@@ -25,6 +25,8 @@ export const DiagnosticCode = {
   UnknownDirective: 91009,
   /** A function marked twice (`@traced` and a directive): one would silently override the other. */
   TracedTwice: 91010,
+  /** A directive after `return` or `yield` and a line break: JavaScript ends the statement there. */
+  DirectiveAfterReturn: 91011,
 } as const;
 
 export interface TracerDiagnostic {
