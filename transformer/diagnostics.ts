@@ -25,6 +25,10 @@ export const DiagnosticCode = {
   UnknownDirective: 91009,
   /** A function marked twice (`@traced` and a directive): one would silently override the other. */
   TracedTwice: 91010,
+  /** A directive after `return` or `yield` and a line break: JavaScript ends the statement there. */
+  DirectiveAfterReturn: 91011,
+  /** The transformer was loaded by a TypeScript it does not support (not 5.x or 6.x). */
+  UnsupportedTypeScript: 91012,
 } as const;
 
 export interface TracerDiagnostic {

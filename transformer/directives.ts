@@ -13,16 +13,36 @@ export interface Directive {
 const DIRECTIVE = /^\/\/\s*trace:(region|task)(?:\s+(\S(?:.*\S)?))?\s*$/;
 const ANY_TRACE_COMMENT = /^\/\/\s*trace:(\S*)/;
 
+/** What the comments at some place hold: a directive, or a `trace:` comment that is not one. */
+export interface DirectiveLookup {
+  readonly directive?: Directive;
+  readonly malformed?: { readonly pos: number; readonly end: number; readonly word: string };
+}
+
 /** The directive in the comments leading `node`, if any; or the text of a `trace:` comment that is not one. */
-export function leadingDirective(
-  ts: typeof TS,
-  file: TS.SourceFile,
-  node: TS.Node,
-): { directive?: Directive; malformed?: { pos: number; end: number; word: string } } {
-  const ranges = ts.getLeadingCommentRanges(file.text, node.getFullStart()) ?? [];
+export function leadingDirective(ts: typeof TS, file: TS.SourceFile, node: TS.Node): DirectiveLookup {
+  return directiveAmong(file, lineComments(ts, ts.getLeadingCommentRanges(file.text, node.getFullStart()) ?? []));
+}
+
+/**
+ * The directive among the comments right before a token whose full start is one of `positions`: the
+ * comments on the lines above it, and those after the previous token on its line (`f(x, // trace:region`).
+ * Used for what a directive may end a line before: a function expression or arrow wherever it stands.
+ */
+export function directiveBefore(ts: typeof TS, file: TS.SourceFile, positions: readonly number[]): DirectiveLookup {
+  const ranges = new Map<number, TS.CommentRange>();
+  for (const at of positions) {
+    for (const range of [...(ts.getTrailingCommentRanges(file.text, at) ?? []), ...(ts.getLeadingCommentRanges(file.text, at) ?? [])]) ranges.set(range.pos, range);
+  }
+  return directiveAmong(file, lineComments(ts, [...ranges.values()].sort((a, b) => a.pos - b.pos)));
+}
+
+const lineComments = (ts: typeof TS, ranges: readonly TS.CommentRange[]): TS.CommentRange[] => ranges.filter((range) => range.kind === ts.SyntaxKind.SingleLineCommentTrivia);
+
+/** The last directive (or malformed `trace:` comment) of `ranges`, in source order: the one nearest the code. */
+function directiveAmong(file: TS.SourceFile, ranges: readonly TS.CommentRange[]): DirectiveLookup {
   for (let i = ranges.length - 1; i >= 0; i--) {
     const range = ranges[i];
-    if (range.kind !== ts.SyntaxKind.SingleLineCommentTrivia) continue;
     const text = file.text.slice(range.pos, range.end);
     const match = DIRECTIVE.exec(text);
     if (match) return { directive: { kind: match[1] as 'region' | 'task', name: match[2], pos: range.pos, end: range.end } };
@@ -32,11 +52,14 @@ export function leadingDirective(
   return {};
 }
 
-/** Every `// trace:…` comment of a file (from the trivia between tokens, never inside strings). */
+/**
+ * Every `// trace:…` comment of a file (from the trivia between tokens, never inside strings): on lines
+ * of their own, and at the ends of lines.
+ */
 export function allTraceComments(ts: typeof TS, file: TS.SourceFile): { pos: number; end: number }[] {
   const found = new Map<number, { pos: number; end: number }>();
   const collect = (at: number): void => {
-    for (const range of ts.getLeadingCommentRanges(file.text, at) ?? []) {
+    for (const range of [...(ts.getLeadingCommentRanges(file.text, at) ?? []), ...(ts.getTrailingCommentRanges(file.text, at) ?? [])]) {
       if (range.kind === ts.SyntaxKind.SingleLineCommentTrivia && ANY_TRACE_COMMENT.test(file.text.slice(range.pos, range.end))) {
         found.set(range.pos, { pos: range.pos, end: range.end });
       }

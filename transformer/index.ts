@@ -7,9 +7,10 @@
 import { dirname } from 'node:path';
 import type * as TS from 'typescript';
 import { createApiSymbols } from './api-symbols.js';
-import { toTsDiagnostic } from './diagnostics.js';
+import { DiagnosticCode, toTsDiagnostic } from './diagnostics.js';
 import { createEmitter } from './emit.js';
 import { planFile, type Target } from './plan.js';
+import { unsupportedTypeScript } from './typescript-version.js';
 
 export interface TransformerOptions {
   /** Module the instrumented code imports its runtime from. Default "tstrace/instrument". */
@@ -36,6 +37,9 @@ export default function tstraceTransformer(program: TS.Program, config: Transfor
   // The compiler instance we are handed, so node kinds match the running compiler.
   const ts = extras.ts;
   if (!ts) throw new Error('tstrace/transformer: no TypeScript instance was passed. Load it through ts-patch (tspc) as a "program" transformer.');
+  // Before anything else of `ts` is touched: another TypeScript may not have it.
+  const unsupported = unsupportedTypeScript(ts);
+  if (unsupported) return refuse(ts, unsupported, extras);
   if (!program) throw new Error('tstrace/transformer: cannot transform without a Program. Use it as a "program" transformer (the default type) with tspc.');
   const api = createApiSymbols(ts, program.getTypeChecker());
   const options = program.getCompilerOptions();
@@ -92,7 +96,7 @@ export default function tstraceTransformer(program: TS.Program, config: Transfor
     const importRuntime = runtimeImport(ts, factory, file, runtime, runtimeModule, emitFormat(ts, program, file, options));
     if (!importRuntime) {
       const diagnostic = toTsDiagnostic(ts, file, {
-        code: 91008,
+        code: DiagnosticCode.ScriptWithoutModule,
         node: { pos: 0, end: 1 },
         message: 'this file is a script (no import or export) compiled to ES modules, so the tstrace runtime cannot be imported into it. Add `export {}` to make it a module.',
       });
@@ -105,6 +109,18 @@ export default function tstraceTransformer(program: TS.Program, config: Transfor
     while (i < statements.length && ts.isImportDeclaration(statements[i])) i++;
     return factory.updateSourceFile(transformed, [importRuntime, ...statements.slice(0, i), ...sites, ...statements.slice(i)]);
   };
+}
+
+/**
+ * The transformer for a compiler it does not support: reports why as a build error (TS91012) and
+ * changes no file; throws the message when there is no way to report it.
+ */
+function refuse(ts: typeof TS, message: string, extras: Extras): TS.TransformerFactory<TS.SourceFile> {
+  if (!extras.addDiagnostic) throw new Error(message);
+  // `DiagnosticCategory.Error` is 1 in every TypeScript; an unsupported one may not export the enum.
+  const category = (ts as Partial<typeof TS>).DiagnosticCategory?.Error ?? (1 as TS.DiagnosticCategory.Error);
+  extras.addDiagnostic({ file: undefined, start: undefined, length: undefined, messageText: message, category, code: DiagnosticCode.UnsupportedTypeScript, source: 'tstrace' });
+  return () => (file) => file;
 }
 
 /**

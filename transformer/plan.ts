@@ -2,7 +2,7 @@ import { relative, sep } from 'node:path';
 import type * as TS from 'typescript';
 import type { ApiSymbols } from './api-symbols.js';
 import { DiagnosticCode, type TracerDiagnostic } from './diagnostics.js';
-import { allTraceComments, leadingDirective, type Directive } from './directives.js';
+import { allTraceComments, directiveBefore, leadingDirective, type Directive, type DirectiveLookup } from './directives.js';
 
 /** Function-like nodes the instrumenter can rewrite. */
 export type TracedFunction =
@@ -76,8 +76,33 @@ export function planFile(ts: typeof TS, file: TS.SourceFile, api: ApiSymbols, ro
     if (ts.isVariableDeclaration(cls.parent)) return nameOf(cls.parent.name) ?? '<class>';
     return '<class>';
   };
-  /** transformer.md's default names: `Class.method`, the function's or variable's name, else `<file>:<line>`. */
-  const defaultName = (node: TracedFunction, hostName?: string, classPrefix?: string): string => {
+  /**
+   * The name a function expression or arrow gets from where it stands, as JavaScript names anonymous
+   * functions (and V8's stack traces show them): the variable, parameter or destructured binding it
+   * initialises, the property it is the value of, `Class.field` for a class field, or the target it is
+   * assigned to (`handler`, `exports.handler`). Parentheses and type assertions around it do not count.
+   * None for a call argument, a return value or a default export.
+   */
+  const bindingNameOf = (fn: TS.FunctionExpression | TS.ArrowFunction): string | undefined => {
+    const node = outermostExpression(ts, fn);
+    const parent = node.parent;
+    if (!parent) return undefined;
+    if ((ts.isVariableDeclaration(parent) || ts.isParameter(parent) || ts.isBindingElement(parent)) && parent.initializer === node) {
+      return ts.isIdentifier(parent.name) ? parent.name.text : undefined;
+    }
+    if (ts.isPropertyAssignment(parent) && parent.initializer === node) return nameOf(parent.name);
+    if (ts.isPropertyDeclaration(parent) && parent.initializer === node && ts.isClassLike(parent.parent)) {
+      return `${classNameOf(parent.parent)}.${nameOf(parent.name) ?? '<computed>'}`;
+    }
+    if (ts.isBinaryExpression(parent) && parent.right === node && isNamingAssignment(ts, parent.operatorToken.kind)) return accessPath(ts, parent.left);
+    return undefined;
+  };
+
+  /**
+   * transformer.md's default names: `Class.method`; for a function expression or arrow the name of what
+   * it is bound to ({@link bindingNameOf}); the function's own name; else `<file>:<line>`.
+   */
+  const defaultName = (node: TracedFunction, classPrefix?: string): string => {
     const parent = node.parent;
     if (ts.isClassLike(parent)) {
       const cls = classPrefix ?? classNameOf(parent);
@@ -86,7 +111,8 @@ export function planFile(ts: typeof TS, file: TS.SourceFile, api: ApiSymbols, ro
       const prefix = ts.isGetAccessorDeclaration(node) ? 'get ' : ts.isSetAccessorDeclaration(node) ? 'set ' : '';
       return `${cls}.${prefix}${member}`;
     }
-    if (hostName) return hostName;
+    const bound = isFunctionLike(ts, node) ? bindingNameOf(node) : undefined;
+    if (bound) return bound;
     const own = 'name' in node && node.name ? nameOf(node.name as TS.PropertyName) : undefined;
     if (own) return own;
     return `${displayFile}:${locate(node, '').line}`;
@@ -198,7 +224,7 @@ export function planFile(ts: typeof TS, file: TS.SourceFile, api: ApiSymbols, ro
     if (classWide) {
       for (const method of methodsOf(cls)) {
         // On a class, `name` stands for the class name in its methods' names (as the runtime decorator does).
-        if (!targets.has(method) && !tracedDecoratorOf(method)) addFunction(method, { ...classWide, name: defaultName(method, undefined, classWide.name) }, method);
+        if (!targets.has(method) && !tracedDecoratorOf(method)) addFunction(method, { ...classWide, name: defaultName(method, classWide.name) }, method);
       }
     }
   };
@@ -219,7 +245,14 @@ export function planFile(ts: typeof TS, file: TS.SourceFile, api: ApiSymbols, ro
       }
       planClass(node, classWide);
     }
-    const { directive, malformed } = isDirectiveHost(ts, node) ? leadingDirective(ts, file, node) : {};
+    if (isDirectiveHost(ts, node)) consider(node, directiveOfHost(node));
+    // Right before a function expression or arrow, wherever it stands (after its own host's directive).
+    if (isFunctionLike(ts, node)) consider(node, directiveBefore(ts, file, startsBefore(ts, node)));
+    ts.forEachChild(node, visit);
+  };
+
+  /** Plans a directive found before `node`, or reports a malformed one; each comment counts once. */
+  const consider = (node: TS.Node, { directive, malformed }: DirectiveLookup): void => {
     if (malformed && !usedComments.has(malformed.pos)) {
       usedComments.add(malformed.pos);
       diagnostics.push({ code: DiagnosticCode.UnknownDirective, node: malformed, message: `unknown directive "trace:${malformed.word}". Write "// trace:region [name]" or "// trace:task [name]".` });
@@ -228,18 +261,37 @@ export function planFile(ts: typeof TS, file: TS.SourceFile, api: ApiSymbols, ro
       usedComments.add(directive.pos);
       planDirective(node, directive);
     }
-    ts.forEachChild(node, visit);
+  };
+
+  /**
+   * The directive of a declaration, member or statement: on the lines above it; for a function or class
+   * declaration also after its modifiers (`export default // trace:region`).
+   */
+  const directiveOfHost = (node: TS.Node): DirectiveLookup => {
+    const leading = leadingDirective(ts, file, node);
+    if (leading.directive || leading.malformed) return leading;
+    if ((ts.isFunctionDeclaration(node) || ts.isClassDeclaration(node)) && node.modifiers) return directiveBefore(ts, file, node.modifiers.map((m) => m.end));
+    return {};
   };
 
   const planDirective = (node: TS.Node, d: Directive): void => {
+    const cutShort = bareReturnBefore(ts, file, node);
+    if (cutShort) {
+      const result = cutShort === 'return' ? 'returns' : 'yields';
+      diagnostics.push({
+        code: DiagnosticCode.DirectiveAfterReturn,
+        node: d,
+        message: `"// trace:${d.kind}" puts a line break right after \`${cutShort}\`, so JavaScript ends the statement there: it ${result} undefined and never evaluates what follows. Open a parenthesis before the directive: \`${cutShort} ( // trace:${d.kind}\`, the function on the next line, then \`);\`.`,
+      });
+      return;
+    }
     const fn = functionOfHost(ts, node);
     if (fn) {
       if (ts.isClassLike(fn)) {
         for (const method of methodsOf(fn)) if (!targets.has(method)) addFunction(method, fromDirective({ ...d, name: undefined }, defaultName(method)), method);
         return;
       }
-      const hostName = hostNameOf(ts, node, nameOf);
-      addFunction(fn, fromDirective(d, defaultName(fn, hostName)), node);
+      addFunction(fn, fromDirective(d, defaultName(fn)), node);
       return;
     }
     if (ts.isVariableStatement(node) || ts.isClassLike(node) || ts.isImportDeclaration(node) || ts.isTypeAliasDeclaration(node) || ts.isInterfaceDeclaration(node) || ts.isModuleDeclaration(node)) {
@@ -262,7 +314,7 @@ export function planFile(ts: typeof TS, file: TS.SourceFile, api: ApiSymbols, ro
       diagnostics.push({
         code: DiagnosticCode.DirectiveAttachedToNothing,
         node: comment,
-        message: 'this trace directive is attached to nothing. Put it on the line right before a function, method, arrow, class or statement.',
+        message: 'this trace directive is attached to nothing. Put it on the line right before a function, method, class or statement, or right before a function expression or arrow, wherever it stands (`app.get(path, // trace:region`).',
       });
     }
   }
@@ -280,8 +332,9 @@ function isDirectiveHost(ts: typeof TS, node: TS.Node): boolean {
   );
 }
 
-/** The function a directive host stands for: itself, or its function/arrow initializer. */
+/** The function a directive host stands for: itself (a function or class), or its function/arrow initializer. */
 function functionOfHost(ts: typeof TS, node: TS.Node): TracedFunction | TS.ClassLikeDeclaration | undefined {
+  if (isFunctionLike(ts, node)) return node;
   if (ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node) || ts.isGetAccessorDeclaration(node) || ts.isSetAccessorDeclaration(node) || ts.isConstructorDeclaration(node)) return node;
   if (ts.isClassDeclaration(node)) return node;
   if (ts.isVariableStatement(node)) {
@@ -295,12 +348,67 @@ function functionOfHost(ts: typeof TS, node: TS.Node): TracedFunction | TS.Class
   return undefined;
 }
 
-function hostNameOf(ts: typeof TS, node: TS.Node, nameOf: (n: TS.PropertyName | TS.BindingName | undefined) => string | undefined): string | undefined {
-  if (ts.isVariableStatement(node)) return nameOf(node.declarationList.declarations[0].name);
-  if (ts.isPropertyAssignment(node)) return nameOf(node.name);
-  if (ts.isPropertyDeclaration(node) && ts.isClassLike(node.parent)) {
-    const cls = node.parent.name?.text ?? '<class>';
-    return `${cls}.${nameOf(node.name) ?? '<computed>'}`;
+/** Assignments that name an anonymous function on their right in JavaScript: `=`, `||=`, `&&=`, `??=`. */
+function isNamingAssignment(ts: typeof TS, operator: TS.SyntaxKind): boolean {
+  const kinds = ts.SyntaxKind;
+  return operator === kinds.EqualsToken || operator === kinds.BarBarEqualsToken || operator === kinds.AmpersandAmpersandEqualsToken || operator === kinds.QuestionQuestionEqualsToken;
+}
+
+/** `name`, `this.name`, `a.b.name` as written; undefined for anything else (`a[0].b`, a call). */
+function accessPath(ts: typeof TS, node: TS.Expression): string | undefined {
+  if (ts.isIdentifier(node)) return node.text;
+  if (node.kind === ts.SyntaxKind.ThisKeyword) return 'this';
+  if (ts.isPropertyAccessExpression(node)) {
+    const base = accessPath(ts, node.expression);
+    return base === undefined ? undefined : `${base}.${node.name.text}`;
   }
+  return undefined;
+}
+
+/** Parentheses and type-only wrappers around an expression: they do not change what it is. */
+function isTransparent(ts: typeof TS, node: TS.Node | undefined): node is TS.ParenthesizedExpression | TS.AsExpression | TS.SatisfiesExpression | TS.NonNullExpression | TS.TypeAssertion {
+  return !!node && (ts.isParenthesizedExpression(node) || ts.isAsExpression(node) || ts.isSatisfiesExpression(node) || ts.isNonNullExpression(node) || ts.isTypeAssertionExpression(node));
+}
+
+/**
+ * `node` with the parentheses and type assertions around it, in the source's tree (a transformer run
+ * before us may have rebuilt the nodes around it, which then have no parent).
+ */
+function outermostExpression(ts: typeof TS, node: TS.Expression): TS.Expression {
+  let outer = ts.getOriginalNode(node) as TS.Expression;
+  while (isTransparent(ts, outer.parent)) outer = outer.parent;
+  return outer;
+}
+
+/**
+ * Full starts of the tokens a directive right before a function expression may precede: the
+ * function's own, and those of the parentheses opened around it (`( // trace:region` then the arrow).
+ */
+function startsBefore(ts: typeof TS, fn: TS.FunctionExpression | TS.ArrowFunction): number[] {
+  const starts = [fn.pos];
+  for (let node = ts.getOriginalNode(fn); node.parent && ts.isParenthesizedExpression(node.parent); node = node.parent) starts.push(node.parent.pos);
+  return starts;
+}
+
+/**
+ * The `return` or `yield` that a line break ended right before `node` (an expression statement, or a
+ * function standing as one), by automatic semicolon insertion: `node` is never evaluated.
+ */
+function bareReturnBefore(ts: typeof TS, file: TS.SourceFile, node: TS.Node): 'return' | 'yield' | undefined {
+  const outer = ts.isExpression(node) ? outermostExpression(ts, node) : ts.getOriginalNode(node);
+  const statement = ts.isExpressionStatement(outer) ? outer : outer.parent && ts.isExpressionStatement(outer.parent) ? outer.parent : undefined;
+  if (!statement?.parent) return undefined;
+  const siblings = statementsAround(ts, statement);
+  const previous = siblings?.[siblings.indexOf(statement) - 1];
+  if (!previous || file.text[previous.end - 1] === ';') return undefined;
+  if (ts.isReturnStatement(previous) && previous.expression === undefined) return 'return';
+  if (ts.isExpressionStatement(previous) && ts.isYieldExpression(previous.expression) && previous.expression.expression === undefined) return 'yield';
+  return undefined;
+}
+
+/** The statement list `statement` is part of. */
+function statementsAround(ts: typeof TS, statement: TS.Statement): readonly TS.Statement[] | undefined {
+  const parent = statement.parent;
+  if (ts.isBlock(parent) || ts.isSourceFile(parent) || ts.isModuleBlock(parent) || ts.isCaseClause(parent) || ts.isDefaultClause(parent)) return parent.statements;
   return undefined;
 }

@@ -8,14 +8,14 @@ describe.each(matrix.map((config) => [configName(config), config] as const))('%s
 });
 
 describe('the transformer listed twice', () => {
-  it('instruments each function once', () => {
+  it.each(['shapes', 'directives'])('instruments each function of %s.ts once', (name) => {
     const config = matrix[0];
     const twice = { plugins: [{ transform: 'tstrace/transformer' }, { transform: 'tstrace/transformer' }] } as unknown as Parameters<typeof build>[3];
-    const once = build(config, true, ['shapes.ts']);
-    const result = build(config, true, ['shapes.ts'], twice);
+    const once = build(config, true, [`${name}.ts`]);
+    const result = build(config, true, [`${name}.ts`], twice);
     expect(result.diagnostics).toEqual([]);
     const count = (text: string | undefined) => (text?.match(/\.(enter|call)\(/g) ?? []).length;
-    expect(count(once.files.get('shapes.js'))).toBeGreaterThan(10);
-    expect(result.files.get('shapes.js')).toBe(once.files.get('shapes.js'));
+    expect(count(once.files.get(`${name}.js`))).toBeGreaterThan(10);
+    expect(result.files.get(`${name}.js`)).toBe(once.files.get(`${name}.js`));
   });
 });

@@ -124,7 +124,12 @@ export const fixtureFiles = (): string[] => readdirSync(fixturesDir).filter((f) 
 export const readText = (path: string): string => readFileSync(path, 'utf8');
 
 /** Regions the fixtures record for every kind of function, whatever the configuration. */
-const FIXTURE_REGIONS = ['declaredLater', 'plain', 'arrowExpression', 'arrowBlock', 'functionExpression', 'asyncReturnsPromise', 'generator', 'asyncGenerator', 'Derived.constructor', 'Derived.method', 'Derived.get value', 'Derived.create', 'Derived.#secret', 'Derived.arrowField', 'method', 'property'];
+const FIXTURE_REGIONS = [
+  // shapes.ts
+  ...['declaredLater', 'plain', 'arrowExpression', 'arrowBlock', 'functionExpression', 'asyncReturnsPromise', 'generator', 'asyncGenerator', 'Derived.constructor', 'Derived.method', 'Derived.get value', 'Derived.create', 'Derived.#secret', 'Derived.arrowField', 'method', 'property'],
+  // directives.ts: a directive right before a function expression or arrow, wherever it stands
+  ...['getUser', 'logger', 'loadUser', 'formatName', 'increment', 'pair', 'delayed', 'csv', 'json', 'Controller.handle', 'Controller.make', 'Controller.#secret', 'viaArrow', 'counter', 'countdown', 'source', 'cb', 'assigned', 'holder.onDone', 'picked', 'lazy', 'asserted'],
+];
 
 /** The regions of the fixtures' `@traced` classes (Shop, Register), sorted. */
 const decoratedTypes = (analysis: TraceAnalysis): string[] =>
