@@ -9,6 +9,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rename, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { constants as osConstants } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -26,7 +27,9 @@ import { logsTextChunks, regionsTextChunks, statsText, tasksTextChunks } from '.
 import { annotatePaths, annotateReportText, TsMorphMissingError } from '../transformer/annotate.js';
 import { byteSize } from './byte-size.js';
 import { fetchCommand, fetchForView, isTraceUrl, traceUrl } from './fetch-command.js';
+import { mergeTraces, type MergeResult } from '../export/merge-traces.js';
 import { fileChunks, progressBar } from './progress.js';
+import { clearOutput, parseRunArguments, RUN_USAGE, runSummary, runTraced, tracesWritten, type CommandEnd } from './run-command.js';
 import { viewCommand } from './view-command.js';
 
 /** Where the CLI writes, and what it needs to know about its surroundings. */
@@ -41,6 +44,8 @@ export interface CliIo {
   readonly stderrColumns?: number | null;
   /** Standard output as a stream, for `export -o -` (written with backpressure); default: through `stdout`. */
   readonly stdoutStream?: Writable;
+  /** `run`: makes this process die of `signal`, as the command it ran did; absent: only the exit code says so. */
+  readonly raise?: (signal: NodeJS.Signals) => void;
 }
 
 export const EXIT_OK = 0;
@@ -48,7 +53,7 @@ export const EXIT_OK = 0;
 export const EXIT_TRACE_ERROR = 1;
 export const EXIT_USAGE = 2;
 
-type Command = 'stats' | 'tasks' | 'regions' | 'logs' | 'export' | 'annotate' | 'view' | 'fetch';
+type Command = 'stats' | 'tasks' | 'regions' | 'logs' | 'export' | 'annotate' | 'view' | 'fetch' | 'merge';
 
 const commandOptions: Record<Command, readonly string[]> = {
   stats: ['json', 'quiet'],
@@ -59,6 +64,7 @@ const commandOptions: Record<Command, readonly string[]> = {
   annotate: ['dry-run', 'remove'],
   view: ['port', 'host', 'open', 'quiet', 'seconds'],
   fetch: ['output', 'seconds', 'quiet'],
+  merge: ['output', 'quiet'],
 };
 
 const usage: Record<Command, string> = {
@@ -70,6 +76,7 @@ const usage: Record<Command, string> = {
   annotate: 'tstrace annotate PATH... [--dry-run] [--remove]',
   view: 'tstrace view FILE|URL [--seconds N] [--port N] [--host ADDR] [--open] [--quiet]',
   fetch: 'tstrace fetch URL [-o OUT] [--seconds N] [--quiet]',
+  merge: 'tstrace merge FILE... -o OUT [--quiet]',
 };
 
 type Exporter = (source: TraceSource, out: Writable, options: ExportOptions) => Promise<ExportResult>;
@@ -123,6 +130,18 @@ Usage:
       .../trace?seconds=N; a URL without a path gets /debug/tstrace/trace) into OUT (default:
       the name the server suggests, tstrace-PID-TIME.out; - for stdout), then say what was
       written, where, and how big. --seconds N asks for N seconds (the server's default: 1).
+  ${usage.merge}
+      Merge traces (one per process or worker thread: tstrace run's OUT.PID files, say) into
+      one: each input's flows and tasks get ids of their own, its times are aligned by the
+      traces' wall-clock origins. The output is complete only if every input is.
+  ${RUN_USAGE}
+      Run COMMAND with every Node.js process in it traced from its first module on (a preload
+      passed through NODE_OPTIONS), until it exits: normally, by process.exit(), by an uncaught
+      exception or by SIGTERM/SIGINT/SIGHUP. The first traced process writes OUT (default
+      trace.out), every other one OUT.PID; npm's and npx's own processes are not traced. Then
+      prints what each trace holds (not with --quiet) and exits as COMMAND did (its exit code,
+      or its signal). --no-gc, --no-heap, --no-event-loop, --sample-interval,
+      --max-buffered-bytes and --capture-locations are start()'s options.
   tstrace help | --help | -h
   tstrace --version
 
@@ -141,6 +160,7 @@ Options:
                   subtasks, and their regions and logs
   -o, --output O  export: the file to write (replaced only once the export is done); - for stdout;
                   fetch: the file to write the downloaded trace to; - for stdout
+                  merge: the merged trace; run: the trace (default trace.out)
   -q, --quiet     no progress bar; export: no warnings, nor the line saying what was written
                   (errors are still printed)
   --port N        view: the port to listen on (default: a free one)
@@ -167,6 +187,8 @@ class UsageError extends Error {}
 
 /** Runs the CLI with `args` (without `node` and the script); resolves to the exit code. Never throws for bad input. */
 export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
+  // `run` takes the command's arguments as they are: they are not tstrace's options.
+  if (args[0] === 'run') return runCommand(args.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -208,11 +230,11 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     return EXIT_OK;
   }
   if (name === undefined) return usageError(io, 'missing command');
-  if (!(name in commandOptions)) return usageError(io, `unknown command "${name}" (commands: stats, tasks, regions, logs, export, annotate, view, fetch, help)`);
+  if (!(name in commandOptions)) return usageError(io, `unknown command "${name}" (commands: stats, tasks, regions, logs, export, annotate, view, fetch, merge, run, help)`);
   const command = name as Command;
   try {
     if (file === undefined) throw new UsageError(`missing ${command === 'annotate' ? 'PATH' : command === 'fetch' ? 'URL' : 'FILE'} (usage: ${usage[command]})`);
-    if (extra.length > 0 && command !== 'annotate') throw new UsageError(`unexpected argument "${extra[0]}" (usage: ${usage[command]})`);
+    if (extra.length > 0 && command !== 'annotate' && command !== 'merge') throw new UsageError(`unexpected argument "${extra[0]}" (usage: ${usage[command]})`);
     for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet', 'port', 'host', 'open', 'since', 'until', 'task', 'seconds'] as const) {
       if (values[option] !== undefined && !commandOptions[command].includes(option)) {
         throw new UsageError(`--${option} does not apply to ${command} (usage: ${usage[command]})`);
@@ -221,6 +243,10 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     if (error instanceof UsageError) return usageError(io, `${command}: ${error.message}`);
     throw error;
+  }
+  if (command === 'merge') {
+    if (values.output === undefined) return usageError(io, `merge: missing -o OUT (usage: ${usage.merge})`);
+    return merge([file, ...extra], values.output, values.quiet === true, io);
   }
   if (command === 'annotate') return annotate([file, ...extra], { dryRun: values['dry-run'] === true, remove: values.remove === true }, io);
   const seconds = values.seconds === undefined ? undefined : parseSeconds(values.seconds);
@@ -491,6 +517,63 @@ async function writeReport(chunks: Iterable<string>, io: CliIo): Promise<boolean
   } finally {
     writer.release();
   }
+}
+
+/** `tstrace merge`: merges traces into one; returns the exit code. */
+async function merge(files: string[], output: string, quiet: boolean, io: CliIo): Promise<number> {
+  const target = resolve(io.cwd, output);
+  if (files.some((file) => resolve(io.cwd, file) === target)) return usageError(io, `merge: -o ${output} is one of the traces to merge`);
+  let result: MergeResult;
+  try {
+    result = await mergeTraces(
+      files.map((file) => resolve(io.cwd, file)),
+      target,
+    );
+  } catch (error) {
+    io.stderr(`tstrace: error: ${ioErrorText(error)}\n`);
+    return EXIT_TRACE_ERROR;
+  }
+  let code = EXIT_OK;
+  result.inputs.forEach((input, i) => {
+    const { problem, header } = input.status;
+    if (!header) {
+      io.stderr(`tstrace: error: ${files[i]}: not merged: ${problem ? problem.reason : 'it has no header'}\n`);
+      code = EXIT_TRACE_ERROR;
+    } else if (problem) {
+      if (problem.kind === 'corrupt') code = EXIT_TRACE_ERROR;
+      if (problem.kind === 'corrupt' || !quiet) {
+        io.stderr(`tstrace: ${problem.kind === 'corrupt' ? 'error' : 'warning'}: ${files[i]} is ${problem.kind} at offset ${problem.offset}: ${problem.reason}; merged up to there\n`);
+      }
+    }
+  });
+  if (!quiet) {
+    const size = byteSize((await stat(target)).size);
+    io.stdout(`tstrace merge: wrote ${output}: ${result.events} events from ${result.inputs.length} traces, ${size}${result.complete ? '' : ' (unfinished: an input was)'}\n`);
+  }
+  return code;
+}
+
+/** `tstrace run`: runs a command traced, prints the summary, exits as it did (docs/cli.md). */
+async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const run = parseRunArguments(argv);
+  if (typeof run === 'string') return usageError(io, `run: ${run} (usage: ${RUN_USAGE})`);
+  const output = resolve(io.cwd, run.output);
+  const since = Date.now();
+  let end: CommandEnd;
+  try {
+    await clearOutput(output);
+    end = await runTraced(run, io.cwd);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    io.stderr(`tstrace: error: run: ${code === 'ENOENT' ? `${run.command}: command not found` : ioErrorText(error)}\n`);
+    return code === 'ENOENT' ? 127 : EXIT_TRACE_ERROR;
+  }
+  if (!run.quiet) io.stderr(await runSummary(await tracesWritten(output, since), io.cwd, byteSize));
+  if (end.signal !== null) {
+    io.raise?.(end.signal);
+    return 128 + (osConstants.signals[end.signal] ?? 0);
+  }
+  return end.code ?? EXIT_TRACE_ERROR;
 }
 
 /** `tstrace annotate`: adds (removes) `// trace:region` lines; returns the exit code. */

@@ -45,6 +45,9 @@ runCli(process.argv.slice(2), {
     return process.stderr.isTTY ? process.stderr.columns || 80 : null;
   },
   stdoutStream: process.stdout,
+  raise: (signal) => {
+    process.kill(process.pid, signal);
+  },
 }).then(
   (code) => {
     process.exitCode = code;

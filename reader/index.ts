@@ -42,4 +42,5 @@ export type {
 export { exportChrome } from '../export/export-chrome.js';
 export { exportPerfetto } from '../export/export-perfetto.js';
 export { exportGo } from '../export/export-go.js';
+export { mergeTraces, type MergedInput, type MergeOptions, type MergeResult } from '../export/merge-traces.js';
 export type { ExportFilter, ExportOptions, ExportResult } from '../export/export-types.js';

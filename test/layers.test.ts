@@ -13,6 +13,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** What each folder may import besides itself, top of the stack first. */
 const mayImport: Readonly<Record<string, readonly string[]>> = {
+  // The Vitest integration: its runner records (runtime/) in the workers, its global setup merges the
+  // workers' traces (export/) in Vitest's main process. Nothing below imports it (nor vitest).
+  vitest: ['runtime', 'export', 'analysis', 'format'],
   cli: ['viewer', 'export', 'report', 'analysis', 'format', 'transformer'],
   // The `tstrace/reader` entry: only re-exports the public API of analysis/ and export/.
   reader: ['analysis', 'export', 'format'],
@@ -80,5 +83,7 @@ describe('layers', () => {
     ]);
     expect(badArrows('runtime/planted.ts', "import { analyzeTrace } from '../analysis/analysis.js';")).toHaveLength(1);
     expect(badArrows('export/planted.ts', "import { startViewer } from '../viewer/server.js';")).toHaveLength(1);
+    expect(badArrows('runtime/planted.ts', "import { TracingRunner } from '../vitest/runner.js';")).toHaveLength(1);
+    expect(badArrows('cli/planted.ts', "import { traceVitest } from '../vitest/plugin.js';")).toHaveLength(1);
   });
 });

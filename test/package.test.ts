@@ -81,6 +81,17 @@ await esm.stop();
 console.log(JSON.stringify({ twoCopies: esm.start !== cjs.start, enabledInCjs, enabledAfterStop: cjs.isEnabled() }));
 `,
 
+  // The Vitest plugin loads without vitest (it needs only its types); the preload does nothing unless told to.
+  'entries.mjs': `
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+const esm = await import('tstrace/vitest');
+const cjs = require('tstrace/vitest');
+await import('tstrace/run-preload');
+const plugin = esm.traceVitest({ output: 'never.out' });
+console.log(JSON.stringify({ esm: typeof esm.traceVitest, cjs: typeof cjs.traceVitest, name: plugin.name, runner: require.resolve('tstrace/vitest/runner').endsWith('dist/esm/vitest/runner.js') }));
+`,
+
   'reader.mjs': `
 import { createRequire } from 'node:module';
 const esm = await import('tstrace/reader');
@@ -256,6 +267,10 @@ describe('the npm package', () => {
     const { esm, cjs } = JSON.parse(await ok(process.execPath, ['http.mjs'], project));
     expect(esm).toEqual(['DEFAULT_MAX_SECONDS', 'DEFAULT_SECONDS', 'TRACE_PATH', 'listen', 'traceHandler']);
     expect(cjs).toEqual(esm);
+  });
+
+  it('exposes tstrace/vitest (ESM and CommonJS), its runner, and tstrace/run-preload', async () => {
+    expect(JSON.parse(await ok(process.execPath, ['entries.mjs'], project))).toEqual({ esm: 'function', cjs: 'function', name: 'tstrace:vitest', runner: true });
   });
 
   it.skipIf(!hasCli)('installs the tstrace command: npx tstrace stats <trace>', async () => {

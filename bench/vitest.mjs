@@ -1,0 +1,97 @@
+// What tracing a test run costs: `vitest run` of a generated suite (20 files × 100 tests, a beforeEach
+// per file, each test doing a little synchronous work and an await or two, one in ten a hand-written
+// region), with tstrace's Vitest plugin in the config, once traced (TSTRACE_TRACE set: a task per test,
+// regions for hooks and bodies, the workers' parts merged at the end) and once not (the plugin off).
+// Wall time of the whole command, rounds interleaved, medians; goal: traced ≤ 10 % slower.
+//
+//   npm run bench:vitest                build, then 3 rounds of each (about a minute on 2 cores)
+//   node bench/vitest.mjs --rounds=5    more rounds (needs a build)
+import { execFile } from 'node:child_process';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { printMachine } from './machine.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const suite = join(root, 'bench', '.work', 'vitest-suite');
+const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+const rounds = Number(process.argv.find((arg) => arg.startsWith('--rounds='))?.slice(9) ?? 3);
+const FILES = 20;
+const TESTS = 100;
+const GOAL = 1.1;
+
+/** Writes the suite: its config (tstrace's plugin), FILES test files of TESTS tests each. */
+function generateSuite() {
+  rmSync(suite, { recursive: true, force: true });
+  mkdirSync(suite, { recursive: true });
+  writeFileSync(
+    join(suite, 'vitest.config.mjs'),
+    `import { defineConfig } from 'vitest/config';
+import { traceVitest } from 'tstrace/vitest';
+export default defineConfig({ plugins: [traceVitest()], cacheDir: ${JSON.stringify(join(suite, '.cache'))}, test: { include: ['*.test.mjs'] } });
+`,
+  );
+  writeFileSync(
+    join(suite, 'work.mjs'),
+    `import { current, startRegion } from 'tstrace';
+export function checksum(n) { let s = 0; for (let i = 0; i < 2000; i++) s = (s * 31 + i * n) % 1000003; return s; }
+export async function fetchRow(n) { await Promise.resolve(); return { id: n, sum: checksum(n) }; }
+export async function annotated(n) { const r = startRegion(current(), 'lookup'); const row = await fetchRow(n); r.end(); return row; }
+`,
+  );
+  for (let f = 0; f < FILES; f++) {
+    const tests = [];
+    for (let t = 0; t < TESTS; t++) {
+      const call = t % 10 === 0 ? 'annotated' : 'fetchRow';
+      tests.push(`  it('case ${t}', async () => { const row = await ${call}(${t}); expect(row.sum).toBe(checksum(${t})); expect(state.ready).toBe(true); });`);
+    }
+    writeFileSync(
+      join(suite, `suite-${String(f).padStart(2, '0')}.test.mjs`),
+      `import { beforeEach, describe, expect, it } from 'vitest';
+import { annotated, checksum, fetchRow } from './work.mjs';
+const state = { ready: false };
+describe('suite ${f}', () => {
+  beforeEach(() => { state.ready = true; });
+${tests.join('\n')}
+});
+`,
+    );
+  }
+}
+
+/** Runs the suite once; resolves with its wall time in ms. */
+function runOnce(trace) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(npm_|VITEST|TSTRACE_)/i.test(name)));
+  if (trace) env.TSTRACE_TRACE = trace;
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [vitest, 'run'], { cwd: suite, env, encoding: 'utf8', maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`vitest run failed (${error.code}):\n${stdout}\n${stderr}`));
+      if (!/Tests\s.*2000 passed/.test(stdout)) return reject(new Error(`unexpected output:\n${stdout}`));
+      resolve(performance.now() - started);
+    });
+  });
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+printMachine(`tstrace bench: vitest run of ${FILES * TESTS} tests in ${FILES} files, traced vs not (${rounds} interleaved rounds)`);
+generateSuite();
+const trace = join(suite, 'trace.out');
+await runOnce(null); // warm-up: Vite's transforms, the file cache
+const plain = [];
+const traced = [];
+for (let round = 0; round < rounds; round++) {
+  // Alternate which goes first, so neither always runs on a machine the other just warmed or loaded.
+  const order = round % 2 === 0 ? ['plain', 'traced'] : ['traced', 'plain'];
+  for (const which of order) {
+    if (which === 'plain') plain.push(await runOnce(null));
+    else traced.push(await runOnce(trace));
+  }
+  console.log(`round ${round + 1}: untraced ${plain.at(-1).toFixed(0)} ms, traced ${traced.at(-1).toFixed(0)} ms`);
+}
+const ratio = median(traced) / median(plain);
+console.log(`\nuntraced  median ${median(plain).toFixed(0)} ms`);
+console.log(`traced    median ${median(traced).toFixed(0)} ms   (trace: ${(statSync(trace).size / 1024).toFixed(0)} KiB)`);
+console.log(`ratio     ${ratio.toFixed(3)}×   goal ≤ ${GOAL.toFixed(2)}×: ${ratio <= GOAL ? 'met' : 'NOT MET'}`);
+rmSync(suite, { recursive: true, force: true });

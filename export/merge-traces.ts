@@ -1,0 +1,192 @@
+/**
+ * `tstrace merge` and the Vitest integration's end of run: several traces (one per process or worker
+ * thread) made into one, in the trace format itself. The format has no notion of a process or a thread:
+ * each input's flows and tasks get ids of their own in the output (offset past the inputs before it), and
+ * its times are moved onto one clock, aligned by the inputs' wall-clock origins (their headers).
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
+import type { ReadStatus, SourceLocation, TraceEvent } from '../format/events.js';
+import { GcKind, MisuseKind } from '../format/spec.js';
+import { loadTrace } from '../analysis/reader.js';
+
+/** What {@link mergeTraces} writes into the merged trace's header. */
+export interface MergeOptions {
+  /** The header's process id. Default: the first input's. */
+  readonly pid?: number;
+  /** The header's command line. Default: the first input's. */
+  readonly command?: string;
+}
+
+/** One input of a merge, as it was read. */
+export interface MergedInput {
+  readonly path: string;
+  /** Events read from it. */
+  readonly events: number;
+  /** Its header's process id (null when it has no header: then nothing of it is in the output). */
+  readonly pid: number | null;
+  /** How reading it ended: a trace cut off (a killed process) is merged up to where it stops. */
+  readonly status: ReadStatus;
+  /** Added to its flow ids and task ids (other than task 0, the background task). */
+  readonly flowOffset: number;
+  readonly taskOffset: number;
+  /** Added to its times (ns): how much later than the earliest input's its clock origin is. */
+  readonly timeOffset: number;
+}
+
+export interface MergeResult {
+  readonly inputs: readonly MergedInput[];
+  /** Events written. */
+  readonly events: number;
+  /** True when every input was complete, so the output has a footer (is complete) too. */
+  readonly complete: boolean;
+}
+
+/** Batches are cut at this size, as the runtime cuts them. */
+const BATCH_BYTES = 64 * 1024;
+
+const misuseCodes: Record<string, number> = {
+  regionEndedTwice: MisuseKind.RegionEndedTwice,
+  regionEndedOutOfOrder: MisuseKind.RegionEndedOutOfOrder,
+  regionEndedOnOtherFlow: MisuseKind.RegionEndedOnOtherFlow,
+};
+const gcCodes: Record<string, number> = Object.fromEntries(Object.entries(GcKind).map(([code, name]) => [name, Number(code)]));
+
+interface ShiftedEvent {
+  readonly event: TraceEvent;
+  readonly ts: number;
+  readonly input: number;
+}
+
+/**
+ * Merges the traces at `inputs` into one trace at `output` (created or truncated), in time order. Each
+ * input's flow ids and task ids (but task 0, the background task) are offset past those of the inputs
+ * before it, so that no two inputs share a flow or a task, and its times are offset by how much later
+ * its wall-clock origin is than the earliest input's. Inputs without a header (not a trace) are left
+ * out; a cut-off input is merged up to where it stops, and then the output has no footer (it is
+ * "unfinished", as its input was). Holds the inputs' events in memory while it sorts them. Rejects
+ * when an input cannot be read or the output cannot be written.
+ */
+export async function mergeTraces(inputs: readonly string[], output: string, options: MergeOptions = {}): Promise<MergeResult> {
+  const loaded = await Promise.all(inputs.map(async (path) => ({ path, ...(await loadTrace(path)) })));
+  const withHeader = loaded.filter((input) => input.status.header !== null);
+  const origin = withHeader.reduce<bigint | null>((min, input) => {
+    const at = input.status.header!.wallClockOriginNs;
+    return min === null || at < min ? at : min;
+  }, null);
+
+  const merged: MergedInput[] = [];
+  const shifted: ShiftedEvent[] = [];
+  let flowOffset = 0;
+  let taskOffset = 0;
+  let endTs = 0;
+  let recorded = 0;
+  let dropped = 0;
+  for (const input of loaded) {
+    const header = input.status.header;
+    const timeOffset = header && origin !== null ? Number(header.wallClockOriginNs - origin) : 0;
+    merged.push({ path: input.path, events: input.events.length, pid: header?.pid ?? null, status: input.status, flowOffset, taskOffset, timeOffset });
+    if (!header) continue;
+    const index = merged.length - 1;
+    let maxFlow = 0;
+    let maxTask = 0;
+    for (const event of input.events) {
+      shifted.push({ event, ts: event.ts + timeOffset, input: index });
+      if ('flow' in event) maxFlow = Math.max(maxFlow, event.flow, event.kind === 'flowStart' ? event.parentFlow : 0);
+      if (event.kind === 'taskCreate') maxTask = Math.max(maxTask, event.task, event.parent);
+      else if ('task' in event) maxTask = Math.max(maxTask, event.task);
+    }
+    const footer = input.status.footer;
+    endTs = Math.max(endTs, (footer?.endTs ?? input.events.at(-1)?.ts ?? 0) + timeOffset);
+    recorded += footer?.events ?? input.events.length;
+    dropped += footer?.dropped ?? 0;
+    flowOffset += maxFlow;
+    taskOffset += maxTask;
+  }
+  // Stable: events of one input keep their file order where times tie.
+  shifted.sort((a, b) => a.ts - b.ts);
+
+  const first = withHeader[0]?.status.header;
+  const complete = withHeader.length > 0 && loaded.every((input) => input.status.complete);
+  const file = await open(output, 'w');
+  try {
+    await file.write(
+      encodeFileStart({
+        version: first?.version ?? 0,
+        wallClockOriginNs: origin ?? 0n,
+        hrtimeOriginNs: withHeader.find((input) => input.status.header!.wallClockOriginNs === origin)?.status.header!.hrtimeOriginNs ?? 0n,
+        pid: options.pid ?? first?.pid ?? 0,
+        nodeVersion: first?.nodeVersion ?? process.version,
+        command: options.command ?? first?.command ?? '',
+      }),
+    );
+    await writeEvents(file, shifted, merged);
+    if (complete) await file.write(encodeFooter({ events: recorded, dropped, endTs }));
+  } finally {
+    await file.close();
+  }
+  return { inputs: merged, events: shifted.length, complete };
+}
+
+/** Encodes the events, in the order given, into batches of about {@link BATCH_BYTES}, written as they fill. */
+async function writeEvents(file: FileHandle, events: readonly ShiftedEvent[], inputs: readonly MergedInput[]): Promise<void> {
+  const encoder = new BatchEncoder();
+  // The decoder gives each input's equal locations one object; the encoder interns them by object.
+  const locations = new Map<string, SourceLocation>();
+  const location = (at: SourceLocation | null): SourceLocation | null => {
+    if (at === null) return null;
+    const key = `${at.file}\0${at.line}\0${at.column}\0${at.function}`;
+    let known = locations.get(key);
+    if (known === undefined) locations.set(key, (known = at));
+    return known;
+  };
+  let open = false;
+  for (const { event, ts, input } of events) {
+    if (!open) {
+      encoder.begin(ts);
+      open = true;
+    }
+    const { flowOffset, taskOffset } = inputs[input]!;
+    const task = (id: number): number => (id === 0 ? 0 : id + taskOffset);
+    switch (event.kind) {
+      case 'flowStart':
+        encoder.flowStart(ts, event.flow + flowOffset, event.parentFlow + flowOffset, event.regionsAbove);
+        break;
+      case 'taskCreate':
+        encoder.taskCreate(ts, event.flow + flowOffset, task(event.task), task(event.parent), event.type, location(event.location));
+        break;
+      case 'taskEnd':
+        encoder.taskEnd(ts, event.flow + flowOffset, task(event.task), location(event.location));
+        break;
+      case 'regionStart':
+        encoder.regionStart(ts, event.flow + flowOffset, task(event.task), event.type, location(event.location));
+        break;
+      case 'regionEnd':
+        encoder.regionEnd(ts, event.flow + flowOffset, event.type);
+        break;
+      case 'log':
+        encoder.log(ts, event.flow + flowOffset, task(event.task), event.category, event.message, location(event.location));
+        break;
+      case 'gc':
+        encoder.gc(ts, 0, event.duration, gcCodes[event.gcKind] ?? 0);
+        break;
+      case 'heap':
+        encoder.heap(ts, event.bytes);
+        break;
+      case 'eventLoop':
+        encoder.eventLoop(ts, Math.round(event.utilization * 1e6), event.interval);
+        break;
+      case 'dropped':
+        encoder.dropped(ts, event.count);
+        break;
+      case 'misuse':
+        encoder.misuse(ts, event.flow + flowOffset, misuseCodes[event.misuse]!, event.type, location(event.location), event.regionsAbove);
+        break;
+    }
+    if (encoder.pendingBytes >= BATCH_BYTES) {
+      await file.write(encoder.finish());
+      open = false;
+    }
+  }
+  if (open) await file.write(encoder.finish());
+}
