@@ -332,8 +332,8 @@ describe('regions', () => {
     }, 100);
     const analysis = await analyzeTrace(bytes);
     expect(analysis.regions.toArray()).toEqual([
-      { id: 1, type: 'outer', task: 0, flow: 1, parent: null, start: 10, end: 100, complete: false, duration: 90, location: null },
-      { id: 2, type: 'inner', task: 0, flow: 1, parent: 1, start: 20, end: 50, complete: true, duration: 30, location: null },
+      { id: 1, type: 'outer', task: 0, flow: 1, parent: null, start: 10, end: 100, complete: false, duration: 90, location: null, beganBefore: null },
+      { id: 2, type: 'inner', task: 0, flow: 1, parent: 1, start: 20, end: 50, complete: true, duration: 30, location: null, beganBefore: null },
     ]);
     expect(analysis.regionGroups.find((g) => g.type === 'outer')).toMatchObject({ count: 1, complete: 0, duration: null, histogram: [] });
   });
