@@ -304,7 +304,7 @@ export function endRegion(region: Region, checkChain: boolean): void {
   if (region.generation !== S.generation || !S.enabled) return;
   const flow = region.flow;
   if (region.ended) {
-    record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedTwice, region.location, region.type);
+    record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedTwice, region.location, region.type, region.seq);
     return;
   }
   const elsewhere = checkChain && !inCurrentChain(region);
@@ -322,10 +322,10 @@ export function endRegion(region: Region, checkChain: boolean): void {
       above++;
     }
     if (inner !== null) inner.parent = region.parent;
-    record(EventType.Misuse, flow.id, inner !== null ? above : 0, MisuseKind.RegionEndedOutOfOrder, region.location, region.type);
+    record(EventType.Misuse, flow.id, inner !== null ? above : 0, MisuseKind.RegionEndedOutOfOrder, region.location, region.type, region.seq);
   }
   if (elsewhere) {
-    record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedOnOtherFlow, region.location, region.type);
+    record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedOnOtherFlow, region.location, region.type, region.seq);
   }
   record(EventType.RegionEnd, flow.id, -1, region.seq, 0, region.type);
 }

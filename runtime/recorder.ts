@@ -55,7 +55,8 @@ export interface Scope {
 
 /**
  * Slot layout of the hot buffer: [ts (performance.now ms), type, flow, task, a, b] + strs[] + msgs[].
- * A RegionEnd's `a` is the region's `seq` (consumers that joined after it began leave its end out).
+ * A RegionEnd's `a`, and a Misuse's msg, is the region's `seq` (consumers that joined after it began
+ * leave its end, and misuse of it, out).
  */
 const STRIDE = 6;
 const SLOTS = 8192;
@@ -135,7 +136,7 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
 export const now = (): number => performance.now();
 
 /** Records one event into the hot buffer. The only work on the hot path: a clock read and stores. */
-export function record(type: number, flow: number, task: number, a: number, b: number, str: string | undefined, msg?: string): void {
+export function record(type: number, flow: number, task: number, a: number, b: number, str: string | undefined, msg?: string | number): void {
   let n = S.count;
   if (n === SLOTS) {
     flush();
@@ -351,6 +352,7 @@ function encodeSlots(encoder: BatchEncoder, t0: number, firstSeq: number, from: 
         encoder.eventLoop(ts, a, Math.round(b * 1e6));
         break;
       case EventType.Misuse:
+        if ((S.msgs[n] as number) <= firstSeq) continue;
         encoder.misuse(ts, flow, a, str, locations[b] ?? null, task);
         break;
     }
