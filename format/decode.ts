@@ -199,9 +199,6 @@ export class TraceDecoder {
       const at = r.pos;
       const head = r.byte();
       const type = head & TYPE_MASK;
-      if (beganBefore >= 0 && type !== EventType.TaskCreate && type !== EventType.RegionStart) {
-        r.fail('a BeganBefore event must be followed by a TaskCreate or RegionStart event', at);
-      }
       if (type === EventType.StringDef) {
         const id = r.uvarint();
         if (id !== this.strings.length) r.fail(`string id ${id} defined out of sequence (expected ${this.strings.length})`, at);
@@ -219,6 +216,10 @@ export class TraceDecoder {
         const location: SourceLocation = Object.freeze({ file, line, column, function: fn });
         this.locations.push(location);
         continue;
+      }
+      // The definitions the next event uses may come between it and its BeganBefore.
+      if (beganBefore >= 0 && type !== EventType.TaskCreate && type !== EventType.RegionStart) {
+        r.fail('a BeganBefore event must be followed by a TaskCreate or RegionStart event', at);
       }
       ts += r.uvarint();
       if (type === EventType.BeganBefore) {
