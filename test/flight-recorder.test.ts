@@ -10,6 +10,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { analyzeTrace, type TaskInfo, type TraceAnalysis } from '../reader/index.js';
 import { background, FlightRecorder, isEnabled, newTask, start, startRegion, stop, type Context } from '../runtime/index.js';
+import { traceHandler } from '../runtime/http.js';
 import { sleep, tempTracePath } from './helpers/trace.js';
 
 const quiet = { gc: false, heap: false, eventLoop: false } as const;
@@ -304,5 +305,45 @@ describe('misuse', () => {
     }
     expect(outs[1].first).toBeGreaterThanOrEqual(outs[0].last);
     expect(outs[2].first).toBeGreaterThanOrEqual(outs[1].last);
+  });
+});
+
+describe('the trace endpoint and a flight recorder', () => {
+  it('GET …/flight sends the window (409 without a recorder); …/trace?seconds=N still traces beside it', async () => {
+    const handler = traceHandler({ startOptions: quiet });
+    const server = createServer((req, res) => void handler(req, res));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/debug/tstrace`;
+    try {
+      const none = await fetch(`${base}/flight`);
+      expect([none.status, await none.text()]).toEqual([409, expect.stringContaining('no flight recorder is running')]);
+
+      const flight = recorder({ minAge: 5000 });
+      flight.start();
+      const [ctx, task] = newTask(background, 'served');
+      const region = startRegion(ctx, 'open');
+      await sleep(5);
+      const window = await fetch(`${base}/flight`);
+      expect(window.status).toBe(200);
+      expect(window.headers.get('content-disposition')).toMatch(/^attachment; filename="tstrace-\d+-\d{8}T\d{6}Z\.out"$/);
+      const analysis = await analyzeTrace(new Uint8Array(await window.arrayBuffer()));
+      expect(analysis.status.complete).toBe(true);
+      expect(analysis.regions.toArray()).toMatchObject([{ type: 'open', complete: false }]);
+
+      const download = fetch(`${base}/trace?seconds=0.3`);
+      await sleep(50);
+      region.end();
+      task.end();
+      const traced = await download;
+      expect(traced.status).toBe(200);
+      const trace = await analyzeTrace(new Uint8Array(await traced.arrayBuffer()));
+      expect(trace.status.complete).toBe(true);
+      expect(trace.problems).toEqual([]);
+      expect(tasksOf(trace).map((t) => [t.id, t.ended])).toEqual([[task.id, true]]);
+      expect(flight.enabled, 'the download stopped its trace, not the recorder').toBe(true);
+    } finally {
+      server.close();
+    }
   });
 });
