@@ -66,10 +66,17 @@ export type TaskEventInfo =
 /** A task (Go's `trace.Task`): a logical operation with a latency, made of regions, logs and subtasks. */
 export interface TaskInfo {
   readonly id: number;
-  /** The task type; "" when the task's creation is not in the trace. */
+  /** The task type; "" when the task's creation is not in the trace (unless it {@link TaskInfo.beganBefore | began before} it). */
   readonly type: string;
-  /** The parent task's id (0 = the background task); null when the creation is not in the trace. */
+  /** The parent task's id (0 = the background task); null when the creation is not in the trace (unless it began before it). */
   readonly parent: number | null;
+  /**
+   * For a task that began before the trace and was still open at its start — a flight-recorder snapshot
+   * carries such tasks with their type and parent — how long before the trace start (ns) it was created;
+   * else null. Such a task is not `created` (its creation is not in the trace: the trace start stands
+   * in) and is no problem.
+   */
+  readonly beganBefore: Nanos | null;
   /** Ids of the tasks created with this one as parent, ascending. */
   readonly children: readonly number[];
   /** Whether both the creation and the first end are in the trace. */
@@ -107,9 +114,17 @@ export interface RegionInfo {
   readonly start: Nanos;
   /** When it ended; the trace end when it never ended (`complete` false). */
   readonly end: Nanos;
+  /** Whether its end is in the trace. */
   readonly complete: boolean;
   /** `end − start`. */
   readonly duration: Nanos;
+  /**
+   * For a region that began before the trace and was still open at its start (a flight-recorder
+   * snapshot carries those), how long before the trace start (ns) it began; else null. Its `start` is
+   * the trace start, its duration only the part in the trace: it is left out of its group's duration
+   * statistics, and is no problem.
+   */
+  readonly beganBefore: Nanos | null;
   /** Where it was started, when the trace recorded it. */
   readonly location: SourceLocation | null;
 }
@@ -162,7 +177,8 @@ export interface LogCategoryStats {
  * - `regionEndUnmatched`: a region end with no open region of that type on its flow (a lost start,
  *   when events were dropped).
  * - `taskCreatedTwice`, `taskEndedTwice`: a task id created or ended again; only the first counts.
- * A task that ends without a creation in the trace is not a problem: it is an incomplete task.
+ * A task that ends without a creation in the trace is not a problem: it is an incomplete task. Nor are
+ * tasks and regions that began before the trace (`beganBefore`).
  */
 export type ProblemKind = MisuseName | 'regionEndUnmatched' | 'taskCreatedTwice' | 'taskEndedTwice';
 

@@ -1,5 +1,8 @@
 import type { Nanos, SourceLocation } from '../format/events.js';
 import { IdIndex } from './id-index.js';
+import { pairRegionEnd } from '../format/region-pairing.js';
+
+export { pairRegionEnd };
 
 /** A region while the trace is being read: `end` is null until its end event arrives. */
 export interface RegionRecord {
@@ -11,6 +14,8 @@ export interface RegionRecord {
   readonly start: Nanos;
   end: Nanos | null;
   readonly location: SourceLocation | null;
+  /** How long before the trace it began, for a region carried into a snapshot; else null. */
+  readonly beganBefore: Nanos | null;
 }
 
 interface FlowState {
@@ -81,14 +86,14 @@ export class RegionStacks {
     else if (state) this.flowIndex.set(flow, this.states.push(state) - 1);
   }
 
-  start(ts: Nanos, flow: number, task: number, type: string, location: SourceLocation | null): RegionRecord {
+  start(ts: Nanos, flow: number, task: number, type: string, location: SourceLocation | null, beganBefore: Nanos | null = null): RegionRecord {
     let state = this.state(flow);
     if (!state) {
       state = { stack: [], forkParent: null };
       this.setState(flow, state);
     }
     const parent = this.parents ? (state.stack[state.stack.length - 1] ?? state.forkParent) : null;
-    const region: RegionRecord = { id: ++this.lastId, type, task, flow, parent, start: ts, end: null, location };
+    const region: RegionRecord = { id: ++this.lastId, type, task, flow, parent, start: ts, end: null, location, beganBefore };
     state.stack.push(region);
     return region;
   }
@@ -109,33 +114,4 @@ export class RegionStacks {
     region.end = ts;
     return { region, outOfOrder };
   }
-}
-
-/**
- * The index in `stack` (open regions of one flow, innermost last) of the region an end of `type`
- * closes: when the runtime said how many regions were nested in the ended one (`regionsAbove`), that
- * one if it has the end's type; otherwise the innermost region of that type; -1 when there is none.
- * Regions for which `isOpen` returns false are passed over, as if they were not on the stack.
- */
-export function pairRegionEnd<R extends { readonly type: string }>(
-  stack: readonly R[],
-  type: string,
-  regionsAbove: number,
-  isOpen?: (region: R) => boolean,
-): number {
-  if (regionsAbove > 0) {
-    let open = 0;
-    for (let i = stack.length - 1; i >= 0; i--) {
-      if (isOpen && !isOpen(stack[i])) continue;
-      if (open === regionsAbove) {
-        if (stack[i].type === type) return i;
-        break;
-      }
-      open++;
-    }
-  }
-  for (let i = stack.length - 1; i >= 0; i--) {
-    if (stack[i].type === type && (!isOpen || isOpen(stack[i]))) return i;
-  }
-  return -1;
 }

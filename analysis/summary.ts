@@ -214,6 +214,12 @@ export class TraceSummarizer {
     this.createdCount++;
     const type = this.taskType(event.type);
     type.count++;
+    if (event.beganBefore !== undefined) {
+      // Carried into a snapshot: its type is known, its latency is not.
+      if (event.parent !== 0) this.knowTask(event.parent);
+      this.records?.taskCreated(event);
+      return;
+    }
     const end = this.endedUncreated.get(event.task);
     if (end !== undefined) {
       this.endedUncreated.delete(event.task);
@@ -256,7 +262,7 @@ export class TraceSummarizer {
   }
 
   private regionStart(event: Event<'regionStart'>): void {
-    const region = this.regionStacks.start(event.ts, event.flow, event.task, event.type, event.location);
+    const region = this.regionStacks.start(event.ts, event.flow, event.task, event.type, event.location, event.beganBefore ?? null);
     this.regionCount++;
     this.regionGroup(event.type, event.location).count++;
     if (event.task !== 0) this.knowTask(event.task);
@@ -275,7 +281,8 @@ export class TraceSummarizer {
     if (outOfOrder && regionsAbove === undefined) {
       this.problem('regionEndedOutOfOrder', `region "${region.type}" ${misuseMessages.regionEndedOutOfOrder}`, event.ts, event.flow, region.type, null, region.location);
     }
-    this.regionGroup(region.type, region.location).duration.add(event.ts - region.start);
+    // A region that began before the trace has only part of its duration here: not a sample.
+    if (region.beganBefore === null) this.regionGroup(region.type, region.location).duration.add(event.ts - region.start);
     this.records?.regionEnded(event, region);
   }
 

@@ -105,6 +105,8 @@ const regionColumns = (n: number) => ({
   depth: new Uint16Array(n),
   startSeq: new Uint32Array(n),
   endSeq: new Uint32Array(n),
+  /** NaN unless it began before the trace (RegionInfo.beganBefore). */
+  beganBefore: new Float64Array(n),
 });
 
 /** Deeper regions share the deepest row of their lane. */
@@ -127,6 +129,8 @@ const taskColumns = (n: number) => ({
   endLocation: new Int32Array(n),
   createSeq: new Uint32Array(n),
   endSeq: new Uint32Array(n),
+  /** NaN unless it began before the trace (TaskInfo.beganBefore). */
+  beganBefore: new Float64Array(n),
 });
 
 const logColumns = (n: number) => ({
@@ -303,6 +307,7 @@ export class TraceTables {
       complete: r.complete[i] === 1,
       duration: r.end[i] - r.start[i],
       location: this.location(r.location[i]),
+      beganBefore: Number.isNaN(r.beganBefore[i]) ? null : r.beganBefore[i],
     };
   }
 
@@ -382,6 +387,7 @@ export class TraceTables {
       id: t.id[row],
       type: this.taskType(row),
       parent: Number.isNaN(t.parent[row]) ? null : t.parent[row],
+      beganBefore: Number.isNaN(t.beganBefore[row]) ? null : t.beganBefore[row],
       children: Array.from(children.items.subarray(children.offsets[row], children.offsets[row + 1]), (child) => t.id[child]),
       complete: this.complete(row),
       created: t.created[row] === 1,
@@ -446,6 +452,7 @@ export class TraceTables {
       t.id[row] = id;
       t.type[row] = this.strings.of('');
       t.parent[row] = NaN;
+      t.beganBefore[row] = NaN;
       taskRows.set(id, row);
     }
     return row;
@@ -463,7 +470,9 @@ export class TraceTables {
       taskCreated: (event: Event<'taskCreate'>) => {
         const row = this.knownTask(taskRows(), event.task);
         const t = this.tasks.data;
-        t.created[row] = 1;
+        // A task carried into a snapshot: known type and parent, its creation not in the trace.
+        t.created[row] = event.beganBefore === undefined ? 1 : 0;
+        t.beganBefore[row] = event.beganBefore ?? NaN;
         t.type[row] = this.strings.of(event.type);
         t.parent[row] = event.parent;
         t.start[row] = event.ts;
@@ -493,6 +502,7 @@ export class TraceTables {
         r.location[i] = this.locationIndex(event.location);
         r.depth[i] = parent !== null && parent.flow === event.flow ? Math.min(MAX_DEPTH, r.depth[parent.id - 1] + 1) : 0;
         r.startSeq[i] = this.seq;
+        r.beganBefore[i] = event.beganBefore ?? NaN;
         r.taskRow[i] = event.task === 0 ? -1 : this.knownTask(taskRows(), event.task);
       },
       regionEnded: (event: Event<'regionEnd'>, region: RegionRecord) => {

@@ -43,7 +43,7 @@ const tracingOn = {
   },
   async teardown() {
     // stop() does not reset the counters, so they cover this round's events exactly.
-    droppedInRounds.events += S.dropped;
+    droppedInRounds.events += S.trace.dropped;
     await stop();
   },
 };

@@ -50,14 +50,14 @@ async function generate(path, target) {
   start(path, { maxBufferedBytes: 1 << 30 });
   const t0 = performance.now();
   let requests = 0;
-  while (S.recorded + S.count < target) {
+  while (S.trace.recorded + S.count < target) {
     const batch = [];
     for (let k = 0; k < CONCURRENCY; k++) batch.push(request(requests++));
     await Promise.all(batch);
     // Let the background writer run, as a real service's event loop would.
     if (requests % (CONCURRENCY * 64) === 0) await new Promise((resolve) => setImmediate(resolve));
   }
-  const dropped = S.dropped;
+  const dropped = S.trace.dropped;
   await stop();
   return { requests, dropped, seconds: (performance.now() - t0) / 1000 };
 }

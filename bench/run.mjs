@@ -14,6 +14,7 @@ import { benchNodes, lpad, pad, printMachine } from './machine.mjs';
 import { runtimeDir } from './runtime-dir.mjs';
 import { runReaderBench } from './reader.mjs';
 import { runTransformerBench } from './transformer.mjs';
+import { measureFlightCost, printFlightCost } from './flight.mjs';
 
 const quick = process.argv.includes('--quick');
 const config = quick
@@ -92,6 +93,8 @@ for (const [what, value, met] of targets) {
   console.log(`  newTask+end on: ${fmt(by.taskOn.median, 2)} ns; log on: ${fmt(by.logOn.median, 2)} ns`);
   console.log(`  one performance.now(): ${fmt(by.clock.median, 2)} ns, so 2 clock reads are ${((2 * by.clock.median) / by.ideal.median * 100).toFixed(0)}% of the ideal recorder`);
 }
+// The flight recorder's cost next to streaming to a file (bench/flight.mjs), on this Node.
+printFlightCost(await measureFlightCost({ quick }));
 // The transformer's benchmarks (bench/transformer.mjs): method calls, async calls, build time.
 await runTransformerBench({ quick, config });
 // Reading a big trace (bench/reader.mjs): analyzeTrace and readTrace against Go's loader.

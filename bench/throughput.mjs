@@ -26,8 +26,8 @@ async function writeTrace(path, pairs, chunk) {
     regionPairs(Math.min(chunk, pairs - done));
     await yieldToLoop();
   }
-  const recorded = S.recorded + S.count;
-  const dropped = S.dropped;
+  const recorded = S.trace.recorded + S.count;
+  const dropped = S.trace.dropped;
   await stop();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return { seconds, recorded, dropped };

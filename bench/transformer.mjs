@@ -74,7 +74,7 @@ const tracingOn = {
     start(tracePath);
   },
   async teardown() {
-    dropped.events += S.dropped;
+    dropped.events += S.trace.dropped;
     await stop();
   },
 };

@@ -49,6 +49,16 @@ export class TraceDecoder {
     return this.status.header;
   }
 
+  /** The strings defined so far, by id (0: the empty string). */
+  get definedStrings(): readonly string[] {
+    return this.strings;
+  }
+
+  /** The source locations defined so far, by id (0: unknown, null). */
+  get definedLocations(): readonly (SourceLocation | null)[] {
+    return this.locations;
+  }
+
   /** True once the decoder hit damage: further bytes are ignored. */
   get stopped(): boolean {
     return this.status.problem !== null;
@@ -183,6 +193,8 @@ export class TraceDecoder {
     let ts = r.uvarint();
     let flow = -1;
     let task = -1;
+    /** Set by a BeganBefore event: how long before its time the next event (a carried creation or start) happened. */
+    let beganBefore = -1;
     while (!r.done) {
       const at = r.pos;
       const head = r.byte();
@@ -205,7 +217,16 @@ export class TraceDecoder {
         this.locations.push(location);
         continue;
       }
+      // The definitions the next event uses may come between it and its BeganBefore.
+      if (beganBefore >= 0 && type !== EventType.TaskCreate && type !== EventType.RegionStart) {
+        r.fail('a BeganBefore event must be followed by a TaskCreate or RegionStart event', at);
+      }
       ts += r.uvarint();
+      if (type === EventType.BeganBefore) {
+        if (this.version < 3) r.fail(`unknown event type ${type}`, at);
+        beganBefore = r.uvarint();
+        continue;
+      }
       const hasFlow = type !== EventType.GC && type !== EventType.Heap && type !== EventType.EventLoop && type !== EventType.Dropped;
       const hasTask = type === EventType.TaskCreate || type === EventType.TaskEnd || type === EventType.RegionStart || type === EventType.Log;
       if (hasFlow) {
@@ -224,15 +245,26 @@ export class TraceDecoder {
           break;
         case EventType.TaskCreate: {
           const id = r.uvarint();
-          out.push({ kind: 'taskCreate', ts, flow, task: id, parent: task, type: this.string(r), location: this.location(r) });
+          const event: TraceEvent = { kind: 'taskCreate', ts, flow, task: id, parent: task, type: this.string(r), location: this.location(r) };
+          if (beganBefore >= 0) {
+            event.beganBefore = beganBefore;
+            beganBefore = -1;
+          }
+          out.push(event);
           break;
         }
         case EventType.TaskEnd:
           out.push({ kind: 'taskEnd', ts, flow, task, location: this.location(r) });
           break;
-        case EventType.RegionStart:
-          out.push({ kind: 'regionStart', ts, flow, task, type: this.string(r), location: this.location(r) });
+        case EventType.RegionStart: {
+          const event: TraceEvent = { kind: 'regionStart', ts, flow, task, type: this.string(r), location: this.location(r) };
+          if (beganBefore >= 0) {
+            event.beganBefore = beganBefore;
+            beganBefore = -1;
+          }
+          out.push(event);
           break;
+        }
         case EventType.RegionEnd:
           out.push({ kind: 'regionEnd', ts, flow, type: this.string(r) });
           break;
@@ -273,6 +305,7 @@ export class TraceDecoder {
           r.fail(`unknown event type ${type}`, at);
       }
     }
+    if (beganBefore >= 0) r.fail('the batch ends after a BeganBefore event', r.pos);
   }
 }
 

@@ -48,6 +48,29 @@ export function encodeFooter(footer: TraceFooter): Uint8Array {
 }
 
 /**
+ * The events frame `batch` (as {@link BatchEncoder.finish} returns it) with its base time moved `shift`
+ * ns earlier (clamped at 0): the same events, on a clock whose origin is `shift` ns later. Its other
+ * times are deltas, so only the base time and the checksum change.
+ */
+export function rebaseBatch(batch: Uint8Array, shift: number): Uint8Array {
+  let at = FRAME_HEADER_BYTES;
+  let baseTs = 0;
+  let scale = 1;
+  for (;;) {
+    const byte = batch[at++];
+    baseTs += (byte & 0x7f) * scale;
+    scale *= 128;
+    if (byte < 0x80) break;
+  }
+  const out = new ByteWriter(batch.length + MAX_VARINT_BYTES);
+  const start = openFrame(out);
+  out.uvarint(Math.max(0, baseTs - shift));
+  out.raw(batch.subarray(at));
+  sealFrame(out, start, FrameKind.Events);
+  return out.take();
+}
+
+/**
  * Encodes events into self-checking batches (frames). Strings and locations are interned for the whole
  * trace and defined inside the batch that first uses them, so a file cut after any batch still reads.
  * Timestamps must not decrease within a batch.
@@ -231,6 +254,15 @@ export class BatchEncoder {
     const b = this.out.bytes;
     n = putUvarint(b, n, utilizationPpm);
     this.out.length = putUvarint(b, n, interval);
+  }
+
+  /**
+   * Marks the next event, a taskCreate or regionStart, as carried over from before the trace: it began
+   * `ago` ns before `ts` (format version 3).
+   */
+  beganBefore(ts: number, ago: number): void {
+    const n = this.head(EventType.BeganBefore, ts, -1, -1);
+    this.out.length = putUvarint(this.out.bytes, n, ago);
   }
 
   dropped(ts: number, count: number): void {

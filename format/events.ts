@@ -20,9 +20,14 @@ export type TraceEvent =
    * open regions of the parent flow above it (when there are fewer, the parent flow's own fork parent).
    */
   | { kind: 'flowStart'; ts: Nanos; flow: number; parentFlow: number; regionsAbove: number }
-  | { kind: 'taskCreate'; ts: Nanos; flow: number; task: number; parent: number; type: string; location: SourceLocation | null }
+  /**
+   * A task's creation. With `beganBefore` (a flight-recorder snapshot), the task was created that many
+   * ns before `ts` — the trace start — and is carried over: its creation itself is not in the trace.
+   */
+  | { kind: 'taskCreate'; ts: Nanos; flow: number; task: number; parent: number; type: string; location: SourceLocation | null; beganBefore?: Nanos }
   | { kind: 'taskEnd'; ts: Nanos; flow: number; task: number; location: SourceLocation | null }
-  | { kind: 'regionStart'; ts: Nanos; flow: number; task: number; type: string; location: SourceLocation | null }
+  /** A region's start; `beganBefore` as for `taskCreate`: a region open at the start of a snapshot. */
+  | { kind: 'regionStart'; ts: Nanos; flow: number; task: number; type: string; location: SourceLocation | null; beganBefore?: Nanos }
   | { kind: 'regionEnd'; ts: Nanos; flow: number; type: string }
   | { kind: 'log'; ts: Nanos; flow: number; task: number; category: string; message: string; location: SourceLocation | null }
   /** A garbage collection: `ts` is when it started. */

@@ -1,11 +1,11 @@
 /**
- * The tstrace binary trace format, version 2: the constants shared by the writer (runtime) and the
+ * The tstrace binary trace format, version 3: the constants shared by the writer (runtime) and the
  * reader (analysis/). `docs/format.md` is the prose version of this file; change both together.
  */
 
 /** The first 8 bytes of every trace file. */
 export const MAGIC = Uint8Array.of(0x54, 0x53, 0x54, 0x52, 0x41, 0x43, 0x45, 0x0a); // "TSTRACE\n"
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 /** Every frame starts with `u32le payloadLength, u32le crc32(kind byte + payload), u8 kind`. */
 export const FRAME_HEADER_BYTES = 9;
@@ -38,6 +38,11 @@ export const EventType = {
   EventLoop: 11,
   Dropped: 12,
   Misuse: 13,
+  /**
+   * Version 3: the next event of the batch, a TaskCreate or RegionStart, is state carried into a
+   * flight-recorder snapshot: the task or region began `ago` ns before its time, before the trace began.
+   */
+  BeganBefore: 14,
 } as const;
 export type EventTypeCode = (typeof EventType)[keyof typeof EventType];
 

@@ -111,7 +111,7 @@ export function* tasksTextChunks(tasks: Listing<TaskInfo>, options: TextOptions)
 }
 
 function taskBlock(task: TaskInfo, options: TextOptions): string {
-  const state = task.complete ? 'complete' : `incomplete (${!task.created ? 'created before the trace: its start is the trace start' : 'never ended: its end is the trace end'})`;
+  const state = task.complete ? 'complete' : `incomplete (${incompleteText(task)})`;
   const lines = [
     `Task ${task.id}  ${taskTypeText(task.type)}  ${state}`,
     ...renderTable(
@@ -165,7 +165,7 @@ export function regionsTextChunks(regions: Listing<RegionInfo>, options: TextOpt
     String(r.task),
     String(r.flow),
     r.parent === null ? '-' : String(r.parent),
-    formatDuration(r.start),
+    r.beganBefore === null ? formatDuration(r.start) : `${formatDuration(r.start)} (began ${formatDuration(r.beganBefore)} before)`,
     r.complete ? formatDuration(r.end) : '(open)',
     `${r.complete ? '' : '≥'}${formatDuration(r.duration)}`,
     locationText(r.location, options),
@@ -227,6 +227,15 @@ function taskEventText(event: TaskEventInfo): string {
     case 'end':
       return 'end';
   }
+}
+
+/** Why a task is incomplete; a task a flight-recorder snapshot carried over says how long before the trace it began. */
+function incompleteText(task: TaskInfo): string {
+  if (task.beganBefore !== null) {
+    const began = `began ${formatDuration(task.beganBefore)} before the trace: its start is the trace start`;
+    return task.ended ? began : `${began}; never ended`;
+  }
+  return !task.created ? 'created before the trace: its start is the trace start' : 'never ended: its end is the trace end';
 }
 
 function taskTypeText(type: string): string {

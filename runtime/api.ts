@@ -2,12 +2,12 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import { format } from 'node:util';
 import type { Writable } from 'node:stream';
-import { BatchEncoder, encodeFileStart } from '../format/encode.js';
-import { EventType, MisuseKind } from '../format/spec.js';
+import { encodeFileStart } from '../format/encode.js';
+import { EventType, FORMAT_VERSION, MisuseKind } from '../format/spec.js';
 import { startExecutionEvents } from './execution.js';
 import { chainTopRaw, currentLane, currentScope, inCurrentChain, laneFor, parentFor } from './chains.js';
 import { callerLocation } from './location.js';
-import { S, flushWithFooter, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
+import { S, TraceOutput, flush, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 import { fileSink, streamSink, type Sink } from './sink.js';
 
 /** Carries the current task, like Go's `context.Context` does for `runtime/trace`. Immutable. */
@@ -105,14 +105,18 @@ export interface StartOptions {
 
 /**
  * Starts writing a trace to `writer`: a file path (created or truncated) or a Node `Writable`.
- * Throws if tracing is already enabled, or if the file cannot be opened.
+ * Throws if a trace is already being written, or if the file cannot be opened. A running
+ * {@link FlightRecorder} is no obstacle: both record the same events, each into its own trace; then
+ * the regions open when `start()` is called are not in this trace (their ends are left out, as Go
+ * leaves out a region begun before its trace), and the execution events (`gc`, `heap`, `eventLoop`,
+ * `sampleInterval`) keep the recorder's settings.
  */
 export function start(writer: string | Writable, options: StartOptions = {}): void {
-  if (S.enabled) throw new Error('tracing is already enabled');
+  if (S.trace !== null) throw new Error('tracing is already enabled');
   const t0 = performance.now();
   const hrtimeAtT0 = process.hrtime.bigint();
   const first = encodeFileStart({
-    version: 1,
+    version: FORMAT_VERSION,
     wallClockOriginNs: BigInt(Math.round((performance.timeOrigin + t0) * 1e6)),
     hrtimeOriginNs: hrtimeAtT0,
     pid: process.pid,
@@ -120,82 +124,109 @@ export function start(writer: string | Writable, options: StartOptions = {}): vo
     command: process.argv.join(' '),
   });
   const sink: Sink = typeof writer === 'string' ? fileSink(writer, first) : streamSink(writer, first);
-
-  S.generation++;
-  S.t0 = t0;
-  S.sink = sink;
-  S.encoder = new BatchEncoder();
-  S.count = 0;
-  S.recorded = 0;
-  S.dropped = 0;
-  S.droppedUnreported = 0;
-  S.maxBufferedBytes = options.maxBufferedBytes ?? 64 << 20;
-  S.captureLocations = options.captureLocations ?? false;
-  S.lastFlowId = 1;
-  S.rootFlow = { id: 1, top: null, base: null };
-  S.syncTop = null;
-  S.lastRegionSeq = 0;
-  // A fresh store per trace: contexts captured during an earlier trace are not carried over.
-  S.als = new AsyncLocalStorage<Scope>();
-  S.enabled = true;
-
-  S.stopExecutionEvents = startExecutionEvents({
-    gc: options.gc ?? true,
-    heap: options.heap ?? true,
-    eventLoop: options.eventLoop ?? true,
-    sampleInterval: options.sampleInterval ?? 100,
-  });
+  if (!S.enabled) beginSession(options);
+  else {
+    // What the hot buffer holds happened before this trace: it goes to the consumers already there.
+    flush();
+    if (options.captureLocations === true) S.captureLocations = true;
+  }
+  const trace = new TraceOutput(t0, S.lastRegionSeq, sink, options.maxBufferedBytes ?? 64 << 20);
+  S.traceNumber++;
+  S.trace = trace;
   // A process that exits while tracing loses nothing: the rest is written synchronously.
   const onExit = (): void => {
-    if (S.sink !== sink) return;
-    if (S.enabled) {
-      S.enabled = false;
-      flushWithFooter();
+    if (S.trace === trace) {
+      trace.finish();
+      S.trace = null;
+      if (S.flight === null) S.enabled = false;
     }
+    // Also after stop(), until its file is closed: what is queued is written now.
     sink.writeSyncAll();
   };
   S.exitHandler = onExit;
   process.on('exit', onExit);
 }
 
+/** @internal Execution events all tracing shares: what a session's first consumer asks for. */
+export interface SessionOptions {
+  gc?: boolean;
+  heap?: boolean;
+  eventLoop?: boolean;
+  sampleInterval?: number;
+  captureLocations?: boolean;
+}
+
 /**
- * Stops tracing. Resolves once every byte has reached the writer (and a file we opened is closed);
- * rejects with the writer's error if writing failed. Resolves at once when tracing is off.
+ * @internal Turns tracing on for the first consumer (start() or a flight recorder): a new generation,
+ * flows and a fresh AsyncLocalStorage (contexts of an earlier session are not carried over), and the
+ * execution events. The hot buffer is emptied: what it held belonged to no one.
  */
-export async function stop(): Promise<void> {
-  if (!S.enabled) return;
+export function beginSession(options: SessionOptions): void {
+  S.generation++;
+  S.count = 0;
+  S.strs.fill(undefined);
+  S.msgs.fill(undefined);
+  S.captureLocations = options.captureLocations ?? false;
+  S.lastFlowId = 1;
+  S.rootFlow = { id: 1, top: null, base: null };
+  S.syncTop = null;
+  S.lastRegionSeq = 0;
+  S.als = new AsyncLocalStorage<Scope>();
+  S.enabled = true;
+  S.stopExecutionEvents = startExecutionEvents({
+    gc: options.gc ?? true,
+    heap: options.heap ?? true,
+    eventLoop: options.eventLoop ?? true,
+    sampleInterval: options.sampleInterval ?? 100,
+  });
+}
+
+/** @internal Turns tracing off once its last consumer has left (after its final flush). */
+export function endSessionIfUnused(): void {
+  if (S.trace !== null || S.flight !== null || !S.enabled) return;
   S.enabled = false;
   S.stopExecutionEvents?.();
   S.stopExecutionEvents = null;
   S.als?.disable();
   S.als = null;
   S.syncTop = null;
-  flushWithFooter();
-  const sink = S.sink!;
+}
+
+/**
+ * Stops the trace {@link start} began. Resolves once every byte has reached the writer (and a file we
+ * opened is closed); rejects with the writer's error if writing failed. Resolves at once when no trace
+ * runs. A running {@link FlightRecorder} goes on recording.
+ */
+export async function stop(): Promise<void> {
+  const trace = S.trace;
+  if (trace === null) return;
+  trace.finish();
+  S.trace = null;
+  endSessionIfUnused();
   const onExit = S.exitHandler;
+  S.exitHandler = null;
   try {
-    await sink.close();
+    await trace.sink.close();
   } finally {
     if (onExit) process.off('exit', onExit);
-    if (S.sink === sink) {
-      S.sink = null;
-      S.encoder = null;
-    }
   }
 }
 
-/** Whether tracing is on. Advisory: it may change right after the call. */
+/**
+ * Whether tracing is on: a trace is being written ({@link start}) or a {@link FlightRecorder} runs.
+ * Advisory: it may change right after the call.
+ */
 export function isEnabled(): boolean {
   return S.enabled;
 }
 
 /**
  * @internal Which trace is running: a number that no other trace of this process has (taken right
- * after {@link start}, it names that trace), or null while tracing is off. Lets the code that started
- * a trace stop it only if it is still that one.
+ * after {@link start}, it names that trace), or null while no trace is written (a flight recorder
+ * alone is no trace). Lets the code that started a trace stop it only if it is still that one.
  */
 export function runningTrace(): number | null {
-  return S.enabled ? S.generation : null;
+  return S.trace !== null ? S.traceNumber : null;
 }
 
 /** The ambient context of the current chain of execution ({@link background} outside any, or while tracing is off). */
@@ -273,7 +304,7 @@ export function endRegion(region: Region, checkChain: boolean): void {
   if (region.generation !== S.generation || !S.enabled) return;
   const flow = region.flow;
   if (region.ended) {
-    record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedTwice, region.location, region.type);
+    record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedTwice, region.location, region.type, region.seq);
     return;
   }
   const elsewhere = checkChain && !inCurrentChain(region);
@@ -291,12 +322,12 @@ export function endRegion(region: Region, checkChain: boolean): void {
       above++;
     }
     if (inner !== null) inner.parent = region.parent;
-    record(EventType.Misuse, flow.id, inner !== null ? above : 0, MisuseKind.RegionEndedOutOfOrder, region.location, region.type);
+    record(EventType.Misuse, flow.id, inner !== null ? above : 0, MisuseKind.RegionEndedOutOfOrder, region.location, region.type, region.seq);
   }
   if (elsewhere) {
-    record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedOnOtherFlow, region.location, region.type);
+    record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedOnOtherFlow, region.location, region.type, region.seq);
   }
-  record(EventType.RegionEnd, flow.id, -1, 0, 0, region.type);
+  record(EventType.RegionEnd, flow.id, -1, region.seq, 0, region.type);
 }
 
 const AsyncFunctionPrototype = Object.getPrototypeOf(async () => {}) as object;

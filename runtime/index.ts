@@ -20,4 +20,5 @@ export {
   type StartOptions,
 } from './api.js';
 export { traced, type TracedOptions } from './traced.js';
+export { DEFAULT_MAX_BYTES, DEFAULT_MIN_AGE_MS, FlightRecorder, type FlightRecorderOptions } from './flight-recorder.js';
 export type { SourceLocation } from '../format/events.js';

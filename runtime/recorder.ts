@@ -53,7 +53,11 @@ export interface Scope {
   readonly top: RegionState | null;
 }
 
-/** Slot layout of the hot buffer: [ts (performance.now ms), type, flow, task, a, b] + strs[] + msgs[]. */
+/**
+ * Slot layout of the hot buffer: [ts (performance.now ms), type, flow, task, a, b] + strs[] + msgs[].
+ * A RegionEnd's `a`, and a Misuse's msg, is the region's `seq` (consumers that joined after it began
+ * leave its end, and misuse of it, out).
+ */
 const STRIDE = 6;
 const SLOTS = 8192;
 /** Cut a batch once it holds this many bytes. */
@@ -61,7 +65,10 @@ const BATCH_BYTES = 64 * 1024;
 
 export interface TracerState {
   enabled: boolean;
-  /** Bumped at every start(): regions and flows of an earlier trace are ignored. */
+  /**
+   * Bumped when tracing turns on (a start() or a flight recorder's start while nothing runs): regions
+   * and flows of an earlier session are ignored.
+   */
   generation: number;
   lastTaskId: number;
   lastFlowId: number;
@@ -73,7 +80,7 @@ export interface TracerState {
    * continuation, so it costs no scope change.
    */
   syncTop: RegionState | null;
-  /** Regions started in this trace: each region's `seq`. */
+  /** Regions started in this session: each region's `seq`. */
   lastRegionSeq: number;
   captureLocations: boolean;
   /** Locations by id; id 0 = unknown. Registered once, referenced from slots by id. */
@@ -86,22 +93,21 @@ export interface TracerState {
   msgs: unknown[];
   count: number;
 
-  // Session.
-  t0: number;
-  encoder: BatchEncoder | null;
-  sink: Sink | null;
-  maxBufferedBytes: number;
-  recorded: number;
-  dropped: number;
-  droppedUnreported: number;
-  /** Stops the GC observer and the sampling/flush timer of the running trace. */
+  // Session: tracing is on while either consumer runs.
+  /** The trace `start()` writes, or null. */
+  trace: TraceOutput | null;
+  /** The flight recorder's ring, or null. */
+  flight: Consumer | null;
+  /** Bumped at every start(): names the running trace (see api.ts `runningTrace`). */
+  traceNumber: number;
+  /** Stops the GC observer and the sampling/flush timer of the running session. */
   stopExecutionEvents: (() => void) | null;
   /** The running trace's `process.on('exit')` handler. */
   exitHandler: (() => void) | null;
 }
 
 // One tracer per process, even when both the ESM and the CommonJS copy of this package are loaded.
-const KEY = Symbol.for('tstrace.tracer.v1');
+const KEY = Symbol.for('tstrace.tracer.v2');
 type GlobalWithTracer = typeof globalThis & { [KEY]?: TracerState };
 
 export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
@@ -120,13 +126,9 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   strs: new Array<unknown>(SLOTS).fill(undefined),
   msgs: new Array<unknown>(SLOTS).fill(undefined),
   count: 0,
-  t0: 0,
-  encoder: null,
-  sink: null,
-  maxBufferedBytes: 0,
-  recorded: 0,
-  dropped: 0,
-  droppedUnreported: 0,
+  trace: null,
+  flight: null,
+  traceNumber: 0,
   stopExecutionEvents: null,
   exitHandler: null,
 });
@@ -134,7 +136,7 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
 export const now = (): number => performance.now();
 
 /** Records one event into the hot buffer. The only work on the hot path: a clock read and stores. */
-export function record(type: number, flow: number, task: number, a: number, b: number, str: string | undefined, msg?: string): void {
+export function record(type: number, flow: number, task: number, a: number, b: number, str: string | undefined, msg?: string | number): void {
   let n = S.count;
   if (n === SLOTS) {
     flush();
@@ -164,8 +166,9 @@ export function registerLocation(file: string, line: number, column: number, fn:
   return id;
 }
 
-const toNs = (ms: number): number => {
-  const ns = Math.round((ms - S.t0) * 1e6);
+/** Nanoseconds from a consumer's time 0 (`t0`, a `performance.now()`) to `ms`; never negative. */
+const toNs = (ms: number, t0: number): number => {
+  const ns = Math.round((ms - t0) * 1e6);
   return ns > 0 ? ns : 0;
 };
 
@@ -180,66 +183,146 @@ function text(value: unknown): string {
   }
 }
 
-/** Encodes the hot buffer into batches for the sink, or drops it when the sink is failing or full. */
+/**
+ * One destination of the hot buffer's events, with an encoder (string table) and a clock origin of
+ * its own: the trace `start()` writes, and the flight recorder's ring. While both run, each flush is
+ * encoded once for each.
+ */
+export abstract class Consumer {
+  readonly encoder = new BatchEncoder();
+  /** Events handed to this consumer (encoded or dropped). */
+  recorded = 0;
+  dropped = 0;
+  /** Dropped since the last Dropped event written. */
+  droppedUnreported = 0;
+
+  constructor(
+    /** `performance.now()` at this consumer's time 0. */
+    readonly t0: number,
+    /**
+     * The last region sequence number (`RegionState.seq`) taken before this consumer joined: regions up
+     * to it began before its trace did, so their ends are not recorded in it (Go's "pre-existing region").
+     */
+    readonly firstSeq: number,
+  ) {}
+
+  /** Whether to encode this flush's events; false drops them (counted). */
+  abstract accepts(): boolean;
+
+  /** Takes one encoded batch of (about) `events` events, the first at `baseTs` (ns of this consumer). */
+  abstract take(batch: Uint8Array, baseTs: number, events: number): void;
+
+  /** This consumer's time of `ms` (a `performance.now()`). */
+  ns(ms: number): number {
+    return toNs(ms, this.t0);
+  }
+}
+
+/** The trace `start()` writes: a sink, whose slowness or failure drops events rather than memory. */
+export class TraceOutput extends Consumer {
+  constructor(
+    t0: number,
+    firstSeq: number,
+    readonly sink: Sink,
+    private readonly maxBufferedBytes: number,
+  ) {
+    super(t0, firstSeq);
+  }
+
+  accepts(): boolean {
+    return this.sink.error === null && this.sink.queuedBytes <= this.maxBufferedBytes;
+  }
+
+  take(batch: Uint8Array): void {
+    this.sink.write(batch);
+  }
+
+  /** Flushes the hot buffer and queues the footer: after this the sink holds the whole trace. */
+  finish(): void {
+    flush();
+    const sink = this.sink;
+    const end = this.ns(now());
+    if (this.droppedUnreported > 0 && sink.error === null) {
+      this.encoder.begin(end);
+      this.encoder.dropped(end, this.droppedUnreported);
+      this.droppedUnreported = 0;
+      sink.write(this.encoder.finish());
+    }
+    sink.write(encodeFooter({ events: this.recorded, dropped: this.dropped, endTs: end }));
+  }
+}
+
+/** Encodes the hot buffer into batches for each consumer (or drops it for one that is failing or full). */
 export function flush(): void {
   const count = S.count;
   if (count === 0) return;
   S.count = 0;
-  S.recorded += count;
-  const encoder = S.encoder;
-  const sink = S.sink;
-  if (!encoder || !sink || sink.error || sink.queuedBytes > S.maxBufferedBytes) {
-    S.dropped += count;
-    S.droppedUnreported += count;
-    S.strs.fill(undefined, 0, count);
-    S.msgs.fill(undefined, 0, count);
+  const trace = S.trace;
+  const flight = S.flight;
+  if (trace !== null) encodeFor(trace, count);
+  if (flight !== null) encodeFor(flight, count);
+  S.strs.fill(undefined, 0, count);
+  S.msgs.fill(undefined, 0, count);
+}
+
+function encodeFor(consumer: Consumer, count: number): void {
+  consumer.recorded += count;
+  if (!consumer.accepts()) {
+    consumer.dropped += count;
+    consumer.droppedUnreported += count;
     return;
   }
-  const ts = toNs(S.slots[0]);
+  const encoder = consumer.encoder;
+  const t0 = consumer.t0;
+  let ts = toNs(S.slots[0], t0);
   encoder.begin(ts);
-  if (S.droppedUnreported > 0) {
-    encoder.dropped(ts, S.droppedUnreported);
-    S.droppedUnreported = 0;
+  if (consumer.droppedUnreported > 0) {
+    encoder.dropped(ts, consumer.droppedUnreported);
+    consumer.droppedUnreported = 0;
   }
   let n = 0;
   for (;;) {
-    n = encodeSlots(encoder, n, count);
-    sink.write(encoder.finish());
+    const from = n;
+    n = encodeSlots(encoder, t0, consumer.firstSeq, n, count);
+    consumer.take(encoder.finish(), ts, n - from);
     if (n === count) return;
     // The batch is full: the next one starts at the time of the last event encoded.
-    encoder.begin(toNs(S.slots[(n - 1) * STRIDE]));
+    ts = toNs(S.slots[(n - 1) * STRIDE], t0);
+    encoder.begin(ts);
   }
 }
 
 /**
- * Encodes slots `from`… of the hot buffer (clearing their strings) until `count`, or until the batch
- * holds BATCH_BYTES; returns the index of the first slot not encoded. The loop is a function of its
- * own, left only by `return`: V8 compiles it on-stack while the first flush runs, and code after a
- * loop that had never run by then would be thrown away at the end of every later flush.
+ * Encodes slots `from`… of the hot buffer until `count`, or until the batch holds BATCH_BYTES; returns
+ * the index of the first slot not encoded. Ends of regions up to `firstSeq` (begun before this
+ * consumer's trace) are left out. The loop is a function of its own, left only by `return`: V8
+ * compiles it on-stack while the first flush runs, and code after a loop that had never run by then
+ * would be thrown away at the end of every later flush.
  */
-function encodeSlots(encoder: BatchEncoder, from: number, count: number): number {
+function encodeSlots(encoder: BatchEncoder, t0: number, firstSeq: number, from: number, count: number): number {
   const s = S.slots;
   const strs = S.strs;
   const locations = S.locations;
   for (let n = from; n < count; n++) {
     const i = n * STRIDE;
-    const ts = toNs(s[i]);
+    const ts = toNs(s[i], t0);
     const type = s[i + 1];
     const flow = s[i + 2];
     const task = s[i + 3];
     const a = s[i + 4];
     const b = s[i + 5];
     // Most events of a busy trace: a region start without a location, or an end, with the last name.
-    if (
-      (type === EventType.RegionEnd || (type === EventType.RegionStart && a === 0)) &&
-      encoder.regionNamedAsLast(type, ts, flow, task, strs[n])
-    ) {
-      strs[n] = undefined;
+    if (type === EventType.RegionEnd) {
+      if (a <= firstSeq) continue;
+      if (encoder.regionNamedAsLast(type, ts, flow, task, strs[n])) {
+        if (encoder.pendingBytes >= BATCH_BYTES) return n + 1;
+        continue;
+      }
+    } else if (type === EventType.RegionStart && a === 0 && encoder.regionNamedAsLast(type, ts, flow, task, strs[n])) {
       if (encoder.pendingBytes >= BATCH_BYTES) return n + 1;
       continue;
     }
     const str = text(strs[n]);
-    strs[n] = undefined;
     switch (type) {
       case EventType.RegionStart:
         encoder.regionStart(ts, flow, task, str, locations[a] ?? null);
@@ -255,7 +338,6 @@ function encodeSlots(encoder: BatchEncoder, from: number, count: number): number
         break;
       case EventType.Log:
         encoder.log(ts, flow, task, str, text(S.msgs[n]), locations[b] ?? null);
-        S.msgs[n] = undefined;
         break;
       case EventType.FlowStart:
         encoder.flowStart(ts, flow, a, b);
@@ -270,24 +352,11 @@ function encodeSlots(encoder: BatchEncoder, from: number, count: number): number
         encoder.eventLoop(ts, a, Math.round(b * 1e6));
         break;
       case EventType.Misuse:
+        if ((S.msgs[n] as number) <= firstSeq) continue;
         encoder.misuse(ts, flow, a, str, locations[b] ?? null, task);
         break;
     }
     if (encoder.pendingBytes >= BATCH_BYTES) return n + 1;
   }
   return count;
-}
-
-/** Flushes and queues the footer: after this the sink holds the whole trace. */
-export function flushWithFooter(): void {
-  flush();
-  if (S.sink && S.encoder) {
-    if (S.droppedUnreported > 0 && !S.sink.error) {
-      S.encoder.begin(toNs(now()));
-      S.encoder.dropped(toNs(now()), S.droppedUnreported);
-      S.droppedUnreported = 0;
-      S.sink.write(S.encoder.finish());
-    }
-    S.sink.write(encodeFooter({ events: S.recorded, dropped: S.dropped, endTs: toNs(now()) }));
-  }
 }

@@ -4,8 +4,9 @@
  * streamed as it is recorded. docs/design.md ("The HTTP endpoint") says why it answers as it does.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isEnabled, runningTrace, start, stop, type StartOptions } from './api.js';
+import { runningTrace, start, stop, type StartOptions } from './api.js';
 import { notFromThisMachine } from './endpoint-access.js';
+import { runningFlightRecorder } from './flight-recorder.js';
 import { ResponseWriter, type DownloadBroken } from './response-writer.js';
 import { parseRequestUrl, traceSeconds } from './trace-request.js';
 
@@ -65,6 +66,9 @@ let download: { readonly trace: number; readonly endsAt: number } | null = null;
  *   and the time. The bytes are sent as they are recorded, so a download cut off early still reads up
  *   to its last complete frame. The client hanging up ends that trace; a failing response ends it too;
  *   neither reaches the application.
+ *   A running flight recorder is no obstacle: the download is traced beside it.
+ * - `GET …/flight` sends the running {@link FlightRecorder}'s window (`writeTo`: the last `minAge` of
+ *   events, a complete trace), at once; 409 when no flight recorder runs.
  * - 400: `seconds` is not a positive number, or is above `maxSeconds`. 409: a trace is already running
  *   (the program's own, from `start()`, or another download): one trace at a time. 403: the request
  *   does not come from this machine (unless `allowRemote`), or `authorize` refused it. 404: another
@@ -112,25 +116,49 @@ async function answer(req: IncomingMessage, res: ServerResponse, settings: Setti
     if (!allowed) return refuse(res, 403, 'this request is not authorized (the trace endpoint\'s authorize hook refused it)');
   }
   const { name, query } = parseRequestUrl(req.url);
-  if (name !== 'trace') return refuse(res, 404, `no such path: the trace endpoint serves GET …/trace?seconds=N`);
-  if (req.method !== 'GET') return refuse(res, 405, `…/trace answers GET only, not ${req.method ?? 'no method'}`, { Allow: 'GET' });
+  if (name !== 'trace' && name !== 'flight') return refuse(res, 404, `no such path: the trace endpoint serves GET …/trace?seconds=N and GET …/flight`);
+  if (req.method !== 'GET') return refuse(res, 405, `…/${name} answers GET only, not ${req.method ?? 'no method'}`, { Allow: 'GET' });
+  if (name === 'flight') return sendFlightWindow(res);
   const seconds = traceSeconds(query, settings.maxSeconds);
   if (typeof seconds !== 'number') return refuse(res, 400, seconds.problem);
   if (res.destroyed) return; // the client left while authorize ran
-  if (isEnabled()) return refuseBusy(res);
+  if (runningTrace() !== null) return refuseBusy(res);
   await streamTrace(res, seconds, settings.startOptions);
+}
+
+/** Sends the running flight recorder's window, or 409 when none runs. */
+async function sendFlightWindow(res: ServerResponse): Promise<void> {
+  const recorder = runningFlightRecorder();
+  if (recorder === null || !recorder.enabled) {
+    return refuse(res, 409, 'no flight recorder is running (start one with new FlightRecorder(…).start()); …/trace?seconds=N traces the next N seconds instead');
+  }
+  const writer = new ResponseWriter(res);
+  res.writeHead(200, downloadHeaders());
+  try {
+    await recorder.writeTo(writer);
+  } catch {
+    // The client hung up, the response failed, or the recorder stopped meanwhile.
+    res.destroy();
+    return;
+  }
+  res.end();
+}
+
+/** The headers of a trace download (a file named after the process id and the time). */
+function downloadHeaders(): Record<string, string> {
+  return {
+    'Content-Type': 'application/octet-stream',
+    'Content-Disposition': `attachment; filename="${traceFileName(new Date())}"`,
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  };
 }
 
 /** Traces the next `seconds` into `res`, from its 200 to its end (or until the download breaks off). */
 async function streamTrace(res: ServerResponse, seconds: number, startOptions: StartOptions): Promise<void> {
   const writer = new ResponseWriter(res);
-  res.writeHead(200, {
-    'Content-Type': 'application/octet-stream',
-    'Content-Disposition': `attachment; filename="${traceFileName(new Date())}"`,
-    'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff',
-  });
-  // Nothing awaited since the isEnabled() check: no other trace can have started in between.
+  res.writeHead(200, downloadHeaders());
+  // Nothing awaited since the runningTrace() check: no other trace can have started in between.
   start(writer, startOptions);
   const trace = runningTrace()!;
   const mine = { trace, endsAt: Date.now() + seconds * 1000 };
@@ -191,7 +219,8 @@ function refuseBusy(res: ServerResponse): void {
     });
     return;
   }
-  refuse(res, 409, `a trace is already running: the program is tracing (start() was called, stop() not yet; ${why}); try again once it has stopped`);
+  const flight = runningFlightRecorder() !== null ? '; a flight recorder runs too: …/flight sends its window now' : '';
+  refuse(res, 409, `a trace is already running: the program is tracing (start() was called, stop() not yet; ${why}); try again once it has stopped${flight}`);
 }
 
 /** Answers `status` with `reason` as a one-line text body (or drops the connection if an answer has begun). */

@@ -332,8 +332,8 @@ describe('regions', () => {
     }, 100);
     const analysis = await analyzeTrace(bytes);
     expect(analysis.regions.toArray()).toEqual([
-      { id: 1, type: 'outer', task: 0, flow: 1, parent: null, start: 10, end: 100, complete: false, duration: 90, location: null },
-      { id: 2, type: 'inner', task: 0, flow: 1, parent: 1, start: 20, end: 50, complete: true, duration: 30, location: null },
+      { id: 1, type: 'outer', task: 0, flow: 1, parent: null, start: 10, end: 100, complete: false, duration: 90, location: null, beganBefore: null },
+      { id: 2, type: 'inner', task: 0, flow: 1, parent: 1, start: 20, end: 50, complete: true, duration: 30, location: null, beganBefore: null },
     ]);
     expect(analysis.regionGroups.find((g) => g.type === 'outer')).toMatchObject({ count: 1, complete: 0, duration: null, histogram: [] });
   });
@@ -594,5 +594,62 @@ describe('summary', () => {
     const analysis = await analyzeTrace(Buffer.concat([good, damaged]));
     expect(analysis.status.problem).toMatchObject({ kind: 'corrupt', offset: good.length });
     expect(analysis.tasks.toArray()).toMatchObject([{ id: 1, type: 'A', complete: false }]);
+  });
+});
+
+describe('tasks and regions that began before the trace (a flight-recorder snapshot)', () => {
+  /** What a snapshot's preamble holds: a task and a region carried over, marked BeganBefore (format version 3). */
+  const carried = (b: BatchEncoder): void => {
+    b.beganBefore(0, 5_000);
+    b.taskCreate(0, 1, 7, 3, 'request', null);
+    b.beganBefore(0, 4_000);
+    b.regionStart(0, 1, 7, 'handle', null);
+  };
+
+  test('carry their type and parent, are marked beganBefore, and are not created: the trace start stands in', async () => {
+    const bytes = synthesize((b) => {
+      carried(b);
+      b.regionStart(10, 1, 7, 'db', null);
+      b.regionEnd(30, 1, 'db');
+      b.regionEnd(40, 1, 'handle');
+      b.taskEnd(50, 1, 7, null);
+    }, 100);
+    const analysis = await analyzeTrace(bytes);
+    expect(analysis.status.complete).toBe(true);
+    expect(analysis.problems).toEqual([]);
+    expect(analysis.tasks.toArray()).toMatchObject([
+      { id: 3, type: '', beganBefore: null, created: false },
+      { id: 7, type: 'request', parent: 3, beganBefore: 5_000, created: false, ended: true, complete: false, start: 0, end: 50, latency: 50 },
+    ]);
+    expect(analysis.tasks.at(1).events.map((e) => e.kind)).toEqual(['regionStart', 'regionStart', 'regionEnd', 'regionEnd', 'end']);
+    expect(analysis.regions.toArray()).toMatchObject([
+      { id: 1, type: 'handle', parent: null, start: 0, end: 40, complete: true, beganBefore: 4_000 },
+      { id: 2, type: 'db', parent: 1, start: 10, end: 30, complete: true, beganBefore: null },
+    ]);
+  });
+
+  test('give no latency or duration sample (their durations are partial), but count in their type', async () => {
+    const bytes = synthesize((b) => {
+      carried(b);
+      b.regionEnd(40, 1, 'handle');
+      b.taskEnd(50, 1, 7, null);
+      b.taskCreate(60, 1, 8, 0, 'request', null);
+      b.regionStart(61, 1, 8, 'handle', null);
+      b.regionEnd(71, 1, 'handle');
+      b.taskEnd(80, 1, 8, null);
+    }, 100);
+    const analysis = await analyzeTrace(bytes);
+    expect(analysis.taskTypes.find((t) => t.type === 'request')).toMatchObject({ count: 2, complete: 1, latency: { min: 20, max: 20 } });
+    expect(analysis.regionGroups).toMatchObject([{ type: 'handle', count: 2, complete: 1, duration: { min: 10, max: 10 } }]);
+    expect((await summarizeTrace(bytes)).taskTypes.map((t) => t.type)).toEqual(['', 'request']);
+  });
+
+  test('a BeganBefore event must be followed by a task creation or region start', async () => {
+    const bytes = synthesize((b) => {
+      b.beganBefore(0, 5);
+      b.log(1, 1, 0, 'c', 'm', null);
+    }, 10);
+    const analysis = await analyzeTrace(bytes);
+    expect(analysis.status.problem).toMatchObject({ kind: 'corrupt', reason: 'a BeganBefore event must be followed by a TaskCreate or RegionStart event' });
   });
 });

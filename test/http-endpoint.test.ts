@@ -197,7 +197,7 @@ describe('what the endpoint refuses, and why', () => {
         if (method !== 'HEAD') expect(answer.body.toString()).toBe(`…/trace answers GET only, not ${method}\n`);
       }
       const unknown = await fetchAnswer(`${app.base}/debug/tstrace/profile`);
-      expect([unknown.status, unknown.body.toString()]).toEqual([404, 'no such path: the trace endpoint serves GET …/trace?seconds=N\n']);
+      expect([unknown.status, unknown.body.toString()]).toEqual([404, 'no such path: the trace endpoint serves GET …/trace?seconds=N and GET …/flight\n']);
       expect(isEnabled()).toBe(false);
     } finally {
       await app.close();
@@ -405,7 +405,7 @@ describe('mounted in web frameworks, as docs/design.md shows', () => {
     expect(answer.headers['content-type']).toBe('application/octet-stream');
     expect((await readBack(answer.body)).status.complete).toBe(true);
     const unknown = await fetchAnswer(`${base}/debug/tstrace/heap`);
-    expect([unknown.status, unknown.body.toString()]).toEqual([404, 'no such path: the trace endpoint serves GET …/trace?seconds=N\n']);
+    expect([unknown.status, unknown.body.toString()]).toEqual([404, 'no such path: the trace endpoint serves GET …/trace?seconds=N and GET …/flight\n']);
     const posted = await fetchAnswer(`${base}/debug/tstrace/trace`, { method: 'POST' });
     expect(posted.status).toBe(405);
   }

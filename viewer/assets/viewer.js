@@ -79,6 +79,8 @@
   }
 
   const typeName = (type) => (type === '' ? '(unknown type)' : type);
+  /** A task's state in a list; one a flight-recorder snapshot carried over is marked as begun before the trace. */
+  const taskState = (t) => (t.complete ? 'complete' : t.beganBefore != null ? 'incomplete, began before the trace' : 'incomplete');
 
   /** A latency histogram: one bar per bucket, clickable (→ `link(bucket)`). */
   function histogram(buckets, link) {
@@ -229,7 +231,7 @@
       bucketNote ? h('p', { id: 'bucket-note' }, bucketNote, ' ', h('a', { href: `#/tasks${query({ type: filters.type })}` }, 'show all of the type')) : null,
       pager(result, params, '#/tasks', PAGE, 'task'),
       table([{ title: 'ID', num: true }, { title: 'TYPE' }, { title: 'STATE' }, { title: 'START', num: true }, { title: 'LATENCY', num: true }, { title: 'REGIONS', num: true }, { title: 'LOGS', num: true }, { title: 'CHILDREN', num: true }],
-        result.items.map((t) => [h('a', { href: `#/task/${t.id}` }, String(t.id)), typeName(t.type), t.complete ? 'complete' : 'incomplete', formatDuration(t.start), (t.complete ? '' : '≥') + formatDuration(t.latency), String(t.regions), String(t.logs), String(t.children.length)]),
+        result.items.map((t) => [h('a', { href: `#/task/${t.id}` }, String(t.id)), typeName(t.type), taskState(t), formatDuration(t.start), (t.complete ? '' : '≥') + formatDuration(t.latency), String(t.regions), String(t.logs), String(t.children.length)]),
         { id: 'task-list' }),
     ];
   }
@@ -247,7 +249,7 @@
     const page = [
       h('h1', {}, `Task ${task.id} `, h('span', { class: 'muted' }, typeName(task.type))),
       h('table', { class: 'facts' }, h('tbody', {},
-        [['State', task.complete ? 'complete' : `incomplete (${!task.created ? 'created before the trace' : 'never ended'})`],
+        [['State', task.complete ? 'complete' : task.beganBefore != null ? `incomplete (began ${formatDuration(task.beganBefore)} before the trace${task.ended ? '' : ', never ended'})` : `incomplete (${!task.created ? 'created before the trace' : 'never ended'})`],
           ['Parent', task.parent === null ? 'unknown' : task.parent === 0 ? '0 (background)' : h('a', { href: `#/task/${task.parent}` }, `${task.parent} ${typeName(task.parentType || '')}`)],
           ['Start', formatDuration(task.start)], ['End', formatDuration(task.end)],
           ['Latency', (task.complete ? '' : '≥') + formatDuration(task.latency)], ['Flows', task.flows.join(', ') || '-']]
@@ -258,7 +260,7 @@
       h('pre', { class: 'events', id: 'task-events' }, task.text),
       h('h2', {}, `Child tasks (${task.childTasks.length})`),
       task.childTasks.length === 0 ? h('p', { class: 'muted' }, 'None.') : table([{ title: 'ID', num: true }, { title: 'TYPE' }, { title: 'STATE' }, { title: 'LATENCY', num: true }],
-        task.childTasks.map((t) => [h('a', { href: `#/task/${t.id}` }, String(t.id)), typeName(t.type), t.complete ? 'complete' : 'incomplete', formatDuration(t.latency)]), { id: 'child-tasks' }),
+        task.childTasks.map((t) => [h('a', { href: `#/task/${t.id}` }, String(t.id)), typeName(t.type), taskState(t), formatDuration(t.latency)]), { id: 'child-tasks' }),
     ];
     afterRender.push(() => {
       if (task.flows.length > 0) new Timeline(timeline, { from: task.start - margin, to: task.end + margin, flows: task.flows, height: Math.min(400, 60 + task.flows.length * 40) });

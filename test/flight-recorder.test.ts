@@ -1,0 +1,349 @@
+/**
+ * The flight recorder (Go 1.25's FlightRecorder): the last `minAge` of events kept in at most
+ * `maxBytes`, written out as a complete trace when a request is too slow — specified on the shapes
+ * users write: a node:http server with a task per request and regions across awaits.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { analyzeTrace, type TaskInfo, type TraceAnalysis } from '../reader/index.js';
+import { background, FlightRecorder, isEnabled, newTask, start, startRegion, stop, type Context } from '../runtime/index.js';
+import { traceHandler } from '../runtime/http.js';
+import { sleep, tempTracePath } from './helpers/trace.js';
+
+const quiet = { gc: false, heap: false, eventLoop: false } as const;
+const MS = 1e6;
+
+function tasksOf(analysis: TraceAnalysis): TaskInfo[] {
+  return analysis.tasks.toArray();
+}
+
+/** A Writable that keeps what it is given, slowly when asked (to see writes one after another). */
+function collector(delayMs = 0): { stream: Writable; bytes(): Uint8Array; first: number; last: number } {
+  const chunks: Buffer[] = [];
+  const state = {
+    first: Infinity,
+    last: 0,
+    stream: new Writable({
+      highWaterMark: 1024,
+      write(chunk: Buffer, _encoding, callback) {
+        state.first = Math.min(state.first, performance.now());
+        chunks.push(chunk);
+        setTimeout(() => {
+          state.last = performance.now();
+          callback();
+        }, delayMs);
+      },
+    }),
+    bytes: () => Buffer.concat(chunks),
+  };
+  return state;
+}
+
+/** Work a request handler awaits, in a region of its own. */
+async function query(ctx: Context, ms: number): Promise<void> {
+  const region = startRegion(ctx, 'db');
+  await sleep(ms);
+  region.end();
+}
+
+const recorders: FlightRecorder[] = [];
+afterEach(async () => {
+  for (const recorder of recorders.splice(0)) await recorder.stop();
+  await stop();
+});
+
+function recorder(options: ConstructorParameters<typeof FlightRecorder>[0]): FlightRecorder {
+  const made = new FlightRecorder({ ...quiet, ...options });
+  recorders.push(made);
+  return made;
+}
+
+describe('a service snapshots the last seconds when a request exceeds its latency budget', () => {
+  it('keeps minAge within maxBytes; the snapshot reads complete, with typed tasks, marks for what began before, and the slow request', async () => {
+    const minAge = 1000;
+    const maxBytes = 4 << 20;
+    const budgetMs = 150;
+    const flight = recorder({ minAge, maxBytes, sampleInterval: 20 });
+    flight.start();
+    // A long-lived task and region: open across every window, so every snapshot carries them.
+    const [serverCtx, serverTask] = newTask(background, 'server');
+    const serving = startRegion(serverCtx, 'serve');
+
+    const snapshots: { path: string; task: number; written: Promise<number> }[] = [];
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      const began = performance.now();
+      const [ctx, task] = newTask(serverCtx, 'request');
+      const handle = startRegion(ctx, 'handle');
+      const slow = req.url === '/slow';
+      void (async () => {
+        await query(ctx, slow ? 300 : 5 + (task.id % 7));
+        await query(ctx, 2);
+        handle.end();
+        task.end();
+        res.end('ok');
+        if (performance.now() - began > budgetMs && snapshots.length === 0) {
+          const path = tempTracePath('flight.out');
+          snapshots.push({ path, task: task.id, written: flight.writeTo(path) });
+        }
+      })();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    // Steady traffic from 6 clients for 2.5 s, sampling the ring's bytes; then one slow request.
+    let maxBuffered = 0;
+    const until = performance.now() + 2500;
+    const client = async (): Promise<void> => {
+      while (performance.now() < until) {
+        await (await fetch(`${url}/`)).text();
+        maxBuffered = Math.max(maxBuffered, flight.bufferedBytes);
+      }
+    };
+    await Promise.all([client(), client(), client(), client(), client(), client()]);
+    // Requests in flight while the slow one is snapshotted: their tasks began before some window.
+    const concurrent = [fetch(`${url}/`), fetch(`${url}/`)];
+    await (await fetch(`${url}/slow`)).text();
+    await Promise.all(concurrent.map(async (r) => (await r).text()));
+    server.close();
+
+    expect(snapshots).toHaveLength(1);
+    const bytes = await snapshots[0].written;
+    expect(bytes).toBeGreaterThan(0);
+    expect(maxBuffered, 'the ring stays within maxBytes').toBeLessThanOrEqual(maxBytes);
+    expect(maxBuffered).toBeGreaterThan(0);
+
+    const analysis = await analyzeTrace(snapshots[0].path);
+    expect(analysis.status.complete).toBe(true);
+    expect(analysis.problems).toEqual([]);
+    expect(analysis.summary.duration, 'the snapshot covers at least minAge').toBeGreaterThanOrEqual(minAge * MS);
+    expect(analysis.summary.duration).toBeLessThan(minAge * MS + 1000 * MS);
+    const tasks = tasksOf(analysis);
+    expect(tasks.every((t) => t.type !== ''), 'every task has its type').toBe(true);
+
+    const server_ = tasks.find((t) => t.id === serverTask.id)!;
+    expect(server_).toMatchObject({ type: 'server', parent: 0, created: false, ended: false, complete: false });
+    expect(server_.beganBefore!).toBeGreaterThan(1000 * MS);
+    const serve = analysis.regions.toArray().find((r) => r.type === 'serve')!;
+    expect(serve.beganBefore!).toBeGreaterThan(1000 * MS);
+    expect(serve.complete).toBe(false);
+    // Requests' regions nest in it, whether they began before the window or in it.
+    const handles = analysis.regions.toArray().filter((r) => r.type === 'handle');
+    expect(handles.length).toBeGreaterThan(10);
+    expect(handles.every((r) => r.parent === serve.id)).toBe(true);
+    // Tasks and regions begun before and still open at the window's start: marked, with their types.
+    const carried = tasks.filter((t) => t.beganBefore !== null);
+    expect(carried.length).toBeGreaterThanOrEqual(1);
+    expect(carried.every((t) => t.type === 'server' || (t.type === 'request' && t.parent === serverTask.id))).toBe(true);
+
+    const slow = tasks.find((t) => t.id === snapshots[0].task)!;
+    expect(slow).toMatchObject({ type: 'request', complete: true, beganBefore: null, parent: serverTask.id });
+    expect(slow.latency).toBeGreaterThanOrEqual(300 * MS);
+    const slowRegions = slow.regions.map((id) => analysis.regions.at(id - 1));
+    expect(slowRegions.map((r) => [r.type, r.complete])).toEqual([
+      ['handle', true],
+      ['db', true],
+      ['db', true],
+    ]);
+    expect(slowRegions[1].parent).toBe(slowRegions[0].id);
+
+    serving.end();
+    serverTask.end();
+  }, 20_000);
+
+  it('maxBytes wins over minAge: the window is shorter, the ring never holds more', async () => {
+    const maxBytes = 200_000;
+    const flight = recorder({ minAge: 60_000, maxBytes, sampleInterval: 10 });
+    flight.start();
+    const [ctx] = newTask(background, 'busy');
+    let maxBuffered = 0;
+    const until = performance.now() + 1500;
+    while (performance.now() < until) {
+      for (let i = 0; i < 2000; i++) startRegion(ctx, 'x').end();
+      await new Promise((resolve) => setImmediate(resolve));
+      maxBuffered = Math.max(maxBuffered, flight.bufferedBytes);
+    }
+    expect(maxBuffered).toBeLessThanOrEqual(maxBytes);
+    const out = collector();
+    const written = await flight.writeTo(out.stream);
+    expect(written).toBe(out.bytes().length);
+    const analysis = await analyzeTrace(out.bytes());
+    expect(analysis.status.complete).toBe(true);
+    expect(analysis.problems).toEqual([]);
+    expect(analysis.summary.duration).toBeLessThan(1500 * MS);
+    expect(analysis.summary.regions).toBeGreaterThan(1000);
+    expect(tasksOf(analysis)).toMatchObject([{ type: 'busy', beganBefore: expect.any(Number) }]);
+  }, 20_000);
+});
+
+describe('a flight recorder beside a trace written with start()', () => {
+  it('both traces read right, and stopping the trace leaves the recorder running', async () => {
+    const flight = recorder({ minAge: 5000 });
+    flight.start();
+    const [ctx, early] = newTask(background, 'early');
+    const before = startRegion(ctx, 'before');
+    await sleep(5);
+    const path = tempTracePath();
+    start(path, quiet);
+    expect(() => start(tempTracePath(), quiet)).toThrow('tracing is already enabled');
+    const [ctx2, during] = newTask(ctx, 'during');
+    const inner = startRegion(ctx2, 'inner');
+    await sleep(5);
+    inner.end();
+    before.end(); // began before the trace: not in it (as Go leaves out a region begun before its trace)
+    during.end();
+    await stop();
+    expect(flight.enabled).toBe(true);
+    expect(isEnabled()).toBe(true);
+    const after = startRegion(ctx, 'after');
+    after.end();
+    early.end();
+
+    const trace = await analyzeTrace(path);
+    expect(trace.status.complete).toBe(true);
+    expect(trace.problems).toEqual([]);
+    expect(trace.regions.toArray().map((r) => r.type)).toEqual(['inner']);
+    expect(tasksOf(trace).map((t) => [t.type, t.complete])).toEqual([
+      ['', false], // early: ended in the trace, created before it
+      ['during', true],
+    ]);
+
+    const out = collector();
+    await flight.writeTo(out.stream);
+    const window = await analyzeTrace(out.bytes());
+    expect(window.status.complete).toBe(true);
+    expect(window.problems).toEqual([]);
+    expect(window.regions.toArray().map((r) => [r.type, r.complete])).toEqual([
+      ['before', true],
+      ['inner', true],
+      ['after', true],
+    ]);
+    expect(tasksOf(window).map((t) => [t.type, t.complete])).toEqual([
+      ['early', true],
+      ['during', true],
+    ]);
+    await flight.stop();
+    expect(isEnabled()).toBe(false);
+  });
+
+  it('a recorder started and stopped during a trace does not disturb it', async () => {
+    const path = tempTracePath();
+    start(path, quiet);
+    const [ctx, task] = newTask(background, 'request');
+    const outer = startRegion(ctx, 'outer');
+    const flight = recorder({ minAge: 5000 });
+    flight.start();
+    const inner = startRegion(ctx, 'inner');
+    inner.end();
+    const out = collector();
+    await flight.writeTo(out.stream);
+    await flight.stop();
+    expect(isEnabled()).toBe(true);
+    startRegion(ctx, 'later').end();
+    outer.end();
+    task.end();
+    await stop();
+
+    const trace = await analyzeTrace(path);
+    expect(trace.status.complete).toBe(true);
+    expect(trace.problems).toEqual([]);
+    expect(trace.regions.toArray().map((r) => [r.type, r.parent])).toEqual([
+      ['outer', null],
+      ['inner', 1],
+      ['later', 1],
+    ]);
+    const window = await analyzeTrace(out.bytes());
+    expect(window.status.complete).toBe(true);
+    expect(window.problems).toEqual([]);
+    expect(window.regions.toArray().map((r) => r.type)).toEqual(['inner']);
+  });
+});
+
+describe('misuse', () => {
+  it('two recorders at once: the second start() throws, as in Go', async () => {
+    const first = recorder({});
+    first.start();
+    expect(() => first.start()).toThrow('this flight recorder is already running');
+    const second = recorder({});
+    expect(() => second.start()).toThrow('another flight recorder is already running');
+    await first.stop();
+    second.start();
+    expect(second.enabled).toBe(true);
+  });
+
+  it('writeTo rejects when the recorder is not running, and bad options throw', async () => {
+    const flight = recorder({});
+    await expect(flight.writeTo(collector().stream)).rejects.toThrow('not running');
+    flight.start();
+    await flight.stop();
+    await expect(flight.writeTo(collector().stream)).rejects.toThrow('not running');
+    expect(() => new FlightRecorder({ minAge: 0 })).toThrow(RangeError);
+    expect(() => new FlightRecorder({ maxBytes: -1 })).toThrow(RangeError);
+  });
+
+  it('concurrent writeTo calls are written one after another, each a complete snapshot of its moment', async () => {
+    const flight = recorder({ minAge: 5000 });
+    flight.start();
+    const [ctx] = newTask(background, 'work');
+    const outs = [collector(5), collector(5), collector(5)];
+    const written: Promise<number>[] = [];
+    for (const [i, out] of outs.entries()) {
+      startRegion(ctx, `step ${i}`).end();
+      written.push(flight.writeTo(out.stream));
+    }
+    const stopped = flight.stop(); // waits for the writes in progress
+    const sizes = await Promise.all(written);
+    await stopped;
+    for (const [i, out] of outs.entries()) {
+      expect(sizes[i]).toBe(out.bytes().length);
+      const analysis = await analyzeTrace(out.bytes());
+      expect(analysis.status.complete).toBe(true);
+      expect(analysis.regions.toArray().map((r) => r.type)).toEqual(Array.from({ length: i + 1 }, (_, k) => `step ${k}`));
+    }
+    expect(outs[1].first).toBeGreaterThanOrEqual(outs[0].last);
+    expect(outs[2].first).toBeGreaterThanOrEqual(outs[1].last);
+  });
+});
+
+describe('the trace endpoint and a flight recorder', () => {
+  it('GET …/flight sends the window (409 without a recorder); …/trace?seconds=N still traces beside it', async () => {
+    const handler = traceHandler({ startOptions: quiet });
+    const server = createServer((req, res) => void handler(req, res));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/debug/tstrace`;
+    try {
+      const none = await fetch(`${base}/flight`);
+      expect([none.status, await none.text()]).toEqual([409, expect.stringContaining('no flight recorder is running')]);
+
+      const flight = recorder({ minAge: 5000 });
+      flight.start();
+      const [ctx, task] = newTask(background, 'served');
+      const region = startRegion(ctx, 'open');
+      await sleep(5);
+      const window = await fetch(`${base}/flight`);
+      expect(window.status).toBe(200);
+      expect(window.headers.get('content-disposition')).toMatch(/^attachment; filename="tstrace-\d+-\d{8}T\d{6}Z\.out"$/);
+      const analysis = await analyzeTrace(new Uint8Array(await window.arrayBuffer()));
+      expect(analysis.status.complete).toBe(true);
+      expect(analysis.regions.toArray()).toMatchObject([{ type: 'open', complete: false }]);
+
+      const download = fetch(`${base}/trace?seconds=0.3`);
+      await sleep(50);
+      region.end();
+      task.end();
+      const traced = await download;
+      expect(traced.status).toBe(200);
+      const trace = await analyzeTrace(new Uint8Array(await traced.arrayBuffer()));
+      expect(trace.status.complete).toBe(true);
+      expect(trace.problems).toEqual([]);
+      expect(tasksOf(trace).map((t) => [t.id, t.ended])).toEqual([[task.id, true]]);
+      expect(flight.enabled, 'the download stopped its trace, not the recorder').toBe(true);
+    } finally {
+      server.close();
+    }
+  });
+});
