@@ -168,6 +168,15 @@ describe('tasks', () => {
     expect(JSON.parse(tstrace('tasks', traceFile, '--type', 'nothing', '--json').stdout).tasks).toEqual([]);
   });
 
+  test('--sort latency --limit N: the slowest tasks first, the first N only', () => {
+    const all = JSON.parse(tstrace('tasks', traceFile, '--json').stdout).tasks as { id: number; latency: number }[];
+    const slowest = [...all].sort((a, b) => b.latency - a.latency || a.id - b.id);
+    expect(slowest[0]!.latency).toBeGreaterThan(slowest.at(-1)!.latency);
+    expect(JSON.parse(tstrace('tasks', traceFile, '--json', '--sort', 'latency').stdout).tasks).toEqual(slowest);
+    expect(JSON.parse(tstrace('tasks', traceFile, '--json', '--sort', 'latency', '--limit', '1').stdout).tasks).toEqual(slowest.slice(0, 1));
+    expect(tstrace('tasks', traceFile, '--sort', 'latency', '--limit', '1').stdout.split('\n\n')).toHaveLength(1);
+  });
+
   test('human output: a block per task with its history', () => {
     const run = tstrace('tasks', traceFile);
     expect(run.status).toBe(0);
@@ -216,6 +225,17 @@ describe('regions', () => {
 
     const pour = JSON.parse(tstrace('regions', traceFile, '--type', 'pour', '--json').stdout);
     expect(pour.regions).toEqual([byType.pour]);
+  });
+
+  test('--sort duration --limit N: the longest regions first; --type with * matches any run of characters', () => {
+    const all = JSON.parse(tstrace('regions', traceFile, '--json').stdout).regions as { id: number; type: string; duration: number }[];
+    const longest = [...all].sort((a, b) => b.duration - a.duration || a.id - b.id);
+    expect(JSON.parse(tstrace('regions', traceFile, '--json', '--sort', 'duration').stdout).regions).toEqual(longest);
+    expect(JSON.parse(tstrace('regions', traceFile, '--json', '--sort', 'duration', '--limit', '2').stdout).regions).toEqual(longest.slice(0, 2));
+    expect(JSON.parse(tstrace('regions', traceFile, '--json', '--limit', '0').stdout).regions).toEqual([]);
+    const starred = JSON.parse(tstrace('regions', traceFile, '--json', '--type', '*er').stdout).regions as { type: string }[];
+    expect(starred.map((r) => r.type)).toEqual(['outer', 'inner']);
+    expect(JSON.parse(tstrace('regions', traceFile, '--json', '--type', 'p*').stdout).regions.map((r: { type: string }) => r.type)).toEqual(['pour']);
   });
 
   test('human output: one aligned row per region', () => {
@@ -294,7 +314,7 @@ describe('help, version and usage errors', () => {
     const help = tstrace('--help');
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('tstrace stats FILE [--json]');
-    expect(help.stdout).toContain('tstrace tasks FILE [--type T] [--json]');
+    expect(help.stdout).toContain('tstrace tasks FILE [--type T] [--sort latency] [--limit N] [--json]');
     expect(tstrace('help').stdout).toBe(help.stdout);
     expect(tstrace('-h').stdout).toBe(help.stdout);
   });
@@ -312,6 +332,10 @@ describe('help, version and usage errors', () => {
     [['stats', 'a.trace', 'b.trace'], /unexpected argument "b\.trace"/],
     [['stats', 'a.trace', '--type', 'x'], /--type does not apply to stats/],
     [['stats', 'a.trace', '--frobnicate'], /--frobnicate/],
+    [['tasks', 'a.trace', '--sort', 'duration'], /tasks: --sort takes latency \(slowest first\), not "duration"/],
+    [['regions', 'a.trace', '--sort', 'latency'], /regions: --sort takes duration \(longest first\), not "latency"/],
+    [['tasks', 'a.trace', '--limit', 'ten'], /tasks: --limit must be a whole number, not "ten"/],
+    [['logs', 'a.trace', '--limit', '3'], /--limit does not apply to logs/],
   ])('tstrace %j is a usage error: exit 2, a message on stderr', (args, message) => {
     const run = tstrace(...args);
     expect(run.status).toBe(2);
