@@ -124,6 +124,23 @@ for (const pool of ['threads', 'forks'] as const) {
   });
 }
 
+describe('TSTRACE_TRACE=trace.out vitest run, a test file that fails to import', () => {
+  it('reports the import error as Vitest does, and the file\'s task failed with that error', async () => {
+    const trace = tempTracePath('vitest-broken.out');
+    const run = await runVitest(['--dir', 'broken'], trace);
+    const output = run.stdout + run.stderr;
+    expect(run.code, output).toBe(1);
+    expect(output).toContain('the menu could not be loaded');
+    expect(output).not.toContain('Unhandled');
+    const [file, ...others] = (await analyzeTrace(trace)).tasks;
+    expect(others).toEqual([]);
+    expect(file!.type).toBe('broken/broken.test.ts');
+    expect(file!.complete).toBe(true);
+    expect(logs(file!, 'outcome')).toEqual(['failed']);
+    expect(logs(file!, 'error')).toEqual(['the menu could not be loaded']);
+  }, 120_000);
+});
+
 describe('vitest run without TSTRACE_TRACE', () => {
   it('traces nothing: the plugin is off', async () => {
     const result = await runVitest(['menu.test.ts']);
