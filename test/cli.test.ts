@@ -212,6 +212,45 @@ describe('tasks', () => {
   });
 });
 
+describe('a flight-recorder snapshot: what began before the trace', () => {
+  const snapshotFile = join(dir, 'flight.trace');
+  const snapshotProgram = join(dir, 'flight.mjs');
+  beforeAll(() => {
+    // A task and region open for the whole run, then 400 ms of short tasks; the snapshot keeps the last ~100 ms.
+    writeFileSync(
+      snapshotProgram,
+      `import { background, FlightRecorder, newTask, startRegion } from ${JSON.stringify(pathToFileURL(join(root, 'dist/esm/runtime/index.js')).href)};
+const flight = new FlightRecorder({ minAge: 100, maxBytes: 1 << 20, gc: false, heap: false, eventLoop: false, sampleInterval: 5 });
+flight.start();
+const [ctx, server] = newTask(background, 'server');
+const serving = startRegion(ctx, 'serve');
+const until = performance.now() + 400;
+while (performance.now() < until) {
+  const [c, t] = newTask(ctx, 'request');
+  startRegion(c, 'handle').end();
+  t.end();
+  await new Promise((resolve) => setTimeout(resolve, 2));
+}
+await flight.writeTo(process.argv[2]);
+await flight.stop();
+`,
+    );
+    execFileSync(process.execPath, [snapshotProgram, snapshotFile], { cwd: dir, stdio: 'pipe' });
+  });
+
+  test('tasks and regions print how long before the trace they began; they are not problems', () => {
+    const doc = JSON.parse(tstrace('tasks', snapshotFile, '--type', 'server', '--json').stdout);
+    const [server] = doc.tasks;
+    expect(server).toMatchObject({ type: 'server', parent: 0, complete: false, created: false });
+    expect(server.beganBefore).toBeGreaterThan(200e6);
+    const tasks = tstrace('tasks', snapshotFile, '--type', 'server');
+    expect(tasks.stdout).toMatch(/^Task \d+ {2}server {2}incomplete \(began \d+(\.\d+)?ms before the trace: its start is the trace start; never ended\)$/m);
+    const regions = tstrace('regions', snapshotFile, '--type', 'serve');
+    expect(regions.stdout).toMatch(/ 0s \(began \d+(\.\d+)?ms before\) /);
+    expect(tstrace('stats', snapshotFile).stdout).toMatch(/^Problems\n {2}\(none\)$/m);
+  });
+});
+
 describe('regions', () => {
   test('--json: id, type, task, flow, parent region, start, end, location; --type filters', () => {
     const all = JSON.parse(tstrace('regions', traceFile, '--json').stdout);
