@@ -1,0 +1,145 @@
+/**
+ * The source instrumenter (`tstrace/source`): the fixtures instrumented as text, then compiled plain by
+ * tsc, must do exactly what the plain programs do and record exactly the regions `tspc` compiles.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { analyzeTrace } from '../../analysis/analysis.js';
+import { DiagnosticCode } from '../../transformer/diagnostics.js';
+import { instrumentSource, type InstrumentSourceOptions } from '../../transformer/source/instrument-source.js';
+import { cases } from './diagnostic-cases.js';
+import { build, configName, expectInstrumentedToMatchPlain, fixtureFiles, fixturesDir, repoRoot, runFixtures, type MatrixConfig } from './harness.js';
+import { instrumentTree, regionTree, ts } from './source-paths.js';
+
+const programs = fileURLToPath(new URL('./programs', import.meta.url));
+const work = join(repoRoot, 'test', '.work', `source-${process.pid}`);
+
+const configs: MatrixConfig[] = [
+  { target: 'ES2022', module: 'esm', decorators: 'tc39' },
+  { target: 'ES2022', module: 'commonjs', decorators: 'experimental' },
+  { target: 'ES2015', module: 'commonjs', decorators: 'metadata' },
+];
+
+describe.each(configs.map((config) => [configName(config), config] as const))('instrumentSource, then tsc: %s', (name, config) => {
+  it('instrumented programs do exactly what the uninstrumented ones do, and record every region', async () => {
+    const instrumented = join(work, name, 'fixtures');
+    instrumentTree(fixturesDir, fixtureFiles(), instrumented);
+    // Compiled as esbuild, Vite or Node compile what the instrumenter writes: without type checking
+    // (its output is not for tsc to check). Node10 resolution does not read package exports: the
+    // runtime's types are mapped, so that inferred types (and so the declarations) are the same.
+    const runtimeTypes = { paths: { 'tstrace/instrument': [join(repoRoot, 'dist', 'cjs', 'runtime', 'instrument.d.ts')] } };
+    await expectInstrumentedToMatchPlain(config, (traced, files) => (traced ? build(config, false, files, { noCheck: true, ...runtimeTypes }, instrumented) : build(config, false, files)), {
+      // A TypeScript script's top-level names are globals to tsc: the runtime's binding and sites show in its .d.ts.
+      declarationsDifferFor: (file) => file.includes('script'),
+    });
+  });
+});
+
+describe('instrumentSource and tspc', () => {
+  it.each(['flows.ts', 'concurrency.ts', 'callbacks.ts'])('record the same region tree for %s', async (file) => {
+    const config = configs[0];
+    const module = file.replace(/\.ts$/, '.js');
+    const viaTspc = build(config, true, [file], {}, programs);
+    expect(viaTspc.diagnostics).toEqual([]);
+    const instrumented = join(work, 'programs');
+    instrumentTree(programs, [file], instrumented);
+    const viaSource = build(config, false, [file], { noCheck: true }, instrumented);
+    expect(viaSource.diagnostics).toEqual([]);
+    const tspcRun = runFixtures(viaTspc.outDir, [module], 'on');
+    const sourceRun = runFixtures(viaSource.outDir, [module], 'on');
+    expect(sourceRun.observations).toEqual(tspcRun.observations);
+    const [tspcTrace, sourceTrace] = await Promise.all([analyzeTrace(tspcRun.tracePath), analyzeTrace(sourceRun.tracePath)]);
+    expect(sourceTrace.problems).toEqual([]);
+    const tree = regionTree(tspcTrace);
+    expect(tree.length).toBeGreaterThan(3);
+    expect(regionTree(sourceTrace)).toEqual(tree);
+    expect(sourceTrace.tasks.map((t) => t.type).sort()).toEqual(tspcTrace.tasks.map((t) => t.type).sort());
+  });
+});
+
+describe('instrumentSource', () => {
+  const instrument = (code: string, fileName = join(work, 'main.ts'), options: Partial<InstrumentSourceOptions> = {}) =>
+    instrumentSource(ts, code, { fileName, rootDir: work, ...options });
+
+  it('returns null for text with nothing to instrument, without parsing it', () => {
+    expect(instrument('export const f = () => 1;\n')).toBeNull();
+    // A user's own `traced` (not imported from tstrace) is not ours: nothing to do either.
+    expect(instrument(`function traced(..._: unknown[]) {}\nexport class A { @traced m() {} }\n`)).toBeNull();
+  });
+
+  it.each(cases.filter((c) => c.code !== DiagnosticCode.ScriptWithoutModule))('reports TS$code ($name) with its position, as tspc does', (c) => {
+    const result = instrument(c.source);
+    expect(result).not.toBeNull();
+    const ours = result!.diagnostics;
+    expect(ours.map((d) => [d.code, d.fileName, d.line])).toEqual([[c.code, join(work, 'main.ts'), c.line]]);
+    expect(ours[0].message).toMatch(/^tstrace: /);
+    expect(ours[0].message).toMatch(c.says);
+    const lineStart = c.source.split('\n').slice(0, c.line - 1).join('\n').length + (c.line > 1 ? 1 : 0);
+    expect(ours[0].start).toBe(lineStart + ours[0].column - 1);
+  });
+
+  it('points a misspelt directive at its own line and column', () => {
+    const [d] = instrument(`export function f() {\n  return 1;\n}\n  // trace:regoin\nexport function g() {}\n`)!.diagnostics;
+    expect([d.code, d.line, d.column]).toEqual([DiagnosticCode.UnknownDirective, 4, 3]);
+  });
+
+  it('takes a script in CommonJS with require, and in ESM with import', () => {
+    const script = `// trace:region\nfunction f() { return 1; }\nf();\n`;
+    expect(instrument(script, join(work, 'main.js'))!.code).toMatch(/^const __tstrace = require\("tstrace\/instrument"\); var __tstrace_site1 = /);
+    expect(instrument(script, join(work, 'main.js'), { format: 'esm' })!.code).toMatch(/^import \* as __tstrace from "tstrace\/instrument"; var __tstrace_site1 = /);
+    expect(instrument(script, join(work, 'main.mjs'))!.code).toMatch(/^import \* as __tstrace /);
+    expect(instrument(script, join(work, 'main.cjs'), { runtimeModule: 'x/instrument' })!.code).toMatch(/^const __tstrace = require\("x\/instrument"\);/);
+  });
+
+  it('keeps a hashbang line and the file prologue first, and every line where it was', () => {
+    const source = `#!/usr/bin/env node\n'use strict';\n// trace:region\nfunction f() {\n  'use strict';\n  return 1;\n}\nf();\n`;
+    const { code } = instrument(source, join(work, 'cli.js'))!;
+    const lines = code.split('\n');
+    expect(lines).toHaveLength(source.split('\n').length);
+    expect(lines[0]).toBe('#!/usr/bin/env node');
+    expect(lines[1]).toMatch(/^'use strict'; const __tstrace = require/);
+    expect(lines[4]).toMatch(/^ {2}'use strict'; const __tstrace_region\d+ = __tstrace\.enter\(/);
+  });
+
+  it('picks a runtime name the file does not use', () => {
+    const { code } = instrument(`const __tstrace = 1;\n// trace:region\nexport function f() { return __tstrace; }\n`)!;
+    expect(code).toMatch(/^import \* as __tstrace1 from "tstrace\/instrument";/);
+    expect(code).toContain('__tstrace1.enter(__tstrace1_site1');
+  });
+
+  it('instruments a file once, however often it is given it (its own output, or tspc output)', () => {
+    for (const file of fixtureFiles().filter((f) => !f.includes('script'))) {
+      const first = instrument(readFileSync(join(fixturesDir, file), 'utf8'), join(fixturesDir, file));
+      expect(first?.diagnostics).toEqual([]);
+      expect(instrument(first!.code, join(fixturesDir, file)), file).toBeNull();
+    }
+    const compiled = build(configs[0], true, ['shapes.ts']).files.get('shapes.js')!;
+    expect(compiled).toContain('// trace:region');
+    expect(instrument(compiled, join(work, 'shapes.js'))).toBeNull();
+  });
+
+  it('maps an error thrown inside an instrumented function to its original line and column', () => {
+    const dir = join(work, 'maps');
+    mkdirSync(dir, { recursive: true });
+    const source = [`export const ok = 1;`, `// trace:region`, `export function boom(x) { if (x) { throw new Error('boom'); } return ok; }`, `export const later = async () => { await null; throw new Error('later'); };`, ''].join('\n');
+    const file = join(dir, 'boom.mjs');
+    // The arrow's directive is on the line before: mark it too.
+    const marked = source.replace('export const later', '// trace:region\nexport const later');
+    const result = instrument(marked, file)!;
+    writeFileSync(file, `${result.code}\n//# sourceMappingURL=${result.map.toUrl()}\n`);
+    const driver = `import { boom, later } from './boom.mjs';\ntry { boom(1); } catch (e) { console.log(e.stack.split('\\n')[1]); }\nlater().catch((e) => console.log(e.stack.split('\\n')[1]));\n`;
+    writeFileSync(join(dir, 'driver.mjs'), driver);
+    const run = (flags: string[]) => execFileSync(process.execPath, [...flags, join(dir, 'driver.mjs')], { encoding: 'utf8' }).trim().split('\n');
+    const lines = marked.split('\n');
+    const boomAt = `boom.mjs:3:${lines[2].indexOf('new Error') + 1}`;
+    const laterAt = `boom.mjs:5:${lines[4].indexOf('new Error') + 1}`;
+    const mapped = run(['--enable-source-maps']);
+    expect(mapped[0]).toContain(boomAt);
+    expect(mapped[1]).toContain(laterAt);
+    // Without the map, the inserted code moves the columns (this test could tell a wrong map).
+    expect(run([])[0]).not.toContain(boomAt);
+  });
+});

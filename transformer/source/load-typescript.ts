@@ -1,0 +1,57 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type * as TS from 'typescript';
+import { unsupportedTypeScript } from '../typescript-version.js';
+
+/** TypeScript (its parser) or magic-string is not installed where the source instrumenter runs. */
+export class MissingPeerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MissingPeerError';
+  }
+}
+
+const loaded = new Map<string, unknown>();
+
+/**
+ * A peer dependency as the user's project resolves it: from `from` (a folder, by default the current
+ * directory), then from the script node runs. Cached by name and folder.
+ */
+function loadPeer<T>(name: string, install: string, from: string = process.cwd()): T {
+  const key = `${name}\0${from}`;
+  if (loaded.has(key)) return loaded.get(key) as T;
+  const bases = [join(from, 'noop.js'), ...(process.argv[1] ? [process.argv[1]] : [])];
+  let lastError: unknown;
+  for (const base of bases) {
+    try {
+      const value = createRequire(base)(name) as T;
+      loaded.set(key, value);
+      return value;
+    } catch (error) {
+      lastError = error;
+      if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    }
+  }
+  throw new MissingPeerError(`tstrace/source needs ${name}, which is not installed here (${from}): ${install}. (${(lastError as Error | undefined)?.message.split('\n')[0] ?? ''})`);
+}
+
+/**
+ * The user's `typescript` (an optional peer dependency of tstrace): its parser reads the sources to
+ * instrument. Throws {@link MissingPeerError} when it is not installed, and an Error naming the
+ * version when it is one without a compiler API (TypeScript 7's package exports only `version`).
+ */
+export function loadTypeScript(from?: string): typeof TS {
+  const ts = loadPeer<typeof TS>('typescript', 'npm install -D typescript@5.9 (or typescript@6)', from);
+  const unsupported = unsupportedTypeScript(ts);
+  if (unsupported !== undefined && typeof ts.createSourceFile !== 'function') {
+    throw new MissingPeerError(`tstrace/source parses with the TypeScript compiler API, which TypeScript ${String(ts.version)} does not have: npm install -D typescript@5.9 (or typescript@6).`);
+  }
+  return ts;
+}
+
+/** magic-string's class, from the user's install (an optional peer dependency of tstrace). */
+export function loadMagicString(from?: string): typeof import('magic-string').default {
+  const loadedModule = loadPeer<typeof import('magic-string') & { default?: unknown }>('magic-string', 'npm install -D magic-string', from);
+  // Its CommonJS build exports the class itself, with `.default` pointing at it too.
+  return (typeof loadedModule === 'function' ? loadedModule : loadedModule.default) as typeof import('magic-string').default;
+}

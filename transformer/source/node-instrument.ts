@@ -1,0 +1,65 @@
+/**
+ * What the Node hook (`tstrace/register`) does to one module it loads: shared by the in-thread hooks
+ * (`module.registerHooks`), the loader thread's hooks (`module.register`) and the CommonJS loader patch.
+ */
+import { sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type * as TS from 'typescript';
+import { instrumentSource } from './instrument-source.js';
+import { callerFile } from './own-file.js';
+import { loadTypeScript } from './load-typescript.js';
+
+/** Misuse of a directive or of `@traced` in a module Node is loading: it stops the load, as tspc stops a build. */
+export class InstrumentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InstrumentError';
+  }
+}
+
+/** Formats a load hook may hand over whose text is JavaScript or TypeScript (Node's type stripping). */
+const FORMATS: Readonly<Record<string, 'esm' | 'cjs'>> = {
+  module: 'esm',
+  'module-typescript': 'esm',
+  commonjs: 'cjs',
+  'commonjs-typescript': 'cjs',
+};
+
+/** The tstrace package's own dist/ folder (it holds this file): never instrumented. */
+const ownDist = ((): string | null => {
+  const here = callerFile();
+  const at = here === null ? -1 : here.lastIndexOf(`${sep}dist${sep}`);
+  return at < 0 ? null : here!.slice(0, at + 6);
+})();
+
+let ts: typeof TS | undefined;
+
+/**
+ * The instrumented text of the module at `url` (source `text`, loaded in `format`), with an inline
+ * source map; undefined when it is left as it is: not a file, in node_modules or tstrace itself, a
+ * format that is not code, or nothing marked. Throws {@link InstrumentError} listing each misuse as
+ * `file:line:column TS910xx message`.
+ */
+export function instrumentModule(url: string, text: string, format: string | null | undefined): string | undefined {
+  if (!url.startsWith('file:')) return undefined;
+  const kind = format ? FORMATS[format] : undefined;
+  if (!kind) return undefined;
+  const fileName = fileURLToPath(url);
+  if (fileName.includes(`${sep}node_modules${sep}`) || (ownDist !== null && fileName.startsWith(ownDist))) return undefined;
+  if (!text.includes('trace:') && !text.includes('traced')) return undefined;
+  ts ??= loadTypeScript();
+  const result = instrumentSource(ts, text, { fileName, rootDir: process.cwd(), format: kind });
+  if (!result) return undefined;
+  if (result.diagnostics.length > 0) {
+    throw new InstrumentError(`tstrace/register: ${result.diagnostics.map((d) => `${d.fileName}:${d.line}:${d.column} TS${d.code} ${d.message}`).join('\n')}`);
+  }
+  return `${result.code}\n//# sourceMappingURL=${result.map.toUrl()}\n`;
+}
+
+/** A load hook's source as text (hooks may hand over a Buffer or a typed array). */
+export function sourceText(source: string | ArrayBuffer | ArrayBufferView | null | undefined): string | undefined {
+  if (source === null || source === undefined) return undefined;
+  if (typeof source === 'string') return source;
+  const bytes = ArrayBuffer.isView(source) ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength) : new Uint8Array(source);
+  return new TextDecoder().decode(bytes);
+}

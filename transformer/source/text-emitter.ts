@@ -1,0 +1,174 @@
+import type MagicString from 'magic-string';
+import type * as TS from 'typescript';
+import type { Plan, Target, TracedFunction } from '../plan.js';
+
+/** FrameKind codes of runtime/instrument.ts (as transformer/emit.ts writes them). */
+const FRAME = { Sync: 0, Async: 1, Generator: 2, AsyncGenerator: 3 } as const;
+
+/** The suspensions of one traced function being rewritten: its frame variable and kind. */
+interface Suspending {
+  readonly frame: string;
+  readonly kind: number;
+}
+
+export interface TextEmitSettings {
+  /** The runtime namespace's local name (unique in the file); every name we add starts with it. */
+  readonly runtime: string;
+  readonly coverAsyncReturn: boolean;
+}
+
+/**
+ * Writes a {@link Plan} into the text of its file as edits (magic-string), producing the shapes the
+ * tsc emitter (transformer/emit.ts) builds as nodes: each traced body is rewritten where it stands,
+ * `const r = enter(site); try { <original body> } finally { exit(r) }`, so every original character
+ * keeps its place in the source map.
+ *
+ * Edits are made children first (post-order): an opening text is `prependRight`ed and a closing one
+ * `appendLeft`ed, so at a shared position an enclosing rewrite's opening lands before an inner one's
+ * and its closing after. Returns the site declarations to put at the top of the file.
+ */
+export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, targets: ReadonlyMap<TS.Node, Target>, out: MagicString, settings: TextEmitSettings): string[] {
+  const rt = settings.runtime;
+  const sites: string[] = [];
+  let counter = 0;
+  const start = (node: TS.Node): number => node.getStart(file);
+  const call = (name: string, args: string): string => `${rt}.${name}(${args}`;
+
+  const siteOf = (target: Target): string => {
+    const name = `${rt}_site${++counter}`;
+    const { location, options } = target;
+    const args = [options.name, location.file, location.line, location.column, location.function, options.task].map((v) => JSON.stringify(v)).join(', ');
+    // `var`: hoisted, so a hoisted function called during a circular import sees `undefined`, not a TDZ error.
+    sites.push(`var ${name} = ${call('site', args)});`);
+    return name;
+  };
+
+  const kindOf = (node: TracedFunction): number => {
+    const isAsync = !!ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword);
+    const isGenerator = 'asteriskToken' in node && !!node.asteriskToken;
+    return isAsync ? (isGenerator ? FRAME.AsyncGenerator : FRAME.Async) : isGenerator ? FRAME.Generator : FRAME.Sync;
+  };
+  const isPlain = (target: Extract<Target, { kind: 'function' }>, kind: number): boolean =>
+    kind === FRAME.Sync && !target.options.task && target.options.log.length === 0 && !target.options.err;
+
+  /** Wraps `node` in an opening and a closing text. */
+  const wrap = (node: TS.Node, open: string, close: string): void => {
+    out.prependRight(start(node), open);
+    out.appendLeft(node.end, close);
+  };
+  /** Inserts `text` right after the opening brace of `block`. */
+  const atBlockTop = (block: TS.Block, text: string): void => {
+    out.appendLeft(start(block) + 1, text);
+  };
+
+  /** The rewrites of one suspension point of the traced function `s` (transformer/emit.ts rewriteSuspensions). */
+  const rewriteSuspension = (node: TS.Node, s: Suspending): void => {
+    const isAsync = s.kind === FRAME.Async || s.kind === FRAME.AsyncGenerator;
+    const isGenerator = s.kind === FRAME.Generator || s.kind === FRAME.AsyncGenerator;
+    const f = s.frame;
+    if (isAsync && ts.isAwaitExpression(node)) {
+      out.prependRight(start(node), call('awaited', `${f}, `));
+      wrap(node.expression, call('awaiting', `${f}, `), ')');
+      out.appendLeft(node.end, ')');
+    } else if (isGenerator && ts.isYieldExpression(node)) {
+      out.prependRight(start(node), call('yielded', `${f}, `));
+      if (node.expression) wrap(node.expression, call('yielding', `${f}, `), ')');
+      else out.appendLeft(node.end, ` ${call('yielding', `${f}, void 0`)})`);
+      out.appendLeft(node.end, ')');
+    } else if (s.kind === FRAME.Async && settings.coverAsyncReturn && ts.isReturnStatement(node) && node.expression) {
+      wrap(node.expression, call('returning', `${f}, `), ')');
+    } else if ((isAsync || isGenerator) && ts.isCatchClause(node)) {
+      atBlockTop(node.block, ` ${call('resumed', f)});`);
+    } else if (s.kind === FRAME.Async && ts.isTryStatement(node) && node.finallyBlock) {
+      // A finally block may be entered by an await that threw, with the caller's scope.
+      atBlockTop(node.finallyBlock, ` ${call('resumed', f)});`);
+    } else if (isAsync && ts.isForOfStatement(node) && node.awaitModifier) {
+      // Each iteration resumes after an implicit await, whose `next` calls give the caller its context back.
+      wrap(node.expression, call('awaitingEach', `${f}, `), ')');
+      if (ts.isBlock(node.statement)) atBlockTop(node.statement, ` ${call('resumed', f)});`);
+      else wrap(node.statement, `{ ${call('resumed', f)}); `, ' }');
+      // …and so does the code after the loop (a labelled loop stays its label's statement).
+      let outer: TS.Statement = node;
+      while (ts.isLabeledStatement(outer.parent)) outer = outer.parent;
+      wrap(outer, '{ ', ` ${call('resumed', f)}); }`);
+    }
+  };
+
+  /** The directive prologue ("use strict" …) of a body: it stays first. */
+  const prologueOf = (block: TS.Block): TS.Statement[] => {
+    const prologue: TS.Statement[] = [];
+    for (const statement of block.statements) {
+      if (!(ts.isExpressionStatement(statement) && ts.isStringLiteral(statement.expression))) break;
+      prologue.push(statement);
+    }
+    return prologue;
+  };
+
+  const instrumentFunction = (target: Extract<Target, { kind: 'function' }>, handle: string, kind: number): void => {
+    const node = target.node;
+    const body = node.body;
+    if (!body) return;
+    const { options } = target;
+    const plain = isPlain(target, kind);
+    const site = siteOf(target);
+    const ctx = target.contextParameter ? target.contextParameter.text : 'void 0';
+    const begin = plain ? call('enter', `${site}, ${ctx})`) : call('call', `${site}, ${ctx}, ${kind})`);
+    const logs = options.log.map((param) => ` ${call('param', `${handle}, ${JSON.stringify(param)}, ${param}`)});`).join('');
+    const error = `${rt}_error${counter}`;
+    const onError = options.err ? ` catch (${error}) { ${call('thrown', `${handle}, ${error}`)}); throw ${error}; }` : '';
+    const end = `${onError} finally { ${call(plain ? 'exit' : 'finish', handle)}); }`;
+    if (ts.isBlock(body)) {
+      const prologue = prologueOf(body);
+      const at = prologue.length > 0 ? prologue[prologue.length - 1].end : start(body) + 1;
+      out.prependRight(at, ` const ${handle} = ${begin}; try {${logs}`);
+      out.appendLeft(body.end - 1, ` }${end} `);
+    } else {
+      // An expression body becomes a block returning it (`() => ({})` still returns the object).
+      const returning = kind === FRAME.Async && settings.coverAsyncReturn;
+      wrap(body, `{ const ${handle} = ${begin}; try {${logs} return ${returning ? call('returning', `${handle}, `) : ''}`, `${returning ? ')' : ''}; }${end} }`);
+    }
+  };
+
+  const instrumentStatement = (target: Extract<Target, { kind: 'statement' }>, handle: string): void => {
+    const site = siteOf(target);
+    const begin = target.options.task ? call('call', `${site}, void 0, ${FRAME.Sync})`) : call('enter', `${site}, void 0)`);
+    wrap(target.node, `{ const ${handle} = ${begin}; try { `, ` } finally { ${call(target.options.task ? 'finish' : 'exit', handle)}); } }`);
+  };
+
+  let handles = 0;
+  const visit = (node: TS.Node, suspending: Suspending | null): void => {
+    const target = targets.get(node);
+    if (target?.kind === 'function') {
+      const fn = target.node;
+      const kind = kindOf(fn);
+      const handle = `${rt}_${isPlain(target, kind) ? 'region' : 'frame'}${++handles}`;
+      // Default parameter values run before the body: not part of the function's suspensions.
+      ts.forEachChild(node, (child) => visit(child, child === fn.body && !isPlain(target, kind) ? { frame: handle, kind } : null));
+      instrumentFunction(target, handle, kind);
+      return;
+    }
+    const inner = ts.isFunctionLike(node) || ts.isClassLike(node) ? null : suspending;
+    ts.forEachChild(node, (child) => visit(child, inner));
+    if (suspending) rewriteSuspension(node, suspending);
+    if (target?.kind === 'statement') instrumentStatement(target, `${rt}_region${++handles}`);
+    if (ts.isDecorator(node) && plan.tracedDecorators.has(node)) {
+      // The runtime's no-op decorator: decorator metadata stays exactly what it was.
+      out.overwrite(start(node.expression), node.expression.end, `${rt}.compiled`);
+    }
+  };
+  visit(file, null);
+  return sites;
+}
+
+/**
+ * Whether `body` already starts with instrumentation (ours or the tsc transformer's): its first
+ * statement after the prologue declares a handle from a `__tstrace…` call. A file instrumented
+ * twice is instrumented once.
+ */
+export function isInstrumentedBody(ts: typeof TS, body: TS.Node | undefined): boolean {
+  if (!body || !ts.isBlock(body)) return false;
+  const first = body.statements.find((s) => !(ts.isExpressionStatement(s) && ts.isStringLiteral(s.expression)));
+  if (!first || !ts.isVariableStatement(first)) return false;
+  const init = first.declarationList.declarations[0]?.initializer;
+  return !!init && ts.isCallExpression(init) && ts.isPropertyAccessExpression(init.expression) && ts.isIdentifier(init.expression.expression) && /^__tstrace/.test(init.expression.expression.text);
+}
