@@ -106,8 +106,6 @@ const regionColumns = (n: number) => ({
   depth: new Uint16Array(n),
   startSeq: new Uint32Array(n),
   endSeq: new Uint32Array(n),
-  /** NaN unless it began before the trace (RegionInfo.beganBefore). */
-  beganBefore: new Float64Array(n),
 });
 
 /** Deeper regions share the deepest row of their lane. */
@@ -130,8 +128,6 @@ const taskColumns = (n: number) => ({
   endLocation: new Int32Array(n),
   createSeq: new Uint32Array(n),
   endSeq: new Uint32Array(n),
-  /** NaN unless it began before the trace (TaskInfo.beganBefore). */
-  beganBefore: new Float64Array(n),
 });
 
 const logColumns = (n: number) => ({
@@ -212,6 +208,9 @@ export class TraceTables {
   readonly locations = new Interned<SourceLocation>();
   readonly regions = new Columns(regionColumns(1024));
   readonly tasks = new Columns(taskColumns(256));
+  /** RegionInfo.beganBefore by region index and TaskInfo.beganBefore by task row: only flight-recorder snapshots have any. */
+  private readonly regionBeganBefore = new Map<number, Nanos>();
+  private readonly taskBeganBefore = new Map<number, Nanos>();
   readonly logs = new Columns(logColumns(256));
   readonly messages: string[] = [];
   /** The flows, by the index the columns hold; ascending after finish. */
@@ -308,7 +307,7 @@ export class TraceTables {
       complete: r.complete[i] === 1,
       duration: r.end[i] - r.start[i],
       location: this.location(r.location[i]),
-      beganBefore: Number.isNaN(r.beganBefore[i]) ? null : r.beganBefore[i],
+      beganBefore: this.regionBeganBefore.get(i) ?? null,
     };
   }
 
@@ -388,7 +387,7 @@ export class TraceTables {
       id: t.id[row],
       type: this.taskType(row),
       parent: Number.isNaN(t.parent[row]) ? null : t.parent[row],
-      beganBefore: Number.isNaN(t.beganBefore[row]) ? null : t.beganBefore[row],
+      beganBefore: this.taskBeganBefore.get(row) ?? null,
       children: Array.from(children.items.subarray(children.offsets[row], children.offsets[row + 1]), (child) => t.id[child]),
       complete: this.complete(row),
       created: t.created[row] === 1,
@@ -469,7 +468,6 @@ export class TraceTables {
       t.id[row] = id;
       t.type[row] = this.strings.of('');
       t.parent[row] = NaN;
-      t.beganBefore[row] = NaN;
       taskRows.set(id, row);
     }
     return row;
@@ -489,7 +487,7 @@ export class TraceTables {
         const t = this.tasks.data;
         // A task carried into a snapshot: known type and parent, its creation not in the trace.
         t.created[row] = event.beganBefore === undefined ? 1 : 0;
-        t.beganBefore[row] = event.beganBefore ?? NaN;
+        if (event.beganBefore !== undefined) this.taskBeganBefore.set(row, event.beganBefore);
         t.type[row] = this.strings.of(event.type);
         t.parent[row] = event.parent;
         t.start[row] = event.ts;
@@ -519,7 +517,7 @@ export class TraceTables {
         r.location[i] = this.locationIndex(event.location);
         r.depth[i] = parent !== null && parent.flow === event.flow ? Math.min(MAX_DEPTH, r.depth[parent.id - 1] + 1) : 0;
         r.startSeq[i] = this.seq;
-        r.beganBefore[i] = event.beganBefore ?? NaN;
+        if (event.beganBefore !== undefined) this.regionBeganBefore.set(i, event.beganBefore);
         r.taskRow[i] = event.task === 0 ? -1 : this.knownTask(taskRows(), event.task);
       },
       regionEnded: (event: Event<'regionEnd'>, region: RegionRecord) => {
