@@ -7,7 +7,9 @@ import { EventType, FORMAT_VERSION, MisuseKind } from '../format/spec.js';
 import { startExecutionEvents } from './execution.js';
 import { chainTopRaw, currentLane, currentScope, inCurrentChain, laneFor, parentFor } from './chains.js';
 import { callerLocation } from './location.js';
-import { S, TraceOutput, flush, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
+import { isMainThread } from 'node:worker_threads';
+import { resetFlowIds } from './shared-ids.js';
+import { S, TraceOutput, flush, nextFlowId, nextTaskId, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 import { fileSink, streamSink, type Sink } from './sink.js';
 
 /** Carries the current task, like Go's `context.Context` does for `runtime/trace`. Immutable. */
@@ -167,8 +169,17 @@ export function beginSession(options: SessionOptions): void {
   S.strs.fill(undefined);
   S.msgs.fill(undefined);
   S.captureLocations = options.captureLocations ?? false;
-  S.lastFlowId = 1;
-  S.rootFlow = { id: 1, top: null, base: null };
+  if (isMainThread) {
+    // Flow ids of the new session start again after the root flow's 1; workers take theirs from the same counter.
+    resetFlowIds(S.ids);
+    S.lastFlowId = 1;
+    S.flowBlockEnd = 1;
+    S.rootFlow = { id: 1, top: null, base: null };
+  } else {
+    // A block taken in an earlier session may predate the main thread's reset.
+    S.flowBlockEnd = S.lastFlowId;
+    S.rootFlow = { id: nextFlowId(), top: null, base: null };
+  }
   S.syncTop = null;
   S.lastRegionSeq = 0;
   S.als = new AsyncLocalStorage<Scope>();
@@ -183,7 +194,7 @@ export function beginSession(options: SessionOptions): void {
 
 /** @internal Turns tracing off once its last consumer has left (after its final flush). */
 export function endSessionIfUnused(): void {
-  if (S.trace !== null || S.flight !== null || !S.enabled) return;
+  if (S.trace !== null || S.flight !== null || S.thread !== null || !S.enabled) return;
   S.enabled = false;
   S.stopExecutionEvents?.();
   S.stopExecutionEvents = null;
@@ -252,7 +263,7 @@ function locationHere(skip: Function): number {
  * context (carrying the task) and the task; call `task.end()` when the operation is done.
  */
 export function newTask(ctx: Context, taskType: string): [Context, Task] {
-  const task = new Task(++S.lastTaskId, taskType, taskOf(ctx));
+  const task = new Task(nextTaskId(), taskType, taskOf(ctx));
   if (S.enabled) {
     record(EventType.TaskCreate, currentFlow().id, taskIdOf(ctx), task.id, locationHere(newTask), taskType);
   }

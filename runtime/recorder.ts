@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { BatchEncoder, encodeFooter } from '../format/encode.js';
 import type { SourceLocation } from '../format/events.js';
 import { EventType } from '../format/spec.js';
+import { ID_BLOCK, FLOW_COUNTER, TASK_COUNTER, sharedIdCounters, takeIdBlock } from './shared-ids.js';
 import type { Sink } from './sink.js';
 
 /**
@@ -70,8 +71,14 @@ export interface TracerState {
    * and flows of an earlier session are ignored.
    */
   generation: number;
+  /** The last task id this thread handed out; ids up to `taskBlockEnd` are this thread's to hand out. */
   lastTaskId: number;
+  taskBlockEnd: number;
+  /** The same for flow ids (of the current session). */
   lastFlowId: number;
+  flowBlockEnd: number;
+  /** The id counters all threads of the process share (see shared-ids.ts). */
+  readonly ids: BigInt64Array;
   rootFlow: Flow;
   als: AsyncLocalStorage<Scope> | null;
   /**
@@ -98,6 +105,10 @@ export interface TracerState {
   trace: TraceOutput | null;
   /** The flight recorder's ring, or null. */
   flight: Consumer | null;
+  /** On a worker thread: what goes to the main thread's trace while it runs (thread-join.ts), or null. */
+  thread: Consumer | null;
+  /** On a worker thread: whether the runtime listens for the main thread's traces (once per thread). */
+  threadJoined: boolean;
   /** Bumped at every start(): names the running trace (see api.ts `runningTrace`). */
   traceNumber: number;
   /** Stops the GC observer and the sampling/flush timer of the running session. */
@@ -114,7 +125,10 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   enabled: false,
   generation: 0,
   lastTaskId: 0,
+  taskBlockEnd: 0,
   lastFlowId: 1,
+  flowBlockEnd: 1,
+  ids: sharedIdCounters(),
   rootFlow: { id: 1, top: null, base: null },
   als: null,
   syncTop: null,
@@ -128,12 +142,32 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   count: 0,
   trace: null,
   flight: null,
+  thread: null,
+  threadJoined: false,
   traceNumber: 0,
   stopExecutionEvents: null,
   exitHandler: null,
 });
 
 export const now = (): number => performance.now();
+
+/** A new task id, unique among all threads of the process (ids are taken in blocks from a shared counter). */
+export function nextTaskId(): number {
+  if (S.lastTaskId === S.taskBlockEnd) {
+    S.lastTaskId = takeIdBlock(S.ids, TASK_COUNTER);
+    S.taskBlockEnd = S.lastTaskId + ID_BLOCK;
+  }
+  return ++S.lastTaskId;
+}
+
+/** A new flow id, unique among all threads of the process within a session of the main thread. */
+export function nextFlowId(): number {
+  if (S.lastFlowId === S.flowBlockEnd) {
+    S.lastFlowId = takeIdBlock(S.ids, FLOW_COUNTER);
+    S.flowBlockEnd = S.lastFlowId + ID_BLOCK;
+  }
+  return ++S.lastFlowId;
+}
 
 /** Records one event into the hot buffer. The only work on the hot path: a clock read and stores. */
 export function record(type: number, flow: number, task: number, a: number, b: number, str: string | undefined, msg?: string | number): void {
@@ -189,7 +223,7 @@ function text(value: unknown): string {
  * encoded once for each.
  */
 export abstract class Consumer {
-  readonly encoder = new BatchEncoder();
+  readonly encoder: BatchEncoder;
   /** Events handed to this consumer (encoded or dropped). */
   recorded = 0;
   dropped = 0;
@@ -204,7 +238,11 @@ export abstract class Consumer {
      * to it began before its trace did, so their ends are not recorded in it (Go's "pre-existing region").
      */
     readonly firstSeq: number,
-  ) {}
+    /** 0 on the main thread; a worker's `threadId` (its batches are ThreadEvents frames). */
+    thread = 0,
+  ) {
+    this.encoder = new BatchEncoder(thread);
+  }
 
   /** Whether to encode this flush's events; false drops them (counted). */
   abstract accepts(): boolean;
@@ -259,8 +297,10 @@ export function flush(): void {
   S.count = 0;
   const trace = S.trace;
   const flight = S.flight;
+  const thread = S.thread;
   if (trace !== null) encodeFor(trace, count);
   if (flight !== null) encodeFor(flight, count);
+  if (thread !== null) encodeFor(thread, count);
   S.strs.fill(undefined, 0, count);
   S.msgs.fill(undefined, 0, count);
 }
