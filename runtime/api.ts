@@ -9,6 +9,8 @@ import { chainTopRaw, currentLane, currentScope, inCurrentChain, laneFor, parent
 import { callerLocation } from './location.js';
 import { isMainThread } from 'node:worker_threads';
 import { resetFlowIds } from './shared-ids.js';
+import { ThreadCollector } from './thread-collector.js';
+import { joinMainThreadTraces } from './thread-join.js';
 import { S, TraceOutput, flush, nextFlowId, nextTaskId, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 import { fileSink, streamSink, type Sink } from './sink.js';
 
@@ -103,7 +105,15 @@ export interface StartOptions {
    * Costs microseconds per call; instrumented code gets locations for free. Default false.
    */
   captureLocations?: boolean;
+  /**
+   * Milliseconds `stop()` waits for worker threads to send what they recorded since their last flush
+   * (a terminated or busy worker sends nothing more: what it sent before is kept). Default 500.
+   */
+  threadFlushTimeout?: number;
 }
+
+/** What `stop()` waits for workers by default (StartOptions.threadFlushTimeout). */
+const THREAD_FLUSH_TIMEOUT_MS = 500;
 
 /**
  * Starts writing a trace to `writer`: a file path (created or truncated) or a Node `Writable`.
@@ -132,12 +142,26 @@ export function start(writer: string | Writable, options: StartOptions = {}): vo
     flush();
     if (options.captureLocations === true) S.captureLocations = true;
   }
-  const trace = new TraceOutput(t0, S.lastRegionSeq, sink, options.maxBufferedBytes ?? 64 << 20);
+  const maxBufferedBytes = options.maxBufferedBytes ?? 64 << 20;
+  const trace = new TraceOutput(t0, S.lastRegionSeq, sink, maxBufferedBytes);
   S.traceNumber++;
   S.trace = trace;
+  threadFlushTimeout = options.threadFlushTimeout ?? THREAD_FLUSH_TIMEOUT_MS;
+  // Worker threads that load the runtime (now or later) record into this trace too (docs/design.md).
+  S.threads = isMainThread
+    ? new ThreadCollector(trace, {
+        session: S.traceNumber,
+        wallOriginMs: performance.timeOrigin + t0,
+        captureLocations: S.captureLocations,
+        flushInterval: options.sampleInterval ?? 100,
+        maxBufferedBytes,
+      })
+    : null;
   // A process that exits while tracing loses nothing: the rest is written synchronously.
   const onExit = (): void => {
     if (S.trace === trace) {
+      S.threads?.close();
+      S.threads = null;
       trace.finish();
       S.trace = null;
       if (S.flight === null) S.enabled = false;
@@ -148,6 +172,8 @@ export function start(writer: string | Writable, options: StartOptions = {}): vo
   S.exitHandler = onExit;
   process.on('exit', onExit);
 }
+
+let threadFlushTimeout = THREAD_FLUSH_TIMEOUT_MS;
 
 /** @internal Execution events all tracing shares: what a session's first consumer asks for. */
 export interface SessionOptions {
@@ -208,9 +234,28 @@ export function endSessionIfUnused(): void {
  * opened is closed); rejects with the writer's error if writing failed. Resolves at once when no trace
  * runs. A running {@link FlightRecorder} goes on recording.
  */
-export async function stop(): Promise<void> {
+export function stop(): Promise<void> {
+  stopping ??= stopTrace().finally(() => {
+    stopping = null;
+  });
+  return stopping;
+}
+
+/** The stop() under way: a second call while workers are flushing waits for the same end. */
+let stopping: Promise<void> | null = null;
+
+async function stopTrace(): Promise<void> {
   const trace = S.trace;
   if (trace === null) return;
+  const threads = S.threads;
+  if (threads !== null) {
+    S.threads = null;
+    if (threads.waiting) {
+      // Workers send what they recorded since their last flush; then the footer closes the trace.
+      await threads.finish(threadFlushTimeout);
+      if (S.trace !== trace) return; // the process exited meanwhile: its exit handler finished the trace
+    } else threads.close();
+  }
   trace.finish();
   S.trace = null;
   endSessionIfUnused();
@@ -392,3 +437,13 @@ export function withContext<T>(ctx: Context, fn: () => T): T {
   const scope = S.als!.getStore();
   return S.als!.run({ ctx, flow: currentLane(scope), top: chainTopRaw(scope) }, fn);
 }
+
+// In a worker thread, the runtime records into the main thread's trace whenever one runs.
+joinMainThreadTraces({
+  begin(session) {
+    if (!S.enabled) {
+      beginSession({ gc: false, heap: false, eventLoop: false, sampleInterval: session.flushInterval, captureLocations: session.captureLocations });
+    }
+  },
+  end: endSessionIfUnused,
+});

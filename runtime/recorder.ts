@@ -5,6 +5,7 @@ import type { SourceLocation } from '../format/events.js';
 import { EventType } from '../format/spec.js';
 import { ID_BLOCK, FLOW_COUNTER, TASK_COUNTER, sharedIdCounters, takeIdBlock } from './shared-ids.js';
 import type { Sink } from './sink.js';
+import type { ThreadCollector } from './thread-collector.js';
 
 /**
  * A lane of the trace (the "goroutine" of the format): a strict stack of open regions. Regions of one
@@ -105,6 +106,8 @@ export interface TracerState {
   trace: TraceOutput | null;
   /** The flight recorder's ring, or null. */
   flight: Consumer | null;
+  /** On the main thread, while `start()`'s trace runs: the worker threads' part of it. */
+  threads: ThreadCollector | null;
   /** On a worker thread: what goes to the main thread's trace while it runs (thread-join.ts), or null. */
   thread: Consumer | null;
   /** On a worker thread: whether the runtime listens for the main thread's traces (once per thread). */
@@ -142,6 +145,7 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   count: 0,
   trace: null,
   flight: null,
+  threads: null,
   thread: null,
   threadJoined: false,
   traceNumber: 0,
@@ -273,6 +277,27 @@ export class TraceOutput extends Consumer {
 
   take(batch: Uint8Array): void {
     this.sink.write(batch);
+  }
+
+  /**
+   * A worker thread's frame (thread-collector.ts): a Thread frame (`events` 0), always written so that
+   * the thread's later batches read, or a ThreadEvents batch of `events` events, dropped like the main
+   * thread's when the sink is failing or full.
+   */
+  takeFromThread(frame: Uint8Array, events: number): void {
+    this.recorded += events;
+    if (events > 0 && !this.accepts()) {
+      this.dropped += events;
+      this.droppedUnreported += events;
+      return;
+    }
+    this.sink.write(frame);
+  }
+
+  /** A worker thread's events that it dropped itself (its Dropped events are in its batches). */
+  droppedByThread(count: number): void {
+    this.recorded += count;
+    this.dropped += count;
   }
 
   /** Flushes the hot buffer and queues the footer: after this the sink holds the whole trace. */
