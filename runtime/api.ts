@@ -182,6 +182,8 @@ export interface SessionOptions {
   eventLoop?: boolean;
   sampleInterval?: number;
   captureLocations?: boolean;
+  /** On a worker thread: the session is its part of the main thread's trace (thread-join.ts). */
+  joined?: boolean;
 }
 
 /**
@@ -198,13 +200,21 @@ export function beginSession(options: SessionOptions): void {
   if (isMainThread) {
     // Flow ids of the new session start again after the root flow's 1; workers take theirs from the same counter.
     resetFlowIds(S.ids);
+    S.localFlowIds = false;
     S.lastFlowId = 1;
     S.flowBlockEnd = 1;
     S.rootFlow = { id: 1, top: null, base: null };
-  } else {
-    // A block taken in an earlier session may predate the main thread's reset.
+  } else if (options.joined === true) {
+    // Part of the main thread's trace: flows from the shared counter (a block taken in an earlier
+    // session may predate the main thread's reset).
+    S.localFlowIds = false;
     S.flowBlockEnd = S.lastFlowId;
     S.rootFlow = { id: nextFlowId(), top: null, base: null };
+  } else {
+    // A worker's own trace: flows of its own, as on the main thread.
+    S.localFlowIds = true;
+    S.lastFlowId = 1;
+    S.rootFlow = { id: 1, top: null, base: null };
   }
   S.syncTop = null;
   S.lastRegionSeq = 0;
@@ -441,9 +451,10 @@ export function withContext<T>(ctx: Context, fn: () => T): T {
 // In a worker thread, the runtime records into the main thread's trace whenever one runs.
 joinMainThreadTraces({
   begin(session) {
-    if (!S.enabled) {
-      beginSession({ gc: false, heap: false, eventLoop: false, sampleInterval: session.flushInterval, captureLocations: session.captureLocations });
-    }
+    // A worker running a trace of its own (its own flow numbering) stays out of the main thread's.
+    if (S.enabled) return false;
+    beginSession({ gc: false, heap: false, eventLoop: false, sampleInterval: session.flushInterval, captureLocations: session.captureLocations, joined: true });
+    return true;
   },
   end: endSessionIfUnused,
 });

@@ -80,6 +80,13 @@ export interface TracerState {
   flowBlockEnd: number;
   /** The id counters all threads of the process share (see shared-ids.ts). */
   readonly ids: BigInt64Array;
+  /** `threadId` of the thread that made `ids`: 0 when they are the main thread's. */
+  readonly idsOwner: number;
+  /**
+   * Flow ids of this session are this thread's own, from 1 (a worker thread's own `start()`), not taken
+   * from the shared counter (the main thread's sessions and a worker's part of them).
+   */
+  localFlowIds: boolean;
   rootFlow: Flow;
   als: AsyncLocalStorage<Scope> | null;
   /**
@@ -131,7 +138,9 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   taskBlockEnd: 0,
   lastFlowId: 1,
   flowBlockEnd: 1,
-  ids: sharedIdCounters(),
+  // Made once per process and thread, with the state (a second copy of the package finds them here).
+  ...(({ counters, owner }) => ({ ids: counters, idsOwner: owner }))(sharedIdCounters()),
+  localFlowIds: false,
   rootFlow: { id: 1, top: null, base: null },
   als: null,
   syncTop: null,
@@ -164,8 +173,9 @@ export function nextTaskId(): number {
   return ++S.lastTaskId;
 }
 
-/** A new flow id, unique among all threads of the process within a session of the main thread. */
+/** A new flow id, unique among all threads of the process within a session of the main thread (or this thread's own, see `localFlowIds`). */
 export function nextFlowId(): number {
+  if (S.localFlowIds) return ++S.lastFlowId;
   if (S.lastFlowId === S.flowBlockEnd) {
     S.lastFlowId = takeIdBlock(S.ids, FLOW_COUNTER);
     S.flowBlockEnd = S.lastFlowId + ID_BLOCK;

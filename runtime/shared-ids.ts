@@ -15,20 +15,35 @@ export const FLOW_COUNTER = 1;
 
 const IDS_KEY = 'tstrace.ids.v1';
 
+/** Id counters and the thread that made them. */
+export interface IdCounters {
+  readonly counters: BigInt64Array;
+  /** `threadId` of the thread that made them: 0 when they are the main thread's. */
+  readonly owner: number;
+}
+
+interface PublishedCounters {
+  readonly buffer: SharedArrayBuffer;
+  readonly owner: number;
+}
+
 /**
- * The shared counters: the main thread's, or — in a worker created before the main thread loaded the
- * runtime, or in a process whose main thread has none — counters of its own starting at
- * `threadId · 2^32`, so its ids still never meet another thread's.
+ * The counters of this thread: the main thread's, or — in a worker created before the main thread
+ * loaded the runtime, or in a process whose main thread has none (a Vitest worker thread) — counters
+ * of its own, shared with the workers it creates. Only a thread sharing the main thread's counters
+ * joins the main thread's traces (thread-join.ts): its ids never meet another thread's there.
  */
-export function sharedIdCounters(): BigInt64Array {
-  const published = isMainThread ? undefined : getEnvironmentData(IDS_KEY);
-  if (published instanceof SharedArrayBuffer) return new BigInt64Array(published);
+export function sharedIdCounters(): IdCounters {
+  const published = isMainThread ? undefined : (getEnvironmentData(IDS_KEY) as PublishedCounters | undefined);
+  if (published !== undefined && published.buffer instanceof SharedArrayBuffer) {
+    return { counters: new BigInt64Array(published.buffer), owner: published.owner };
+  }
   const buffer = new SharedArrayBuffer(16);
   const counters = new BigInt64Array(buffer);
-  counters[TASK_COUNTER] = BigInt(threadId) << 32n;
-  counters[FLOW_COUNTER] = isMainThread ? 1n : BigInt(threadId) << 32n;
-  setEnvironmentData(IDS_KEY, buffer);
-  return counters;
+  counters[FLOW_COUNTER] = 1n;
+  const mine: PublishedCounters = { buffer, owner: threadId };
+  setEnvironmentData(IDS_KEY, mine);
+  return { counters, owner: threadId };
 }
 
 /** Takes the next block of ids from counter `index`: returns the id before the block's first. */

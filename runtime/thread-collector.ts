@@ -45,8 +45,9 @@ export class ThreadCollector {
       if (m.session !== this.session.session) this.send({ kind: 'stop', session: m.session });
       else this.join(m.thread, m.name, false);
     } else if (m.kind === 'early' && m.session === this.session.session) {
-      const thread = this.join(m.thread, m.name, true);
-      if (thread === null) return;
+      // Its hello may have been welcomed already: the welcome came too late for it.
+      const thread = this.threads.get(m.thread) ?? this.join(m.thread, m.name, true);
+      if (thread === null || thread.done) return;
       for (const batch of m.batches) this.trace.takeFromThread(batch.frame, batch.events);
       this.trace.droppedByThread(m.dropped);
       this.finished(thread);

@@ -52,7 +52,8 @@ class ThreadOutput extends Consumer {
     const totals = { recorded: this.dropped, dropped: this.dropped };
     if (this.channel !== null) {
       post(this.channel, { kind: 'done', ...totals });
-      this.channel.close();
+      // Not closed here: closing a BroadcastChannel right after posting loses what is still on its way
+      // (an exiting thread's last batches). It is unref'd, and goes with the thread or at the next trace.
       this.channel = null;
     } else {
       const message: ControlMessage = { kind: 'early', session: this.session.session, thread: threadId, name: this.name, ...totals, batches: this.waiting };
@@ -68,7 +69,8 @@ function post(channel: BroadcastChannel, message: ThreadMessage): void {
 
 /** @internal Set by api.ts: turns this thread's tracing on for a consumer (api.ts beginSession). */
 export interface SessionHooks {
-  begin(session: TraceSession): void;
+  /** False when this thread cannot join (it runs a trace of its own). */
+  begin(session: TraceSession): boolean;
   end(): void;
 }
 
@@ -78,7 +80,8 @@ export interface SessionHooks {
  * call in the worker: importing the runtime is enough. Never keeps the worker alive.
  */
 export function joinMainThreadTraces(hooks: SessionHooks): void {
-  if (isMainThread || S.threadJoined) return;
+  // Ids unique across the trace's threads need the main thread's counters (shared-ids.ts).
+  if (isMainThread || S.threadJoined || S.idsOwner !== 0) return;
   S.threadJoined = true;
   const control = new BroadcastChannel(CONTROL_CHANNEL);
   control.unref();
@@ -90,7 +93,7 @@ export function joinMainThreadTraces(hooks: SessionHooks): void {
       if (current.session.session === session.session) return;
       end();
     }
-    hooks.begin(session);
+    if (!hooks.begin(session)) return;
     const output = new ThreadOutput(session, name);
     S.thread = output;
     const hello: ControlMessage = { kind: 'hello', session: session.session, thread: threadId, name };

@@ -3,23 +3,16 @@
 import { Worker } from 'node:worker_threads';
 import { linkOf, startRegion, withRegion } from 'tstrace';
 
-/** Starts `size` workers running worker.mjs; `run(ctx, part)` sends a part to the next idle one. */
+/** Starts `size` workers running worker.mjs; `run(ctx, part)` sends part `part.index` to worker `index % size`. */
 export function workerPool(size) {
   const workers = Array.from({ length: size }, () => new Worker(new URL('./worker.mjs', import.meta.url)));
-  const idle = [...workers];
-  const queue = [];
   const pending = new Map();
   let nextId = 0;
   for (const worker of workers) {
     worker.on('message', ({ id, result }) => {
       pending.get(id)(result);
       pending.delete(id);
-      idle.push(worker);
-      dispatch();
     });
-  }
-  function dispatch() {
-    while (idle.length > 0 && queue.length > 0) idle.shift().postMessage(queue.shift());
   }
   return {
     /** Resolves with the worker's result for `part`, done for the task in `ctx`. */
@@ -27,8 +20,7 @@ export function workerPool(size) {
       const id = nextId++;
       return new Promise((resolve) => {
         pending.set(id, resolve);
-        queue.push({ id, link: linkOf(ctx), part });
-        dispatch();
+        workers[part.index % size].postMessage({ id, link: linkOf(ctx), part });
       });
     },
     close: () => Promise.all(workers.map((worker) => worker.terminate())),
