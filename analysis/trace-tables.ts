@@ -215,6 +215,11 @@ export class TraceTables {
   readonly messages: string[] = [];
   /** The flows, by the index the columns hold; ascending after finish. */
   flowIds = new Float64Array(0);
+  /** The thread of each flow, by the same index (0: the main thread), after finish. */
+  flowThreads = new Float64Array(0);
+  /** Worker threads' flows (flow id → thread), from the events; the main thread's flows are not in it. */
+  private readonly workerFlows = new Map<number, number>();
+  private lastWorkerFlow = -1;
   /** Task rows by id, ascending (after finish). */
   taskOrder = new Int32Array(0);
   taskRegions!: Grouped;
@@ -236,6 +241,11 @@ export class TraceTables {
 
   add(event: TraceEvent): void {
     this.seq++;
+    const thread = event.thread;
+    if (thread !== undefined && 'flow' in event && event.flow !== this.lastWorkerFlow) {
+      this.lastWorkerFlow = event.flow;
+      this.workerFlows.set(event.flow, thread);
+    }
     this.loading?.summarizer.add(event);
   }
 
@@ -249,6 +259,7 @@ export class TraceTables {
     this.tasks.trim();
     this.logs.trim();
     this.sortFlows(loading.flows.values);
+    this.flowThreads = Float64Array.from(this.flowIds, (flow) => this.workerFlows.get(flow) ?? 0);
     const r = this.regions.data;
     for (let i = 0; i < this.regions.length; i++) {
       if (!r.complete[i]) r.end[i] = this.traceEnd;
@@ -301,6 +312,7 @@ export class TraceTables {
       type: this.strings.values[r.type[i]],
       task: this.taskId(r.taskRow[i]),
       flow: this.flowIds[r.flow[i]],
+      thread: this.flowThreads[r.flow[i]],
       parent: r.parent[i] === 0 ? null : r.parent[i],
       start: r.start[i],
       end: r.end[i],
@@ -316,6 +328,7 @@ export class TraceTables {
     return {
       ts: l.ts[i],
       flow: this.flowIds[l.flow[i]],
+      thread: this.flowThreads[l.flow[i]],
       task: this.taskId(l.taskRow[i]),
       category: this.strings.values[l.category[i]],
       message: this.messages[i],
@@ -341,17 +354,18 @@ export class TraceTables {
     const t = this.tasks.data;
     const r = this.regions.data;
     const flowIds = this.flowIds;
+    const flowThreads = this.flowThreads;
     const regionIds: number[] = [];
     const events: { event: TaskEventInfo; seq: number }[] = [];
     const flows = new Set<number>();
     if (t.created[row]) {
       const flow = flowIds[t.createFlow[row]];
-      events.push({ event: { kind: 'create', ts: t.start[row], flow, parent: t.parent[row], location: this.location(t.createLocation[row]) }, seq: t.createSeq[row] });
+      events.push({ event: { kind: 'create', ts: t.start[row], flow, thread: flowThreads[t.createFlow[row]], parent: t.parent[row], location: this.location(t.createLocation[row]) }, seq: t.createSeq[row] });
       flows.add(flow);
     }
     if (t.ended[row]) {
       const flow = flowIds[t.endFlow[row]];
-      events.push({ event: { kind: 'end', ts: t.end[row], flow, location: this.location(t.endLocation[row]) }, seq: t.endSeq[row] });
+      events.push({ event: { kind: 'end', ts: t.end[row], flow, thread: flowThreads[t.endFlow[row]], location: this.location(t.endLocation[row]) }, seq: t.endSeq[row] });
       flows.add(flow);
     }
     const { offsets, items } = this.taskRegions;
@@ -360,15 +374,16 @@ export class TraceTables {
       const i = items[k];
       const id = i + 1;
       const flow = flowIds[r.flow[i]];
+      const thread = flowThreads[r.flow[i]];
       const type = this.strings.values[r.type[i]];
       const complete = r.complete[i] === 1;
       regionIds.push(id);
       flows.add(flow);
       events.push({
-        event: { kind: 'regionStart', ts: r.start[i], flow, region: id, type, duration: r.end[i] - r.start[i], complete, location: this.location(r.location[i]) },
+        event: { kind: 'regionStart', ts: r.start[i], flow, thread, region: id, type, duration: r.end[i] - r.start[i], complete, location: this.location(r.location[i]) },
         seq: r.startSeq[i],
       });
-      if (complete) events.push({ event: { kind: 'regionEnd', ts: r.end[i], flow, region: id, type }, seq: r.endSeq[i] });
+      if (complete) events.push({ event: { kind: 'regionEnd', ts: r.end[i], flow, thread, region: id, type }, seq: r.endSeq[i] });
     }
     const logs = this.taskLogs;
     const l = this.logs.data;
@@ -377,7 +392,7 @@ export class TraceTables {
       const flow = flowIds[l.flow[i]];
       flows.add(flow);
       events.push({
-        event: { kind: 'log', ts: l.ts[i], flow, category: this.strings.values[l.category[i]], message: this.messages[i], location: this.location(l.location[i]) },
+        event: { kind: 'log', ts: l.ts[i], flow, thread: flowThreads[l.flow[i]], category: this.strings.values[l.category[i]], message: this.messages[i], location: this.location(l.location[i]) },
         seq: l.seq[i],
       });
     }
@@ -396,6 +411,7 @@ export class TraceTables {
       end: t.end[row],
       latency: this.latency(row),
       flows: [...flows].sort((a, b) => a - b),
+      threads: [...new Set(events.map((e) => e.event.thread))].sort((a, b) => a - b),
       regions: regionIds,
       events: events.map((e) => e.event),
     };

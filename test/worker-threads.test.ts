@@ -1,0 +1,222 @@
+// Worker threads in one trace (issue 12): real programs with `worker_threads`, run as processes of their
+// own. Their workers import tstrace and nothing else; parts of the main thread's tasks travel to them as
+// links (`linkOf(ctx)` → postMessage → `contextFrom(link)`).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { TraceAnalysis } from '../analysis/analysis-types.js';
+import { analyzeTrace } from '../analysis/analysis.js';
+import { loadTrace } from '../analysis/reader.js';
+import { samplePath } from './helpers/sample.js';
+
+const root = join(import.meta.dirname, '..');
+const runtimeUrl = JSON.stringify(pathToFileURL(join(root, 'dist/esm/runtime/index.js')).href);
+const cli = join(root, 'dist/esm/cli/cli.js');
+const dir = mkdtempSync(join(tmpdir(), 'tstrace-workers-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function node(args: string[], cwd = dir): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { cwd, encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Writes `main.mjs` and `worker.mjs` (with `RUNTIME` standing for the built runtime's URL) into a folder of their own; runs main.mjs. */
+async function runProgram(name: string, main: string, worker: string): Promise<{ run: Run; trace: string; analysis: TraceAnalysis }> {
+  const at = mkdtempSync(join(dir, `${name}-`));
+  writeFileSync(join(at, 'main.mjs'), main.replaceAll('RUNTIME', runtimeUrl));
+  writeFileSync(join(at, 'worker.mjs'), worker.replaceAll('RUNTIME', runtimeUrl));
+  const trace = join(at, 'trace.out');
+  const run = await node([join(at, 'main.mjs'), trace], at);
+  expect(run.code, run.stderr).toBe(0);
+  return { run, trace, analysis: await analyzeTrace(trace) };
+}
+
+describe('samples/workers: 8 jobs, each split over a pool of 4 worker threads', () => {
+  let trace: string;
+  let analysis: TraceAnalysis;
+  beforeAll(async () => {
+    trace = join(dir, 'sample.trace');
+    const run = await node([samplePath('workers', 'main.mjs'), trace], root);
+    expect(run.code, run.stderr).toBe(0);
+    analysis = await analyzeTrace(trace);
+  }, 120_000);
+
+  test('one complete trace, with the 4 workers named, and no problem', () => {
+    expect(analysis.status.complete).toBe(true);
+    expect(analysis.problems).toEqual([]);
+    const threads = analysis.status.threads ?? [];
+    expect(threads.map((t) => t.name).sort()).toEqual(threads.map((t) => `worker ${t.id}`).sort());
+    expect(threads).toHaveLength(4);
+  });
+
+  test("every job lists its regions from the main thread and from every worker, each region in its own thread's flow", () => {
+    const workers = (analysis.status.threads ?? []).map((t) => t.id).sort((a, b) => a - b);
+    expect(analysis.tasks).toHaveLength(8);
+    for (const task of analysis.tasks) {
+      expect(task.complete).toBe(true);
+      expect(task.threads).toEqual([0, ...workers]);
+      const regions = task.regions.map((id) => analysis.regions.at(id - 1)!);
+      expect(regions.filter((r) => r.thread === 0).map((r) => r.type).sort()).toEqual(['combine', 'scatter']);
+      for (const worker of workers) {
+        const mine = regions.filter((r) => r.thread === worker);
+        expect(mine.map((r) => r.type).sort()).toEqual(['hash', 'part', 'verify']);
+        const part = mine.find((r) => r.type === 'part')!;
+        // Nested in the worker's own region, inside the job's lifetime.
+        for (const r of mine.filter((r) => r !== part)) expect(r.parent).toBe(part.id);
+        expect(part.start).toBeGreaterThanOrEqual(task.start);
+        expect(part.end).toBeLessThanOrEqual(task.end);
+      }
+      expect(task.events.filter((e) => e.kind === 'log').map((e) => e.thread).sort()).toEqual(workers);
+    }
+    // A flow belongs to one thread.
+    const threadOfFlow = new Map<number, number>();
+    for (const r of analysis.regions) {
+      expect(threadOfFlow.get(r.flow) ?? r.thread).toBe(r.thread);
+      threadOfFlow.set(r.flow, r.thread);
+    }
+  });
+
+  test('tstrace tasks --json shows each task with regions from every thread; the text names the threads', async () => {
+    const json = await node([cli, 'tasks', trace, '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const doc = JSON.parse(json.stdout) as { threads: { id: number; name: string }[]; tasks: { threads: number[]; events: { kind: string; thread: number }[] }[] };
+    expect(doc.threads).toHaveLength(4);
+    for (const task of doc.tasks) {
+      const starts = new Set(task.events.filter((e) => e.kind === 'regionStart').map((e) => e.thread));
+      expect([...starts].sort()).toEqual([0, ...doc.threads.map((t) => t.id)].sort());
+    }
+    const text = await node([cli, 'tasks', trace]);
+    expect(text.stdout).toMatch(/threads\s+main, worker \d+, worker \d+, worker \d+, worker \d+/);
+    expect(text.stdout).toMatch(/\d+ \(worker \d+\)\s+region \d+ "part" start/);
+    const stats = await node([cli, 'stats', trace]);
+    expect(stats.stdout).toMatch(/Threads\s+main and 4 workers: worker \d+/);
+  });
+});
+
+const worker = `
+import { parentPort } from 'node:worker_threads';
+import { contextFrom, startRegion, withRegion } from RUNTIME;
+const spin = (ms) => { const end = performance.now() + ms; while (performance.now() < end); };
+parentPort.on('message', async ({ link, mode }) => {
+  const ctx = contextFrom(link);
+  withRegion(ctx, 'flushed', () => spin(5));
+  if (mode === 'hang') {
+    // Flushed by the 20 ms background flush, then the worker is terminated inside 'stuck', in the middle
+    // of work never flushed: 'unflushed' is lost with it.
+    startRegion(ctx, 'stuck');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    withRegion(ctx, 'unflushed', () => spin(1));
+    parentPort.postMessage('busy');
+    spin(60_000);
+  } else if (mode === 'throw') {
+    // No background flush before the throw (sampleInterval is long): the exit sends it all.
+    withRegion(ctx, 'lastWords', () => spin(1));
+    throw new Error('worker failed on purpose');
+  } else {
+    withRegion(ctx, 'fine', () => spin(1));
+    parentPort.postMessage('done');
+  }
+});
+`;
+
+describe('workers that crash or are terminated', () => {
+  test('a terminated worker keeps what it flushed; stop() waits for it no longer than threadFlushTimeout', async () => {
+    const { run, analysis } = await runProgram(
+      'terminated',
+      `import { Worker } from 'node:worker_threads';
+import { background, linkOf, newTask, start, stop } from RUNTIME;
+start(process.argv[2], { sampleInterval: 20, threadFlushTimeout: 300 });
+const [ctx, task] = newTask(background, 'job');
+const w = new Worker(new URL('./worker.mjs', import.meta.url));
+w.postMessage({ link: linkOf(ctx), mode: 'hang' });
+await new Promise((resolve) => w.once('message', resolve));
+await new Promise((resolve) => setTimeout(resolve, 100));
+await w.terminate();
+task.end();
+const began = performance.now();
+await stop();
+console.log(JSON.stringify({ stopMs: performance.now() - began }));
+`,
+      worker,
+    );
+    expect(analysis.status.complete).toBe(true);
+    expect(analysis.problems).toEqual([]);
+    const [task] = analysis.tasks;
+    const regions = task.regions.map((id) => analysis.regions.at(id - 1)!);
+    expect(regions.find((r) => r.type === 'flushed')).toMatchObject({ complete: true, thread: analysis.status.threads![0].id });
+    // Begun and flushed, never ended: an incomplete region, no problem.
+    expect(regions.find((r) => r.type === 'stuck')).toMatchObject({ complete: false });
+    expect(regions.map((r) => r.type)).toEqual(['flushed', 'stuck']);
+    const { stopMs } = JSON.parse(run.stdout) as { stopMs: number };
+    expect(stopMs).toBeGreaterThanOrEqual(250);
+    expect(stopMs).toBeLessThan(3_000);
+  });
+
+  test('a worker that throws sends everything it recorded on its way out', async () => {
+    const { analysis } = await runProgram(
+      'thrown',
+      `import { Worker } from 'node:worker_threads';
+import { background, linkOf, newTask, start, stop } from RUNTIME;
+start(process.argv[2], { sampleInterval: 60_000 });
+const [ctx, task] = newTask(background, 'job');
+const w = new Worker(new URL('./worker.mjs', import.meta.url));
+w.postMessage({ link: linkOf(ctx), mode: 'throw' });
+const error = await new Promise((resolve) => w.once('error', resolve));
+if (!/on purpose/.test(error.message)) throw error;
+await new Promise((resolve) => w.once('exit', resolve));
+task.end();
+await stop();
+`,
+      worker,
+    );
+    expect(analysis.status.complete).toBe(true);
+    expect(analysis.problems).toEqual([]);
+    const regions = analysis.tasks.at(0)!.regions.map((id) => analysis.regions.at(id - 1)!);
+    expect(regions.map((r) => [r.type, r.complete, r.thread !== 0])).toEqual([
+      ['flushed', true, true],
+      ['lastWords', true, true],
+    ]);
+  });
+
+  test('workers started before start() join when it runs, those started during it join at once; none after stop()', async () => {
+    const { analysis } = await runProgram(
+      'joining',
+      `import { Worker } from 'node:worker_threads';
+import { background, linkOf, newTask, start, stop } from RUNTIME;
+const ask = (w, link) => { w.postMessage({ link, mode: 'fine' }); return new Promise((resolve) => w.once('message', resolve)); };
+const early = new Worker(new URL('./worker.mjs', import.meta.url));
+await new Promise((resolve) => early.once('online', resolve));
+await new Promise((resolve) => setTimeout(resolve, 100));
+start(process.argv[2]);
+await new Promise((resolve) => setTimeout(resolve, 100));
+const [ctx, task] = newTask(background, 'job');
+const late = new Worker(new URL('./worker.mjs', import.meta.url));
+await Promise.all([ask(early, linkOf(ctx)), ask(late, linkOf(ctx))]);
+task.end();
+await stop();
+const after = new Worker(new URL('./worker.mjs', import.meta.url));
+await ask(after, linkOf(ctx));
+await Promise.all([early, late, after].map((w) => w.terminate()));
+`,
+      worker,
+    );
+    expect(analysis.status.complete).toBe(true);
+    expect(analysis.problems).toEqual([]);
+    expect(analysis.status.threads).toHaveLength(2);
+    const task = analysis.tasks.at(0)!;
+    expect(task.threads).toEqual([0, ...analysis.status.threads!.map((t) => t.id).sort((a, b) => a - b)]);
+    expect(analysis.regions.toArray().filter((r) => r.type === 'fine')).toHaveLength(2);
+  });
+});
