@@ -2,6 +2,7 @@
  * `node --import tstrace/register`: the modules Node loads are instrumented on load (ES modules and
  * CommonJS; TypeScript where Node strips types, or with tsx), and record the regions tspc compiles.
  * Runs on this Node (20) and, when scripts/node24.mjs can provide it, on Node 24 (module.registerHooks).
+ * paths.test.ts runs the fixtures and programs through the hook too, beside the other paths.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,9 +16,6 @@ import { node24, regionTree, runScenariosWith } from './source-paths.js';
 const programs = fileURLToPath(new URL('./programs', import.meta.url));
 const work = join(repoRoot, 'test', '.work', `register-${process.pid}`);
 const REGISTER = ['--import', 'tstrace/register'];
-// Not callbacks.ts: its anonymous functions are named `<file>:<line>`, which differ between the .ts and
-// tsc's .js, and tsc moves the comment of its `export default // trace:region` in CommonJS output.
-const PROGRAMS = ['flows.ts', 'concurrency.ts'];
 
 /** Observations keyed by module without its extension (`flows:run`), to compare a .ts run with a .js one. */
 const byModule = (observations: Record<string, unknown>) => Object.fromEntries(Object.entries(observations).map(([key, value]) => [key.replace(/\.[cm]?[jt]s:/, ':'), value]));
@@ -42,32 +40,6 @@ async function treeOf(tracePath: string, locations: boolean): Promise<string[]> 
   expect(analysis.problems).toEqual([]);
   return regionTree(analysis, { locations });
 }
-
-describe.each([
-  ['this Node', () => process.execPath],
-  ['Node 24', () => node24Path],
-] as const)('node --import tstrace/register, %s', (_name, nodeOf) => {
-  it.each(PROGRAMS.flatMap((file) => (['esm', 'commonjs'] as const).map((module) => [file, module] as const)))(
-    'instruments %s compiled plain by tsc (%s) on load: the same observations and region tree as tspc',
-    async (file, module) => {
-      const node = nodeOf();
-      if (!node) return void console.warn(`skipped: ${node24Why}`);
-      const config: MatrixConfig = { target: 'ES2022', module, decorators: 'tc39' };
-      const plain = build(config, false, [file], {}, programs);
-      expect(plain.diagnostics).toEqual([]);
-      const js = file.replace(/\.ts$/, '.js');
-      // tsc keeps the comments, so the directives reach Node.
-      const run = runScenariosWith(node, REGISTER, plain.outDir, [js], join(work, module));
-      const reference = await viaTspc(config, file, false);
-      expect(run.observations).toEqual(reference.observations);
-      expect(reference.tree.length).toBeGreaterThan(3);
-      expect(await treeOf(run.tracePath, false)).toEqual(reference.tree);
-      // And without the hook, the directives are only comments: no region at all.
-      const bare = runScenariosWith(node, [], plain.outDir, [js], join(work, `${module}-bare`));
-      expect((await analyzeTrace(bare.tracePath)).regions.filter((r) => r.location !== null && !r.type.startsWith('HTTP'))).toEqual([]);
-    },
-  );
-});
 
 describe('node --import tstrace/register on TypeScript', () => {
   it.each(['flows.ts', 'concurrency.ts'])('runs %s with Node 24 type stripping: the same region tree as tspc, locations included', async (file) => {

@@ -1,25 +1,23 @@
 /**
  * The source instrumenter (`tstrace/source`): the fixtures instrumented as text, then compiled plain by
- * tsc, must do exactly what the plain programs do and record exactly the regions `tspc` compiles.
+ * tsc, must do exactly what the plain programs do and record exactly the regions `tspc` compiles (the
+ * harness's full check, in the configurations paths.test.ts does not run; that suite compares the
+ * region trees of every path); then its API: diagnostics, formats, idempotence, source maps.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { analyzeTrace } from '../../analysis/analysis.js';
 import { DiagnosticCode } from '../../transformer/diagnostics.js';
 import { instrumentSource, type InstrumentSourceOptions } from '../../transformer/source/instrument-source.js';
 import { cases } from './diagnostic-cases.js';
-import { build, configName, expectInstrumentedToMatchPlain, fixtureFiles, fixturesDir, repoRoot, runFixtures, type MatrixConfig } from './harness.js';
-import { instrumentTree, regionTree, ts } from './source-paths.js';
+import { build, configName, expectInstrumentedToMatchPlain, fixtureFiles, fixturesDir, repoRoot, type MatrixConfig } from './harness.js';
+import { instrumentTree, ts } from './source-paths.js';
 
-const programs = fileURLToPath(new URL('./programs', import.meta.url));
 const work = join(repoRoot, 'test', '.work', `source-${process.pid}`);
 
 const configs: MatrixConfig[] = [
   { target: 'ES2022', module: 'esm', decorators: 'tc39' },
-  { target: 'ES2022', module: 'commonjs', decorators: 'experimental' },
   { target: 'ES2015', module: 'commonjs', decorators: 'metadata' },
 ];
 
@@ -35,28 +33,6 @@ describe.each(configs.map((config) => [configName(config), config] as const))('i
       // A TypeScript script's top-level names are globals to tsc: the runtime's binding and sites show in its .d.ts.
       declarationsDifferFor: (file) => file.includes('script'),
     });
-  });
-});
-
-describe('instrumentSource and tspc', () => {
-  it.each(['flows.ts', 'concurrency.ts', 'callbacks.ts'])('record the same region tree for %s', async (file) => {
-    const config = configs[0];
-    const module = file.replace(/\.ts$/, '.js');
-    const viaTspc = build(config, true, [file], {}, programs);
-    expect(viaTspc.diagnostics).toEqual([]);
-    const instrumented = join(work, 'programs');
-    instrumentTree(programs, [file], instrumented);
-    const viaSource = build(config, false, [file], { noCheck: true }, instrumented);
-    expect(viaSource.diagnostics).toEqual([]);
-    const tspcRun = runFixtures(viaTspc.outDir, [module], 'on');
-    const sourceRun = runFixtures(viaSource.outDir, [module], 'on');
-    expect(sourceRun.observations).toEqual(tspcRun.observations);
-    const [tspcTrace, sourceTrace] = await Promise.all([analyzeTrace(tspcRun.tracePath), analyzeTrace(sourceRun.tracePath)]);
-    expect(sourceTrace.problems).toEqual([]);
-    const tree = regionTree(tspcTrace);
-    expect(tree.length).toBeGreaterThan(3);
-    expect(regionTree(sourceTrace)).toEqual(tree);
-    expect(sourceTrace.tasks.map((t) => t.type).sort()).toEqual(tspcTrace.tasks.map((t) => t.type).sort());
   });
 });
 
