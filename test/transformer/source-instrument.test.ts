@@ -4,8 +4,9 @@
  * harness's full check, in the configurations paths.test.ts does not run; that suite compares the
  * region trees of every path); then its API: diagnostics, formats, idempotence, source maps.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DiagnosticCode } from '../../transformer/diagnostics.js';
@@ -80,6 +81,30 @@ describe('instrumentSource', () => {
     expect(lines[4]).toMatch(/^ {2}'use strict'; const __tstrace_region\d+ = __tstrace\.enter\(/);
   });
 
+  it("recognises tstrace's @traced and Context through renamed, namespace and require bindings, and nothing else", () => {
+    const sources = [
+      `import { traced as t, type Context as C } from 'tstrace';\nexport class A { @t m(ctx: C | undefined) { return ctx; } }\n`,
+      `import * as tr from 'tstrace';\nexport class A { @tr.traced() m(ctx: tr.Context) { return ctx; } }\n`,
+      `const { traced: t } = require('tstrace');\nclass A { @t m(ctx) { return ctx; } }\nmodule.exports = { A };\n`,
+    ];
+    for (const source of sources) {
+      const { code, diagnostics } = instrument(source, join(work, source.includes('require') ? 'main.cjs' : 'main.ts'))!;
+      expect(diagnostics).toEqual([]);
+      expect(code).toMatch(/@__tstrace\.compiled m\(ctx/);
+      expect(code).toContain(`__tstrace.enter(__tstrace_site1, ${source.includes('require') ? 'void 0' : 'ctx'})`);
+    }
+    // Another module's `traced`, or a local one shadowing nothing imported: left alone.
+    expect(instrument(`import { traced } from './my-tracing';\nexport class A { @traced m() {} }\n`)).toBeNull();
+  });
+
+  it('ends an async region when the body returns with coverAsyncReturn: false', () => {
+    const source = `// trace:region\nexport async function f() { return g(); }\n// trace:region\nexport const h = async () => g();\ndeclare function g(): Promise<number>;\n`;
+    expect(instrument(source)!.code).toContain('__tstrace.returning(');
+    const { code } = instrument(source, undefined, { coverAsyncReturn: false })!;
+    expect(code).not.toContain('returning(');
+    expect(code).toContain('try { return g(); }');
+  });
+
   it('picks a runtime name the file does not use', () => {
     const { code } = instrument(`const __tstrace = 1;\n// trace:region\nexport function f() { return __tstrace; }\n`)!;
     expect(code).toMatch(/^import \* as __tstrace1 from "tstrace\/instrument";/);
@@ -117,5 +142,25 @@ describe('instrumentSource', () => {
     expect(mapped[1]).toContain(laterAt);
     // Without the map, the inserted code moves the columns (this test could tell a wrong map).
     expect(run([])[0]).not.toContain(boomAt);
+  });
+});
+
+describe('loadTypeScript', () => {
+  const load = (cwd: string) =>
+    spawnSync(process.execPath, ['-e', `try { require(${JSON.stringify(join(repoRoot, 'dist', 'cjs', 'transformer', 'source', 'instrument-source.js'))}).loadTypeScript(); console.log('loaded'); } catch (e) { console.log(e.name + ': ' + e.message); }`], { cwd, encoding: 'utf8' }).stdout.trim();
+
+  it("finds the project's TypeScript", () => {
+    expect(load(repoRoot)).toBe('loaded');
+  });
+
+  it('says what to install when there is none, or one without the compiler API', () => {
+    const empty = join(tmpdir(), `tstrace-no-typescript-${process.pid}`);
+    mkdirSync(empty, { recursive: true });
+    expect(load(empty)).toMatch(/^MissingPeerError: tstrace\/source needs typescript, which is not installed here .*npm install -D typescript@5\.9/);
+    // TypeScript 7's package: only a version.
+    mkdirSync(join(empty, 'node_modules', 'typescript'), { recursive: true });
+    writeFileSync(join(empty, 'node_modules', 'typescript', 'package.json'), '{ "name": "typescript", "version": "7.0.0", "main": "index.js" }');
+    writeFileSync(join(empty, 'node_modules', 'typescript', 'index.js'), 'module.exports = { version: "7.0.0", versionMajorMinor: "7.0" };');
+    expect(load(empty)).toMatch(/^MissingPeerError: .*found TypeScript 7\.0\.0: npm install -D typescript@5\.9/);
   });
 });

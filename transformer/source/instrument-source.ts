@@ -107,8 +107,9 @@ function headerPosition(ts: typeof TS, file: TS.SourceFile): number {
  * - `ts` is the TypeScript module to parse with (5.x or 6.x; {@link loadTypeScript} finds the user's).
  * - Returns null when there is nothing to instrument (no mark, or the file was instrumented already:
  *   instrumenting twice is instrumenting once). Text without `trace:` or `traced` is not even parsed.
- * - Only insertions are made, with every inserted line of code on an existing line: line numbers stay
- *   as they were even without the map; `map` maps every original character to its place.
+ * - Text is only inserted (and `@traced` replaced by the runtime's no-op `compiled`, which keeps
+ *   decorator metadata), on existing lines: line numbers stay as they were even without the map, and
+ *   `map` maps every original character to its place.
  * - `@traced` is recognised from the file's imports of `tstrace` (no type checker): a renamed import
  *   and a namespace import count; an alias of it defined in another module of the user's does not.
  *   Likewise for a `Context` parameter.
