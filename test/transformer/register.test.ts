@@ -52,28 +52,37 @@ describe('node --import tstrace/register on TypeScript', () => {
     expect(await treeOf(run.tracePath, true)).toEqual(reference.tree);
   });
 
-  it('runs an ES module TypeScript program with tsx on this Node, when tstrace/register comes first', async () => {
+  it('runs an ES module TypeScript program (directives, @traced, a derived constructor) with tsx on this Node, when tstrace/register comes first', async () => {
     const dir = join(work, 'tsx');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
     writeFileSync(
       join(dir, 'main.ts'),
       [
-        `import { start, stop } from 'tstrace';`,
+        `import { start, stop, traced } from 'tstrace';`,
         `start(process.argv[2], { gc: false, heap: false, eventLoop: false });`,
         `// trace:region`,
         `async function outer(n: number): Promise<number> { return inner(n) + (await inner(n)); }`,
         `// trace:region`,
         `const inner = (n: number): number => n * 2;`,
-        `console.log(await outer(3));`,
+        `class Base { constructor(public n: number) {} }`,
+        `class Shop extends Base {`,
+        `  total = 1;`,
+        `  // trace:region`,
+        `  constructor(public extra: number) { super(extra * 2); }`,
+        `  @traced({ log: ['x'] })`,
+        `  add(x: number) { return this.total + x + this.n + this.extra; }`,
+        `}`,
+        `console.log(await outer(3), new Shop(1).add(2));`,
         `await stop();`,
         '',
       ].join('\n'),
     );
     const trace = join(dir, 'trace.out');
     const output = execFileSync(process.execPath, [...REGISTER, '--import', 'tsx', join(dir, 'main.ts'), trace], { encoding: 'utf8', cwd: dir });
-    expect(output.trim()).toBe('12');
-    expect(await treeOf(trace, true)).toEqual(['outer > inner @main.ts:6:15 ×2', 'outer @main.ts:4:1 ×1']);
+    expect(output.trim()).toBe('12 6');
+    // @traced was compiled (located at its decorator, as tspc compiles it), as were the directives.
+    expect(await treeOf(trace, true)).toEqual(['Shop.add @main.ts:12:3 ×1', 'Shop.constructor @main.ts:11:3 ×1', 'outer > inner @main.ts:6:15 ×2', 'outer @main.ts:4:1 ×1']);
   });
 });
 
