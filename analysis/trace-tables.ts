@@ -8,6 +8,7 @@
 import type { Nanos, ReadStatus, SourceLocation, TraceEvent } from '../format/events.js';
 import type { Listing, LogInfo, RegionInfo, TaskEventInfo, TaskInfo, TraceStats } from './analysis-types.js';
 import { IdIndex } from './id-index.js';
+import { typeMatcher } from './type-pattern.js';
 import { readTrace, type TraceSource } from './reader.js';
 import type { RegionRecord } from './region-stacks.js';
 import { TraceSummarizer, type TraceRecordKeeper } from './summary.js';
@@ -401,22 +402,38 @@ export class TraceTables {
     };
   }
 
-  /** The tasks by id, those of type `type` only when given, each made when asked for. */
-  taskListing(type?: string): Listing<TaskInfo> {
-    const typeIndex = type === undefined ? -1 : this.strings.find(type);
-    const rows = type === undefined ? this.taskOrder : this.taskOrder.filter((row) => this.tasks.data.type[row] === typeIndex);
-    return { length: rows.length, at: (k) => this.task(rows[k]) };
+  /**
+   * The tasks by id, or slowest first (`sort: 'latency'`), those whose type matches `type` ({@link typeMatcher})
+   * only when given, the first `limit` only when given; each made when asked for.
+   */
+  taskListing(options: ListingOptions = {}): Listing<TaskInfo> {
+    const types = this.tasks.data.type;
+    const matches = this.typesMatching(options.type);
+    let rows = matches ? this.taskOrder.filter((row) => matches[types[row]] === 1) : this.taskOrder;
+    if (options.sort === 'latency') rows = rows.slice().sort((a, b) => this.latency(b) - this.latency(a) || this.tasks.data.id[a] - this.tasks.data.id[b]);
+    return limited(rows, options.limit, (row) => this.task(row));
   }
 
-  /** The regions by id, those of type `type` only when given, each made when asked for. */
-  regionListing(type?: string): Listing<RegionInfo> {
-    if (type === undefined) return { length: this.regions.length, at: (i) => this.region(i) };
-    const typeIndex = this.strings.find(type);
-    const types = this.regions.data.type;
+  /**
+   * The regions by id, or longest first (`sort: 'duration'`), those whose type matches `type` only when
+   * given, the first `limit` only when given; each made when asked for.
+   */
+  regionListing(options: ListingOptions = {}): Listing<RegionInfo> {
+    const r = this.regions.data;
+    const matches = this.typesMatching(options.type);
+    if (!matches && options.sort !== 'duration') return limited(this.regions.length, options.limit, (i) => this.region(i));
     const selected: number[] = [];
-    for (let i = 0; i < this.regions.length; i++) if (types[i] === typeIndex) selected.push(i);
+    for (let i = 0; i < this.regions.length; i++) if (!matches || matches[r.type[i]] === 1) selected.push(i);
     const indexes = Int32Array.from(selected);
-    return { length: indexes.length, at: (k) => this.region(indexes[k]) };
+    if (options.sort === 'duration') indexes.sort((a, b) => r.end[b] - r.start[b] - (r.end[a] - r.start[a]) || a - b);
+    return limited(indexes, options.limit, (i) => this.region(i));
+  }
+
+  /** For each interned string, 1 when it is a type matching `pattern`; null when there is no pattern. */
+  private typesMatching(pattern: string | undefined): Uint8Array | null {
+    if (pattern === undefined) return null;
+    const matcher = typeMatcher(pattern);
+    return Uint8Array.from(this.strings.values, (value) => (matcher(value) ? 1 : 0));
   }
 
   /** The logs in file order, each made when asked for. */
@@ -539,4 +556,20 @@ export async function loadTraceTables(source: TraceSource, onEvent?: (event: Tra
   });
   tables.finish(status);
   return tables;
+}
+
+export interface ListingOptions {
+  /** Only the items whose type matches this pattern ({@link typeMatcher}). */
+  readonly type?: string;
+  /** Tasks: `latency`, slowest first; regions: `duration`, longest first. Default: by id. */
+  readonly sort?: 'latency' | 'duration';
+  /** Only the first `limit` items (after sorting). */
+  readonly limit?: number;
+}
+
+/** The items at `rows` (a count: rows 0, 1, 2…), the first `limit` only when given. */
+function limited<T>(rows: ArrayLike<number> | number, limit: number | undefined, item: (row: number) => T): Listing<T> {
+  const count = typeof rows === 'number' ? rows : rows.length;
+  const length = Math.min(count, limit ?? Infinity);
+  return { length, at: typeof rows === 'number' ? item : (k) => item(rows[k]) };
 }

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { listOf, type LogInfo, type TraceStats } from '../analysis/analysis-types.js';
 import { readTrace, type TraceSource } from '../analysis/reader.js';
 import { summarizeTrace, TraceSummarizer } from '../analysis/summary.js';
-import { loadTraceTables, type TraceTables } from '../analysis/trace-tables.js';
+import { loadTraceTables, type ListingOptions, type TraceTables } from '../analysis/trace-tables.js';
 import { exportChrome } from '../export/export-chrome.js';
 import { exportGo } from '../export/export-go.js';
 import { exportPerfetto } from '../export/export-perfetto.js';
@@ -57,8 +57,8 @@ type Command = 'stats' | 'tasks' | 'regions' | 'logs' | 'export' | 'annotate' | 
 
 const commandOptions: Record<Command, readonly string[]> = {
   stats: ['json', 'quiet'],
-  tasks: ['json', 'type', 'quiet'],
-  regions: ['json', 'type', 'quiet'],
+  tasks: ['json', 'type', 'sort', 'limit', 'quiet'],
+  regions: ['json', 'type', 'sort', 'limit', 'quiet'],
   logs: ['json', 'category', 'text', 'quiet'],
   export: ['format', 'output', 'quiet', 'since', 'until', 'task', 'type'],
   annotate: ['dry-run', 'remove'],
@@ -69,8 +69,8 @@ const commandOptions: Record<Command, readonly string[]> = {
 
 const usage: Record<Command, string> = {
   stats: 'tstrace stats FILE [--json]',
-  tasks: 'tstrace tasks FILE [--type T] [--json]',
-  regions: 'tstrace regions FILE [--type T] [--json]',
+  tasks: 'tstrace tasks FILE [--type T] [--sort latency] [--limit N] [--json]',
+  regions: 'tstrace regions FILE [--type T] [--sort duration] [--limit N] [--json]',
   logs: 'tstrace logs FILE [--category C] [--text S] [--json]',
   export: 'tstrace export FILE --format chrome|perfetto|go -o OUT [--since T] [--until T] [--task ID] [--type T] [--quiet]',
   annotate: 'tstrace annotate PATH... [--dry-run] [--remove]',
@@ -98,8 +98,11 @@ Usage:
   ${usage.tasks}
       Every task: id, type, parent, children, complete, start, end, latency, flows, and its
       events in time order (creation, logs, region starts with durations and ends, end).
+      --sort latency lists the slowest first; --limit N only the first N (the 10 slowest
+      tests of a traced Vitest run: --type '* › *' --sort latency --limit 10).
   ${usage.regions}
       Every region: id, type, task, flow, parent region, start, end, duration, location.
+      --sort duration lists the longest first; --limit N only the first N.
   ${usage.logs}
       Every log in time order: time, task, flow, category, message, location.
   ${usage.export}
@@ -157,7 +160,11 @@ Options:
   --until T       export: leave out what happens after T (same form)
   --task ID       export: only task ID, its subtasks, and their regions and logs
   --type T        tasks, regions: only those of type T; export: only the tasks of type T, their
-                  subtasks, and their regions and logs
+                  subtasks, and their regions and logs. A * in T stands for any run of
+                  characters ('cart.test.ts › *')
+  --sort S        tasks: latency (slowest first); regions: duration (longest first); default:
+                  by id
+  --limit N       tasks, regions: only the first N (after --sort)
   -o, --output O  export: the file to write (replaced only once the export is done); - for stdout;
                   fetch: the file to write the downloaded trace to; - for stdout
                   merge: the merged trace; run: the trace (default trace.out)
@@ -214,6 +221,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
         host: { type: 'string' },
         open: { type: 'boolean' },
         seconds: { type: 'string' },
+        sort: { type: 'string' },
+        limit: { type: 'string' },
       },
     });
   } catch (error) {
@@ -235,7 +244,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   try {
     if (file === undefined) throw new UsageError(`missing ${command === 'annotate' ? 'PATH' : command === 'fetch' ? 'URL' : 'FILE'} (usage: ${usage[command]})`);
     if (extra.length > 0 && command !== 'annotate' && command !== 'merge') throw new UsageError(`unexpected argument "${extra[0]}" (usage: ${usage[command]})`);
-    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet', 'port', 'host', 'open', 'since', 'until', 'task', 'seconds'] as const) {
+    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet', 'port', 'host', 'open', 'since', 'until', 'task', 'seconds', 'sort', 'limit'] as const) {
       if (values[option] !== undefined && !commandOptions[command].includes(option)) {
         throw new UsageError(`--${option} does not apply to ${command} (usage: ${usage[command]})`);
       }
@@ -284,6 +293,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     return exportTrace(file, format!, output!, filter as ExportFilter, values.quiet === true, io);
   }
 
+  const listing = listingOptions(command, values);
+  if (typeof listing === 'string') return usageError(io, `${command}: ${listing} (usage: ${usage[command]})`);
   const bar = progressBar(`reading ${basename(file)}`, values.quiet === true, io);
   const source = bar ? fileChunks(file, bar) : file;
   const { category, text: needle } = values;
@@ -328,10 +339,10 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   } else if (command === 'logs') {
     report = json ? listingJsonChunks(listingHead('logs', file, stats), 'logs', listOf(logs)) : logsTextChunks(listOf(logs), text);
   } else if (command === 'tasks') {
-    const tasks = tables!.taskListing(values.type);
+    const tasks = tables!.taskListing(listing);
     report = json ? listingJsonChunks(listingHead('tasks', file, stats), 'tasks', tasks) : tasksTextChunks(tasks, text);
   } else {
-    const regions = tables!.regionListing(values.type);
+    const regions = tables!.regionListing(listing);
     report = json ? listingJsonChunks(listingHead('regions', file, stats), 'regions', regions) : regionsTextChunks(regions, text);
   }
   // Written a chunk at a time, as the output takes them: a listing may be gigabytes.
@@ -631,4 +642,12 @@ function outputErrorText(error: unknown): string {
 
 function toJson(document: object): string {
   return JSON.stringify(document, null, 2) + '\n';
+}
+
+/** `tasks`' and `regions`' --type, --sort and --limit, or what is wrong with them. */
+function listingOptions(command: Command, values: { type?: string; sort?: string; limit?: string }): ListingOptions | string {
+  const sortKey = command === 'tasks' ? 'latency' : 'duration';
+  if (values.sort !== undefined && values.sort !== sortKey) return `--sort takes ${sortKey} (${command === 'tasks' ? 'slowest' : 'longest'} first), not "${values.sort}"`;
+  if (values.limit !== undefined && !/^\d+$/.test(values.limit)) return `--limit must be a whole number, not "${values.limit}"`;
+  return { type: values.type, sort: values.sort as ListingOptions['sort'], limit: values.limit === undefined ? undefined : Number(values.limit) };
 }

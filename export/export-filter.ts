@@ -8,6 +8,7 @@
  */
 import { IdSet } from '../analysis/id-set.js';
 import { pairRegionEnd } from '../analysis/region-stacks.js';
+import { typeMatcher } from '../analysis/type-pattern.js';
 import type { Nanos, ReadStatus, TraceEvent } from '../format/events.js';
 
 /** Which part of a trace to export. Times are ns from the trace start. */
@@ -91,6 +92,7 @@ class OpenRegions<R extends { readonly type: string }> {
  */
 function taskSelection(id: number | undefined, type: string | undefined, next: EventStage): EventStage {
   const selected = new IdSet();
+  const matchesType = type === undefined ? null : typeMatcher(type);
   const regions = new OpenRegions<{ type: string; kept: boolean }>();
   /** Kept regions above index `i` of `stack`, or -1 when the region at `i` is not kept (or absent). */
   const keptAbove = (stack: readonly { kept: boolean }[], i: number): number => {
@@ -102,7 +104,7 @@ function taskSelection(id: number | undefined, type: string | undefined, next: E
   const add = (event: TraceEvent): void => {
     switch (event.kind) {
       case 'taskCreate':
-        if (event.task === id || event.type === type || selected.has(event.parent)) {
+        if (event.task === id || (matchesType !== null && matchesType(event.type)) || selected.has(event.parent)) {
           selected.add(event.task);
           next.add(event);
         }

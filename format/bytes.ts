@@ -1,7 +1,7 @@
 import { MAX_STRING_BYTES, MAX_VARINT_BYTES } from './spec.js';
 
 const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
+export const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
 
 /** A growable byte buffer with LEB128 varints; reused across batches so encoding allocates little. */
 export class ByteWriter {

@@ -10,9 +10,9 @@
  * one if it has the end's type; otherwise the innermost region of that type; -1 when there is none.
  * Regions for which `isOpen` returns false are passed over, as if they were not on the stack.
  */
-export function pairRegionEnd<R extends { readonly type: string }>(
+export function pairRegionEnd<T, R extends { readonly type: T }>(
   stack: readonly R[],
-  type: string,
+  type: T,
   regionsAbove: number,
   isOpen?: (region: R) => boolean,
 ): number {

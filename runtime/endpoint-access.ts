@@ -42,8 +42,12 @@ function hostOfHeader(header: string): string {
 export function notFromThisMachine(req: IncomingMessage): string | null {
   const allow = 'the endpoint answers only requests from this machine unless it is given allowRemote: true';
   const peer = req.socket?.remoteAddress;
-  if (peer === undefined || !isLoopbackAddress(peer)) {
-    return `this request came from ${peer ?? 'an unknown address'}, not from this machine (${allow})`;
+  // A Unix socket or named pipe has no peer address; a proxy (nginx) in front of one is its usual client.
+  if (peer === undefined) {
+    return `this request came over a Unix socket or pipe, which has no peer address to check: a proxy in front of it may forward other machines' requests (${allow}; the socket file's permissions then decide who may connect)`;
+  }
+  if (!isLoopbackAddress(peer)) {
+    return `this request came from ${peer}, not from this machine (${allow})`;
   }
   const forwarding = FORWARDING_HEADERS.find((name) => req.headers[name] !== undefined);
   if (forwarding !== undefined) {

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { background, isEnabled, newTask, startRegion, start, stop } from 'tstrace';
+import { background, FlightRecorder, isEnabled, newTask, startRegion, start, stop } from 'tstrace';
 import { listen, type TraceServer } from 'tstrace/http';
 import { loadTrace } from 'tstrace/reader';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -137,6 +137,38 @@ describe('tstrace fetch URL', () => {
     expect(await tstrace('fetch', 'ftp://example.com/trace')).toMatchObject({ code: 2, stderr: expect.stringContaining('"ftp://example.com/trace" is not an http:// or https:// URL') });
     expect(await tstrace('fetch', server.url, '--seconds', '0')).toMatchObject({ code: 2, stderr: expect.stringContaining('--seconds must be a positive number of seconds (1, 2.5), not "0"') });
     expect(await tstrace('fetch', server.url, '--format', 'chrome')).toMatchObject({ code: 2, stderr: expect.stringContaining('--format does not apply to fetch') });
+  });
+});
+
+describe('tstrace fetch …/flight', () => {
+  const flightUrl = () => server.url.replace(/\/trace$/, '/flight');
+
+  it("downloads the running flight recorder's window at once: the last minAge, complete, with the program's tasks", async () => {
+    const flight = new FlightRecorder({ minAge: 300, maxBytes: 1 << 20, gc: false, heap: false, eventLoop: false });
+    flight.start();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const began = performance.now();
+      const result = await tstrace('fetch', flightUrl(), '-o', 'flight.out');
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(performance.now() - began, 'sent at once, not after --seconds').toBeLessThan(5000);
+      expect(result.stdout).toMatch(/^tstrace fetch: wrote flight\.out: \d+ms of trace, \d+ events, /);
+      const { events, status } = await loadTrace(join(dir, 'flight.out'));
+      expect(status.complete).toBe(true);
+      expect(events.filter((e) => e.kind === 'taskCreate' && e.type === 'tick').length).toBeGreaterThan(10);
+      const times = events.map((e) => e.ts);
+      expect(Math.max(...times) - Math.min(...times), 'covers at least minAge').toBeGreaterThanOrEqual(300e6);
+    } finally {
+      await flight.stop();
+    }
+  });
+
+  it('prints the 409 reason and exits 1 when no flight recorder runs; writes nothing', async () => {
+    const result = await tstrace('fetch', flightUrl(), '-o', 'no-flight.out');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('the server answered 409 Conflict: no flight recorder is running');
+    expect(existsSync(join(dir, 'no-flight.out'))).toBe(false);
   });
 });
 

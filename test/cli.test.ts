@@ -168,6 +168,15 @@ describe('tasks', () => {
     expect(JSON.parse(tstrace('tasks', traceFile, '--type', 'nothing', '--json').stdout).tasks).toEqual([]);
   });
 
+  test('--sort latency --limit N: the slowest tasks first, the first N only', () => {
+    const all = JSON.parse(tstrace('tasks', traceFile, '--json').stdout).tasks as { id: number; latency: number }[];
+    const slowest = [...all].sort((a, b) => b.latency - a.latency || a.id - b.id);
+    expect(slowest[0]!.latency).toBeGreaterThan(slowest.at(-1)!.latency);
+    expect(JSON.parse(tstrace('tasks', traceFile, '--json', '--sort', 'latency').stdout).tasks).toEqual(slowest);
+    expect(JSON.parse(tstrace('tasks', traceFile, '--json', '--sort', 'latency', '--limit', '1').stdout).tasks).toEqual(slowest.slice(0, 1));
+    expect(tstrace('tasks', traceFile, '--sort', 'latency', '--limit', '1').stdout.split('\n\n')).toHaveLength(1);
+  });
+
   test('human output: a block per task with its history', () => {
     const run = tstrace('tasks', traceFile);
     expect(run.status).toBe(0);
@@ -203,6 +212,45 @@ describe('tasks', () => {
   });
 });
 
+describe('a flight-recorder snapshot: what began before the trace', () => {
+  const snapshotFile = join(dir, 'flight.trace');
+  const snapshotProgram = join(dir, 'flight.mjs');
+  beforeAll(() => {
+    // A task and region open for the whole run, then 400 ms of short tasks; the snapshot keeps the last ~100 ms.
+    writeFileSync(
+      snapshotProgram,
+      `import { background, FlightRecorder, newTask, startRegion } from ${JSON.stringify(pathToFileURL(join(root, 'dist/esm/runtime/index.js')).href)};
+const flight = new FlightRecorder({ minAge: 100, maxBytes: 1 << 20, gc: false, heap: false, eventLoop: false, sampleInterval: 5 });
+flight.start();
+const [ctx, server] = newTask(background, 'server');
+const serving = startRegion(ctx, 'serve');
+const until = performance.now() + 400;
+while (performance.now() < until) {
+  const [c, t] = newTask(ctx, 'request');
+  startRegion(c, 'handle').end();
+  t.end();
+  await new Promise((resolve) => setTimeout(resolve, 2));
+}
+await flight.writeTo(process.argv[2]);
+await flight.stop();
+`,
+    );
+    execFileSync(process.execPath, [snapshotProgram, snapshotFile], { cwd: dir, stdio: 'pipe' });
+  });
+
+  test('tasks and regions print how long before the trace they began; they are not problems', () => {
+    const doc = JSON.parse(tstrace('tasks', snapshotFile, '--type', 'server', '--json').stdout);
+    const [server] = doc.tasks;
+    expect(server).toMatchObject({ type: 'server', parent: 0, complete: false, created: false });
+    expect(server.beganBefore).toBeGreaterThan(200e6);
+    const tasks = tstrace('tasks', snapshotFile, '--type', 'server');
+    expect(tasks.stdout).toMatch(/^Task \d+ {2}server {2}incomplete \(began \d+(\.\d+)?ms before the trace: its start is the trace start; never ended\)$/m);
+    const regions = tstrace('regions', snapshotFile, '--type', 'serve');
+    expect(regions.stdout).toMatch(/ 0s \(began \d+(\.\d+)?ms before\) /);
+    expect(tstrace('stats', snapshotFile).stdout).toMatch(/^Problems\n {2}\(none\)$/m);
+  });
+});
+
 describe('regions', () => {
   test('--json: id, type, task, flow, parent region, start, end, location; --type filters', () => {
     const all = JSON.parse(tstrace('regions', traceFile, '--json').stdout);
@@ -216,6 +264,17 @@ describe('regions', () => {
 
     const pour = JSON.parse(tstrace('regions', traceFile, '--type', 'pour', '--json').stdout);
     expect(pour.regions).toEqual([byType.pour]);
+  });
+
+  test('--sort duration --limit N: the longest regions first; --type with * matches any run of characters', () => {
+    const all = JSON.parse(tstrace('regions', traceFile, '--json').stdout).regions as { id: number; type: string; duration: number }[];
+    const longest = [...all].sort((a, b) => b.duration - a.duration || a.id - b.id);
+    expect(JSON.parse(tstrace('regions', traceFile, '--json', '--sort', 'duration').stdout).regions).toEqual(longest);
+    expect(JSON.parse(tstrace('regions', traceFile, '--json', '--sort', 'duration', '--limit', '2').stdout).regions).toEqual(longest.slice(0, 2));
+    expect(JSON.parse(tstrace('regions', traceFile, '--json', '--limit', '0').stdout).regions).toEqual([]);
+    const starred = JSON.parse(tstrace('regions', traceFile, '--json', '--type', '*er').stdout).regions as { type: string }[];
+    expect(starred.map((r) => r.type)).toEqual(['outer', 'inner']);
+    expect(JSON.parse(tstrace('regions', traceFile, '--json', '--type', 'p*').stdout).regions.map((r: { type: string }) => r.type)).toEqual(['pour']);
   });
 
   test('human output: one aligned row per region', () => {
@@ -294,7 +353,7 @@ describe('help, version and usage errors', () => {
     const help = tstrace('--help');
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('tstrace stats FILE [--json]');
-    expect(help.stdout).toContain('tstrace tasks FILE [--type T] [--json]');
+    expect(help.stdout).toContain('tstrace tasks FILE [--type T] [--sort latency] [--limit N] [--json]');
     expect(tstrace('help').stdout).toBe(help.stdout);
     expect(tstrace('-h').stdout).toBe(help.stdout);
   });
@@ -312,6 +371,10 @@ describe('help, version and usage errors', () => {
     [['stats', 'a.trace', 'b.trace'], /unexpected argument "b\.trace"/],
     [['stats', 'a.trace', '--type', 'x'], /--type does not apply to stats/],
     [['stats', 'a.trace', '--frobnicate'], /--frobnicate/],
+    [['tasks', 'a.trace', '--sort', 'duration'], /tasks: --sort takes latency \(slowest first\), not "duration"/],
+    [['regions', 'a.trace', '--sort', 'latency'], /regions: --sort takes duration \(longest first\), not "latency"/],
+    [['tasks', 'a.trace', '--limit', 'ten'], /tasks: --limit must be a whole number, not "ten"/],
+    [['logs', 'a.trace', '--limit', '3'], /--limit does not apply to logs/],
   ])('tstrace %j is a usage error: exit 2, a message on stderr', (args, message) => {
     const run = tstrace(...args);
     expect(run.status).toBe(2);

@@ -5,7 +5,7 @@
 // as users do.
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, get as httpGet, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -231,6 +231,35 @@ describe('what the endpoint refuses, and why', () => {
     } finally {
       await Promise.all([remote.close(), local.close(), allowed.close()]);
     }
+  });
+
+  it('answers 403 over a Unix socket (no peer address; a proxy usually sits in front) — unless allowRemote', async () => {
+    const over = async (options: TraceHandlerOptions): Promise<{ status: number; body: string }> => {
+      const path = join(dir, `endpoint-${++files}.sock`);
+      const trace = traceHandler(options);
+      const server = createServer((req, res) => void trace(req, res));
+      server.listen(path);
+      await once(server, 'listening');
+      try {
+        return await new Promise((resolve, reject) => {
+          httpGet({ socketPath: path, path: '/debug/tstrace/trace?seconds=0.1', headers: { host: 'localhost' } }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('latin1') }));
+          }).on('error', reject);
+        });
+      } finally {
+        server.close();
+      }
+    };
+    const refused = await over({});
+    expect(refused.status).toBe(403);
+    expect(refused.body).toBe(
+      "this request came over a Unix socket or pipe, which has no peer address to check: a proxy in front of it may forward other machines' requests (the endpoint answers only requests from this machine unless it is given allowRemote: true; the socket file's permissions then decide who may connect)\n",
+    );
+    const allowed = await over({ allowRemote: true });
+    expect(allowed.status).toBe(200);
+    expect((await readBack(Buffer.from(allowed.body, 'latin1'))).status.complete).toBe(true);
   });
 
   it('asks the authorize hook (sync or async): false → 403, true → the trace, a throw → 500', async () => {

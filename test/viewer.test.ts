@@ -118,8 +118,8 @@ describe("the viewer's columns", () => {
     // analyzeTrace is made from these columns; what the viewer and the CLI's --type also ask of them is a
     // selection: exactly the items of one type, in id order.
     const items = <T>(list: { length: number; at(i: number): T }) => Array.from({ length: list.length }, (_, i) => list.at(i));
-    for (const type of ['slow', 'audit', 'nothing']) expect(items(tables.taskListing(type))).toEqual(tasks.filter((t) => t.type === type));
-    for (const type of ['db', 'work', 'nothing']) expect(items(tables.regionListing(type))).toEqual(regions.filter((r) => r.type === type));
+    for (const type of ['slow', 'audit', 'nothing']) expect(items(tables.taskListing({ type }))).toEqual(tasks.filter((t) => t.type === type));
+    for (const type of ['db', 'work', 'nothing']) expect(items(tables.regionListing({ type }))).toEqual(regions.filter((r) => r.type === type));
     expect(items(tables.logListing())).toEqual(logs);
   });
 });

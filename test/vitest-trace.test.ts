@@ -1,7 +1,7 @@
 // `go test -trace` for Vitest: the fixture project (test/fixtures/vitest-project) has tstrace's plugin in
 // its vitest.config; running Vitest there with TSTRACE_TRACE set writes one trace of the run. Needs
 // `npm run build` first (npm test does it).
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,8 +111,35 @@ for (const pool of ['threads', 'forks'] as const) {
       // A skipped test ran nothing.
       expect(task('cafe.test.ts › cafe › is skipped').regions).toEqual([]);
     });
+
+    it('lists the slowest tests (tstrace tasks --type \'* › *\' --sort latency --limit 3), and one file\'s tests', () => {
+      const tasks = (...args: string[]): TaskInfo[] =>
+        (JSON.parse(execFileSync(process.execPath, [join(root, 'dist/esm/cli/cli.js'), 'tasks', trace, '--json', ...args], { encoding: 'utf8' })) as { tasks: TaskInfo[] }).tasks;
+      const tests = analysis.tasks.filter((t) => t.parent !== 0);
+      const slowest = tasks('--type', '* › *', '--sort', 'latency', '--limit', '3');
+      expect(slowest.map((t) => t.latency)).toEqual(tests.map((t) => t.latency).sort((a, b) => b - a).slice(0, 3));
+      expect(slowest.every((t) => t.type.includes(' › '))).toBe(true);
+      expect(tasks('--type', 'menu.test.ts › *').map((t) => t.type).sort()).toEqual(Object.keys(expectedOutcomes).filter((type) => type.startsWith('menu.test.ts › ')).sort());
+    });
   });
 }
+
+describe('TSTRACE_TRACE=trace.out vitest run, a test file that fails to import', () => {
+  it('reports the import error as Vitest does, and the file\'s task failed with that error', async () => {
+    const trace = tempTracePath('vitest-broken.out');
+    const run = await runVitest(['--dir', 'broken'], trace);
+    const output = run.stdout + run.stderr;
+    expect(run.code, output).toBe(1);
+    expect(output).toContain('the menu could not be loaded');
+    expect(output).not.toContain('Unhandled');
+    const [file, ...others] = (await analyzeTrace(trace)).tasks;
+    expect(others).toEqual([]);
+    expect(file!.type).toBe('broken/broken.test.ts');
+    expect(file!.complete).toBe(true);
+    expect(logs(file!, 'outcome')).toEqual(['failed']);
+    expect(logs(file!, 'error')).toEqual(['the menu could not be loaded']);
+  }, 120_000);
+});
 
 describe('vitest run without TSTRACE_TRACE', () => {
   it('traces nothing: the plugin is off', async () => {

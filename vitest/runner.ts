@@ -41,13 +41,19 @@ export class TracingRunner extends VitestTestRunner {
       const [ctx, task] = newTask(background, suite.name);
       log(ctx, 'worker', `pid ${process.pid}${isMainThread ? '' : `, thread ${threadId}`}, pool ${this.pool}`);
       this.traced.set(suite, { ctx, task });
+      // A file that failed while it was collected (an import threw) is not run: Vitest calls no onAfterRunSuite.
+      if (suite.result?.state === 'fail') return this.finishFile(suite);
     }
     this.wrapHooks(suite);
   }
 
   override async onAfterRunSuite(suite: RunnerTestSuite): Promise<void> {
     await super.onAfterRunSuite(suite);
-    if (!isFile(suite)) return;
+    if (isFile(suite)) this.finishFile(suite);
+  }
+
+  /** Logs the file's outcome (and errors) and ends its task, once. */
+  private finishFile(suite: RunnerTestFile): void {
     const traced = this.traced.get(suite);
     if (!traced) return;
     this.traced.delete(suite);
@@ -113,7 +119,9 @@ export class TracingRunner extends VitestTestRunner {
    * properties (Vitest keeps a hook's timeout and stack on it) and returns what the hook returns.
    */
   private wrapHooks(suite: RunnerTestSuite): void {
-    const hooks = VitestTestRunner.getSuiteHooks(suite) as unknown as Record<HookName, Hook[]>;
+    // A file that failed to import has no hooks at all.
+    const hooks = VitestTestRunner.getSuiteHooks(suite) as unknown as Record<HookName, Hook[]> | undefined;
+    if (!hooks) return;
     for (const name of HOOK_NAMES) {
       const list = hooks[name];
       if (!Array.isArray(list)) continue;
