@@ -11,7 +11,8 @@ import { toTsDiagnostic } from '../diagnostics.js';
 import { planFile, type Target } from '../plan.js';
 import { loadMagicString } from './load-typescript.js';
 import { createSyntacticApiSymbols } from './syntactic-api.js';
-import { emitPlanAsText, isInstrumentedBody } from './text-emitter.js';
+import { isInstrumentedBody, isPrologueDirective } from '../shapes.js';
+import { emitPlanAsText } from './text-emitter.js';
 
 export { loadTypeScript, loadMagicString, MissingPeerError } from './load-typescript.js';
 
@@ -87,7 +88,7 @@ function runtimeName(code: string): string {
 function headerPosition(ts: typeof TS, file: TS.SourceFile): number {
   let at = 0;
   for (const statement of file.statements) {
-    if (!(ts.isExpressionStatement(statement) && ts.isStringLiteral(statement.expression))) break;
+    if (!isPrologueDirective(ts, statement)) break;
     at = statement.end;
   }
   if (at === 0 && file.text.startsWith('#!')) {
