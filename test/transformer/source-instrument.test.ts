@@ -105,6 +105,15 @@ describe('instrumentSource', () => {
     expect(code).toContain('try { return g(); }');
   });
 
+  it('keeps prologue directives without semicolons apart from what follows them', () => {
+    const source = `'use strict'\n// trace:region\nfunction f() {\n  'use strict'\n  return typeof this;\n}\nmodule.exports = f;\n`;
+    const file = join(work, 'asi.cjs');
+    const { code } = instrument(source, file)!;
+    mkdirSync(work, { recursive: true });
+    writeFileSync(file, code);
+    expect(execFileSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(file)})())`], { encoding: 'utf8' }).trim()).toBe('undefined');
+  });
+
   it('picks a runtime name the file does not use', () => {
     const { code } = instrument(`const __tstrace = 1;\n// trace:region\nexport function f() { return __tstrace; }\n`)!;
     expect(code).toMatch(/^import \* as __tstrace1 from "tstrace\/instrument";/);

@@ -148,7 +148,9 @@ export function instrumentSource(ts: typeof TS, code: string, options: Instrumen
     // A namespace import: a synthesized named import breaks under CommonJS output.
     const load = format === 'esm' ? `import * as ${runtime} from ${module};` : `const ${runtime} = require(${module});`;
     const at = headerPosition(ts, file);
-    out.prependLeft(at, `${at > 0 && !/[\r\n]$/.test(code.slice(0, at)) ? ' ' : ''}${load} ${sites.join(' ')}${at === 0 ? ' ' : ''}`);
+    // After a prologue directive: on its line, after its semicolon (one is added if it has none).
+    const before = at === 0 || /[\r\n]$/.test(code.slice(0, at)) ? '' : code[at - 1] === ';' ? ' ' : '; ';
+    out.prependLeft(at, `${before}${load} ${sites.join(' ')}${at === 0 ? ' ' : ''}`);
   }
   return { code: out.toString(), map: out.generateMap({ hires: true, source: fileName, includeContent: true }), diagnostics };
 }

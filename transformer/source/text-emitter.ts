@@ -113,7 +113,9 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
     if (ts.isBlock(body)) {
       const prologue = prologueOf(body);
       const at = prologue.length > 0 ? prologue[prologue.length - 1].end : start(body) + 1;
-      out.prependRight(at, ` const ${handle} = ${begin}; try {${logs}`);
+      // A prologue directive without its semicolon would run into the declaration on the same line.
+      const separator = prologue.length > 0 && file.text[at - 1] !== ';' ? ';' : '';
+      out.prependRight(at, `${separator} const ${handle} = ${begin}; try {${logs}`);
       out.appendLeft(body.end - 1, ` }${end} `);
     } else {
       // An expression body becomes a block returning it (`() => ({})` still returns the object).
