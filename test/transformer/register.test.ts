@@ -147,6 +147,15 @@ describe('node --import tstrace/register', () => {
     });
   }
 
+  it('works as --require tstrace/register too (its hooks then also start in the loader thread: each module is instrumented once)', async () => {
+    for (const main of ['main.mjs', 'main.cjs']) {
+      const trace = join(dir, `${main}-require.out`);
+      const output = execFileSync(process.execPath, ['--require', 'tstrace/register', join(dir, main), trace], { encoding: 'utf8', cwd: dir }).trim().split('\n');
+      expect(output[0]).toBe(main === 'main.mjs' ? '7' : '4');
+      expect((await treeOf(trace, true)).length).toBe(main === 'main.mjs' ? 1 : 3);
+    }
+  });
+
   it('stops loading a module that misuses a directive, with the file, line, column and code', () => {
     const result = spawnSync(process.execPath, [...REGISTER, join(dir, 'bad.mjs')], { encoding: 'utf8', cwd: dir });
     expect(result.status).not.toBe(0);

@@ -126,6 +126,12 @@ describe('instrumentSource', () => {
       expect(first?.diagnostics).toEqual([]);
       expect(instrument(first!.code, join(fixturesDir, file)), file).toBeNull();
     }
+    // A directive on the first line ends up after the header on that line: still instrumented once.
+    for (const [name, source] of [['first.mjs', `// trace:task\nexport async function work(n) { await null; return n; }\n`], ['first.cjs', `// trace:region\nexports.f = function () {};\n`]]) {
+      const once = instrument(source, join(work, name))!;
+      expect(once.diagnostics).toEqual([]);
+      expect(instrument(once.code, join(work, name))).toBeNull();
+    }
     const compiled = build(configs[0], true, ['shapes.ts']).files.get('shapes.js')!;
     expect(compiled).toContain('// trace:region');
     expect(instrument(compiled, join(work, 'shapes.js'))).toBeNull();

@@ -59,6 +59,8 @@ export interface InstrumentSourceResult {
 }
 
 const DEFAULT_RUNTIME = 'tstrace/instrument';
+/** The start of the header instrumentSource writes (after a hashbang and a prologue). */
+const HEADER = /^[; ]*(?:import \* as __tstrace\d* from "[^"]*";|const __tstrace\d* = require\("[^"]*"\);) var __tstrace\d*_site1 = /;
 
 /** The parser's script kind for a file name (unknown extensions are read as TypeScript). */
 function scriptKindOf(ts: typeof TS, fileName: string): TS.ScriptKind {
@@ -122,6 +124,8 @@ export function instrumentSource(ts: typeof TS, code: string, options: Instrumen
   if (!code.includes('trace:') && !code.includes('traced')) return null;
   const { fileName, rootDir } = options;
   const file = ts.createSourceFile(fileName, code, ts.ScriptTarget.Latest, true, scriptKindOf(ts, fileName));
+  // Our own header: the file was instrumented already (its first line's directive now follows the header).
+  if (HEADER.test(code.slice(headerPosition(ts, file)))) return null;
   const plan = planFile(ts, file, createSyntacticApiSymbols(ts, file), rootDir);
   const diagnostics = plan.diagnostics.map((d): InstrumentDiagnostic => {
     const diagnostic = toTsDiagnostic(ts, file, d);

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type * as TS from 'typescript';
 import { unsupportedTypeScript } from '../typescript-version.js';
+import { callerFile } from './own-file.js';
 
 /** TypeScript (its parser) or magic-string is not installed where the source instrumenter runs. */
 export class MissingPeerError extends Error {
@@ -13,14 +14,18 @@ export class MissingPeerError extends Error {
 
 const loaded = new Map<string, unknown>();
 
+/** This module's file: peers installed beside tstrace resolve from it. */
+const here = callerFile();
+
 /**
  * A peer dependency as the user's project resolves it: from `from` (a folder, by default the current
- * directory), then from the script node runs. Cached by name and folder.
+ * directory), then from the script node runs, then from tstrace's own folder (a peer is installed
+ * beside it). Cached by name and folder.
  */
 function loadPeer<T>(name: string, install: string, from: string = process.cwd()): T {
   const key = `${name}\0${from}`;
   if (loaded.has(key)) return loaded.get(key) as T;
-  const bases = [join(from, 'noop.js'), ...(process.argv[1] ? [process.argv[1]] : [])];
+  const bases = [join(from, 'noop.js'), ...(process.argv[1] ? [process.argv[1]] : []), ...(here ? [here] : [])];
   let lastError: unknown;
   for (const base of bases) {
     try {

@@ -2,7 +2,7 @@
  * What the Node hook (`tstrace/register`) does to one module it loads: shared by the in-thread hooks
  * (`module.registerHooks`), the loader thread's hooks (`module.register`) and the CommonJS loader patch.
  */
-import { sep } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TS from 'typescript';
 import { instrumentSource } from './instrument-source.js';
@@ -47,7 +47,8 @@ export function instrumentModule(url: string, text: string, format: string | nul
   const fileName = fileURLToPath(url);
   if (fileName.includes(`${sep}node_modules${sep}`) || (ownDist !== null && fileName.startsWith(ownDist))) return undefined;
   if (!text.includes('trace:') && !text.includes('traced')) return undefined;
-  ts ??= loadTypeScript();
+  // The project of the file resolves its own TypeScript (the current directory may be elsewhere).
+  ts ??= loadTypeScript(dirname(fileName));
   const result = instrumentSource(ts, text, { fileName, rootDir: process.cwd(), format: kind });
   if (!result) return undefined;
   if (result.diagnostics.length > 0) {
