@@ -34,6 +34,13 @@ const ownDist = ((): string | null => {
 
 let ts: typeof TS | undefined;
 
+/** Whether a module may be instrumented, before its text is read: a file of the user's, in a format of code. */
+export function mayInstrument(url: string, format: string | null | undefined): boolean {
+  if (!url.startsWith('file:') || !format || !(format in FORMATS)) return false;
+  const fileName = fileURLToPath(url);
+  return !fileName.includes(`${sep}node_modules${sep}`) && !(ownDist !== null && fileName.startsWith(ownDist));
+}
+
 /**
  * The instrumented text of the module at `url` (source `text`, loaded in `format`), with an inline
  * source map; undefined when it is left as it is: not a file, in node_modules or tstrace itself, a
@@ -41,11 +48,9 @@ let ts: typeof TS | undefined;
  * `file:line:column TS910xx message`.
  */
 export function instrumentModule(url: string, text: string, format: string | null | undefined): string | undefined {
-  if (!url.startsWith('file:')) return undefined;
-  const kind = format ? FORMATS[format] : undefined;
-  if (!kind) return undefined;
+  if (!mayInstrument(url, format)) return undefined;
+  const kind = FORMATS[format!];
   const fileName = fileURLToPath(url);
-  if (fileName.includes(`${sep}node_modules${sep}`) || (ownDist !== null && fileName.startsWith(ownDist))) return undefined;
   if (!text.includes('trace:') && !text.includes('traced')) return undefined;
   // The project of the file resolves its own TypeScript (the current directory may be elsewhere).
   ts ??= loadTypeScript(dirname(fileName));
