@@ -10,6 +10,7 @@
  *   CommonJS loader's `Module.prototype._compile` for `require`d modules (the asynchronous hooks do not
  *   see those).
  */
+import { readFileSync } from 'node:fs';
 import * as Module from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { callerFile } from './own-file.js';
@@ -40,7 +41,7 @@ function install(): void {
         let text = sourceText(result.source);
         // A CommonJS module's source may be left for the loader to read: read it here.
         if (text === undefined && (result.format === 'commonjs' || result.format === 'commonjs-typescript')) {
-          text = Module.createRequire(url)('node:fs').readFileSync(fileURLToPath(url), 'utf8') as string;
+          text = readFileSync(fileURLToPath(url), 'utf8');
         }
         const code = text === undefined ? undefined : instrumentModule(url, text, result.format);
         return code === undefined ? result : { ...result, source: code };
