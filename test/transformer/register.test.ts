@@ -52,6 +52,21 @@ describe('node --import tstrace/register on TypeScript', () => {
     expect(await treeOf(run.tracePath, true)).toEqual(reference.tree);
   });
 
+  it('runs CommonJS TypeScript (require) with Node 24 type stripping', async () => {
+    if (!node24Path) return void console.warn(`skipped: ${node24Why}`);
+    const dir = join(work, 'cts');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), '{ "type": "commonjs" }\n');
+    writeFileSync(join(dir, 'lib.ts'), `// trace:region\nfunction mul(a: number, b: number): number { return a * b; }\nmodule.exports = { mul };\n`);
+    writeFileSync(
+      join(dir, 'main.ts'),
+      `const { start, stop } = require('tstrace');\nconst { mul } = require('./lib.ts');\nstart(process.argv[2], { gc: false, heap: false, eventLoop: false });\n// trace:region\nfunction run(): number { return mul(2, 3); }\nconsole.log(run());\nstop();\n`,
+    );
+    const trace = join(dir, 'trace.out');
+    expect(execFileSync(node24Path, ['--no-warnings', ...REGISTER, join(dir, 'main.ts'), trace], { encoding: 'utf8', cwd: dir }).trim()).toBe('6');
+    expect(await treeOf(trace, true)).toEqual(['run > mul @lib.ts:2:1 ×1', 'run @main.ts:5:1 ×1']);
+  });
+
   it('runs an ES module TypeScript program (directives, @traced, a derived constructor) with tsx on this Node, when tstrace/register comes first', async () => {
     const dir = join(work, 'tsx');
     mkdirSync(dir, { recursive: true });
