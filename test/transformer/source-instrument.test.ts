@@ -17,8 +17,9 @@ import { instrumentTree, ts } from './source-paths.js';
 
 const work = join(repoRoot, 'test', '.work', `source-${process.pid}`);
 
+// ES2015: async functions and generators compiled down by tsc after instrumentation (paths.test.ts runs ES2022).
 const configs: MatrixConfig[] = [
-  { target: 'ES2022', module: 'esm', decorators: 'tc39' },
+  { target: 'ES2015', module: 'esm', decorators: 'tc39' },
   { target: 'ES2015', module: 'commonjs', decorators: 'metadata' },
 ];
 
@@ -132,7 +133,8 @@ describe('instrumentSource', () => {
       expect(once.diagnostics).toEqual([]);
       expect(instrument(once.code, join(work, name))).toBeNull();
     }
-    const compiled = build(configs[0], true, ['shapes.ts']).files.get('shapes.js')!;
+    // ES2022 output keeps async functions as they are (ES2015's helpers move their bodies).
+    const compiled = build({ target: 'ES2022', module: 'esm', decorators: 'tc39' }, true, ['shapes.ts']).files.get('shapes.js')!;
     expect(compiled).toContain('// trace:region');
     expect(instrument(compiled, join(work, 'shapes.js'))).toBeNull();
   });
@@ -168,10 +170,10 @@ describe('loadTypeScript', () => {
     expect(load(repoRoot)).toBe('loaded');
   });
 
-  it('says what to install when there is none, or one without the compiler API', () => {
+  // With none at all, it says what to install: test/package.test.ts checks it in an installed package
+  // (here, the repository's own TypeScript beside tstrace would be found).
+  it("says what to install when the project's TypeScript has no compiler API (TypeScript 7)", () => {
     const empty = join(tmpdir(), `tstrace-no-typescript-${process.pid}`);
-    mkdirSync(empty, { recursive: true });
-    expect(load(empty)).toMatch(/^MissingPeerError: tstrace\/source needs typescript, which is not installed here .*npm install -D typescript@5\.9/);
     // TypeScript 7's package: only a version.
     mkdirSync(join(empty, 'node_modules', 'typescript'), { recursive: true });
     writeFileSync(join(empty, 'node_modules', 'typescript', 'package.json'), '{ "name": "typescript", "version": "7.0.0", "main": "index.js" }');
