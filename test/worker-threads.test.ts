@@ -10,7 +10,22 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { TraceAnalysis } from '../analysis/analysis-types.js';
 import { analyzeTrace } from '../analysis/analysis.js';
 import { loadTrace } from '../analysis/reader.js';
+import { exportChrome } from '../export/export-chrome.js';
+import { exportPerfetto } from '../export/export-perfetto.js';
+import { decodePerfetto } from './helpers/perfetto-decode.js';
 import { samplePath } from './helpers/sample.js';
+import { Writable } from 'node:stream';
+
+function collector(): { out: Writable; bytes: () => Buffer } {
+  const chunks: Buffer[] = [];
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(Buffer.from(chunk));
+      callback();
+    },
+  });
+  return { out, bytes: () => Buffer.concat(chunks) };
+}
 
 const root = join(import.meta.dirname, '..');
 const runtimeUrl = JSON.stringify(pathToFileURL(join(root, 'dist/esm/runtime/index.js')).href);
@@ -102,6 +117,41 @@ describe('samples/workers: 8 jobs, each split over a pool of 4 worker threads', 
     expect(text.stdout).toMatch(/\d+ \(worker \d+\)\s+region \d+ "part" start/);
     const stats = await node([cli, 'stats', trace]);
     expect(stats.stdout).toMatch(/Threads\s+main and 4 workers: worker \d+/);
+  });
+
+  test('the Perfetto export: one process, a thread track "worker N" per worker with its flows beneath, the parts on them', async () => {
+    const perfetto = collector();
+    const result = await exportPerfetto(trace, perfetto.out);
+    expect(result.warnings).toEqual([]);
+    const decoded = decodePerfetto(perfetto.bytes());
+    expect(decoded.problems).toEqual([]);
+    const tracks = [...decoded.tracks.values()];
+    const processes = tracks.filter((t) => t.process);
+    expect(processes).toHaveLength(1);
+    const workers = (analysis.status.threads ?? []).map((t) => t.id);
+    for (const id of workers) {
+      const track = tracks.find((t) => t.thread?.name === `worker ${id}`);
+      expect(track, `worker ${id}`).toBeDefined();
+      expect(track!.parent).toBe(processes[0].uuid);
+      expect(track!.thread!.pid).toBe(analysis.summary.pid);
+      const flows = tracks.filter((t) => t.parent === track!.uuid);
+      expect(flows.length).toBeGreaterThan(0);
+      for (const flow of flows) expect(flow.name).toMatch(/^flow \d+$/);
+      const uuids = new Set(flows.map((t) => t.uuid));
+      const parts = decoded.events.filter((e) => e.type === 'begin' && e.name === 'part' && uuids.has(e.track));
+      // Every job's part for this worker, with its job's task id.
+      expect(parts.map((e) => Number(e.args.task)).sort((a, b) => a - b)).toEqual(analysis.tasks.toArray().map((t) => t.id));
+    }
+    // The main thread's flows stay thread tracks of their own, as in a trace without workers.
+    const scatter = decoded.events.filter((e) => e.type === 'begin' && e.name === 'scatter');
+    expect(scatter).toHaveLength(8);
+    for (const e of scatter) expect(decoded.tracks.get(e.track)!.thread!.name).toMatch(/^flow \d+$/);
+
+    const chrome = collector();
+    await exportChrome(trace, chrome.out);
+    const doc = JSON.parse(chrome.bytes().toString('utf8')) as { traceEvents: { ph: string; name: string; args?: { name?: string } }[] };
+    const names = doc.traceEvents.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => e.args!.name!);
+    for (const id of workers) expect(names.some((name) => name.startsWith(`worker ${id} · flow `))).toBe(true);
   });
 });
 
