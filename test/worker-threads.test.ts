@@ -14,6 +14,7 @@ import { exportChrome } from '../export/export-chrome.js';
 import { exportPerfetto } from '../export/export-perfetto.js';
 import { decodePerfetto } from './helpers/perfetto-decode.js';
 import { samplePath } from './helpers/sample.js';
+import { loadViewerModel, timelineJson } from '../viewer/model.js';
 import { Writable } from 'node:stream';
 
 function collector(): { out: Writable; bytes: () => Buffer } {
@@ -117,6 +118,24 @@ describe('samples/workers: 8 jobs, each split over a pool of 4 worker threads', 
     expect(text.stdout).toMatch(/\d+ \(worker \d+\)\s+region \d+ "part" start/);
     const stats = await node([cli, 'stats', trace]);
     expect(stats.stdout).toMatch(/Threads\s+main and 4 workers: worker \d+/);
+  });
+
+  test("the viewer's timeline groups the lanes by thread: the main thread's flows, then each worker's, named after it", async () => {
+    const model = await loadViewerModel(trace, root);
+    const workers = (analysis.status.threads ?? []).map((t) => t.id).sort((a, b) => a - b);
+    const threadOf = (label: string): number => Number(/^worker (\d+) · /.exec(label)?.[1] ?? 0);
+    for (const lanes of ['flow', 'packed']) {
+      const timeline = timelineJson(model, new URLSearchParams({ px: '1000', from: '0', to: String(analysis.summary.duration), lanes }));
+      const flowLanes = timeline.lanes.filter((lane) => lane.kind === 'flow');
+      const threads = flowLanes.map((lane) => threadOf(lane.label));
+      expect(threads, lanes).toEqual([...threads].sort((a, b) => a - b));
+      expect([...new Set(threads)], lanes).toEqual([0, ...workers]);
+      expect(flowLanes.filter((lane) => threadOf(lane.label) === 0).every((lane) => /^flows? \d+$/.test(lane.label)), lanes).toBe(true);
+    }
+    // A job's page shows its lanes on every thread.
+    const task = analysis.tasks.at(0)!;
+    const page = timelineJson(model, new URLSearchParams({ px: '1000', from: String(task.start), to: String(task.end), flows: task.flows.join(',') }));
+    expect([...new Set(page.lanes.map((lane) => threadOf(lane.label)))].sort((a, b) => a - b)).toEqual([0, ...workers]);
   });
 
   test('the Perfetto export: one process, a thread track "worker N" per worker with its flows beneath, the parts on them', async () => {
