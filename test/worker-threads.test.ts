@@ -16,6 +16,8 @@ import { decodePerfetto } from './helpers/perfetto-decode.js';
 import { samplePath } from './helpers/sample.js';
 import { loadViewerModel, timelineJson } from '../viewer/model.js';
 import { Writable } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import { BatchEncoder, encodeFileStart, encodeFooter, encodeThreadFrame } from '../format/encode.js';
 
 function collector(): { out: Writable; bytes: () => Buffer } {
   const chunks: Buffer[] = [];
@@ -287,5 +289,65 @@ await Promise.all([early, late, after].map((w) => w.terminate()));
     const task = analysis.tasks.at(0)!;
     expect(task.threads).toEqual([0, ...analysis.status.threads!.map((t) => t.id).sort((a, b) => a - b)]);
     expect(analysis.regions.toArray().filter((r) => r.type === 'fine')).toHaveLength(2);
+  });
+});
+
+describe('format version 4: thread frames', () => {
+  const header = { version: 4, wallClockOriginNs: 0n, hrtimeOriginNs: 0n, pid: 1, nodeVersion: 'v20', command: 'x' };
+  function workerTrace(): Uint8Array {
+    const main = new BatchEncoder();
+    main.begin(0);
+    main.taskCreate(1, 1, 7, 0, 'job', null);
+    const mainBatch = main.finish();
+    const worker = new BatchEncoder(3);
+    worker.begin(5);
+    // String id 1 is "part" here and "job" on the main thread: each thread has its own table.
+    worker.regionStart(5, 2, 7, 'part', null);
+    worker.regionEnd(9, 2, 'part');
+    const workerBatch = worker.finish();
+    main.begin(10);
+    main.taskEnd(10, 1, 7, null);
+    return Buffer.concat([encodeFileStart(header), mainBatch, encodeThreadFrame(3, 'worker 3', 4), workerBatch, main.finish(), encodeFooter({ events: 4, dropped: 0, endTs: 12 })]);
+  }
+
+  test('a worker batch is read with its own string table and marked with its thread', async () => {
+    const { events, status } = await loadTrace(workerTrace());
+    expect(status.complete).toBe(true);
+    expect(status.threads).toEqual([{ id: 3, name: 'worker 3', ts: 4 }]);
+    expect(events.map((e) => [e.kind, 'type' in e ? e.type : '', e.thread])).toEqual([
+      ['taskCreate', 'job', undefined],
+      ['regionStart', 'part', 3],
+      ['regionEnd', 'part', 3],
+      ['taskEnd', '', undefined],
+    ]);
+    const analysis = await analyzeTrace(workerTrace());
+    expect(analysis.tasks.at(0)).toMatchObject({ id: 7, threads: [0, 3], complete: true });
+    expect(analysis.regions.at(0)).toMatchObject({ type: 'part', task: 7, thread: 3, flow: 2 });
+  });
+
+  test('thread events before their Thread frame, and thread frames in a version 3 trace, are corruption', async () => {
+    const worker = new BatchEncoder(3);
+    worker.begin(0);
+    worker.regionStart(0, 2, 0, 'part', null);
+    const orphan = await loadTrace(Buffer.concat([encodeFileStart(header), worker.finish()]));
+    expect(orphan.status.problem).toMatchObject({ kind: 'corrupt', reason: 'events of thread 3 before its Thread frame' });
+    const v3 = Buffer.from(workerTrace());
+    // The version is the first byte of the header frame's payload (after magic and the 9-byte frame head).
+    v3[8 + 9] = 3;
+    const head = encodeFileStart(header).length;
+    // Re-seal the header frame's checksum over kind + payload.
+    v3.writeUInt32LE(crc32(v3.subarray(8 + 8, head)), 8 + 4);
+    const old = await loadTrace(v3);
+    expect(old.status.problem).toMatchObject({ kind: 'corrupt', reason: 'unknown frame kind 4' });
+  });
+
+  test('a worker trace cut at any byte reads up to its last complete frame', async () => {
+    const bytes = workerTrace();
+    const whole = (await loadTrace(bytes)).events;
+    for (let cut = 0; cut < bytes.length; cut++) {
+      const { events, status } = await loadTrace(bytes.subarray(0, cut));
+      expect(status.complete).toBe(false);
+      expect(events).toEqual(whole.slice(0, events.length));
+    }
   });
 });
