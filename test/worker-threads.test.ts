@@ -10,7 +10,25 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { TraceAnalysis } from '../analysis/analysis-types.js';
 import { analyzeTrace } from '../analysis/analysis.js';
 import { loadTrace } from '../analysis/reader.js';
+import { exportChrome } from '../export/export-chrome.js';
+import { exportPerfetto } from '../export/export-perfetto.js';
+import { decodePerfetto } from './helpers/perfetto-decode.js';
 import { samplePath } from './helpers/sample.js';
+import { loadViewerModel, timelineJson } from '../viewer/model.js';
+import { Writable } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import { BatchEncoder, encodeFileStart, encodeFooter, encodeThreadFrame } from '../format/encode.js';
+
+function collector(): { out: Writable; bytes: () => Buffer } {
+  const chunks: Buffer[] = [];
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(Buffer.from(chunk));
+      callback();
+    },
+  });
+  return { out, bytes: () => Buffer.concat(chunks) };
+}
 
 const root = join(import.meta.dirname, '..');
 const runtimeUrl = JSON.stringify(pathToFileURL(join(root, 'dist/esm/runtime/index.js')).href);
@@ -102,6 +120,59 @@ describe('samples/workers: 8 jobs, each split over a pool of 4 worker threads', 
     expect(text.stdout).toMatch(/\d+ \(worker \d+\)\s+region \d+ "part" start/);
     const stats = await node([cli, 'stats', trace]);
     expect(stats.stdout).toMatch(/Threads\s+main and 4 workers: worker \d+/);
+  });
+
+  test("the viewer's timeline groups the lanes by thread: the main thread's flows, then each worker's, named after it", async () => {
+    const model = await loadViewerModel(trace, root);
+    const workers = (analysis.status.threads ?? []).map((t) => t.id).sort((a, b) => a - b);
+    const threadOf = (label: string): number => Number(/^worker (\d+) · /.exec(label)?.[1] ?? 0);
+    for (const lanes of ['flow', 'packed']) {
+      const timeline = timelineJson(model, new URLSearchParams({ px: '1000', from: '0', to: String(analysis.summary.duration), lanes }));
+      const flowLanes = timeline.lanes.filter((lane) => lane.kind === 'flow');
+      const threads = flowLanes.map((lane) => threadOf(lane.label));
+      expect(threads, lanes).toEqual([...threads].sort((a, b) => a - b));
+      expect([...new Set(threads)], lanes).toEqual([0, ...workers]);
+      expect(flowLanes.filter((lane) => threadOf(lane.label) === 0).every((lane) => /^flows? \d+$/.test(lane.label)), lanes).toBe(true);
+    }
+    // A job's page shows its lanes on every thread.
+    const task = analysis.tasks.at(0)!;
+    const page = timelineJson(model, new URLSearchParams({ px: '1000', from: String(task.start), to: String(task.end), flows: task.flows.join(',') }));
+    expect([...new Set(page.lanes.map((lane) => threadOf(lane.label)))].sort((a, b) => a - b)).toEqual([0, ...workers]);
+  });
+
+  test('the Perfetto export: one process, a thread track "worker N" per worker with its flows beneath, the parts on them', async () => {
+    const perfetto = collector();
+    const result = await exportPerfetto(trace, perfetto.out);
+    expect(result.warnings).toEqual([]);
+    const decoded = decodePerfetto(perfetto.bytes());
+    expect(decoded.problems).toEqual([]);
+    const tracks = [...decoded.tracks.values()];
+    const processes = tracks.filter((t) => t.process);
+    expect(processes).toHaveLength(1);
+    const workers = (analysis.status.threads ?? []).map((t) => t.id);
+    for (const id of workers) {
+      const track = tracks.find((t) => t.thread?.name === `worker ${id}`);
+      expect(track, `worker ${id}`).toBeDefined();
+      expect(track!.parent).toBe(processes[0].uuid);
+      expect(track!.thread!.pid).toBe(analysis.summary.pid);
+      const flows = tracks.filter((t) => t.parent === track!.uuid);
+      expect(flows.length).toBeGreaterThan(0);
+      for (const flow of flows) expect(flow.name).toMatch(/^flow \d+$/);
+      const uuids = new Set(flows.map((t) => t.uuid));
+      const parts = decoded.events.filter((e) => e.type === 'begin' && e.name === 'part' && uuids.has(e.track));
+      // Every job's part for this worker, with its job's task id.
+      expect(parts.map((e) => Number(e.args.task)).sort((a, b) => a - b)).toEqual(analysis.tasks.toArray().map((t) => t.id));
+    }
+    // The main thread's flows stay thread tracks of their own, as in a trace without workers.
+    const scatter = decoded.events.filter((e) => e.type === 'begin' && e.name === 'scatter');
+    expect(scatter).toHaveLength(8);
+    for (const e of scatter) expect(decoded.tracks.get(e.track)!.thread!.name).toMatch(/^flow \d+$/);
+
+    const chrome = collector();
+    await exportChrome(trace, chrome.out);
+    const doc = JSON.parse(chrome.bytes().toString('utf8')) as { traceEvents: { ph: string; name: string; args?: { name?: string } }[] };
+    const names = doc.traceEvents.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => e.args!.name!);
+    for (const id of workers) expect(names.some((name) => name.startsWith(`worker ${id} · flow `))).toBe(true);
   });
 });
 
@@ -218,5 +289,65 @@ await Promise.all([early, late, after].map((w) => w.terminate()));
     const task = analysis.tasks.at(0)!;
     expect(task.threads).toEqual([0, ...analysis.status.threads!.map((t) => t.id).sort((a, b) => a - b)]);
     expect(analysis.regions.toArray().filter((r) => r.type === 'fine')).toHaveLength(2);
+  });
+});
+
+describe('format version 4: thread frames', () => {
+  const header = { version: 4, wallClockOriginNs: 0n, hrtimeOriginNs: 0n, pid: 1, nodeVersion: 'v20', command: 'x' };
+  function workerTrace(): Uint8Array {
+    const main = new BatchEncoder();
+    main.begin(0);
+    main.taskCreate(1, 1, 7, 0, 'job', null);
+    const mainBatch = main.finish();
+    const worker = new BatchEncoder(3);
+    worker.begin(5);
+    // String id 1 is "part" here and "job" on the main thread: each thread has its own table.
+    worker.regionStart(5, 2, 7, 'part', null);
+    worker.regionEnd(9, 2, 'part');
+    const workerBatch = worker.finish();
+    main.begin(10);
+    main.taskEnd(10, 1, 7, null);
+    return Buffer.concat([encodeFileStart(header), mainBatch, encodeThreadFrame(3, 'worker 3', 4), workerBatch, main.finish(), encodeFooter({ events: 4, dropped: 0, endTs: 12 })]);
+  }
+
+  test('a worker batch is read with its own string table and marked with its thread', async () => {
+    const { events, status } = await loadTrace(workerTrace());
+    expect(status.complete).toBe(true);
+    expect(status.threads).toEqual([{ id: 3, name: 'worker 3', ts: 4 }]);
+    expect(events.map((e) => [e.kind, 'type' in e ? e.type : '', e.thread])).toEqual([
+      ['taskCreate', 'job', undefined],
+      ['regionStart', 'part', 3],
+      ['regionEnd', 'part', 3],
+      ['taskEnd', '', undefined],
+    ]);
+    const analysis = await analyzeTrace(workerTrace());
+    expect(analysis.tasks.at(0)).toMatchObject({ id: 7, threads: [0, 3], complete: true });
+    expect(analysis.regions.at(0)).toMatchObject({ type: 'part', task: 7, thread: 3, flow: 2 });
+  });
+
+  test('thread events before their Thread frame, and thread frames in a version 3 trace, are corruption', async () => {
+    const worker = new BatchEncoder(3);
+    worker.begin(0);
+    worker.regionStart(0, 2, 0, 'part', null);
+    const orphan = await loadTrace(Buffer.concat([encodeFileStart(header), worker.finish()]));
+    expect(orphan.status.problem).toMatchObject({ kind: 'corrupt', reason: 'events of thread 3 before its Thread frame' });
+    const v3 = Buffer.from(workerTrace());
+    // The version is the first byte of the header frame's payload (after magic and the 9-byte frame head).
+    v3[8 + 9] = 3;
+    const head = encodeFileStart(header).length;
+    // Re-seal the header frame's checksum over kind + payload.
+    v3.writeUInt32LE(crc32(v3.subarray(8 + 8, head)), 8 + 4);
+    const old = await loadTrace(v3);
+    expect(old.status.problem).toMatchObject({ kind: 'corrupt', reason: 'unknown frame kind 4' });
+  });
+
+  test('a worker trace cut at any byte reads up to its last complete frame', async () => {
+    const bytes = workerTrace();
+    const whole = (await loadTrace(bytes)).events;
+    for (let cut = 0; cut < bytes.length; cut++) {
+      const { events, status } = await loadTrace(bytes.subarray(0, cut));
+      expect(status.complete).toBe(false);
+      expect(events).toEqual(whole.slice(0, events.length));
+    }
   });
 });
