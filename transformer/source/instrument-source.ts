@@ -31,6 +31,14 @@ export interface InstrumentSourceOptions {
    * `import`/`export`, cjs for one without (a script).
    */
   readonly format?: 'esm' | 'cjs';
+  /**
+   * What becomes of `@traced` once its method is instrumented. `compiled` (default): the runtime's
+   * no-op `compiled` decorator, so decorator metadata (`emitDecoratorMetadata`) stays exactly what it
+   * was — right for `experimentalDecorators`. `remove`: deleted, leaving no decorator for the next step
+   * to lower — right for TC39 decorators, which esbuild (target esnext) and Vite 8 pass through to a
+   * runtime that cannot run them, and which carry no metadata.
+   */
+  readonly tracedDecorators?: 'compiled' | 'remove';
 }
 
 /** A misuse of `@traced` or of a directive: the tsc path's error, with its code (TS91001…) and position. */
@@ -138,7 +146,7 @@ export function instrumentSource(ts: typeof TS, code: string, options: Instrumen
   const MagicString = loadMagicString();
   const out = new MagicString(code);
   const runtime = runtimeName(code);
-  const sites = emitPlanAsText(ts, file, plan, targets, out, { runtime, coverAsyncReturn: options.coverAsyncReturn ?? true });
+  const sites = emitPlanAsText(ts, file, plan, targets, out, { runtime, coverAsyncReturn: options.coverAsyncReturn ?? true, tracedDecorators: options.tracedDecorators ?? 'compiled' });
   if (sites.length > 0 || plan.tracedDecorators.size > 0) {
     const ext = extname(fileName).toLowerCase();
     const format = options.format ?? (ext === '.mjs' || ext === '.mts' ? 'esm' : ext === '.cjs' || ext === '.cts' ? 'cjs' : ts.isExternalModule(file) ? 'esm' : 'cjs');
