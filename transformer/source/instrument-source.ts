@@ -116,7 +116,7 @@ function headerPosition(ts: typeof TS, file: TS.SourceFile): number {
  * - Returns null when there is nothing to instrument (no mark, or the file was instrumented already:
  *   instrumenting twice is instrumenting once). Text without `trace:` or `traced` is not even parsed.
  * - Only insertions are made, with every inserted line of code on an existing line: line numbers stay
- *   as they were even without the map; `map` maps every original character to its place.
+ *   as they were even without the map; `map` maps every original token (each word boundary) to its place.
  * - `@traced` is recognised from the file's imports of `tstrace` (no type checker): a renamed import
  *   and a namespace import count; an alias of it defined in another module of the user's does not.
  *   Likewise for a `Context` parameter.
@@ -156,5 +156,5 @@ export function instrumentSource(ts: typeof TS, code: string, options: Instrumen
     const at = headerPosition(ts, file);
     out.prependLeft(at, `${at > 0 && !/[\r\n]$/.test(code.slice(0, at)) ? ' ' : ''}${load} ${sites.join(' ')}${at === 0 ? ' ' : ''}`);
   }
-  return { code: out.toString(), map: out.generateMap({ hires: true, source: fileName, includeContent: true }), diagnostics };
+  return { code: out.toString(), map: out.generateMap({ hires: 'boundary', source: fileName, includeContent: true }), diagnostics };
 }
