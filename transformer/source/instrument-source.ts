@@ -32,6 +32,14 @@ export interface InstrumentSourceOptions {
    * `import`/`export`, cjs for one without (a script).
    */
   readonly format?: 'esm' | 'cjs';
+  /**
+   * What becomes of `@traced` once its method is instrumented. `compiled` (default): the runtime's
+   * no-op `compiled` decorator, so decorator metadata (`emitDecoratorMetadata`) stays exactly what it
+   * was — right for `experimentalDecorators`. `remove`: deleted, leaving no decorator for the next step
+   * to lower — right for TC39 decorators, which esbuild (target esnext) and Vite 8 pass through to a
+   * runtime that cannot run them, and which carry no metadata.
+   */
+  readonly tracedDecorators?: 'compiled' | 'remove';
 }
 
 /** A misuse of `@traced` or of a directive: the tsc path's error, with its code (TS91001…) and position. */
@@ -112,7 +120,7 @@ function headerPosition(ts: typeof TS, file: TS.SourceFile): number {
  *   instrumenting twice is instrumenting once). Text without `trace:` or `traced` is not even parsed.
  * - Text is only inserted (and `@traced` replaced by the runtime's no-op `compiled`, which keeps
  *   decorator metadata), on existing lines: line numbers stay as they were even without the map, and
- *   `map` maps every original character to its place.
+ *   `map` maps every original token (each word boundary) to its place.
  * - `@traced` is recognised from the file's imports of `tstrace` (no type checker): a renamed import
  *   and a namespace import count; an alias of it defined in another module of the user's does not.
  *   Likewise for a `Context` parameter.
@@ -144,7 +152,7 @@ export function instrumentSource(ts: typeof TS, code: string, options: Instrumen
   const MagicString = loadMagicString();
   const out = new MagicString(code);
   const runtime = runtimeName(code);
-  const sites = emitPlanAsText(ts, file, plan, targets, out, { runtime, coverAsyncReturn: options.coverAsyncReturn ?? true });
+  const sites = emitPlanAsText(ts, file, plan, targets, out, { runtime, coverAsyncReturn: options.coverAsyncReturn ?? true, tracedDecorators: options.tracedDecorators ?? 'compiled' });
   if (sites.length > 0 || plan.tracedDecorators.size > 0) {
     const ext = extname(fileName).toLowerCase();
     const format = options.format ?? (ext === '.mjs' || ext === '.mts' ? 'esm' : ext === '.cjs' || ext === '.cts' ? 'cjs' : ts.isExternalModule(file) ? 'esm' : 'cjs');
@@ -156,5 +164,5 @@ export function instrumentSource(ts: typeof TS, code: string, options: Instrumen
     const before = at === 0 || /[\r\n]$/.test(code.slice(0, at)) ? '' : code[at - 1] === ';' ? ' ' : '; ';
     out.prependLeft(at, `${before}${load} ${sites.join(' ')}${at === 0 ? ' ' : ''}`);
   }
-  return { code: out.toString(), map: out.generateMap({ hires: true, source: fileName, includeContent: true }), diagnostics };
+  return { code: out.toString(), map: out.generateMap({ hires: 'boundary', source: fileName, includeContent: true }), diagnostics };
 }

@@ -13,6 +13,8 @@ export interface TextEmitSettings {
   /** The runtime namespace's local name (unique in the file); every name we add starts with it. */
   readonly runtime: string;
   readonly coverAsyncReturn: boolean;
+  /** `@traced` becomes the runtime's no-op `compiled` decorator (`compiled`), or is deleted (`remove`). */
+  readonly tracedDecorators: 'compiled' | 'remove';
 }
 
 /**
@@ -147,8 +149,15 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
     if (suspending) rewriteSuspension(node, suspending);
     if (target?.kind === 'statement') instrumentStatement(target, `${rt}_region${++handles}`);
     if (ts.isDecorator(node) && plan.tracedDecorators.has(node)) {
-      // The runtime's no-op decorator: decorator metadata stays exactly what it was.
-      out.overwrite(start(node.expression), node.expression.end, `${rt}.compiled`);
+      if (settings.tracedDecorators === 'remove') {
+        // With the spaces after it on its line: no line moves, and no decorator is left to lower.
+        let end = node.end;
+        while (end < file.text.length && (file.text[end] === ' ' || file.text[end] === '\t')) end++;
+        out.remove(start(node), end);
+      } else {
+        // The runtime's no-op decorator: decorator metadata stays exactly what it was.
+        out.overwrite(start(node.expression), node.expression.end, `${rt}.compiled`);
+      }
     }
   };
   visit(file, null);

@@ -1,0 +1,110 @@
+// What the bundler plugin costs a build: a generated project (bench/transformer-project.mjs, ~170
+// modules of ~190 lines, two modules in three marked with `@traced` / `// trace:region`) built with and
+// without tstrace's plugin by tspc (the tsc transformer), Vite (tstrace/vite) and esbuild
+// (tstrace/esbuild). Each build is a child process, as a user's build is; the builds are interleaved
+// (rotated order each round), medians reported, as ratios next to the goal (≤ 1.3× without the plugin).
+//
+//   npm run bench:bundler                      build, then 5 rounds (about 3 minutes on 2 cores)
+//   node bench/bundler.mjs --quick             1 round, a smaller project (a smoke run)
+//   node bench/bundler.mjs --rounds 9 --modules 200 --tools vite,esbuild
+//   TSTRACE_BENCH_DIST=/other/dist/esm node bench/bundler.mjs   measure another build of the plugin
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { median } from './harness.mjs';
+import { lpad, pad, printMachine } from './machine.mjs';
+import { runtimeDir } from './runtime-dir.mjs';
+import { generateProject } from './transformer-project.mjs';
+
+const require = createRequire(import.meta.url);
+const benchDir = fileURLToPath(new URL('.', import.meta.url));
+const GOAL = 1.3;
+
+/** A round's build: `key`, `tool`, with the plugin or not, and how to run it. */
+function buildsFor(dir) {
+  const tspc = join(dirname(require.resolve('ts-patch/package.json')), 'bin', 'tspc.js');
+  const driver = join(benchDir, 'bundler-build.mjs');
+  const tspcBuild = (config) => [tspc, '-p', join(dir, config)];
+  const bundlerBuild = (tool, plugin) => [driver, tool, plugin ? '1' : '0', dir, join(dir, `out-${tool}-${plugin ? 'traced' : 'plain'}`)];
+  return [
+    { tool: 'tspc', plugin: false, args: tspcBuild('tsconfig.plain.json'), out: join(dir, 'out-plain') },
+    { tool: 'tspc', plugin: true, args: tspcBuild('tsconfig.traced.json'), out: join(dir, 'out-traced') },
+    { tool: 'vite', plugin: false, args: bundlerBuild('vite', false), out: join(dir, 'out-vite-plain') },
+    { tool: 'vite', plugin: true, args: bundlerBuild('vite', true), out: join(dir, 'out-vite-traced') },
+    { tool: 'esbuild', plugin: false, args: bundlerBuild('esbuild', false), out: join(dir, 'out-esbuild-plain') },
+    { tool: 'esbuild', plugin: true, args: bundlerBuild('esbuild', true), out: join(dir, 'out-esbuild-traced') },
+  ];
+}
+
+/** Wall time of one build in a child process, in seconds. */
+function timeBuild(build) {
+  const t0 = process.hrtime.bigint();
+  const child = spawnSync(process.execPath, build.args, { encoding: 'utf8', env: { ...process.env, TSTRACE_BENCH_DIST: fileURLToPath(runtimeDir) } });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (child.status !== 0) throw new Error(`${build.tool}${build.plugin ? ' + plugin' : ''} failed (exit ${child.status}):\n${child.stdout}${child.stderr}`);
+  return seconds;
+}
+
+/** Instrumented functions in a build's output (`__tstrace….enter(` / `.call(`): the plugin must have worked, and only where it was on. */
+function countInstrumented(outDir) {
+  let n = 0;
+  for (const file of readdirSync(outDir, { recursive: true })) {
+    if (!String(file).endsWith('.js')) continue;
+    n += (readFileSync(join(outDir, String(file)), 'utf8').match(/__tstrace\w*\.(?:enter|call)\(__tstrace\w*_site/g) ?? []).length;
+  }
+  return n;
+}
+
+export async function runBundlerBench({ quick = false, rounds = quick ? 1 : 5, modules = quick ? 40 : 170, tools = ['tspc', 'vite', 'esbuild'] } = {}) {
+  const workRoot = join(benchDir, '.work', `bundler-${process.pid}`);
+  try {
+    // ~220 lines per module, as generateProject counts them (transformer-project.mjs), plus the index.
+    const project = generateProject(join(workRoot, "project"), modules * 220);
+    console.log(`\nbuild time with and without the plugin: ${project.files} modules, ${project.lines.toLocaleString('en-US')} lines, ${project.markedFiles} files with marks; ${rounds} round(s), each build a child process, order rotated each round`);
+    const builds = buildsFor(join(workRoot, 'project')).filter((b) => tools.includes(b.tool));
+    // Untimed warm-up: every file in the page cache, ts-patch's patched-compiler cache.
+    for (const b of builds) timeBuild(b);
+    for (const b of builds) {
+      const n = countInstrumented(b.out);
+      if (b.plugin ? n === 0 : n !== 0) throw new Error(`${b.tool}${b.plugin ? ' + plugin' : ''}: ${n} instrumented functions in ${b.out}`);
+      b.instrumented = n;
+    }
+    const samples = new Map(builds.map((b) => [b, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < builds.length; i++) {
+        const b = builds[(i + r) % builds.length];
+        samples.get(b).push(timeBuild(b));
+      }
+      process.stderr.write(`  bundler bench: round ${r + 1}/${rounds} done\n`);
+    }
+    console.log(`${pad('tool', 10)}${lpad('without (s)', 13)}${lpad('with (s)', 11)}${lpad('ratio', 9)}   goal ≤ ${GOAL}×     instrumented functions`);
+    console.log('-'.repeat(86));
+    const results = {};
+    for (const tool of tools) {
+      const plain = builds.find((b) => b.tool === tool && !b.plugin);
+      const traced = builds.find((b) => b.tool === tool && b.plugin);
+      const without = median(samples.get(plain));
+      const withPlugin = median(samples.get(traced));
+      const ratio = withPlugin / without;
+      results[tool] = { without, with: withPlugin, ratio, met: ratio <= GOAL };
+      console.log(`${pad(tool, 10)}${lpad(without.toFixed(2), 13)}${lpad(withPlugin.toFixed(2), 11)}${lpad(`${ratio.toFixed(2)}×`, 9)}   ${pad(ratio <= GOAL ? 'met' : 'NOT MET', 14)}${traced.instrumented}`);
+    }
+    console.log('(wall time of the whole build command, Node start-up included: what a user waits for; medians)');
+    return results;
+  } finally {
+    rmSync(workRoot, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const arg = (name) => {
+    const i = process.argv.indexOf(name);
+    return i < 0 ? undefined : Number(process.argv[i + 1]);
+  };
+  const quick = process.argv.includes('--quick');
+  printMachine(`tstrace bundler-plugin bench${quick ? ' (--quick: smoke run, figures are rough)' : ''}`);
+  const toolsArg = process.argv.indexOf('--tools');
+  await runBundlerBench({ quick, rounds: arg('--rounds'), modules: arg('--modules'), tools: toolsArg < 0 ? undefined : process.argv[toolsArg + 1].split(',') });
+}

@@ -1,0 +1,138 @@
+/**
+ * The four bundlers building the same entries with tstrace's plugin, as a user's config would: Vite
+ * (SSR build, ES modules), esbuild, Rollup and webpack (ES module output). Each writes `<name>.js`
+ * (and its source map) to `outDir`, keeping `tstrace` and `reflect-metadata` external (the runner and
+ * the bundle share one runtime). Rollup and webpack have no TypeScript of their own: a minimal
+ * types-stripping step (TypeScript's transpileModule) runs after the plugin, as @rollup/plugin-typescript
+ * or ts-loader would.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { Plugin as RollupPlugin } from 'rollup';
+import tstraceEsbuild from '../../transformer/bundler/esbuild.js';
+import tstraceRollup from '../../transformer/bundler/rollup.js';
+import tstraceVite from '../../transformer/bundler/vite.js';
+import tstraceWebpack from '../../transformer/bundler/webpack.js';
+import type { TstraceBundlerOptions } from '../../transformer/bundler/options.js';
+import { ts } from './source-paths.js';
+
+export type Bundler = 'vite' | 'esbuild' | 'rollup' | 'webpack';
+export const bundlers: readonly Bundler[] = ['vite', 'esbuild', 'rollup', 'webpack'];
+
+/** Entry name → absolute source path. */
+export type Entries = Readonly<Record<string, string>>;
+
+const EXTERNAL = /^(tstrace(\/|$)|reflect-metadata$)/;
+
+/** Builds `entries` into `outDir` with `bundler` and the tstrace plugin (none when `options` is null); rejects with the bundler's error. */
+export async function bundle(bundler: Bundler, entries: Entries, outDir: string, root: string, options: TstraceBundlerOptions | null = {}): Promise<void> {
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'package.json'), JSON.stringify({ type: 'module' }));
+  if (bundler === 'vite') await viteBuild(entries, outDir, root, options);
+  else if (bundler === 'esbuild') await esbuildBuild(entries, outDir, root, options);
+  else if (bundler === 'rollup') await rollupBuild(entries, outDir, options);
+  else await webpackBuild(entries, outDir, root, options);
+  writeFileSync(join(outDir, 'package.json'), JSON.stringify({ type: 'module' }));
+}
+
+async function viteBuild(entries: Entries, outDir: string, root: string, options: TstraceBundlerOptions | null): Promise<void> {
+  const { build } = await import('vite');
+  await build({
+    configFile: false,
+    root,
+    logLevel: 'silent',
+    plugins: options ? [tstraceVite(options)] : [],
+    build: {
+      ssr: true,
+      outDir,
+      emptyOutDir: false,
+      minify: false,
+      sourcemap: true,
+      target: 'esnext',
+      rollupOptions: { input: { ...entries }, external: (id) => EXTERNAL.test(id), output: { format: 'es', entryFileNames: '[name].js' } },
+    },
+  });
+}
+
+async function esbuildBuild(entries: Entries, outDir: string, root: string, options: TstraceBundlerOptions | null): Promise<void> {
+  const esbuild = await import('esbuild');
+  await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: { ...entries },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'esnext',
+    outdir: outDir,
+    sourcemap: true,
+    external: ['tstrace', 'tstrace/*', 'reflect-metadata'],
+    logLevel: 'silent',
+    plugins: options ? [tstraceEsbuild(options)] : [],
+  });
+}
+
+/** TypeScript's transpileModule as a Rollup plugin: `./x.js` imports resolved to `./x.ts`, types stripped, a source map. */
+function stripTypes(): RollupPlugin {
+  return {
+    name: 'strip-types',
+    resolveId(source, importer) {
+      if (!importer || !source.startsWith('.') || !source.endsWith('.js')) return null;
+      const candidate = join(importer, '..', source.replace(/\.js$/, '.ts'));
+      return existsSync(candidate) ? candidate : null;
+    },
+    transform(code, id) {
+      if (!id.endsWith('.ts')) return null;
+      const out = ts.transpileModule(code, { fileName: id, compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, sourceMap: true } });
+      return { code: out.outputText.replace(/\/\/# sourceMappingURL=.*$/m, ''), map: out.sourceMapText };
+    },
+  };
+}
+
+async function rollupBuild(entries: Entries, outDir: string, options: TstraceBundlerOptions | null): Promise<void> {
+  const { rollup } = await import('rollup');
+  const built = await rollup({ input: { ...entries }, external: (id) => EXTERNAL.test(id) || id.startsWith('node:'), plugins: options ? [tstraceRollup(options), stripTypes()] : [stripTypes()], onwarn: () => {} });
+  await built.write({ dir: outDir, format: 'es', sourcemap: true, entryFileNames: '[name].js' });
+  await built.close();
+}
+
+/** A webpack loader (CommonJS file) stripping types with TypeScript's transpileModule, with a source map. */
+const LOADER = `const ts = require(${JSON.stringify(createRequire(import.meta.url).resolve('typescript'))});
+module.exports = function (code, map) {
+  const out = ts.transpileModule(code, { fileName: this.resourcePath, compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, sourceMap: true } });
+  const outMap = JSON.parse(out.sourceMapText);
+  outMap.sources = [this.resourcePath];
+  outMap.sourcesContent = [code];
+  this.callback(null, out.outputText.replace(/\\/\\/# sourceMappingURL=.*$/m, ''), outMap);
+};
+`;
+
+async function webpackBuild(entries: Entries, outDir: string, root: string, options: TstraceBundlerOptions | null): Promise<void> {
+  const { default: webpack } = await import('webpack');
+  const loader = join(outDir, '..', 'strip-types-loader.cjs');
+  writeFileSync(loader, LOADER);
+  const compiler = webpack({
+    mode: 'none',
+    context: root,
+    entry: Object.fromEntries(Object.entries(entries).map(([name, file]) => [name, file])),
+    target: 'node20',
+    devtool: 'source-map',
+    experiments: { outputModule: true },
+    output: { path: outDir, filename: '[name].js', module: true, library: { type: 'module' }, chunkFormat: 'module', devtoolModuleFilenameTemplate: '[absolute-resource-path]' },
+    externalsType: 'module',
+    externals: [({ request }, callback) => (request && EXTERNAL.test(request) ? callback(undefined, `module ${request}`) : callback())],
+    resolve: { extensionAlias: { '.js': ['.ts', '.js'] }, extensions: ['.ts', '.js'] },
+    module: { rules: [{ test: /\.ts$/, use: [{ loader }] }] },
+    plugins: options ? [tstraceWebpack(options)] : [],
+    optimization: { minimize: false },
+  });
+  await new Promise<void>((resolve, reject) => {
+    compiler.run((error, stats) => {
+      compiler.close(() => {});
+      if (error) return reject(error);
+      if (stats?.hasErrors()) return reject(new Error(stats.toString({ all: false, errors: true })));
+      resolve();
+    });
+  });
+}

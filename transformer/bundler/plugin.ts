@@ -1,0 +1,68 @@
+/**
+ * The bundler plugin (through unplugin): `// trace:region`, `// trace:task` and `@traced` compiled
+ * into each module before the bundler strips its types, with a source map the bundler chains. One
+ * factory for Vite, Rollup, esbuild, webpack and Rspack (tstrace/vite, tstrace/rollup, …).
+ */
+import type { UnpluginFactory, UnpluginInstance, UnpluginOptions } from 'unplugin';
+import type { TstraceBundlerOptions } from './options.js';
+import { requirePeer } from './peer.js';
+import { createModuleInstrumenter, formatDiagnostics, isCandidate } from './transform-module.js';
+
+export type { TstraceBundlerOptions } from './options.js';
+
+const INSTALL = 'npm install -D unplugin@3 typescript@5.9 magic-string';
+
+/** The plugin's hooks for one build (unplugin calls this once per plugin instance). */
+export const tstraceUnpluginFactory: UnpluginFactory<TstraceBundlerOptions | undefined, false> = (options = {}) => {
+  // The bundler's root, when it says it before the first module (Vite, webpack, esbuild).
+  let bundlerRoot: string | undefined;
+  const instrument = createModuleInstrumenter(options, () => bundlerRoot ?? process.cwd());
+  const plugin: UnpluginOptions = {
+    name: 'tstrace',
+    // Before TypeScript is stripped: `@traced` and the `// trace:*` comments are still there.
+    enforce: 'pre',
+    transformInclude: (id) => isCandidate(id, options),
+    transform(code, id) {
+      const result = instrument(code, id);
+      if (result === null) return null;
+      if (result.diagnostics.length > 0) {
+        const [first] = result.diagnostics;
+        // Rollup and Vite throw here; esbuild and webpack collect it and fail the build, keeping the code.
+        this.error({
+          message: `tstrace: ${formatDiagnostics(result.diagnostics)}`,
+          id: first.fileName,
+          plugin: 'tstrace',
+          loc: { file: first.fileName, line: first.line, column: first.column - 1 },
+        });
+      }
+      return { code: result.code, map: result.map };
+    },
+    vite: {
+      configResolved(config: { readonly root: string }) {
+        bundlerRoot = config.root;
+      },
+    },
+    webpack(compiler) {
+      bundlerRoot = compiler.context;
+    },
+    rspack(compiler) {
+      bundlerRoot = compiler.context;
+    },
+    esbuild: {
+      config(buildOptions) {
+        bundlerRoot = buildOptions.absWorkingDir;
+      },
+    },
+  };
+  return plugin;
+};
+
+let instance: UnpluginInstance<TstraceBundlerOptions | undefined, false> | undefined;
+
+/** The unplugin instance (unplugin loaded on first use, from the user's project). */
+export function tstraceUnplugin(neededBy: string): UnpluginInstance<TstraceBundlerOptions | undefined, false> {
+  if (instance) return instance;
+  const { createUnplugin } = requirePeer<typeof import('unplugin')>('unplugin', neededBy, INSTALL);
+  instance = createUnplugin(tstraceUnpluginFactory);
+  return instance;
+}

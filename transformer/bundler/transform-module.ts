@@ -1,0 +1,74 @@
+/**
+ * What the bundler plugin does to one module: decides whether to look at it (a JavaScript or
+ * TypeScript file outside node_modules and tstrace itself, whose text mentions `trace:` or `traced`),
+ * and instruments it with the source instrumenter, loading TypeScript only for the first file that
+ * passes that check.
+ */
+import { sep } from 'node:path';
+import type { SourceMap } from 'magic-string';
+import type * as TS from 'typescript';
+import { instrumentSource, type InstrumentDiagnostic } from '../source/instrument-source.js';
+import { loadTypeScript } from '../source/load-typescript.js';
+import { callerFile } from '../source/own-file.js';
+import type { TstraceBundlerOptions } from './options.js';
+import { createProjectSettingsLookup } from './tsconfig-lookup.js';
+
+/** The extensions the plugin instruments. */
+const CODE_FILE = /\.(?:[cm]?[jt]s|[jt]sx)$/i;
+const NODE_MODULES = /[\\/]node_modules[\\/]/;
+
+/** tstrace's own dist/ folder (it holds this file): never instrumented, even when linked outside node_modules. */
+const ownDist = ((): string | null => {
+  const here = callerFile();
+  const at = here === null ? -1 : here.lastIndexOf(`${sep}dist${sep}`);
+  return at < 0 ? null : here!.slice(0, at + 6);
+})();
+
+/** A module's file path from a bundler's id: without a query (`?v=…`), null for virtual modules. */
+export function fileOfId(id: string): string | null {
+  if (id.startsWith('\0') || id.startsWith('virtual:')) return null;
+  const query = id.indexOf('?');
+  return query < 0 ? id : id.slice(0, query);
+}
+
+/** Whether the plugin looks at the module `id` at all (before its text is read). */
+export function isCandidate(id: string, options: TstraceBundlerOptions): boolean {
+  const file = fileOfId(id);
+  if (file === null || !CODE_FILE.test(file) || NODE_MODULES.test(file)) return false;
+  if (ownDist !== null && file.startsWith(ownDist)) return false;
+  return !options.exclude?.(file);
+}
+
+/** The cheap text check: a file that says neither `trace:` nor `traced` has nothing to instrument and is not parsed. */
+export const mayHaveMarks = (code: string): boolean => code.includes('trace:') || code.includes('traced');
+
+export type ModuleResult = { readonly code: string; readonly map: SourceMap; readonly diagnostics: readonly InstrumentDiagnostic[] } | null;
+
+/** `file:line:column TS910xx message`, one line per misuse. */
+export const formatDiagnostics = (diagnostics: readonly InstrumentDiagnostic[]): string =>
+  diagnostics.map((d) => `${d.fileName}:${d.line}:${d.column} TS${d.code} ${d.message}`).join('\n');
+
+/**
+ * The instrumenter of one plugin instance: `(code, id)` to the instrumented code and its source map
+ * (null when there is nothing to do). TypeScript is loaded once, on the first file with a mark, from
+ * the project (`root()` is asked then).
+ */
+export function createModuleInstrumenter(options: TstraceBundlerOptions, root: () => string): (code: string, id: string) => ModuleResult {
+  let ts: typeof TS | undefined;
+  const typescript = (): typeof TS => (ts ??= loadTypeScript(root()));
+  const settingsOf = createProjectSettingsLookup(typescript);
+  return (code, id) => {
+    if (!isCandidate(id, options) || !mayHaveMarks(code)) return null;
+    const fileName = fileOfId(id)!;
+    const project = settingsOf(fileName);
+    const decorators = options.decorators ?? (project.experimentalDecorators ? 'experimental' : 'tc39');
+    const result = instrumentSource(typescript(), code, {
+      fileName,
+      rootDir: options.rootDir ?? project.configDir ?? root(),
+      runtimeModule: options.runtimeModule,
+      coverAsyncReturn: options.coverAsyncReturn,
+      tracedDecorators: decorators === 'tc39' ? 'remove' : 'compiled',
+    });
+    return result && { code: result.code, map: result.map, diagnostics: result.diagnostics };
+  };
+}
