@@ -9,6 +9,7 @@ export {
   log,
   logf,
   newTask,
+  newTaskFromTraceparent,
   Region,
   start,
   startRegion,
@@ -22,3 +23,4 @@ export {
 export { traced, type TracedOptions } from './traced.js';
 export { DEFAULT_MAX_BYTES, DEFAULT_MIN_AGE_MS, FlightRecorder, type FlightRecorderOptions } from './flight-recorder.js';
 export type { SourceLocation } from '../format/events.js';
+export { OTEL_TRACE_CATEGORY, parseTraceparent, type TraceContext } from '../format/trace-context.js';
