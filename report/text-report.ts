@@ -123,6 +123,7 @@ function taskBlock(task: TaskInfo, options: TextOptions): string {
         ['end', formatTimestamp(task.end)],
         ['latency', `${task.complete ? '' : '≥'}${formatDuration(task.latency)}`],
         ['flows', task.flows.join(', ') || '-'],
+        ...(task.traceId === null ? [] : [['trace id', traceIdText(task)]]),
       ],
       '  ',
     ).slice(1),
@@ -236,6 +237,11 @@ function incompleteText(task: TaskInfo): string {
     return task.ended ? began : `${began}; never ended`;
   }
   return !task.created ? 'created before the trace: its start is the trace start' : 'never ended: its end is the trace end';
+}
+
+/** The task's OpenTelemetry trace id, and the span it is a child of (or that it is its parent task's). */
+function traceIdText(task: TaskInfo): string {
+  return task.parentSpanId !== null ? `${task.traceId} (parent span ${task.parentSpanId})` : `${task.traceId} (its parent task's)`;
 }
 
 function taskTypeText(type: string): string {
