@@ -120,7 +120,14 @@ export async function exportOtlp(source: TraceSource, out: Writable, options: Ot
     await writer.drained();
   };
   try {
-    const { status, exported } = await decodePaced(source, (event, header) => (sink ??= begin(header)).add(event), drained, options);
+    // Regions are numbered as in the whole trace (as the analysis numbers them), also when a filter keeps a part.
+    let regions = 0;
+    const regionIds = new WeakMap<TraceEvent, number>();
+    const number = (event: TraceEvent): void => {
+      if (event.kind === 'regionStart') regionIds.set(event, ++regions);
+    };
+    const add = (event: TraceEvent, header: TraceHeader | null): void => (sink ??= begin(header)).add(event, regionIds.get(event));
+    const { status, exported } = await decodePaced(source, add, drained, options, number);
     sink ??= begin(status.header);
     const warnings = sink.finish(exported);
     await drained();
@@ -167,7 +174,8 @@ class OtlpWriter {
 
   private readonly tail: string;
 
-  add(event: TraceEvent): void {
+  /** `regionId`: a region start's number in the whole trace (undefined: one the filter made, clipped to its window). */
+  add(event: TraceEvent, regionId: number | undefined): void {
     if (event.ts > this.lastTs) this.lastTs = event.ts;
     switch (event.kind) {
       case 'taskCreate':
@@ -177,7 +185,7 @@ class OtlpWriter {
       case 'flowStart':
         return this.regions.fork(event.flow, event.parentFlow, event.regionsAbove);
       case 'regionStart':
-        return this.regionStart(event);
+        return this.regionStart(event, regionId);
       case 'regionEnd':
         return this.regionEnd(event);
       case 'misuse':
@@ -275,8 +283,10 @@ class OtlpWriter {
 
   // ---- regions ------------------------------------------------------------------------------------
 
-  private regionStart(event: EventOf<'regionStart'>): void {
+  private regionStart(event: EventOf<'regionStart'>, regionId: number | undefined): void {
     const region = this.regions.start(event.ts, event.flow, event.task, event.type, event.location, event.beganBefore ?? null);
+    // A region the time window clipped (its start is a copy at --since) is numbered apart.
+    const id = regionId ?? ++this.clipped;
     // Its parent: the enclosing region when it is of the same task (or the region has none), else its task.
     const enclosing = region.parent === null ? undefined : this.openRegions.get(region.parent);
     const task = event.task === 0 ? undefined : this.openTasks.get(event.task);
@@ -293,12 +303,15 @@ class OtlpWriter {
       traceId = this.traceOf(event.task);
       parentSpanId = this.ids.spanId(1, event.task);
     } else {
-      traceId = this.ids.traceId(2, region.id);
+      traceId = this.ids.traceId(2, id);
     }
-    const attributes = [int('tstrace.region.id', region.id), int('tstrace.task.id', event.task), int('tstrace.flow', event.flow), ...locationAttributes(event.location)];
+    const attributes = [int(regionId === undefined ? 'tstrace.clipped_region' : 'tstrace.region.id', id), int('tstrace.task.id', event.task), int('tstrace.flow', event.flow), ...locationAttributes(event.location)];
     if (event.beganBefore !== undefined) attributes.push(int('tstrace.began_before_ns', event.beganBefore));
-    this.openRegions.set(region, { traceId, spanId: this.ids.spanId(2, region.id), parentSpanId, name: event.type || '(unnamed)', start: event.ts, attributes, events: [], droppedEvents: 0, error: null });
+    this.openRegions.set(region, { traceId, spanId: this.ids.spanId(regionId === undefined ? 3 : 2, id), parentSpanId, name: event.type || '(unnamed)', start: event.ts, attributes, events: [], droppedEvents: 0, error: null });
   }
+
+  /** Regions clipped to the export's window, numbered apart (kind 3 ids): they are not whole regions of the trace. */
+  private clipped = 0;
 
   private regionEnd(event: EventOf<'regionEnd'>): void {
     const above = this.outOfOrder.get(event.flow) ?? 0;
