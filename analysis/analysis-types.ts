@@ -106,6 +106,14 @@ export interface TaskInfo {
   readonly regions: readonly number[];
   /** Creation, logs, region starts and ends, end: in time order (ties keep file order). */
   readonly events: readonly TaskEventInfo[];
+  /**
+   * The W3C trace id (32 hex digits) of the distributed trace the task belongs to: recorded with it (a
+   * log of category `otel.trace`: `newTaskFromTraceparent`, `tstrace/otel`), else its parent task's;
+   * null when neither has one.
+   */
+  readonly traceId: string | null;
+  /** The span id (16 hex digits) the task was recorded as a child of (its own `otel.trace` log only); else null. */
+  readonly parentSpanId: string | null;
 }
 
 /** A region (Go's `trace.Region`): a timed interval of one flow, nested in its parent region. */

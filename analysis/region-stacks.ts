@@ -86,6 +86,12 @@ export class RegionStacks {
     else if (state) this.flowIndex.set(flow, this.states.push(state) - 1);
   }
 
+  /** The innermost open region of `flow`, else (with parents) the region it was forked under; null for none. */
+  top(flow: number): RegionRecord | null {
+    const state = this.state(flow);
+    return state === null ? null : (state.stack[state.stack.length - 1] ?? state.forkParent);
+  }
+
   start(ts: Nanos, flow: number, task: number, type: string, location: SourceLocation | null, beganBefore: Nanos | null = null): RegionRecord {
     let state = this.state(flow);
     if (!state) {

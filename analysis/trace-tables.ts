@@ -6,6 +6,7 @@
  * seconds and in little memory.
  */
 import type { Nanos, ReadStatus, SourceLocation, TraceEvent } from '../format/events.js';
+import { OTEL_TRACE_CATEGORY, parseTraceparent, type TraceContext } from '../format/trace-context.js';
 import type { Listing, LogInfo, RegionInfo, TaskEventInfo, TaskInfo, TraceStats } from './analysis-types.js';
 import { IdIndex } from './id-index.js';
 import { typeMatcher } from './type-pattern.js';
@@ -226,6 +227,10 @@ export class TraceTables {
   taskLogs!: Grouped;
   taskChildren!: Grouped;
   traceEnd: Nanos = 0;
+  /** By task row: the W3C trace context recorded with the task (its first valid `otel.trace` log). */
+  readonly traceContexts = new Map<number, TraceContext>();
+  /** By task row, after finish: the trace id of the task, its own or its nearest ancestor's. */
+  readonly traceIds = new Map<number, string>();
   private seq = 0;
   /** While reading: task id → row, flow → index (let go at finish, when binary searches take over). */
   private loading: { readonly taskRows: IdIndex; readonly flows: InternedIds; summarizer: TraceSummarizer } | null;
@@ -279,6 +284,18 @@ export class TraceTables {
       return parent > 0 ? loading.taskRows.get(parent) : -1;
     });
     this.taskChildren = { offsets: children.offsets, items: children.items.map((k) => byId[k]) };
+    if (this.traceContexts.size > 0) this.inheritTraceIds();
+  }
+
+  /** Each task's trace id: its own, else its parent's (parents have smaller ids: they were created first). */
+  private inheritTraceIds(): void {
+    const t = this.tasks.data;
+    for (const row of this.taskOrder) {
+      const own = this.traceContexts.get(row)?.traceId;
+      const parent = t.parent[row];
+      const inherited = own ?? (parent > 0 ? this.traceIds.get(this.taskRow(parent)) : undefined);
+      if (inherited !== undefined) this.traceIds.set(row, inherited);
+    }
   }
 
   /** The row of task `id`, or −1. */
@@ -414,6 +431,8 @@ export class TraceTables {
       threads: [...new Set(events.map((e) => e.event.thread))].sort((a, b) => a - b),
       regions: regionIds,
       events: events.map((e) => e.event),
+      traceId: this.traceIds.get(row) ?? null,
+      parentSpanId: this.traceContexts.get(row)?.spanId ?? null,
     };
   }
 
@@ -425,6 +444,8 @@ export class TraceTables {
     const types = this.tasks.data.type;
     const matches = this.typesMatching(options.type);
     let rows = matches ? this.taskOrder.filter((row) => matches[types[row]] === 1) : this.taskOrder;
+    const traceId = options.traceId?.toLowerCase();
+    if (traceId !== undefined) rows = rows.filter((row) => this.traceIds.get(row) === traceId);
     if (options.sort === 'latency') rows = rows.slice().sort((a, b) => this.latency(b) - this.latency(a) || this.tasks.data.id[a] - this.tasks.data.id[b]);
     return limited(rows, options.limit, (row) => this.task(row));
   }
@@ -553,6 +574,10 @@ export class TraceTables {
         l.seq[i] = this.seq;
         this.messages.push(event.message);
         l.taskRow[i] = event.task === 0 ? -1 : this.knownTask(taskRows(), event.task);
+        if (event.category === OTEL_TRACE_CATEGORY && l.taskRow[i] >= 0 && !this.traceContexts.has(l.taskRow[i])) {
+          const context = parseTraceparent(event.message);
+          if (context !== null) this.traceContexts.set(l.taskRow[i], context);
+        }
       },
     };
   }
@@ -579,6 +604,8 @@ export interface ListingOptions {
   readonly sort?: 'latency' | 'duration';
   /** Only the first `limit` items (after sorting). */
   readonly limit?: number;
+  /** Tasks: only those of this W3C trace id (32 hex digits; {@link TaskInfo.traceId}). */
+  readonly traceId?: string;
 }
 
 /** The items at `rows` (a count: rows 0, 1, 2…), the first `limit` only when given. */

@@ -3,6 +3,7 @@
 // assertions: the targets are printed as met / not met.
 //
 //   npm run bench                 build, then the full run (about 2 minutes on 2 cores, the
+//                                 OpenTelemetry bridge's part — bench/otel.mjs — and
 //                                 transformer's part — bench/transformer.mjs — included), then the
 //                                 reader's part — bench/reader.mjs: a 10M-event trace read and
 //                                 summarized, next to Go's loader; about 1.5 minutes more with Go 1.19
@@ -15,6 +16,7 @@ import { runtimeDir } from './runtime-dir.mjs';
 import { runReaderBench } from './reader.mjs';
 import { runTransformerBench } from './transformer.mjs';
 import { measureFlightCost, printFlightCost } from './flight.mjs';
+import { measureOtelBridge, printOtelBridge } from './otel.mjs';
 
 const quick = process.argv.includes('--quick');
 const config = quick
@@ -95,6 +97,8 @@ for (const [what, value, met] of targets) {
 }
 // The flight recorder's cost next to streaming to a file (bench/flight.mjs), on this Node.
 printFlightCost(await measureFlightCost({ quick }));
+// tstrace/otel's bridge next to the OpenTelemetry SDK by hand (bench/otel.mjs), on this Node.
+printOtelBridge(await measureOtelBridge({ quick }));
 // The transformer's benchmarks (bench/transformer.mjs): method calls, async calls, build time.
 await runTransformerBench({ quick, config });
 // Reading a big trace (bench/reader.mjs): analyzeTrace and readTrace against Go's loader.

@@ -19,6 +19,7 @@ import { summarizeTrace, TraceSummarizer } from '../analysis/summary.js';
 import { loadTraceTables, type ListingOptions, type TraceTables } from '../analysis/trace-tables.js';
 import { exportChrome } from '../export/export-chrome.js';
 import { exportGo } from '../export/export-go.js';
+import { exportOtlp, type OtlpExportOptions } from '../export/export-otlp.js';
 import { exportPerfetto } from '../export/export-perfetto.js';
 import { PacedWriter } from '../export/export-io.js';
 import type { ExportFilter, ExportOptions, ExportResult } from '../export/export-types.js';
@@ -57,10 +58,10 @@ type Command = 'stats' | 'tasks' | 'regions' | 'logs' | 'export' | 'annotate' | 
 
 const commandOptions: Record<Command, readonly string[]> = {
   stats: ['json', 'quiet'],
-  tasks: ['json', 'type', 'sort', 'limit', 'quiet'],
+  tasks: ['json', 'type', 'sort', 'limit', 'quiet', 'trace-id'],
   regions: ['json', 'type', 'sort', 'limit', 'quiet'],
   logs: ['json', 'category', 'text', 'quiet'],
-  export: ['format', 'output', 'quiet', 'since', 'until', 'task', 'type'],
+  export: ['format', 'output', 'quiet', 'since', 'until', 'task', 'type', 'service'],
   annotate: ['dry-run', 'remove'],
   view: ['port', 'host', 'open', 'quiet', 'seconds'],
   fetch: ['output', 'seconds', 'quiet'],
@@ -69,23 +70,24 @@ const commandOptions: Record<Command, readonly string[]> = {
 
 const usage: Record<Command, string> = {
   stats: 'tstrace stats FILE [--json]',
-  tasks: 'tstrace tasks FILE [--type T] [--sort latency] [--limit N] [--json]',
+  tasks: 'tstrace tasks FILE [--type T] [--trace-id ID] [--sort latency] [--limit N] [--json]',
   regions: 'tstrace regions FILE [--type T] [--sort duration] [--limit N] [--json]',
   logs: 'tstrace logs FILE [--category C] [--text S] [--json]',
-  export: 'tstrace export FILE --format chrome|perfetto|go -o OUT [--since T] [--until T] [--task ID] [--type T] [--quiet]',
+  export: 'tstrace export FILE --format chrome|perfetto|go|otlp -o OUT [--since T] [--until T] [--task ID] [--type T] [--service NAME] [--quiet]',
   annotate: 'tstrace annotate PATH... [--dry-run] [--remove]',
   view: 'tstrace view FILE|URL [--seconds N] [--port N] [--host ADDR] [--open] [--quiet]',
   fetch: 'tstrace fetch URL [-o OUT] [--seconds N] [--quiet]',
   merge: 'tstrace merge FILE... -o OUT [--quiet]',
 };
 
-type Exporter = (source: TraceSource, out: Writable, options: ExportOptions) => Promise<ExportResult>;
+type Exporter = (source: TraceSource, out: Writable, options: OtlpExportOptions) => Promise<ExportResult>;
 
 /** `export --format F`: the exporter of each format (docs/export.md), and what its file is called. */
-const formats: Record<string, { readonly exporter: Exporter; readonly name: string }> = {
+const formats: Record<string, { readonly exporter: Exporter; readonly name: string; readonly unit?: string }> = {
   chrome: { exporter: exportChrome, name: 'Chrome Trace Event JSON' },
   perfetto: { exporter: exportPerfetto, name: 'Perfetto protobuf trace' },
   go: { exporter: exportGo, name: 'Go execution trace' },
+  otlp: { exporter: exportOtlp, name: 'OTLP/JSON (OpenTelemetry)', unit: 'spans' },
 };
 
 export const HELP = `tstrace: analyse a trace written by tstrace's start()/stop() (Go's runtime/trace tasks, regions and logs)
@@ -99,7 +101,8 @@ Usage:
       Every task: id, type, parent, children, complete, start, end, latency, flows, and its
       events in time order (creation, logs, region starts with durations and ends, end).
       --sort latency lists the slowest first; --limit N only the first N (the 10 slowest
-      tests of a traced Vitest run: --type '* › *' --sort latency --limit 10).
+      tests of a traced Vitest run: --type '* › *' --sort latency --limit 10). --trace-id ID
+      only the tasks of that OpenTelemetry (W3C) trace: recorded with it, or subtasks of one.
   ${usage.regions}
       Every region: id, type, task, flow, parent region, start, end, duration, location.
       --sort duration lists the longest first; --limit N only the first N.
@@ -109,7 +112,9 @@ Usage:
       Write the trace for a viewer, streaming: chrome = Chrome Trace Event JSON for Perfetto
       (ui.perfetto.dev), chrome://tracing and speedscope; perfetto = Perfetto's native protobuf
       trace (ui.perfetto.dev; about a quarter of the JSON's size, loads fastest); go = Go 1.19's
-      execution trace format for "go tool trace". -o - writes to stdout. --since/--until export
+      execution trace format for "go tool trace"; otlp = OpenTelemetry's OTLP/JSON (a span per
+      task and region, logs as span events) for a Collector, Jaeger or Tempo, --service NAME
+      its service.name. -o - writes to stdout. --since/--until export
       only a time window (regions and tasks cut by it are clipped to it), --task/--type only
       those tasks, their subtasks and their regions and logs. What had to be repaired (regions ended out of
       order, regions still open at the end) is listed as warnings on stderr (docs/export.md);
@@ -154,7 +159,10 @@ Options:
   --text S        only the logs whose message contains S
   --dry-run       annotate: print the lines that would be added or removed, write nothing
   --remove        annotate: remove the lines instead of adding them
-  --format F      export: chrome, perfetto or go
+  --format F      export: chrome, perfetto, go or otlp
+  --service NAME  export --format otlp: the service.name resource attribute (default
+                  unknown_service:node)
+  --trace-id ID   tasks: only the tasks of this W3C trace id (32 hex digits)
   --since T       export: leave out what happens before T (from the trace start: 1.5s, 200ms,
                   30us, or integer nanoseconds)
   --until T       export: leave out what happens after T (same form)
@@ -223,6 +231,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
         seconds: { type: 'string' },
         sort: { type: 'string' },
         limit: { type: 'string' },
+        'trace-id': { type: 'string' },
+        service: { type: 'string' },
       },
     });
   } catch (error) {
@@ -244,7 +254,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   try {
     if (file === undefined) throw new UsageError(`missing ${command === 'annotate' ? 'PATH' : command === 'fetch' ? 'URL' : 'FILE'} (usage: ${usage[command]})`);
     if (extra.length > 0 && command !== 'annotate' && command !== 'merge') throw new UsageError(`unexpected argument "${extra[0]}" (usage: ${usage[command]})`);
-    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet', 'port', 'host', 'open', 'since', 'until', 'task', 'seconds', 'sort', 'limit'] as const) {
+    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet', 'port', 'host', 'open', 'since', 'until', 'task', 'seconds', 'sort', 'limit', 'trace-id', 'service'] as const) {
       if (values[option] !== undefined && !commandOptions[command].includes(option)) {
         throw new UsageError(`--${option} does not apply to ${command} (usage: ${usage[command]})`);
       }
@@ -285,12 +295,14 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     let problem: string | null = null;
     const filter = exportFilter(values);
     if (typeof filter === 'string') problem = filter;
-    else if (format === undefined) problem = `missing --format (chrome, perfetto or go) (usage: ${usage.export})`;
+    else if (format === undefined) problem = `missing --format (chrome, perfetto, go or otlp) (usage: ${usage.export})`;
     else if (!Object.hasOwn(formats, format)) problem = `unknown format "${format}" (formats: ${Object.keys(formats).join(', ')})`;
     else if (output === undefined) problem = `missing -o OUT (- for stdout) (usage: ${usage.export})`;
     else if (output !== '-' && resolve(io.cwd, output) === resolve(io.cwd, file)) problem = `-o ${output} is the trace file itself`;
+    else if (values.service !== undefined && format !== 'otlp') problem = '--service applies to --format otlp only';
+    else if (values.service === '') problem = '--service must be a service name, not ""';
     if (problem !== null) return usageError(io, `export: ${problem}`);
-    return exportTrace(file, format!, output!, filter as ExportFilter, values.quiet === true, io);
+    return exportTrace(file, format!, output!, { filter: filter as ExportFilter, service: values.service }, values.quiet === true, io);
   }
 
   const listing = listingOptions(command, values);
@@ -354,8 +366,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
  * `tstrace export`: writes the trace in another format to `output` (a file, replaced only once the export
  * is written; `-` for stdout), with a progress bar on a terminal; returns the exit code.
  */
-async function exportTrace(file: string, format: string, output: string, filter: ExportFilter, quiet: boolean, io: CliIo): Promise<number> {
-  const { exporter, name } = formats[format]!;
+async function exportTrace(file: string, format: string, output: string, options: { filter: ExportFilter; service?: string }, quiet: boolean, io: CliIo): Promise<number> {
+  const { exporter, name, unit } = formats[format]!;
   const source = resolve(io.cwd, file);
   try {
     if ((await stat(source)).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
@@ -383,7 +395,7 @@ async function exportTrace(file: string, format: string, output: string, filter:
   out.on('error', ignore);
   let result: ExportResult;
   try {
-    result = await exporter(source, out, { onProgress: (bytes, total) => bar?.update(bytes, total), filter });
+    result = await exporter(source, out, { onProgress: (bytes, total) => bar?.update(bytes, total), ...options });
     if (partial !== null) await endStream(out);
   } catch (error) {
     bar?.done();
@@ -406,7 +418,7 @@ async function exportTrace(file: string, format: string, output: string, filter:
     io.stderr(`tstrace: error: ${file}: no trace to export: ${reason}\n`);
     return EXIT_TRACE_ERROR;
   }
-  let written = `${name}, ${result.events} events`;
+  let written = `${name}, ${result.events} ${unit ?? 'events'}`;
   if (partial !== null && target !== null) {
     try {
       await rename(partial, target);
@@ -645,9 +657,11 @@ function toJson(document: object): string {
 }
 
 /** `tasks`' and `regions`' --type, --sort and --limit, or what is wrong with them. */
-function listingOptions(command: Command, values: { type?: string; sort?: string; limit?: string }): ListingOptions | string {
+function listingOptions(command: Command, values: { type?: string; sort?: string; limit?: string; 'trace-id'?: string }): ListingOptions | string {
   const sortKey = command === 'tasks' ? 'latency' : 'duration';
   if (values.sort !== undefined && values.sort !== sortKey) return `--sort takes ${sortKey} (${command === 'tasks' ? 'slowest' : 'longest'} first), not "${values.sort}"`;
   if (values.limit !== undefined && !/^\d+$/.test(values.limit)) return `--limit must be a whole number, not "${values.limit}"`;
-  return { type: values.type, sort: values.sort as ListingOptions['sort'], limit: values.limit === undefined ? undefined : Number(values.limit) };
+  const traceId = values['trace-id'];
+  if (traceId !== undefined && !/^[0-9a-fA-F]{32}$/.test(traceId)) return `--trace-id must be a W3C trace id (32 hex digits), not "${traceId}"`;
+  return { type: values.type, sort: values.sort as ListingOptions['sort'], limit: values.limit === undefined ? undefined : Number(values.limit), traceId };
 }

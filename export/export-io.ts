@@ -34,16 +34,25 @@ export interface PacedReading {
  * after each piece — where the exporter writes out what that piece produced, waiting while the output is
  * full — so that memory holds the output of one piece, never of the trace. Calls `options.onProgress`
  * after each chunk of input (1 MiB of a file or of bytes). Stops where the decoder stops (damaged
- * input). Rejects on I/O errors (no such file) and with whatever `afterPiece` rejects with.
+ * input). Rejects on I/O errors (no such file) and with whatever `afterPiece` rejects with. `decoded`,
+ * when given, sees every event before the filter does (the OTLP export numbers regions by it).
  */
 export async function decodePaced(
   source: TraceSource,
   add: (event: TraceEvent, header: TraceHeader | null) => void,
   afterPiece: () => Promise<void>,
   options: ExportOptions,
+  decoded?: (event: TraceEvent) => void,
 ): Promise<PacedReading> {
   const stage = filterEvents(options.filter, (event) => add(event, decoder.header));
-  const decoder: TraceDecoder = new TraceDecoder(stage.add);
+  const decoder: TraceDecoder = new TraceDecoder(
+    decoded === undefined
+      ? stage.add
+      : (event) => {
+          decoded(event);
+          stage.add(event);
+        },
+  );
   const { chunks, totalBytes } = await openInput(source);
   let bytesRead = 0;
   for await (const chunk of chunks) {

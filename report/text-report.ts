@@ -137,6 +137,7 @@ function taskBlock(task: TaskInfo, options: TextOptions): string {
         ['flows', task.flows.join(', ') || '-'],
         // Only for a task that ran on worker threads: other traces' text is unchanged.
         ...(task.threads.some((thread) => thread !== 0) ? [['threads', task.threads.map(threadName).join(', ')]] : []),
+        ...(task.traceId === null ? [] : [['trace id', traceIdText(task)]]),
       ],
       '  ',
     ).slice(1),
@@ -250,6 +251,11 @@ function incompleteText(task: TaskInfo): string {
     return task.ended ? began : `${began}; never ended`;
   }
   return !task.created ? 'created before the trace: its start is the trace start' : 'never ended: its end is the trace end';
+}
+
+/** The task's OpenTelemetry trace id, and the span it is a child of (or that it is its parent task's). */
+function traceIdText(task: TaskInfo): string {
+  return task.parentSpanId !== null ? `${task.traceId} (parent span ${task.parentSpanId})` : `${task.traceId} (its parent task's)`;
 }
 
 function taskTypeText(type: string): string {

@@ -11,7 +11,8 @@ import { isMainThread } from 'node:worker_threads';
 import { resetFlowIds } from './shared-ids.js';
 import { ThreadCollector } from './thread-collector.js';
 import { joinMainThreadTraces } from './thread-join.js';
-import { S, TraceOutput, flush, nextFlowId, nextTaskId, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
+import { S, TraceOutput, flush, lastRecordTime, nextFlowId, nextTaskId, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
+import { formatTraceparent, OTEL_TRACE_CATEGORY, parseTraceparent } from '../format/trace-context.js';
 import { fileSink, streamSink, type Sink } from './sink.js';
 
 /** Carries the current task, like Go's `context.Context` does for `runtime/trace`. Immutable. */
@@ -49,6 +50,7 @@ export class Task implements TaskState {
     this.#ended = true;
     if (!S.enabled) return;
     record(EventType.TaskEnd, currentFlow().id, this.id, 0, location, undefined);
+    if (S.listener !== null) S.listener.taskEnded(this, lastRecordTime());
   }
 }
 
@@ -321,20 +323,58 @@ export function newTask(ctx: Context, taskType: string): [Context, Task] {
   const task = new Task(nextTaskId(), taskType, taskOf(ctx));
   if (S.enabled) {
     record(EventType.TaskCreate, currentFlow().id, taskIdOf(ctx), task.id, locationHere(newTask), taskType);
+    if (S.listener !== null || S.traceContext !== null) taskCreated(task, null);
   }
   return [{ task }, task];
+}
+
+/**
+ * Like {@link newTask}, for an operation that continues a distributed trace: `traceparent` is the W3C
+ * Trace Context header of the request that started it (`req.headers.traceparent`). When it is valid, the
+ * task records its trace id and parent span id (`tstrace tasks --trace-id`, the viewer and the exports
+ * show them; docs/design.md, "OpenTelemetry"); when it is missing or invalid, this is `newTask`.
+ */
+export function newTaskFromTraceparent(ctx: Context, taskType: string, traceparent: string | readonly string[] | undefined | null): [Context, Task] {
+  const task = new Task(++S.lastTaskId, taskType, taskOf(ctx));
+  if (S.enabled) {
+    record(EventType.TaskCreate, currentFlow().id, taskIdOf(ctx), task.id, locationHere(newTaskFromTraceparent), taskType);
+    const context = parseTraceparent(traceparent);
+    taskCreated(task, context === null ? null : formatTraceparent(context));
+  }
+  return [{ task }, task];
+}
+
+/**
+ * @internal After a task's creation was recorded: records its W3C trace context (given, or for a task
+ * without a parent task, the one `S.traceContext` finds), then tells the listener.
+ */
+export function taskCreated(task: Task, traceparent: string | null): void {
+  const ms = lastRecordTime();
+  let context = traceparent;
+  if (context === null && task.parent === null && S.traceContext !== null) {
+    try {
+      context = S.traceContext();
+    } catch {
+      context = null;
+    }
+  }
+  if (context !== null) record(EventType.Log, currentFlow().id, task.id, 0, 0, OTEL_TRACE_CATEGORY, context);
+  if (S.listener !== null) S.listener.taskCreated(task, task.type, context, ms);
 }
 
 /** Records a one-off message in `category` for the task in `ctx` in the current chain. */
 export function log(ctx: Context, category: string, message: string): void {
   if (!S.enabled) return;
   record(EventType.Log, currentFlow().id, taskIdOf(ctx), 0, locationHere(log), category, message);
+  if (S.listener !== null) S.listener.logged(taskOf(ctx), category, message, lastRecordTime());
 }
 
 /** Like {@link log}, formatting with `util.format` — only while tracing is on. */
 export function logf(ctx: Context, category: string, fmt: string, ...args: unknown[]): void {
   if (!S.enabled) return;
-  record(EventType.Log, currentFlow().id, taskIdOf(ctx), 0, locationHere(logf), category, format(fmt, ...args));
+  const message = format(fmt, ...args);
+  record(EventType.Log, currentFlow().id, taskIdOf(ctx), 0, locationHere(logf), category, message);
+  if (S.listener !== null) S.listener.logged(taskOf(ctx), category, message, lastRecordTime());
 }
 
 /**
@@ -359,6 +399,7 @@ export function beginRegion(ctx: Context, type: string, location: number, flow: 
   const region = new Region(flow, type, location, parent, S.generation, taskOf(ctx), ++S.lastRegionSeq);
   flow.top = region;
   record(EventType.RegionStart, flow.id, taskIdOf(ctx), location, 0, type);
+  if (S.listener !== null) S.listener.regionStarted(region, lastRecordTime());
   return region;
 }
 
@@ -394,6 +435,7 @@ export function endRegion(region: Region, checkChain: boolean): void {
     record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedOnOtherFlow, region.location, region.type, region.seq);
   }
   record(EventType.RegionEnd, flow.id, -1, region.seq, 0, region.type);
+  if (S.listener !== null) S.listener.regionEnded(region, lastRecordTime());
 }
 
 const AsyncFunctionPrototype = Object.getPrototypeOf(async () => {}) as object;
@@ -419,6 +461,7 @@ export function withRegion<T>(ctx: Context, regionType: string, fn: () => T): T 
   try {
     result = S.als!.run({ ctx, flow: region.flow, top: region }, fn);
   } catch (error) {
+    if (S.listener !== null) S.listener.regionFailed(region, error);
     endRegion(region, false);
     throw error;
   }
@@ -432,6 +475,7 @@ export function withRegion<T>(ctx: Context, regionType: string, fn: () => T): T 
       return value;
     },
     (error: unknown) => {
+      if (S.listener !== null) S.listener.regionFailed(region, error);
       endRegion(region, false);
       throw error;
     },

@@ -9,6 +9,7 @@ export {
   log,
   logf,
   newTask,
+  newTaskFromTraceparent,
   Region,
   start,
   startRegion,
@@ -23,3 +24,4 @@ export { traced, type TracedOptions } from './traced.js';
 export { contextFrom, linkOf, type TaskLink } from './task-link.js';
 export { DEFAULT_MAX_BYTES, DEFAULT_MIN_AGE_MS, FlightRecorder, type FlightRecorderOptions } from './flight-recorder.js';
 export type { SourceLocation } from '../format/events.js';
+export { OTEL_TRACE_CATEGORY, parseTraceparent, type TraceContext } from '../format/trace-context.js';

@@ -12,9 +12,9 @@
  */
 import { inspect } from 'node:util';
 import { EventType } from '../format/spec.js';
-import { background, beginRegion, current, currentFlow, endRegion, noopRegion, taskIdOf, Task, type Context, type Region } from './api.js';
+import { background, beginRegion, current, currentFlow, endRegion, noopRegion, taskCreated, taskIdOf, Task, type Context, type Region } from './api.js';
 import { currentLane, laneFor, parentFor } from './chains.js';
-import { S, nextTaskId, record, registerLocation, type Flow, type Scope } from './recorder.js';
+import { S, lastRecordTime, nextTaskId, record, registerLocation, type Flow, type Scope } from './recorder.js';
 
 /** A traced function: its region (or task) type and where it is in the source. Made once per function. */
 export interface Site {
@@ -96,6 +96,7 @@ export function call(site: Site, ctx: Context | undefined, kind: Kind): Frame {
   if (site.task) {
     task = new Task(nextTaskId(), site.type, context.task ?? null);
     record(EventType.TaskCreate, currentLane(caller).id, taskIdOf(context), task.id, site.location, site.type);
+    if (S.listener !== null || S.traceContext !== null) taskCreated(task, null);
     context = { task };
   }
   // An async call runs concurrently with its caller: a lane of its own (the goroutine of `go f()`).
@@ -262,7 +263,9 @@ export function finish(f: Frame): void {
 /** `@traced({ log: ['a'] })`: a parameter's value as a log of the call's task, category = its name. */
 export function param(f: Frame, name: string, value: unknown): void {
   if (f === NOOP || !live(f)) return;
-  record(EventType.Log, (f.region?.flow ?? currentFlow()).id, taskIdOf(f.ctx), 0, f.site.location, name, formatValue(value));
+  const message = formatValue(value);
+  record(EventType.Log, (f.region?.flow ?? currentFlow()).id, taskIdOf(f.ctx), 0, f.site.location, name, message);
+  if (S.listener !== null) S.listener.logged(f.ctx.task, name, message, lastRecordTime());
 }
 
 /** `@traced({ err: true })`: a thrown error's message as a log in category "error". */
@@ -275,6 +278,7 @@ export function thrown(f: Frame, error: unknown): void {
     message = '<unprintable error>';
   }
   record(EventType.Log, (f.region?.flow ?? currentFlow()).id, taskIdOf(f.ctx), 0, f.site.location, 'error', message);
+  if (S.listener !== null) S.listener.logged(f.ctx.task, 'error', message, lastRecordTime());
 }
 
 function formatValue(value: unknown): string {

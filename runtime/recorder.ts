@@ -56,6 +56,23 @@ export interface Scope {
 }
 
 /**
+ * Told of tasks, regions and logs as they are recorded, while tracing is on: the seam `tstrace/otel`'s
+ * bridge uses. The recorder calls it only when one is registered ({@link TracerState.listener}), after
+ * the event is in the hot buffer; `ms` is the event's time (a `performance.now()`). It must not throw.
+ */
+export interface RecordListener {
+  /** A task was created; `traceparent`: the W3C trace context recorded with it, if any. */
+  taskCreated(task: TaskState, type: string, traceparent: string | null, ms: number): void;
+  taskEnded(task: TaskState, ms: number): void;
+  regionStarted(region: RegionState, ms: number): void;
+  regionEnded(region: RegionState, ms: number): void;
+  /** `withRegion`'s function threw (or its promise rejected): the region ends right after. */
+  regionFailed(region: RegionState, error: unknown): void;
+  /** A log of `task` (null: the background task). */
+  logged(task: TaskState | null, category: string, message: string, ms: number): void;
+}
+
+/**
  * Slot layout of the hot buffer: [ts (performance.now ms), type, flow, task, a, b] + strs[] + msgs[].
  * A RegionEnd's `a`, and a Misuse's msg, is the region's `seq` (consumers that joined after it began
  * leave its end, and misuse of it, out).
@@ -125,6 +142,13 @@ export interface TracerState {
   stopExecutionEvents: (() => void) | null;
   /** The running trace's `process.on('exit')` handler. */
   exitHandler: (() => void) | null;
+  /** Told of what is recorded (tstrace/otel's bridge); null: nobody, and nothing is called. */
+  listener: RecordListener | null;
+  /**
+   * Asked at the creation of a task without a parent task for the W3C `traceparent` of the current
+   * context, recorded with the task (tstrace/otel's `enableOtelContext`); null: never asked.
+   */
+  traceContext: (() => string | null) | null;
 }
 
 // One tracer per process, even when both the ESM and the CommonJS copy of this package are loaded.
@@ -160,7 +184,12 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   traceNumber: 0,
   stopExecutionEvents: null,
   exitHandler: null,
+  listener: null,
+  traceContext: null,
 });
+// A copy of an older version may have made the state: the fields it lacks are "none".
+S.listener ??= null;
+S.traceContext ??= null;
 
 export const now = (): number => performance.now();
 
@@ -201,6 +230,11 @@ export function record(type: number, flow: number, task: number, a: number, b: n
   S.strs[n] = str;
   if (msg !== undefined) S.msgs[n] = msg;
   S.count = n + 1;
+}
+
+/** The time (a `performance.now()`) of the event {@link record} recorded last. */
+export function lastRecordTime(): number {
+  return S.slots[(S.count - 1) * STRIDE];
 }
 
 export function registerLocation(file: string, line: number, column: number, fn: string): number {

@@ -16,6 +16,8 @@ const mayImport: Readonly<Record<string, readonly string[]>> = {
   // The Vitest integration: its runner records (runtime/) in the workers, its global setup merges the
   // workers' traces (export/) in Vitest's main process. Nothing below imports it (nor vitest).
   vitest: ['runtime', 'export', 'analysis', 'format'],
+  // `tstrace/otel`: the OpenTelemetry context hook and bridge, on the runtime's listener seam.
+  otel: ['runtime', 'format'],
   cli: ['viewer', 'export', 'report', 'analysis', 'format', 'transformer'],
   // The `tstrace/reader` entry: only re-exports the public API of analysis/ and export/.
   reader: ['analysis', 'export', 'format'],

@@ -252,7 +252,8 @@
         [['State', task.complete ? 'complete' : task.beganBefore != null ? `incomplete (began ${formatDuration(task.beganBefore)} before the trace${task.ended ? '' : ', never ended'})` : `incomplete (${!task.created ? 'created before the trace' : 'never ended'})`],
           ['Parent', task.parent === null ? 'unknown' : task.parent === 0 ? '0 (background)' : h('a', { href: `#/task/${task.parent}` }, `${task.parent} ${typeName(task.parentType || '')}`)],
           ['Start', formatDuration(task.start)], ['End', formatDuration(task.end)],
-          ['Latency', (task.complete ? '' : '≥') + formatDuration(task.latency)], ['Flows', task.flows.join(', ') || '-']]
+          ['Latency', (task.complete ? '' : '≥') + formatDuration(task.latency)], ['Flows', task.flows.join(', ') || '-'],
+          ...(task.traceId ? [['Trace id', h('code', { id: 'task-trace-id' }, task.traceId)], ['Parent span', task.parentSpanId ? h('code', {}, task.parentSpanId) : "its parent task's"]] : [])]
           .map(([name, value]) => h('tr', {}, h('td', {}, name), h('td', {}, value))))),
       h('h2', {}, 'Flows'),
       timeline,

@@ -1,0 +1,269 @@
+/**
+ * OpenTelemetry, offline: `tstrace export --format otlp` writes OTLP/JSON that an OTLP/HTTP receiver
+ * (started here: `POST /v1/traces`, JSON, as a Collector's receiver takes it) accepts and decodes — one
+ * span per task and region of the cappuccino sample, with the right parents, times from the header's
+ * wall clock, and the same ids in every export. And the way in: a task made by `newTaskFromTraceparent`
+ * records the request's trace id and parent span id; `tstrace tasks --trace-id` finds it, its subtasks
+ * inherit the trace id, and the export puts its spans in that trace, under that span.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { analyzeTrace } from '../analysis/analysis.js';
+import { loadTrace } from '../analysis/reader.js';
+import { background, log, newTask, newTaskFromTraceparent, startRegion, withRegion } from '../runtime/index.js';
+import { parseTraceparent } from '../format/trace-context.js';
+import { exec } from './helpers/exec.js';
+import { removeSampleRun, runSample, type SampleRun } from './helpers/sample.js';
+import { tempTracePath, traceOf } from './helpers/trace.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const cli = join(root, 'dist/esm/cli/cli.js');
+
+// ---- the OTLP/HTTP receiver ----------------------------------------------------------------------
+
+interface OtlpValue {
+  stringValue?: string;
+  intValue?: string;
+  boolValue?: boolean;
+}
+interface OtlpKeyValue {
+  key: string;
+  value: OtlpValue;
+}
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  attributes: OtlpKeyValue[];
+  events?: { timeUnixNano: string; name: string; attributes: OtlpKeyValue[] }[];
+  status: { code?: number; message?: string };
+}
+interface OtlpRequest {
+  resourceSpans: { resource: { attributes: OtlpKeyValue[] }; scopeSpans: { scope: { name: string }; spans: OtlpSpan[] }[] }[];
+}
+
+/** Why a span is not valid OTLP (ids hex of the right length, not zero; times unix-nano strings, in order; kind an enum). */
+function spanProblem(span: OtlpSpan): string | null {
+  if (!/^[0-9a-f]{32}$/.test(span.traceId) || /^0+$/.test(span.traceId)) return `bad traceId ${span.traceId}`;
+  if (!/^[0-9a-f]{16}$/.test(span.spanId) || /^0+$/.test(span.spanId)) return `bad spanId ${span.spanId}`;
+  if (span.parentSpanId !== undefined && !/^[0-9a-f]{16}$/.test(span.parentSpanId)) return `bad parentSpanId ${span.parentSpanId}`;
+  if (!/^\d+$/.test(span.startTimeUnixNano) || !/^\d+$/.test(span.endTimeUnixNano)) return 'times are not unix-nano strings';
+  if (BigInt(span.endTimeUnixNano) < BigInt(span.startTimeUnixNano)) return 'ends before it starts';
+  if (!Number.isInteger(span.kind) || span.kind < 0 || span.kind > 5) return `bad kind ${span.kind}`;
+  if (typeof span.name !== 'string' || span.name === '') return 'no name';
+  return null;
+}
+
+/** An OTLP/HTTP receiver: JSON `ExportTraceServiceRequest`s to `POST /v1/traces`, answered as the spec says. */
+class Receiver {
+  readonly requests: OtlpRequest[] = [];
+  private server!: Server;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        if (req.method !== 'POST' || req.url !== '/v1/traces') return void res.writeHead(404).end();
+        if (req.headers['content-type'] !== 'application/json') return void res.writeHead(415).end();
+        let body: OtlpRequest;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpRequest;
+        } catch {
+          return void res.writeHead(400, { 'content-type': 'application/json' }).end('{"code":3,"message":"not JSON"}');
+        }
+        const spans = body.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
+        const problems = spans.map(spanProblem).filter((p) => p !== null);
+        this.requests.push(body);
+        const partialSuccess = problems.length > 0 ? { rejectedSpans: String(problems.length), errorMessage: problems.join('; ') } : undefined;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(partialSuccess ? { partialSuccess } : {}));
+      });
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1/traces`;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** POSTs `body` as JSON to `url`; resolves to the status and the parsed answer. */
+function post(url: string, body: Buffer): Promise<{ status: number; answer: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, answer: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const attribute = (attributes: OtlpKeyValue[], key: string): OtlpValue | undefined => attributes.find((a) => a.key === key)?.value;
+const spansOf = (document: OtlpRequest): OtlpSpan[] => document.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
+
+async function exportOtlpFile(trace: string, name: string, extra: string[] = []): Promise<Buffer> {
+  const out = tempTracePath(name);
+  const result = await exec(process.execPath, [cli, 'export', trace, '--format', 'otlp', '-o', out, ...extra], root);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  expect(result.stdout).toMatch(/wrote .*: OTLP\/JSON \(OpenTelemetry\), \d+ spans/);
+  return readFileSync(out);
+}
+
+// ---- the cappuccino sample -----------------------------------------------------------------------
+
+describe('export --format otlp of the cappuccino sample', () => {
+  let sample: SampleRun | undefined;
+  const receiver = new Receiver();
+  beforeAll(async () => {
+    sample = await runSample('cappuccino');
+    await receiver.start();
+  }, 120_000);
+  afterAll(async () => {
+    removeSampleRun(sample);
+    await receiver.stop();
+  });
+
+  test('is accepted by an OTLP/HTTP receiver: one span per task and region, with the right parents and times', async () => {
+    const file = await exportOtlpFile(sample!.trace, 'cappuccino.json', ['--service', 'cafe']);
+    const { status, answer } = await post(receiver.url, file);
+    expect(status).toBe(200);
+    expect(answer).toEqual({}); // no partialSuccess: every span accepted
+    const document = receiver.requests.at(-1)!;
+    expect(attribute(document.resourceSpans[0].resource.attributes, 'service.name')).toEqual({ stringValue: 'cafe' });
+    expect(document.resourceSpans[0].scopeSpans[0].scope.name).toBe('tstrace');
+
+    const analysis = await analyzeTrace(sample!.trace);
+    const { status: read } = await loadTrace(sample!.trace);
+    const origin = read.header!.wallClockOriginNs;
+    const tasks = analysis.tasks.toArray();
+    const regions = analysis.regions.toArray();
+    expect(tasks.length).toBe(8);
+    expect(regions.length).toBe(32);
+    const spans = spansOf(document);
+    expect(spans.length).toBe(tasks.length + regions.length);
+    expect(new Set(spans.map((s) => s.spanId)).size).toBe(spans.length);
+
+    const taskSpan = new Map(spans.filter((s) => attribute(s.attributes, 'tstrace.region.id') === undefined).map((s) => [Number(attribute(s.attributes, 'tstrace.task.id')!.intValue), s]));
+    const regionSpan = new Map(spans.filter((s) => attribute(s.attributes, 'tstrace.region.id') !== undefined).map((s) => [Number(attribute(s.attributes, 'tstrace.region.id')!.intValue), s]));
+    expect(taskSpan.size).toBe(tasks.length);
+    expect(regionSpan.size).toBe(regions.length);
+    for (const task of tasks) {
+      const span = taskSpan.get(task.id)!;
+      expect(span.name).toBe('makeCappuccino');
+      expect(span.parentSpanId).toBeUndefined(); // a root: each order is a trace of its own
+      expect(BigInt(span.startTimeUnixNano)).toBe(origin + BigInt(task.start));
+      expect(BigInt(span.endTimeUnixNano)).toBe(origin + BigInt(task.end));
+      // The orderID log is a span event (of the task's makeCappuccino region, open when it was logged).
+      const events = spans.filter((s) => s.traceId === span.traceId).flatMap((s) => s.events ?? []);
+      expect(events.map((e) => e.name)).toEqual(['orderID']);
+      expect(attribute(events[0].attributes, 'log.message')?.stringValue).toMatch(/^order-\d$/);
+    }
+    for (const region of regions) {
+      const span = regionSpan.get(region.id)!;
+      expect(span.name).toBe(region.type);
+      const task = taskSpan.get(region.task)!;
+      expect(span.traceId).toBe(task.traceId);
+      // Parent: the enclosing region (the task's makeCappuccino region), else the task.
+      const parent = region.parent === null ? task : regionSpan.get(region.parent)!;
+      expect(span.parentSpanId).toBe(parent.spanId);
+      expect(BigInt(span.startTimeUnixNano)).toBe(origin + BigInt(region.start));
+      expect(BigInt(span.endTimeUnixNano)).toBe(origin + BigInt(region.end));
+      expect(attribute(span.attributes, 'code.file.path')?.stringValue).toMatch(/main\.ts$/);
+    }
+  });
+
+  test('gives the same ids in every export of a trace, also of a part of it (--task)', async () => {
+    const first = await exportOtlpFile(sample!.trace, 'a.json');
+    const second = await exportOtlpFile(sample!.trace, 'b.json');
+    expect(second.equals(first)).toBe(true);
+    const filtered = JSON.parse((await exportOtlpFile(sample!.trace, 'c.json', ['--task', '3'])).toString()) as OtlpRequest;
+    const all = spansOf(JSON.parse(first.toString()) as OtlpRequest);
+    const some = spansOf(filtered);
+    expect(some.length).toBe(5); // task 3 and its four regions
+    for (const span of some) {
+      const same = all.find((s) => s.spanId === span.spanId)!;
+      expect([same.traceId, same.parentSpanId, same.name]).toEqual([span.traceId, span.parentSpanId, span.name]);
+    }
+  });
+
+  test('--service applies to otlp only', async () => {
+    const result = await exec(process.execPath, [cli, 'export', sample!.trace, '--format', 'chrome', '-o', tempTracePath('x.json'), '--service', 'x'], root);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--service applies to --format otlp only');
+  });
+});
+
+// ---- traceparent into tasks ----------------------------------------------------------------------
+
+describe('a task from a traceparent header', () => {
+  const header = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+  test('parseTraceparent takes valid W3C headers only', () => {
+    expect(parseTraceparent(header)).toEqual({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', flags: 1 });
+    expect(parseTraceparent([header])).not.toBeNull();
+    for (const bad of [undefined, '', [header, header], header.toUpperCase(), `ff${header.slice(2)}`, `${header}-x`, '00-00000000000000000000000000000000-00f067aa0ba902b7-01', '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01']) {
+      expect(parseTraceparent(bad as string | undefined)).toBeNull();
+    }
+    expect(parseTraceparent(`01${header.slice(2)}-future`)).not.toBeNull(); // a later version may add fields
+  });
+
+  test('records the trace id and parent span id; subtasks inherit the trace id; tasks --trace-id and the export use them', async () => {
+    const { path } = await traceOf(async () => {
+      const [ctx, task] = newTaskFromTraceparent(background, 'request', header);
+      await withRegion(ctx, 'handle', async () => {
+        const [sub, subtask] = newTask(ctx, 'query');
+        startRegion(sub, 'db').end();
+        subtask.end();
+        log(ctx, 'error', 'it failed');
+      });
+      task.end();
+      newTaskFromTraceparent(background, 'no header', undefined)[1].end();
+      newTaskFromTraceparent(background, 'bad header', 'nonsense')[1].end();
+    });
+    const analysis = await analyzeTrace(path);
+    const [request, query, none, bad] = analysis.tasks.toArray();
+    expect(request).toMatchObject({ type: 'request', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentSpanId: '00f067aa0ba902b7' });
+    expect(query).toMatchObject({ type: 'query', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentSpanId: null });
+    expect(none).toMatchObject({ traceId: null, parentSpanId: null });
+    expect(bad).toMatchObject({ traceId: null, parentSpanId: null });
+
+    const listed = await exec(process.execPath, [cli, 'tasks', path, '--trace-id', '4BF92F3577B34DA6A3CE929D0E0E4736', '--json'], root);
+    expect(listed.code).toBe(0);
+    const document = JSON.parse(listed.stdout) as { tasks: { id: number; traceId: string; parentSpanId: string | null }[] };
+    expect(document.tasks.map((t) => [t.id, t.traceId, t.parentSpanId])).toEqual([
+      [request.id, '4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7'],
+      [query.id, '4bf92f3577b34da6a3ce929d0e0e4736', null],
+    ]);
+    const text = await exec(process.execPath, [cli, 'tasks', path, '--trace-id', '4bf92f3577b34da6a3ce929d0e0e4736'], root);
+    expect(text.stdout).toContain('trace id  4bf92f3577b34da6a3ce929d0e0e4736 (parent span 00f067aa0ba902b7)');
+    const usage = await exec(process.execPath, [cli, 'tasks', path, '--trace-id', 'xyz'], root);
+    expect(usage.code).toBe(2);
+
+    const spans = spansOf(JSON.parse((await exportOtlpFile(path, 'traceparent.json')).toString()) as OtlpRequest);
+    const byName = new Map(spans.map((s) => [s.name, s]));
+    expect(byName.get('request')).toMatchObject({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentSpanId: '00f067aa0ba902b7' });
+    for (const name of ['handle', 'query', 'db']) expect(byName.get(name)!.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(byName.get('handle')!.parentSpanId).toBe(byName.get('request')!.spanId);
+    expect(byName.get('query')!.parentSpanId).toBe(byName.get('request')!.spanId);
+    expect(byName.get('db')!.parentSpanId).toBe(byName.get('query')!.spanId);
+    // The error log: an event of the region open when it was logged, and that span's status.
+    expect(byName.get('handle')!.status).toEqual({ code: 2, message: 'it failed' });
+    // The otel.trace log is no span event; tasks without a valid header are traces of their own.
+    expect(spans.flatMap((s) => s.events ?? []).map((e) => e.name)).toEqual(['error']);
+    expect(byName.get('no header')!.traceId).not.toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(byName.get('no header')!.parentSpanId).toBeUndefined();
+  });
+});
