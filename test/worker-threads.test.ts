@@ -331,6 +331,48 @@ await w.terminate();
   }
 });
 
+test('a job posted right after start() to a worker that was busy meanwhile is in the trace: the link joins it', async () => {
+  const at = mkdtempSync(join(dir, 'busy-'));
+  writeFileSync(
+    join(at, 'worker.mjs'),
+    `import { parentPort, workerData } from 'node:worker_threads';
+import { contextFrom, withRegion } from ${runtimeUrl};
+// Busy until the main thread has started its trace and posted the job: both messages wait, in no set order.
+Atomics.wait(new Int32Array(workerData), 0, 0);
+parentPort.on('message', ({ link }) => {
+  const ctx = contextFrom(link);
+  withRegion(ctx, 'first job', () => {});
+  parentPort.postMessage('done');
+});
+`,
+  );
+  writeFileSync(
+    join(at, 'main.mjs'),
+    `import { Worker } from 'node:worker_threads';
+import { background, linkOf, newTask, start, stop } from ${runtimeUrl};
+const gate = new SharedArrayBuffer(4);
+const w = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: gate });
+await new Promise((resolve) => w.once('online', resolve));
+start(process.argv[2]);
+const [ctx, task] = newTask(background, 'job');
+w.postMessage({ link: linkOf(ctx) });
+Atomics.store(new Int32Array(gate), 0, 1);
+Atomics.notify(new Int32Array(gate), 0);
+await new Promise((resolve) => w.once('message', resolve));
+task.end();
+await stop();
+await w.terminate();
+`,
+  );
+  const file = join(at, 'trace.out');
+  const run = await node([join(at, 'main.mjs'), file], at);
+  expect(run.code, run.stderr).toBe(0);
+  const analysis = await analyzeTrace(file);
+  expect(analysis.status.complete).toBe(true);
+  expect(analysis.problems).toEqual([]);
+  expect(analysis.regions.toArray().map((r) => [r.type, r.task, r.thread])).toEqual([['first job', 1, analysis.status.threads![0].id]]);
+});
+
 describe('format version 4: thread frames', () => {
   const header = { version: 4, wallClockOriginNs: 0n, hrtimeOriginNs: 0n, pid: 1, nodeVersion: 'v20', command: 'x' };
   function workerTrace(): Uint8Array {
