@@ -6,6 +6,7 @@ import { EventType } from '../format/spec.js';
 import { ID_BLOCK, FLOW_COUNTER, TASK_COUNTER, sharedIdCounters, takeIdBlock } from './shared-ids.js';
 import type { Sink } from './sink.js';
 import type { ThreadCollector } from './thread-collector.js';
+import type { TraceSession } from './thread-protocol.js';
 
 /**
  * A lane of the trace (the "goroutine" of the format): a strict stack of open regions. Regions of one
@@ -136,6 +137,8 @@ export interface TracerState {
   thread: Consumer | null;
   /** On a worker thread: whether the runtime listens for the main thread's traces (once per thread). */
   threadJoined: boolean;
+  /** On a worker thread that listens: joins the main thread's trace `session` now (thread-join.ts), if it is new. */
+  joinTrace: ((session: TraceSession) => void) | null;
   /** Bumped at every start(): names the running trace (see api.ts `runningTrace`). */
   traceNumber: number;
   /** Stops the GC observer and the sampling/flush timer of the running session. */
@@ -181,6 +184,7 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   threads: null,
   thread: null,
   threadJoined: false,
+  joinTrace: null,
   traceNumber: 0,
   stopExecutionEvents: null,
   exitHandler: null,

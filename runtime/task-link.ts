@@ -1,4 +1,6 @@
 import { Task, background, type Context } from './api.js';
+import { S } from './recorder.js';
+import type { TraceSession } from './thread-protocol.js';
 
 /**
  * A context as plain data: what {@link linkOf} makes for `postMessage` to a worker thread (or JSON),
@@ -10,12 +12,21 @@ export interface TaskLink {
   readonly task: number;
   /** The task's type (for the worker's own use: the trace has it from the task's creation). */
   readonly type: string;
+  /**
+   * The main thread's trace running when the link was made: a worker that has not joined it yet (the
+   * message saying it started may still be on its way) joins it when {@link contextFrom} reads the link,
+   * so the regions of the job the link came with are in it. Absent while no trace runs.
+   */
+  readonly trace?: TraceSession;
 }
 
 /** The link of `ctx`'s task, to send to a worker thread. Never throws. */
 export function linkOf(ctx: Context | undefined): TaskLink {
   const task = ctx?.task;
-  return task ? { task: task.id, type: task.type } : { task: 0, type: '' };
+  const link: TaskLink = task ? { task: task.id, type: task.type } : { task: 0, type: '' };
+  // The main thread's trace (on the main thread, or in a worker that is part of it).
+  const trace = S.threads?.session ?? (S.thread as { session?: TraceSession } | null)?.session;
+  return trace === undefined ? link : { ...link, trace };
 }
 
 /**
@@ -26,7 +37,20 @@ export function linkOf(ctx: Context | undefined): TaskLink {
  */
 export function contextFrom(link: unknown): Context {
   if (typeof link !== 'object' || link === null) return background;
-  const { task, type } = link as { task?: unknown; type?: unknown };
+  const { task, type, trace } = link as { task?: unknown; type?: unknown; trace?: unknown };
+  if (S.joinTrace !== null && isTraceSession(trace)) S.joinTrace(trace);
   if (typeof task !== 'number' || !Number.isSafeInteger(task) || task <= 0) return background;
   return Object.freeze({ task: new Task(task, typeof type === 'string' ? type : '') });
+}
+
+function isTraceSession(value: unknown): value is TraceSession {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.session === 'number' &&
+    typeof v.wallOriginMs === 'number' &&
+    typeof v.captureLocations === 'boolean' &&
+    typeof v.flushInterval === 'number' &&
+    typeof v.maxBufferedBytes === 'number'
+  );
 }

@@ -21,7 +21,8 @@ export class ThreadCollector {
 
   constructor(
     private readonly trace: TraceOutput,
-    private readonly session: TraceSession,
+    /** The trace, as workers join it (also carried by task links: task-link.ts). */
+    readonly session: TraceSession,
   ) {
     this.control.unref();
     this.control.onmessage = (message: { readonly data: unknown }): void => this.onControl(message.data as ControlMessage);

@@ -3,6 +3,9 @@ import { performance } from 'node:perf_hooks';
 import { Consumer, S, flush } from './recorder.js';
 import { CONTROL_CHANNEL, SESSION_KEY, threadChannel, type Batch, type ControlMessage, type ThreadMessage, type TraceSession } from './thread-protocol.js';
 
+/** How long a worker keeps its batches channel open after its last message (see ThreadOutput.finish). */
+const CLOSE_DELAY_MS = 1000;
+
 /**
  * A worker thread's part of the main thread's trace: its events are encoded here (ThreadEvents frames,
  * with this thread's string table) and posted to the main thread, which writes them into its trace.
@@ -52,8 +55,10 @@ class ThreadOutput extends Consumer {
     const totals = { recorded: this.dropped, dropped: this.dropped };
     if (this.channel !== null) {
       post(this.channel, { kind: 'done', ...totals });
-      // Not closed here: closing a BroadcastChannel right after posting loses what is still on its way
-      // (an exiting thread's last batches). It is unref'd, and goes with the thread or at the next trace.
+      // Not closed at once: closing a BroadcastChannel right after posting loses what is still on its way.
+      // An exiting thread takes it along; a thread that lives on closes it a second later.
+      const channel = this.channel;
+      setTimeout(() => channel.close(), CLOSE_DELAY_MS).unref();
       this.channel = null;
     } else {
       const message: ControlMessage = { kind: 'early', session: this.session.session, thread: threadId, name: this.name, ...totals, batches: this.waiting };
@@ -87,12 +92,12 @@ export function joinMainThreadTraces(hooks: SessionHooks): void {
   control.unref();
   const name = `worker ${threadId}`;
 
+  /** The newest trace this thread joined or was told of: older ones (a stale link, a late message) are not joined. */
+  let newest = 0;
   const begin = (session: TraceSession): void => {
-    const current = S.thread as ThreadOutput | null;
-    if (current !== null) {
-      if (current.session.session === session.session) return;
-      end();
-    }
+    if (session.session <= newest) return;
+    newest = session.session;
+    if (S.thread !== null) end();
     if (!hooks.begin(session)) return;
     const output = new ThreadOutput(session, name);
     S.thread = output;
@@ -112,11 +117,15 @@ export function joinMainThreadTraces(hooks: SessionHooks): void {
     const current = S.thread as ThreadOutput | null;
     if (m.kind === 'start') begin(m);
     else if (m.kind === 'welcome' && m.thread === threadId && current?.session.session === m.session) current.welcome();
-    else if (m.kind === 'stop' && current?.session.session === m.session) end();
+    else if (m.kind === 'stop') {
+      newest = Math.max(newest, m.session);
+      if (current?.session.session === m.session) end();
+    }
   };
   // A worker that returns, calls process.exit() or throws sends everything first; terminate() does not
   // run this: what it recorded since its last flush is lost.
   process.on('exit', end);
+  S.joinTrace = begin;
 
   const running = getEnvironmentData(SESSION_KEY) as TraceSession | undefined;
   if (running !== undefined) begin(running);

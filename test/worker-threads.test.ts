@@ -292,6 +292,87 @@ await Promise.all([early, late, after].map((w) => w.terminate()));
   });
 });
 
+test('a worker that lives on joins every trace the main thread starts, with flow ids that never meet the main thread\'s', async () => {
+  const at = mkdtempSync(join(dir, 'twice-'));
+  writeFileSync(join(at, 'worker.mjs'), worker.replaceAll('RUNTIME', runtimeUrl));
+  writeFileSync(
+    join(at, 'main.mjs'),
+    `import { Worker } from 'node:worker_threads';
+import { background, linkOf, newTask, start, stop, withRegion } from ${runtimeUrl};
+const w = new Worker(new URL('./worker.mjs', import.meta.url));
+for (const file of process.argv.slice(2)) {
+  start(file);
+  const [ctx, task] = newTask(background, 'job');
+  // Main-thread flows of their own: concurrent async regions get lanes of their own.
+  await Promise.all([1, 2, 3].map(() => withRegion(ctx, 'mine', async () => new Promise((resolve) => setTimeout(resolve, 5)))));
+  w.postMessage({ link: linkOf(ctx), mode: 'fine' });
+  await new Promise((resolve) => w.once('message', resolve));
+  task.end();
+  await stop();
+}
+await w.terminate();
+`,
+  );
+  const files = [join(at, 'a.trace'), join(at, 'b.trace')];
+  const run = await node([join(at, 'main.mjs'), ...files], at);
+  expect(run.code, run.stderr).toBe(0);
+  for (const file of files) {
+    const analysis = await analyzeTrace(file);
+    expect(analysis.status.complete, file).toBe(true);
+    expect(analysis.problems, file).toEqual([]);
+    expect(analysis.status.threads, file).toHaveLength(1);
+    const task = analysis.tasks.at(0)!;
+    expect(task.threads, file).toEqual([0, analysis.status.threads![0].id]);
+    const regions = analysis.regions.toArray();
+    expect(regions.filter((r) => r.thread !== 0).map((r) => r.type), file).toEqual(['flushed', 'fine']);
+    const mainFlows = new Set(regions.filter((r) => r.thread === 0).map((r) => r.flow));
+    expect(mainFlows.size, file).toBeGreaterThan(1);
+    for (const r of regions.filter((r) => r.thread !== 0)) expect(mainFlows.has(r.flow), file).toBe(false);
+  }
+});
+
+test('a job posted right after start() to a worker that was busy meanwhile is in the trace: the link joins it', async () => {
+  const at = mkdtempSync(join(dir, 'busy-'));
+  writeFileSync(
+    join(at, 'worker.mjs'),
+    `import { parentPort, workerData } from 'node:worker_threads';
+import { contextFrom, withRegion } from ${runtimeUrl};
+// Busy until the main thread has started its trace and posted the job: both messages wait, in no set order.
+Atomics.wait(new Int32Array(workerData), 0, 0);
+parentPort.on('message', ({ link }) => {
+  const ctx = contextFrom(link);
+  withRegion(ctx, 'first job', () => {});
+  parentPort.postMessage('done');
+});
+`,
+  );
+  writeFileSync(
+    join(at, 'main.mjs'),
+    `import { Worker } from 'node:worker_threads';
+import { background, linkOf, newTask, start, stop } from ${runtimeUrl};
+const gate = new SharedArrayBuffer(4);
+const w = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: gate });
+await new Promise((resolve) => w.once('online', resolve));
+start(process.argv[2]);
+const [ctx, task] = newTask(background, 'job');
+w.postMessage({ link: linkOf(ctx) });
+Atomics.store(new Int32Array(gate), 0, 1);
+Atomics.notify(new Int32Array(gate), 0);
+await new Promise((resolve) => w.once('message', resolve));
+task.end();
+await stop();
+await w.terminate();
+`,
+  );
+  const file = join(at, 'trace.out');
+  const run = await node([join(at, 'main.mjs'), file], at);
+  expect(run.code, run.stderr).toBe(0);
+  const analysis = await analyzeTrace(file);
+  expect(analysis.status.complete).toBe(true);
+  expect(analysis.problems).toEqual([]);
+  expect(analysis.regions.toArray().map((r) => [r.type, r.task, r.thread])).toEqual([['first job', 1, analysis.status.threads![0].id]]);
+});
+
 describe('format version 4: thread frames', () => {
   const header = { version: 4, wallClockOriginNs: 0n, hrtimeOriginNs: 0n, pid: 1, nodeVersion: 'v20', command: 'x' };
   function workerTrace(): Uint8Array {

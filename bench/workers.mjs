@@ -1,0 +1,70 @@
+// Worker threads in one trace: what recording in a worker thread costs, next to the main thread. The
+// same workload (a task of the main thread, region pairs under it through a link, in chunks that yield
+// to the event loop) runs on the main thread, then in one worker thread whose events go to the main
+// thread's trace. Wall time of the workload in the thread that runs it, per region pair, tracing off
+// and on; the main thread's busy time (event-loop utilization) while it records, or while a worker does (it writes
+// the worker's batches); bytes of
+// trace per pair; and how long stop() takes with a live worker.
+//
+//   node bench/workers.mjs [--quick]      (needs a build)
+import { rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { runtimeDir } from './runtime-dir.mjs';
+
+const { background, contextFrom, linkOf, newTask, start, startRegion, stop } = await import(`${runtimeDir}/runtime/index.js`);
+
+const PAIRS = process.argv.includes('--quick') ? 200_000 : 1_000_000;
+const CHUNK = 1000;
+const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
+
+async function workload(ctx, pairs) {
+  const began = performance.now();
+  for (let done = 0; done < pairs; done += CHUNK) {
+    for (let i = 0; i < CHUNK; i++) {
+      const outer = startRegion(ctx, 'handle');
+      startRegion(ctx, 'db').end();
+      outer.end();
+    }
+    await yieldToLoop();
+  }
+  return performance.now() - began;
+}
+
+if (!isMainThread) {
+  parentPort.on('message', async ({ link, pairs }) => parentPort.postMessage(await workload(contextFrom(link), pairs)));
+} else {
+  const quiet = { gc: false, heap: false, eventLoop: false };
+  const path = join(tmpdir(), `tstrace-bench-workers-${process.pid}.trace`);
+  const ns = (ms) => ((ms * 1e6) / PAIRS).toFixed(0);
+  const worker = new Worker(new URL(import.meta.url), { workerData: null });
+  const inWorker = (ctx) => new Promise((resolve) => {
+    worker.once('message', resolve);
+    worker.postMessage({ link: linkOf(ctx), pairs: PAIRS });
+  });
+  await inWorker(background); // warm up the worker
+  await workload(background, PAIRS); // and the main thread
+
+  const rows = [];
+  for (const [where, run] of [['main thread', (ctx) => workload(ctx, PAIRS)], ['worker thread', inWorker]]) {
+    const off = await run(background);
+    start(path, quiet);
+    const [ctx, task] = newTask(background, 'bench');
+    // The main thread's busy time (event-loop utilization): its own recording, or writing the worker's batches.
+    const elu = performance.eventLoopUtilization();
+    const on = await run(ctx);
+    const mainBusy = performance.eventLoopUtilization(elu).active;
+    task.end();
+    const stopBegan = performance.now();
+    await stop();
+    const stopMs = performance.now() - stopBegan;
+    const bytes = statSync(path).size;
+    rows.push({ where, off: ns(off), on: ns(on), mainBusy: ns(mainBusy), bytes: (bytes / PAIRS).toFixed(1), stopMs: stopMs.toFixed(1) });
+  }
+  rmSync(path, { force: true });
+  await worker.terminate();
+  console.log(`${PAIRS.toLocaleString('en')} region pairs (start/start/end/end) under one task, in chunks of ${CHUNK}`);
+  console.log('where          off ns/pair  on ns/pair  main thread busy ns/pair  bytes/pair  stop() ms');
+  for (const r of rows) console.log(`${r.where.padEnd(14)} ${r.off.padStart(11)} ${r.on.padStart(11)} ${r.mainBusy.padStart(25)} ${r.bytes.padStart(11)} ${r.stopMs.padStart(10)}`);
+}
