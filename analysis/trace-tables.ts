@@ -414,10 +414,10 @@ export class TraceTables {
       end: t.end[row],
       latency: this.latency(row),
       flows: [...flows].sort((a, b) => a - b),
-      regions: regionIds,
-      events: events.map((e) => e.event),
       traceId: this.traceIds.get(row) ?? null,
       parentSpanId: this.traceContexts.get(row)?.spanId ?? null,
+      regions: regionIds,
+      events: events.map((e) => e.event),
     };
   }
 

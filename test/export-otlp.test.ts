@@ -265,5 +265,14 @@ describe('a task from a traceparent header', () => {
     expect(spans.flatMap((s) => s.events ?? []).map((e) => e.name)).toEqual(['error']);
     expect(byName.get('no header')!.traceId).not.toBe('4bf92f3577b34da6a3ce929d0e0e4736');
     expect(byName.get('no header')!.parentSpanId).toBeUndefined();
+
+    // The Chrome export: on the task's end (its args are merged into the slice) and its Tasks row.
+    const chromeFile = tempTracePath('traceparent.chrome.json');
+    expect((await exec(process.execPath, [cli, 'export', path, '--format', 'chrome', '-o', chromeFile, '-q'], root)).code).toBe(0);
+    const chrome = JSON.parse(readFileSync(chromeFile, 'utf8')) as { traceEvents: { ph: string; name: string; args?: Record<string, unknown> }[] };
+    const ends = chrome.traceEvents.filter((e) => e.name === 'request' && (e.ph === 'e' || e.ph === 'X'));
+    expect(ends.length).toBe(2);
+    for (const e of ends) expect(e.args).toMatchObject({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentSpanId: '00f067aa0ba902b7' });
+    expect(chrome.traceEvents.filter((e) => e.name === 'query' && e.args?.traceId !== undefined)).toEqual([]);
   });
 });
