@@ -16,6 +16,7 @@ import { analyzeTrace } from '../analysis/analysis.js';
 import { loadTrace } from '../analysis/reader.js';
 import { background, log, newTask, newTaskFromTraceparent, startRegion, withRegion } from '../runtime/index.js';
 import { parseTraceparent } from '../format/trace-context.js';
+import { loadViewerModel, taskJson } from '../viewer/model.js';
 import { exec } from './helpers/exec.js';
 import { removeSampleRun, runSample, type SampleRun } from './helpers/sample.js';
 import { tempTracePath, traceOf } from './helpers/trace.js';
@@ -251,6 +252,9 @@ describe('a task from a traceparent header', () => {
     expect(text.stdout).toContain('trace id  4bf92f3577b34da6a3ce929d0e0e4736 (parent span 00f067aa0ba902b7)');
     const usage = await exec(process.execPath, [cli, 'tasks', path, '--trace-id', 'xyz'], root);
     expect(usage.code).toBe(2);
+    // The viewer's task page gets them (and shows them as "Trace id" and "Parent span").
+    const model = await loadViewerModel(path, root);
+    expect(taskJson(model, request.id)).toMatchObject({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentSpanId: '00f067aa0ba902b7' });
 
     const spans = spansOf(JSON.parse((await exportOtlpFile(path, 'traceparent.json')).toString()) as OtlpRequest);
     const byName = new Map(spans.map((s) => [s.name, s]));
