@@ -429,10 +429,10 @@ export class TraceTables {
       latency: this.latency(row),
       flows: [...flows].sort((a, b) => a - b),
       threads: [...new Set(events.map((e) => e.event.thread))].sort((a, b) => a - b),
-      regions: regionIds,
-      events: events.map((e) => e.event),
       traceId: this.traceIds.get(row) ?? null,
       parentSpanId: this.traceContexts.get(row)?.spanId ?? null,
+      regions: regionIds,
+      events: events.map((e) => e.event),
     };
   }
 

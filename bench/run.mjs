@@ -3,7 +3,7 @@
 // assertions: the targets are printed as met / not met.
 //
 //   npm run bench                 build, then the full run (about 2 minutes on 2 cores, the
-//                                 OpenTelemetry bridge's part — bench/otel.mjs — and
+//                                 OpenTelemetry bridge's part — bench/otel.mjs — and the
 //                                 transformer's part — bench/transformer.mjs — included), then the
 //                                 reader's part — bench/reader.mjs: a 10M-event trace read and
 //                                 summarized, next to Go's loader; about 1.5 minutes more with Go 1.19

@@ -188,11 +188,14 @@ class ChromeSink implements SliceSink<RegionJson> {
 
   taskEnd(id: number, task: WalkedTask, ts: Nanos, flow: number, location: SourceLocation | null): void {
     const name = nameJson(task.name);
-    const args = location ? `,"args":{${locationArg(location).slice(1)}}` : '';
+    // The task's trace context is read after its `b` was written: its args go on the `e` (viewers merge them).
+    const otel = task.traceContext ? `,"traceId":"${task.traceContext.traceId}","parentSpanId":"${task.traceContext.spanId}"` : '';
+    const argText = (location ? locationArg(location) : '') + otel;
+    const args = argText !== '' ? `,"args":{${argText.slice(1)}}` : '';
     this.output.event(`{"ph":"e","name":${name},"cat":"task","id2":{"local":"0x${id.toString(16)}"},"ts":${this.us(ts)},"pid":${this.pid},"tid":${flow}${args}}`);
     if (task.row >= 0) {
       this.output.event(
-        `{"ph":"X","name":${name},"cat":"task","ts":${this.us(task.start)},"dur":${durationUs(ts - task.start)},"pid":${this.tasksPid},"tid":${task.row + 1},"args":{"id":${id},"parent":${task.parent}}}`,
+        `{"ph":"X","name":${name},"cat":"task","ts":${this.us(task.start)},"dur":${durationUs(ts - task.start)},"pid":${this.tasksPid},"tid":${task.row + 1},"args":{"id":${id},"parent":${task.parent}${otel}}}`,
       );
     }
   }

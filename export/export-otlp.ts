@@ -74,7 +74,8 @@ function mix32(x: number): number {
   return x >>> 0;
 }
 
-const hex8 = (x: number): string => x.toString(16).padStart(8, '0');
+/** 8 hex digits of an unsigned 32-bit number. */
+const hex8 = (x: number): string => (x >>> 0).toString(16).padStart(8, '0');
 
 /**
  * Ids derived from the trace (its pid and wall-clock start) and an item's kind and id: the same in every
@@ -101,7 +102,7 @@ class IdMaker {
   traceId(kind: number, id: number): string {
     const s = this.seed;
     const high = Math.floor(id / 2 ** 32);
-    return hex8(s[2]) + hex8(s[3] ^ kind) + hex8(mix32((s[4] ^ high) >>> 0)) + hex8(mix32((s[5] ^ id) >>> 0));
+    return hex8(s[2]) + hex8((s[3] ^ kind) >>> 0) + hex8(mix32((s[4] ^ high) >>> 0)) + hex8(mix32((s[5] ^ id) >>> 0));
   }
 }
 

@@ -109,7 +109,7 @@ const TWO_32 = 2 ** 32;
 
 const categories = ['region', 'task', 'log', 'misuse', 'gc', 'tstrace'] as const;
 type Category = (typeof categories)[number];
-const annotationNames = ['task', 'continued', 'id', 'parent', 'created', 'category', 'message', 'region', 'misuse', 'kind', 'duration_ns', 'count'] as const;
+const annotationNames = ['task', 'continued', 'id', 'parent', 'created', 'category', 'message', 'region', 'misuse', 'kind', 'duration_ns', 'count', 'traceId', 'parentSpanId'] as const;
 type AnnotationName = (typeof annotationNames)[number];
 
 /**
@@ -273,7 +273,13 @@ class PerfettoSink implements SliceSink<RegionData> {
   }
 
   taskEnd(id: number, task: WalkedTask, ts: Nanos, _flow: number, _location: SourceLocation | null): void {
-    this.end(this.begin(ts, this.taskTrack(id, task), SLICE_END, null, 0, null));
+    const packet = this.begin(ts, this.taskTrack(id, task), SLICE_END, null, 0, null);
+    // Read after the task's begin was written: on its end, whose annotations Perfetto adds to the slice.
+    if (task.traceContext) {
+      this.annotate('traceId', task.traceContext.traceId);
+      this.annotate('parentSpanId', task.traceContext.spanId);
+    }
+    this.end(packet);
   }
 
   log(event: Extract<TraceEvent, { kind: 'log' }>, ts: Nanos, task: WalkedTask | undefined): void {

@@ -11,6 +11,7 @@ import { formatDuration } from '../analysis/format-duration.js';
 import { IdSet } from '../analysis/id-set.js';
 import { pairRegionEnd } from '../analysis/region-stacks.js';
 import type { MisuseName, Nanos, ReadStatus, SourceLocation, TraceEvent, TraceHeader } from '../format/events.js';
+import { OTEL_TRACE_CATEGORY, parseTraceparent, type TraceContext } from '../format/trace-context.js';
 import { WarningList } from './export-io.js';
 
 /** Log messages longer than this are cut in event names (the whole message stays in args). */
@@ -59,6 +60,8 @@ export interface WalkedTask {
   readonly beforeTrace: boolean;
   /** Arrow from where the task was created to its first region, until that region starts. */
   arrow: ArrowSource | null;
+  /** The W3C trace context recorded with it (its `otel.trace` log, right after its creation), once read. */
+  traceContext: TraceContext | null;
 }
 
 /** A format's writer of the walked timeline. Times are trace times (ns since the trace start). */
@@ -151,6 +154,7 @@ export class SliceWalker<R> {
         return this.taskEnd(event);
       case 'log': {
         const task = event.task === 0 ? undefined : this.tasks.get(event.task);
+        if (task && task.traceContext === null && event.category === OTEL_TRACE_CATEGORY) task.traceContext = parseTraceparent(event.message);
         return this.sink.log(event, this.instantTs(event.flow, event.thread ?? 0, event.ts), task);
       }
       case 'misuse':
@@ -308,7 +312,7 @@ export class SliceWalker<R> {
     const top = track?.stack[track.stack.length - 1];
     const arrow = event.parent !== 0 && top ? { flow, ts: top.beganAt } : null;
     const { row, isNew } = this.rows ? this.rows.take(ts) : { row: -1, isNew: false };
-    const task: WalkedTask = { name: event.type || `task ${id}`, start: ts, parent: event.parent, flow, row, beforeTrace: false, arrow };
+    const task: WalkedTask = { name: event.type || `task ${id}`, start: ts, parent: event.parent, flow, row, beforeTrace: false, arrow, traceContext: null };
     this.tasks.set(id, task);
     this.sink.taskBegin(id, task, event.location, isNew);
   }
@@ -326,7 +330,7 @@ export class SliceWalker<R> {
       return;
     }
     // Created before the trace started: its slice starts at the trace start.
-    const before: WalkedTask = { name: `task ${id}`, start: 0, parent: 0, flow, row: -1, beforeTrace: true, arrow: null };
+    const before: WalkedTask = { name: `task ${id}`, start: 0, parent: 0, flow, row: -1, beforeTrace: true, arrow: null, traceContext: null };
     this.sink.taskBegin(id, before, null, false);
     this.endTask(id, before, ts, flow, event.location);
   }

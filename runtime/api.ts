@@ -330,8 +330,8 @@ export function newTask(ctx: Context, taskType: string): [Context, Task] {
 
 /**
  * Like {@link newTask}, for an operation that continues a distributed trace: `traceparent` is the W3C
- * Trace Context header of the request that started it (`req.headers.traceparent`). When it is valid, the
- * task records its trace id and parent span id (`tstrace tasks --trace-id`, the viewer and the exports
+ * Trace Context header of the request that started it (`req.headers.traceparent`). When it is valid and
+ * tracing is on, the task records its trace id and parent span id (`tstrace tasks --trace-id`, the viewer and the exports
  * show them; docs/design.md, "OpenTelemetry"); when it is missing or invalid, this is `newTask`.
  */
 export function newTaskFromTraceparent(ctx: Context, taskType: string, traceparent: string | readonly string[] | undefined | null): [Context, Task] {

@@ -354,7 +354,7 @@ describe('help, version and usage errors', () => {
     const help = tstrace('--help');
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('tstrace stats FILE [--json]');
-    expect(help.stdout).toContain('tstrace tasks FILE [--type T] [--sort latency] [--limit N] [--json]');
+    expect(help.stdout).toContain('tstrace tasks FILE [--type T] [--trace-id ID] [--sort latency] [--limit N] [--json]');
     expect(tstrace('help').stdout).toBe(help.stdout);
     expect(tstrace('-h').stdout).toBe(help.stdout);
   });

@@ -547,8 +547,8 @@ describe('tstrace export', () => {
   });
 
   test.each([
-    [['export', 'x.trace', '-o', 'x.json'], /export: missing --format \(chrome, perfetto or go\)/],
-    [['export', 'x.trace', '--format', 'svg', '-o', 'x.json'], /export: unknown format "svg" \(formats: chrome, perfetto, go\)/],
+    [['export', 'x.trace', '-o', 'x.json'], /export: missing --format \(chrome, perfetto, go or otlp\)/],
+    [['export', 'x.trace', '--format', 'svg', '-o', 'x.json'], /export: unknown format "svg" \(formats: chrome, perfetto, go, otlp\)/],
     [['export', 'x.trace', '--format', 'chrome'], /export: missing -o OUT \(- for stdout\)/],
     [['export', 'x.trace', '--format', 'chrome', '-o', 'x.trace'], /export: -o x\.trace is the trace file itself/],
     [['export', '--format', 'chrome', '-o', 'x.json'], /export: missing FILE/],
@@ -586,7 +586,7 @@ describe('tstrace export', () => {
   });
 
   test('--help lists the command', () => {
-    expect(tstrace('--help').stdout).toContain('tstrace export FILE --format chrome|perfetto|go -o OUT [--since T] [--until T] [--task ID] [--type T] [--quiet]');
+    expect(tstrace('--help').stdout).toContain('tstrace export FILE --format chrome|perfetto|go|otlp -o OUT [--since T] [--until T] [--task ID] [--type T] [--service NAME] [--quiet]');
   });
 
   test.skipIf(!existsSync('/usr/bin/script'))('on a terminal, a progress bar on stderr while reading, erased at the end; none with --quiet', () => {

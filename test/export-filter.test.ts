@@ -281,7 +281,7 @@ describe('tstrace export with filters', () => {
 
   test('--help shows the formats and the filters', () => {
     const help = tstrace('--help').stdout;
-    expect(help).toContain('tstrace export FILE --format chrome|perfetto|go -o OUT [--since T] [--until T] [--task ID] [--type T]');
-    for (const option of ['--since T', '--until T', '--task ID', '--format F      export: chrome, perfetto or go']) expect(help).toContain(option);
+    expect(help).toContain('tstrace export FILE --format chrome|perfetto|go|otlp -o OUT [--since T] [--until T] [--task ID] [--type T]');
+    for (const option of ['--since T', '--until T', '--task ID', '--format F      export: chrome, perfetto, go or otlp']) expect(help).toContain(option);
   });
 });

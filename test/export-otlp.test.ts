@@ -16,6 +16,7 @@ import { analyzeTrace } from '../analysis/analysis.js';
 import { loadTrace } from '../analysis/reader.js';
 import { background, log, newTask, newTaskFromTraceparent, startRegion, withRegion } from '../runtime/index.js';
 import { parseTraceparent } from '../format/trace-context.js';
+import { loadViewerModel, taskJson } from '../viewer/model.js';
 import { exec } from './helpers/exec.js';
 import { removeSampleRun, runSample, type SampleRun } from './helpers/sample.js';
 import { tempTracePath, traceOf } from './helpers/trace.js';
@@ -251,6 +252,9 @@ describe('a task from a traceparent header', () => {
     expect(text.stdout).toContain('trace id  4bf92f3577b34da6a3ce929d0e0e4736 (parent span 00f067aa0ba902b7)');
     const usage = await exec(process.execPath, [cli, 'tasks', path, '--trace-id', 'xyz'], root);
     expect(usage.code).toBe(2);
+    // The viewer's task page gets them (and shows them as "Trace id" and "Parent span").
+    const model = await loadViewerModel(path, root);
+    expect(taskJson(model, request.id)).toMatchObject({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentSpanId: '00f067aa0ba902b7' });
 
     const spans = spansOf(JSON.parse((await exportOtlpFile(path, 'traceparent.json')).toString()) as OtlpRequest);
     const byName = new Map(spans.map((s) => [s.name, s]));
@@ -265,5 +269,14 @@ describe('a task from a traceparent header', () => {
     expect(spans.flatMap((s) => s.events ?? []).map((e) => e.name)).toEqual(['error']);
     expect(byName.get('no header')!.traceId).not.toBe('4bf92f3577b34da6a3ce929d0e0e4736');
     expect(byName.get('no header')!.parentSpanId).toBeUndefined();
+
+    // The Chrome export: on the task's end (its args are merged into the slice) and its Tasks row.
+    const chromeFile = tempTracePath('traceparent.chrome.json');
+    expect((await exec(process.execPath, [cli, 'export', path, '--format', 'chrome', '-o', chromeFile, '-q'], root)).code).toBe(0);
+    const chrome = JSON.parse(readFileSync(chromeFile, 'utf8')) as { traceEvents: { ph: string; name: string; args?: Record<string, unknown> }[] };
+    const ends = chrome.traceEvents.filter((e) => e.name === 'request' && (e.ph === 'e' || e.ph === 'X'));
+    expect(ends.length).toBe(2);
+    for (const e of ends) expect(e.args).toMatchObject({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentSpanId: '00f067aa0ba902b7' });
+    expect(chrome.traceEvents.filter((e) => e.name === 'query' && e.args?.traceId !== undefined)).toEqual([]);
   });
 });
