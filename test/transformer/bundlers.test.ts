@@ -184,3 +184,12 @@ describe('the bundler plugin: source maps and misuse', () => {
     expect(message).toContain('tstrace: ');
   });
 });
+
+describe('the bundler plugin without its peer dependencies', () => {
+  it('says which package is missing, what needs it, and the install line', async () => {
+    const { requirePeer, MissingPeerError } = await import('../../transformer/bundler/peer.js');
+    const missing = (): unknown => requirePeer('tstrace-no-such-peer', 'tstrace/vite', 'npm install -D unplugin@3 typescript@5.9 magic-string', work);
+    expect(missing).toThrow(MissingPeerError);
+    expect(missing).toThrow(/^tstrace\/vite needs the package tstrace-no-such-peer, which is not installed in .*: npm install -D unplugin@3 typescript@5\.9 magic-string \(Cannot find module/);
+  });
+});
