@@ -38,7 +38,12 @@ export interface TraceSummary {
 }
 
 /** One entry of a task's history, in time order. */
-export type TaskEventInfo =
+export type TaskEventInfo = TaskEventOnFlow & {
+  /** The thread it happened on: 0 the main thread, else a worker's `threadId` (the flow's thread). */
+  readonly thread: number;
+};
+
+type TaskEventOnFlow =
   | { readonly kind: 'create'; readonly ts: Nanos; readonly flow: number; readonly parent: number; readonly location: SourceLocation | null }
   | {
       readonly kind: 'log';
@@ -92,6 +97,11 @@ export interface TaskInfo {
   readonly latency: Nanos;
   /** Flows of the task's creation, end, logs and regions, ascending. */
   readonly flows: readonly number[];
+  /**
+   * Threads of those (0: the main thread; else worker `threadId`s), ascending: a task whose parts ran
+   * in worker threads lists them all.
+   */
+  readonly threads: readonly number[];
   /** Ids of the regions started for this task, in start order. */
   readonly regions: readonly number[];
   /** Creation, logs, region starts and ends, end: in time order (ties keep file order). */
@@ -106,6 +116,8 @@ export interface RegionInfo {
   /** The task it was started for (0 = the background task). */
   readonly task: number;
   readonly flow: number;
+  /** The thread of its flow: 0 the main thread, else a worker's `threadId`. */
+  readonly thread: number;
   /**
    * The innermost region open on the same flow when it started; for the first regions of a forked
    * flow, the region open on the parent flow at the fork. Null at the top level.
@@ -132,6 +144,8 @@ export interface RegionInfo {
 export interface LogInfo {
   readonly ts: Nanos;
   readonly flow: number;
+  /** The thread of its flow: 0 the main thread, else a worker's `threadId`. */
+  readonly thread: number;
   /** 0 = the background task. */
   readonly task: number;
   readonly category: string;

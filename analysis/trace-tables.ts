@@ -106,8 +106,6 @@ const regionColumns = (n: number) => ({
   depth: new Uint16Array(n),
   startSeq: new Uint32Array(n),
   endSeq: new Uint32Array(n),
-  /** NaN unless it began before the trace (RegionInfo.beganBefore). */
-  beganBefore: new Float64Array(n),
 });
 
 /** Deeper regions share the deepest row of their lane. */
@@ -130,8 +128,6 @@ const taskColumns = (n: number) => ({
   endLocation: new Int32Array(n),
   createSeq: new Uint32Array(n),
   endSeq: new Uint32Array(n),
-  /** NaN unless it began before the trace (TaskInfo.beganBefore). */
-  beganBefore: new Float64Array(n),
 });
 
 const logColumns = (n: number) => ({
@@ -212,10 +208,18 @@ export class TraceTables {
   readonly locations = new Interned<SourceLocation>();
   readonly regions = new Columns(regionColumns(1024));
   readonly tasks = new Columns(taskColumns(256));
+  /** RegionInfo.beganBefore by region index and TaskInfo.beganBefore by task row: only flight-recorder snapshots have any. */
+  private readonly regionBeganBefore = new Map<number, Nanos>();
+  private readonly taskBeganBefore = new Map<number, Nanos>();
   readonly logs = new Columns(logColumns(256));
   readonly messages: string[] = [];
   /** The flows, by the index the columns hold; ascending after finish. */
   flowIds = new Float64Array(0);
+  /** The thread of each flow, by the same index (0: the main thread), after finish. */
+  flowThreads = new Float64Array(0);
+  /** Worker threads' flows (flow id → thread), from the events; the main thread's flows are not in it. */
+  private readonly workerFlows = new Map<number, number>();
+  private lastWorkerFlow = -1;
   /** Task rows by id, ascending (after finish). */
   taskOrder = new Int32Array(0);
   taskRegions!: Grouped;
@@ -237,6 +241,11 @@ export class TraceTables {
 
   add(event: TraceEvent): void {
     this.seq++;
+    const thread = event.thread;
+    if (thread !== undefined && 'flow' in event && event.flow !== this.lastWorkerFlow) {
+      this.lastWorkerFlow = event.flow;
+      this.workerFlows.set(event.flow, thread);
+    }
     this.loading?.summarizer.add(event);
   }
 
@@ -250,6 +259,7 @@ export class TraceTables {
     this.tasks.trim();
     this.logs.trim();
     this.sortFlows(loading.flows.values);
+    this.flowThreads = Float64Array.from(this.flowIds, (flow) => this.workerFlows.get(flow) ?? 0);
     const r = this.regions.data;
     for (let i = 0; i < this.regions.length; i++) {
       if (!r.complete[i]) r.end[i] = this.traceEnd;
@@ -302,13 +312,14 @@ export class TraceTables {
       type: this.strings.values[r.type[i]],
       task: this.taskId(r.taskRow[i]),
       flow: this.flowIds[r.flow[i]],
+      thread: this.flowThreads[r.flow[i]],
       parent: r.parent[i] === 0 ? null : r.parent[i],
       start: r.start[i],
       end: r.end[i],
       complete: r.complete[i] === 1,
       duration: r.end[i] - r.start[i],
       location: this.location(r.location[i]),
-      beganBefore: Number.isNaN(r.beganBefore[i]) ? null : r.beganBefore[i],
+      beganBefore: this.regionBeganBefore.get(i) ?? null,
     };
   }
 
@@ -317,6 +328,7 @@ export class TraceTables {
     return {
       ts: l.ts[i],
       flow: this.flowIds[l.flow[i]],
+      thread: this.flowThreads[l.flow[i]],
       task: this.taskId(l.taskRow[i]),
       category: this.strings.values[l.category[i]],
       message: this.messages[i],
@@ -342,17 +354,18 @@ export class TraceTables {
     const t = this.tasks.data;
     const r = this.regions.data;
     const flowIds = this.flowIds;
+    const flowThreads = this.flowThreads;
     const regionIds: number[] = [];
     const events: { event: TaskEventInfo; seq: number }[] = [];
     const flows = new Set<number>();
     if (t.created[row]) {
       const flow = flowIds[t.createFlow[row]];
-      events.push({ event: { kind: 'create', ts: t.start[row], flow, parent: t.parent[row], location: this.location(t.createLocation[row]) }, seq: t.createSeq[row] });
+      events.push({ event: { kind: 'create', ts: t.start[row], flow, thread: flowThreads[t.createFlow[row]], parent: t.parent[row], location: this.location(t.createLocation[row]) }, seq: t.createSeq[row] });
       flows.add(flow);
     }
     if (t.ended[row]) {
       const flow = flowIds[t.endFlow[row]];
-      events.push({ event: { kind: 'end', ts: t.end[row], flow, location: this.location(t.endLocation[row]) }, seq: t.endSeq[row] });
+      events.push({ event: { kind: 'end', ts: t.end[row], flow, thread: flowThreads[t.endFlow[row]], location: this.location(t.endLocation[row]) }, seq: t.endSeq[row] });
       flows.add(flow);
     }
     const { offsets, items } = this.taskRegions;
@@ -361,15 +374,16 @@ export class TraceTables {
       const i = items[k];
       const id = i + 1;
       const flow = flowIds[r.flow[i]];
+      const thread = flowThreads[r.flow[i]];
       const type = this.strings.values[r.type[i]];
       const complete = r.complete[i] === 1;
       regionIds.push(id);
       flows.add(flow);
       events.push({
-        event: { kind: 'regionStart', ts: r.start[i], flow, region: id, type, duration: r.end[i] - r.start[i], complete, location: this.location(r.location[i]) },
+        event: { kind: 'regionStart', ts: r.start[i], flow, thread, region: id, type, duration: r.end[i] - r.start[i], complete, location: this.location(r.location[i]) },
         seq: r.startSeq[i],
       });
-      if (complete) events.push({ event: { kind: 'regionEnd', ts: r.end[i], flow, region: id, type }, seq: r.endSeq[i] });
+      if (complete) events.push({ event: { kind: 'regionEnd', ts: r.end[i], flow, thread, region: id, type }, seq: r.endSeq[i] });
     }
     const logs = this.taskLogs;
     const l = this.logs.data;
@@ -378,7 +392,7 @@ export class TraceTables {
       const flow = flowIds[l.flow[i]];
       flows.add(flow);
       events.push({
-        event: { kind: 'log', ts: l.ts[i], flow, category: this.strings.values[l.category[i]], message: this.messages[i], location: this.location(l.location[i]) },
+        event: { kind: 'log', ts: l.ts[i], flow, thread: flowThreads[l.flow[i]], category: this.strings.values[l.category[i]], message: this.messages[i], location: this.location(l.location[i]) },
         seq: l.seq[i],
       });
     }
@@ -388,7 +402,7 @@ export class TraceTables {
       id: t.id[row],
       type: this.taskType(row),
       parent: Number.isNaN(t.parent[row]) ? null : t.parent[row],
-      beganBefore: Number.isNaN(t.beganBefore[row]) ? null : t.beganBefore[row],
+      beganBefore: this.taskBeganBefore.get(row) ?? null,
       children: Array.from(children.items.subarray(children.offsets[row], children.offsets[row + 1]), (child) => t.id[child]),
       complete: this.complete(row),
       created: t.created[row] === 1,
@@ -397,6 +411,7 @@ export class TraceTables {
       end: t.end[row],
       latency: this.latency(row),
       flows: [...flows].sort((a, b) => a - b),
+      threads: [...new Set(events.map((e) => e.event.thread))].sort((a, b) => a - b),
       regions: regionIds,
       events: events.map((e) => e.event),
     };
@@ -469,7 +484,6 @@ export class TraceTables {
       t.id[row] = id;
       t.type[row] = this.strings.of('');
       t.parent[row] = NaN;
-      t.beganBefore[row] = NaN;
       taskRows.set(id, row);
     }
     return row;
@@ -489,7 +503,7 @@ export class TraceTables {
         const t = this.tasks.data;
         // A task carried into a snapshot: known type and parent, its creation not in the trace.
         t.created[row] = event.beganBefore === undefined ? 1 : 0;
-        t.beganBefore[row] = event.beganBefore ?? NaN;
+        if (event.beganBefore !== undefined) this.taskBeganBefore.set(row, event.beganBefore);
         t.type[row] = this.strings.of(event.type);
         t.parent[row] = event.parent;
         t.start[row] = event.ts;
@@ -519,7 +533,7 @@ export class TraceTables {
         r.location[i] = this.locationIndex(event.location);
         r.depth[i] = parent !== null && parent.flow === event.flow ? Math.min(MAX_DEPTH, r.depth[parent.id - 1] + 1) : 0;
         r.startSeq[i] = this.seq;
-        r.beganBefore[i] = event.beganBefore ?? NaN;
+        if (event.beganBefore !== undefined) this.regionBeganBefore.set(i, event.beganBefore);
         r.taskRow[i] = event.task === 0 ? -1 : this.knownTask(taskRows(), event.task);
       },
       regionEnded: (event: Event<'regionEnd'>, region: RegionRecord) => {

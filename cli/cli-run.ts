@@ -311,7 +311,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       const status = await readTrace(source, (event) => {
         summarizer.add(event);
         if (event.kind !== 'log' || (category !== undefined && event.category !== category) || (needle !== undefined && !event.message.includes(needle))) return;
-        logs.push({ ts: event.ts, flow: event.flow, task: event.task, category: event.category, message: event.message, location: event.location });
+        logs.push({ ts: event.ts, flow: event.flow, thread: event.thread ?? 0, task: event.task, category: event.category, message: event.message, location: event.location });
       });
       stats = summarizer.finish(status);
     } else {

@@ -133,8 +133,9 @@ class ChromeSink implements SliceSink<RegionJson> {
     return { name: nameJson(event.type), args: regionArgs(event.task, event.location) };
   }
 
-  newFlow(flow: number): void {
-    this.metadata(this.pid, flow, 'thread_name', `flow ${flow}`);
+  newFlow(flow: number, thread: number): void {
+    // A worker thread's flows are named after it; their ids, taken in blocks per thread, keep them together.
+    this.metadata(this.pid, flow, 'thread_name', thread === 0 ? `flow ${flow}` : `worker ${thread} · flow ${flow}`);
     this.metadata(this.pid, flow, 'thread_sort_index', flow, 'sort_index');
   }
 

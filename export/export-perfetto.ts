@@ -95,6 +95,11 @@ const EVENT_LOOP_UUID = OTHER_TRACKS + 3;
 const TASK_ROW_UUIDS = 2 ** 41;
 const TASK_BEFORE_TRACE_UUIDS = 2 ** 42;
 const flowUuid = (flow: number): number => flow + 1;
+/** A worker thread's track: its flows' tracks are beneath it. */
+const WORKER_UUIDS = 2 ** 43;
+const workerUuid = (thread: number): number => WORKER_UUIDS + thread;
+/** Worker threads' tids, above any flow id a main thread's track uses as its tid (tids are int32). */
+const WORKER_TID_BASE = 2_000_000_000;
 
 /** Distinct names and locations interned; beyond this, names are written inline (memory stays bounded). */
 const MAX_INTERNED = 1 << 16;
@@ -162,6 +167,8 @@ class PerfettoSink implements SliceSink<RegionData> {
   private newLocations: [number, SourceLocation][] = [];
   private newCategories: Category[] = [];
   private newAnnotations: AnnotationName[] = [];
+  /** Worker threads whose track is written. */
+  private readonly workers = new Set<number>();
   private gcTrack = false;
   private heapTrack = false;
   private eventLoopTrack = false;
@@ -200,13 +207,27 @@ class PerfettoSink implements SliceSink<RegionData> {
     return { nameIid: this.nameIid(name), name, task: event.task, location: event.location };
   }
 
-  newFlow(flow: number): void {
+  newFlow(flow: number, thread: number): void {
+    if (thread !== 0) {
+      // A worker thread: a thread track "worker N" in the process, its flows' tracks beneath it.
+      if (this.workers.add(thread)) {
+        const packet = this.descriptor(workerUuid(thread), PROCESS_UUID, null);
+        const descriptor = this.w.begin(F.thread);
+        this.w.uint(F.threadPid, this.pid);
+        this.w.uint(F.threadTid, WORKER_TID_BASE + thread);
+        this.w.string(F.threadName, `worker ${thread}`);
+        this.w.end(descriptor);
+        this.endDescriptor(packet);
+      }
+      this.endDescriptor(this.descriptor(flowUuid(flow), workerUuid(thread), `flow ${flow}`));
+      return;
+    }
     const packet = this.descriptor(flowUuid(flow), PROCESS_UUID, null);
-    const thread = this.w.begin(F.thread);
+    const descriptor = this.w.begin(F.thread);
     this.w.uint(F.threadPid, this.pid);
     this.w.uint(F.threadTid, flow);
     this.w.string(F.threadName, `flow ${flow}`);
-    this.w.end(thread);
+    this.w.end(descriptor);
     this.endDescriptor(packet);
   }
 

@@ -65,8 +65,8 @@ export interface WalkedTask {
 export interface SliceSink<R> {
   /** What to keep for a region while it is open (its name and args, in the format's terms). */
   regionData(event: EventOf<'regionStart'>): R;
-  /** `flow` has its first slice or instant: name its track. */
-  newFlow(flow: number): void;
+  /** `flow` has its first slice or instant: name its track. `thread`: 0 the main thread, else the worker's `threadId` it ran on. */
+  newFlow(flow: number, thread: number): void;
   /** A region slice begins on `flow` at `region.beganAt`; `arrows` end at it. */
   beginSlice(flow: number, region: WalkedRegion<R>, arrows: readonly Arrow[]): void;
   endSlice(flow: number, ts: Nanos, region: WalkedRegion<R>): void;
@@ -90,6 +90,8 @@ export interface SliceSink<R> {
 /** The state of one flow's track while regions are open on it; dropped when none are. */
 interface FlowTrack<R> {
   readonly stack: WalkedRegion<R>[];
+  /** The thread of the flow (0: the main thread). */
+  readonly thread: number;
   /** Latest time written on the track: later events are never placed before it. */
   lastTs: Nanos;
   /** The runtime announced that the next region end is out of order, with this many regions nested in it. */
@@ -112,8 +114,15 @@ export class SliceWalker<R> {
   private readonly rows: TaskRows | null;
   private readonly warnings = new WarningList();
   private lastTs = 0;
-  /** Latest time written on any flow's track: where a flow whose track was dropped starts again. */
-  private tracksTs = 0;
+  /**
+   * Latest time written on any flow's track of each thread (index: 0 the main thread, else the worker's
+   * `threadId`): where a flow of that thread whose track was dropped starts again. Per thread, because a
+   * thread's events are in time order in the file, but worker threads' batches arrive after the main
+   * thread's of the same time.
+   */
+  private readonly tracksTs = new Map<number, Nanos>();
+  /** The main thread's entry of `tracksTs`, kept apart: most traces have no other. */
+  private mainTracksTs = 0;
   private gcEnd = 0;
   private heapTs = 0;
   private eventLoopTs = 0;
@@ -142,7 +151,7 @@ export class SliceWalker<R> {
         return this.taskEnd(event);
       case 'log': {
         const task = event.task === 0 ? undefined : this.tasks.get(event.task);
-        return this.sink.log(event, this.instantTs(event.flow, event.ts), task);
+        return this.sink.log(event, this.instantTs(event.flow, event.thread ?? 0, event.ts), task);
       }
       case 'misuse':
         return this.misuse(event);
@@ -195,7 +204,7 @@ export class SliceWalker<R> {
     if (!track) {
       // A flow seen before had its track dropped with its last time: its events may not go back before any
       // time written on a track since (only a damaged trace has such events).
-      track = { stack: [], lastTs: this.namedFlows.has(flow) ? Math.max(event.ts, this.tracksTs) : event.ts, outOfOrderAbove: undefined };
+      track = { stack: [], thread: event.thread ?? 0, lastTs: this.namedFlows.has(flow) ? Math.max(event.ts, this.threadTracksTs(event.thread ?? 0)) : event.ts, outOfOrderAbove: undefined };
       this.flows.set(flow, track);
     }
     const ts = this.onTrack(flow, track, event.ts);
@@ -213,7 +222,7 @@ export class SliceWalker<R> {
       if (task.arrow.ts <= ts) arrows.push({ name: 'subtask', id: event.task, from: task.arrow });
       task.arrow = null;
     }
-    this.nameFlow(flow);
+    this.nameFlow(flow, event.thread ?? 0);
     this.sink.beginSlice(flow, region, arrows);
   }
 
@@ -256,12 +265,12 @@ export class SliceWalker<R> {
       const track = this.flows.get(event.flow);
       if (track) track.outOfOrderAbove = event.regionsAbove;
     }
-    this.sink.misuse(event, this.instantTs(event.flow, event.ts), `region "${event.type}" ${misuseText[event.misuse]}`);
+    this.sink.misuse(event, this.instantTs(event.flow, event.thread ?? 0, event.ts), `region "${event.type}" ${misuseText[event.misuse]}`);
   }
 
   /** The time of an instant on `flow`'s track (named now if new): never before what is already there. */
-  private instantTs(flow: number, ts: Nanos): Nanos {
-    this.nameFlow(flow);
+  private instantTs(flow: number, thread: number, ts: Nanos): Nanos {
+    this.nameFlow(flow, thread);
     const track = this.flows.get(flow);
     return track ? this.onTrack(flow, track, ts) : ts;
   }
@@ -273,12 +282,18 @@ export class SliceWalker<R> {
       return track.lastTs;
     }
     track.lastTs = ts;
-    if (ts > this.tracksTs) this.tracksTs = ts;
+    if (track.thread === 0) {
+      if (ts > this.mainTracksTs) this.mainTracksTs = ts;
+    } else if (ts > (this.tracksTs.get(track.thread) ?? 0)) this.tracksTs.set(track.thread, ts);
     return ts;
   }
 
-  private nameFlow(flow: number): void {
-    if (this.namedFlows.add(flow)) this.sink.newFlow(flow);
+  private threadTracksTs(thread: number): Nanos {
+    return thread === 0 ? this.mainTracksTs : (this.tracksTs.get(thread) ?? 0);
+  }
+
+  private nameFlow(flow: number, thread: number): void {
+    if (this.namedFlows.add(flow)) this.sink.newFlow(flow, thread);
   }
 
   // ---- tasks --------------------------------------------------------------------------------------

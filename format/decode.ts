@@ -8,12 +8,19 @@ import {
   FrameKind,
   GcKind,
   MAGIC,
+  MAIN_THREAD,
   MAX_FRAME_BYTES,
   MisuseKind,
   SAME_FLOW,
   SAME_TASK,
   TYPE_MASK,
 } from './spec.js';
+
+/** Strings and source locations interned by one thread, by id. */
+interface Tables {
+  readonly strings: string[];
+  readonly locations: (SourceLocation | null)[];
+}
 
 const misuseNames: Record<number, MisuseName> = {
   [MisuseKind.RegionEndedTwice]: 'regionEndedTwice',
@@ -34,9 +41,13 @@ export class TraceDecoder {
   /** File offset of pending[0]. */
   private offset = 0;
   private magicSeen = false;
-  private readonly strings: string[] = [''];
-  private readonly locations: (SourceLocation | null)[] = [null];
-  private readonly status: ReadStatus = { complete: false, bytesRead: 0, header: null, footer: null, problem: null };
+  /** The string and location tables of the main thread, and of each worker thread (format version 4). */
+  private readonly mainTables: Tables = { strings: [''], locations: [null] };
+  private readonly threadTables = new Map<number, Tables>();
+  /** The tables of the frame being decoded. */
+  private strings = this.mainTables.strings;
+  private locations = this.mainTables.locations;
+  private readonly status: ReadStatus = { complete: false, bytesRead: 0, header: null, footer: null, threads: [], problem: null };
 
   constructor(private readonly emit: (event: TraceEvent) => void) {}
 
@@ -51,12 +62,12 @@ export class TraceDecoder {
 
   /** The strings defined so far, by id (0: the empty string). */
   get definedStrings(): readonly string[] {
-    return this.strings;
+    return this.mainTables.strings;
   }
 
   /** The source locations defined so far, by id (0: unknown, null). */
   get definedLocations(): readonly (SourceLocation | null)[] {
-    return this.locations;
+    return this.mainTables.locations;
   }
 
   /** True once the decoder hit damage: further bytes are ignored. */
@@ -168,6 +179,30 @@ export class TraceDecoder {
       for (const event of events) this.emit(event);
     } else if (kind === FrameKind.Footer) {
       this.status.footer = decodeFooter(r);
+    } else if (kind === FrameKind.Thread && this.version >= 4) {
+      const id = r.uvarint();
+      if (id === MAIN_THREAD) r.fail('a Thread frame for thread 0 (the main thread)');
+      if (this.threadTables.has(id)) r.fail(`a second Thread frame for thread ${id}`);
+      this.threadTables.set(id, { strings: [''], locations: [null] });
+      this.status.threads!.push({ id, name: r.string(), ts: r.uvarint() });
+    } else if (kind === FrameKind.ThreadEvents && this.version >= 4) {
+      const at = r.pos;
+      const thread = r.uvarint();
+      const tables = this.threadTables.get(thread);
+      if (tables === undefined) r.fail(`events of thread ${thread} before its Thread frame`, at);
+      const events: TraceEvent[] = [];
+      this.strings = tables.strings;
+      this.locations = tables.locations;
+      try {
+        this.decodeEvents(r, events);
+      } finally {
+        this.strings = this.mainTables.strings;
+        this.locations = this.mainTables.locations;
+      }
+      for (const event of events) {
+        event.thread = thread;
+        this.emit(event);
+      }
     } else {
       r.fail(`unknown frame kind ${kind}`);
     }

@@ -36,6 +36,20 @@ export function encodeFileStart(header: TraceHeader): Uint8Array {
   return out.take();
 }
 
+/**
+ * The Thread frame (format version 4) the main thread writes when a worker thread joins its trace: the
+ * worker's `threadId`, its name, and the trace time it joined.
+ */
+export function encodeThreadFrame(thread: number, name: string, ts: number): Uint8Array {
+  const out = new ByteWriter(64 + name.length * 3);
+  const start = openFrame(out);
+  out.uvarint(thread);
+  out.string(name);
+  out.uvarint(ts);
+  sealFrame(out, start, FrameKind.Thread);
+  return out.take();
+}
+
 /** The footer frame stop() writes last: its presence marks a complete trace. */
 export function encodeFooter(footer: TraceFooter): Uint8Array {
   const out = new ByteWriter(64);
@@ -76,6 +90,12 @@ export function rebaseBatch(batch: Uint8Array, shift: number): Uint8Array {
  * Timestamps must not decrease within a batch.
  */
 export class BatchEncoder {
+  /**
+   * `thread`: 0 (the main thread) writes Events frames; a worker's `threadId` writes ThreadEvents frames
+   * (format version 4) that say so, with string and location tables of that thread.
+   */
+  constructor(private readonly thread = 0) {}
+
   private readonly out = new ByteWriter(1 << 17);
   private readonly strings = new Map<string, number>([['', 0]]);
   private readonly locations = new Map<SourceLocation, number>();
@@ -95,6 +115,7 @@ export class BatchEncoder {
   begin(baseTs: number): void {
     this.out.reset();
     this.frameStart = openFrame(this.out);
+    if (this.thread !== 0) this.out.uvarint(this.thread);
     this.out.uvarint(baseTs);
     this.lastTs = baseTs;
     this.lastFlow = -1;
@@ -103,7 +124,7 @@ export class BatchEncoder {
 
   /** Closes the batch and returns its bytes (a frame). */
   finish(): Uint8Array {
-    sealFrame(this.out, this.frameStart, FrameKind.Events);
+    sealFrame(this.out, this.frameStart, this.thread === 0 ? FrameKind.Events : FrameKind.ThreadEvents);
     this.frameStart = -1;
     return this.out.take();
   }

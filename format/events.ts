@@ -14,7 +14,14 @@ export type Nanos = number;
 
 export type MisuseName = 'regionEndedTwice' | 'regionEndedOutOfOrder' | 'regionEndedOnOtherFlow';
 
-export type TraceEvent =
+/**
+ * An event as the reader yields it. `thread` (format version 4) is the worker thread it was recorded
+ * on (`worker_threads.threadId`); absent on the main thread's events. Flow and task ids are unique
+ * across the threads of a trace, so a flow belongs to one thread and a task may span several.
+ */
+export type TraceEvent = TraceEventOnThread & { thread?: number };
+
+export type TraceEventOnThread =
   /**
    * A new flow (a lane of regions) forked from `parentFlow`, under the region that has `regionsAbove`
    * open regions of the parent flow above it (when there are fewer, the parent flow's own fork parent).
@@ -66,6 +73,16 @@ export interface TraceFooter {
   endTs: Nanos;
 }
 
+/** A worker thread whose events are in the trace (format version 4: a Thread frame). */
+export interface TraceThread {
+  /** `worker_threads.threadId` in the traced process (the main thread is 0 and has no such record). */
+  readonly id: number;
+  /** "worker N" unless the worker named itself. */
+  readonly name: string;
+  /** Trace time it joined the trace. */
+  readonly ts: Nanos;
+}
+
 /** How reading ended: a complete trace, or where and why it stopped. */
 export interface ReadStatus {
   /** The file had a header, no damage, and the footer that stop() writes. */
@@ -74,6 +91,8 @@ export interface ReadStatus {
   bytesRead: number;
   header: TraceHeader | null;
   footer: TraceFooter | null;
+  /** The worker threads that joined the trace, in file order (absent in a status built by hand: none). */
+  threads?: TraceThread[];
   /** Why reading stopped before a complete trace. */
   problem: null | {
     kind: 'truncated' | 'corrupt' | 'unfinished';

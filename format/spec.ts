@@ -1,11 +1,11 @@
 /**
- * The tstrace binary trace format, version 3: the constants shared by the writer (runtime) and the
+ * The tstrace binary trace format, version 4: the constants shared by the writer (runtime) and the
  * reader (analysis/). `docs/format.md` is the prose version of this file; change both together.
  */
 
 /** The first 8 bytes of every trace file. */
 export const MAGIC = Uint8Array.of(0x54, 0x53, 0x54, 0x52, 0x41, 0x43, 0x45, 0x0a); // "TSTRACE\n"
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 
 /** Every frame starts with `u32le payloadLength, u32le crc32(kind byte + payload), u8 kind`. */
 export const FRAME_HEADER_BYTES = 9;
@@ -17,7 +17,14 @@ export const FrameKind = {
   Events: 2,
   /** Written by `stop()`: the trace is complete; totals. */
   Footer: 3,
+  /** Version 4: a worker thread joined the trace: its thread id and name. */
+  Thread: 4,
+  /** Version 4: a batch of events recorded on a worker thread: `uvarint thread`, then a batch as in Events. */
+  ThreadEvents: 5,
 } as const;
+
+/** The thread id of the main thread (`worker_threads.threadId` is 0 there); events of Events frames are its. */
+export const MAIN_THREAD = 0;
 
 /**
  * Event types (low 6 bits of an event's first byte). Bit 7 (`SAME_FLOW`) means "same flow as the

@@ -3,7 +3,7 @@
  * docs/cli.md. Fields are only ever added within a `schemaVersion`; a change that could break a reader
  * bumps it.
  */
-import type { ReadStatus } from '../format/events.js';
+import type { ReadStatus, TraceThread } from '../format/events.js';
 import type {
   Listing,
   LogInfo,
@@ -31,6 +31,8 @@ export interface JsonDocument {
   readonly file: string;
   readonly status: JsonStatus;
   readonly summary: TraceSummary;
+  /** The worker threads that recorded into the trace (format version 4), in the order they joined; [] for none. */
+  readonly threads: readonly TraceThread[];
 }
 
 /** The statistics' own fields, as summarizeTrace gives them (`problemsLeftOut`: beyond the first 1000 listed). */
@@ -50,7 +52,7 @@ export interface LogsDocument extends JsonDocument {
 
 function common(command: JsonDocument['command'], file: string, analysis: TraceStats): JsonDocument {
   const status: JsonStatus = { complete: analysis.status.complete, bytesRead: analysis.status.bytesRead, problem: analysis.status.problem };
-  return { schemaVersion: JSON_SCHEMA_VERSION, command, file, status, summary: analysis.summary };
+  return { schemaVersion: JSON_SCHEMA_VERSION, command, file, status, summary: analysis.summary, threads: analysis.status.threads ?? [] };
 }
 
 /** `tstrace stats --json`. */

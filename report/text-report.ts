@@ -35,6 +35,8 @@ export function statsText(file: string, analysis: TraceStats, options: TextOptio
     ['Regions', String(summary.regions)],
     ['Logs', String(summary.logs)],
   );
+  const threads = analysis.status.threads ?? [];
+  if (threads.length > 0) facts.push(['Threads', `main and ${threads.length} worker${threads.length === 1 ? '' : 's'}: ${threads.map((t) => t.name).join(', ')}`]);
   lines.push(...renderTable([{ title: '' }, { title: '' }], facts).slice(1));
 
   lines.push('', 'Tasks by type (latency of complete tasks)');
@@ -110,6 +112,16 @@ export function* tasksTextChunks(tasks: Listing<TaskInfo>, options: TextOptions)
   for (let k = 0; k < tasks.length; k++) yield (k > 0 ? '\n' : '') + taskBlock(tasks.at(k), options) + '\n';
 }
 
+/** A thread as the text reports name it: "main", or "worker N" (N its `threadId`, as the exports name it). */
+export function threadName(thread: number): string {
+  return thread === 0 ? 'main' : `worker ${thread}`;
+}
+
+/** A flow, with its thread when that is a worker's: "1026 (worker 2)". */
+function flowText(flow: number, thread: number): string {
+  return thread === 0 ? String(flow) : `${flow} (${threadName(thread)})`;
+}
+
 function taskBlock(task: TaskInfo, options: TextOptions): string {
   const state = task.complete ? 'complete' : `incomplete (${incompleteText(task)})`;
   const lines = [
@@ -123,6 +135,8 @@ function taskBlock(task: TaskInfo, options: TextOptions): string {
         ['end', formatTimestamp(task.end)],
         ['latency', `${task.complete ? '' : '≥'}${formatDuration(task.latency)}`],
         ['flows', task.flows.join(', ') || '-'],
+        // Only for a task that ran on worker threads: other traces' text is unchanged.
+        ...(task.threads.some((thread) => thread !== 0) ? [['threads', task.threads.map(threadName).join(', ')]] : []),
       ],
       '  ',
     ).slice(1),
@@ -134,7 +148,7 @@ function taskBlock(task: TaskInfo, options: TextOptions): string {
         task.events.map((event) => [
           formatTimestamp(event.ts),
           formatDuration(event.ts - task.start),
-          String(event.flow),
+          flowText(event.flow, event.thread),
           taskEventText(event),
           'location' in event ? locationText(event.location, options) : '',
         ]),
@@ -163,7 +177,7 @@ export function regionsTextChunks(regions: Listing<RegionInfo>, options: TextOpt
     String(r.id),
     r.type,
     String(r.task),
-    String(r.flow),
+    flowText(r.flow, r.thread),
     r.parent === null ? '-' : String(r.parent),
     r.beganBefore === null ? formatDuration(r.start) : `${formatDuration(r.start)} (began ${formatDuration(r.beganBefore)} before)`,
     r.complete ? formatDuration(r.end) : '(open)',
@@ -176,7 +190,7 @@ const logColumns: readonly Column[] = [{ title: 'TIME', align: 'right' }, { titl
 
 /** `tstrace logs`: one aligned row per log, in time order, as chunks of text. */
 export function logsTextChunks(logs: Listing<LogInfo>, options: TextOptions): Iterable<string> {
-  return listingTable(logs, 'No logs.\n', logColumns, (log) => [formatDuration(log.ts), String(log.task), String(log.flow), log.category, singleLine(log.message), locationText(log.location, options)]);
+  return listingTable(logs, 'No logs.\n', logColumns, (log) => [formatDuration(log.ts), String(log.task), flowText(log.flow, log.thread), log.category, singleLine(log.message), locationText(log.location, options)]);
 }
 
 /** A listing as one table (or `none` when it is empty), in chunks of text. */

@@ -7,7 +7,11 @@ import { EventType, FORMAT_VERSION, MisuseKind } from '../format/spec.js';
 import { startExecutionEvents } from './execution.js';
 import { chainTopRaw, currentLane, currentScope, inCurrentChain, laneFor, parentFor } from './chains.js';
 import { callerLocation } from './location.js';
-import { S, TraceOutput, flush, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
+import { isMainThread } from 'node:worker_threads';
+import { resetFlowIds } from './shared-ids.js';
+import { ThreadCollector } from './thread-collector.js';
+import { joinMainThreadTraces } from './thread-join.js';
+import { S, TraceOutput, flush, nextFlowId, nextTaskId, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 import { fileSink, streamSink, type Sink } from './sink.js';
 
 /** Carries the current task, like Go's `context.Context` does for `runtime/trace`. Immutable. */
@@ -101,7 +105,15 @@ export interface StartOptions {
    * Costs microseconds per call; instrumented code gets locations for free. Default false.
    */
   captureLocations?: boolean;
+  /**
+   * Milliseconds `stop()` waits for worker threads to send what they recorded since their last flush
+   * (a terminated or busy worker sends nothing more: what it sent before is kept). Default 500.
+   */
+  threadFlushTimeout?: number;
 }
+
+/** What `stop()` waits for workers by default (StartOptions.threadFlushTimeout). */
+const THREAD_FLUSH_TIMEOUT_MS = 500;
 
 /**
  * Starts writing a trace to `writer`: a file path (created or truncated) or a Node `Writable`.
@@ -130,12 +142,26 @@ export function start(writer: string | Writable, options: StartOptions = {}): vo
     flush();
     if (options.captureLocations === true) S.captureLocations = true;
   }
-  const trace = new TraceOutput(t0, S.lastRegionSeq, sink, options.maxBufferedBytes ?? 64 << 20);
+  const maxBufferedBytes = options.maxBufferedBytes ?? 64 << 20;
+  const trace = new TraceOutput(t0, S.lastRegionSeq, sink, maxBufferedBytes);
   S.traceNumber++;
   S.trace = trace;
+  threadFlushTimeout = options.threadFlushTimeout ?? THREAD_FLUSH_TIMEOUT_MS;
+  // Worker threads that load the runtime (now or later) record into this trace too (docs/design.md).
+  S.threads = isMainThread
+    ? new ThreadCollector(trace, {
+        session: S.traceNumber,
+        wallOriginMs: performance.timeOrigin + t0,
+        captureLocations: S.captureLocations,
+        flushInterval: options.sampleInterval ?? 100,
+        maxBufferedBytes,
+      })
+    : null;
   // A process that exits while tracing loses nothing: the rest is written synchronously.
   const onExit = (): void => {
     if (S.trace === trace) {
+      S.threads?.close();
+      S.threads = null;
       trace.finish();
       S.trace = null;
       if (S.flight === null) S.enabled = false;
@@ -147,6 +173,8 @@ export function start(writer: string | Writable, options: StartOptions = {}): vo
   process.on('exit', onExit);
 }
 
+let threadFlushTimeout = THREAD_FLUSH_TIMEOUT_MS;
+
 /** @internal Execution events all tracing shares: what a session's first consumer asks for. */
 export interface SessionOptions {
   gc?: boolean;
@@ -154,6 +182,8 @@ export interface SessionOptions {
   eventLoop?: boolean;
   sampleInterval?: number;
   captureLocations?: boolean;
+  /** On a worker thread: the session is its part of the main thread's trace (thread-join.ts). */
+  joined?: boolean;
 }
 
 /**
@@ -167,8 +197,25 @@ export function beginSession(options: SessionOptions): void {
   S.strs.fill(undefined);
   S.msgs.fill(undefined);
   S.captureLocations = options.captureLocations ?? false;
-  S.lastFlowId = 1;
-  S.rootFlow = { id: 1, top: null, base: null };
+  if (isMainThread) {
+    // Flow ids of the new session start again after the root flow's 1; workers take theirs from the same counter.
+    resetFlowIds(S.ids);
+    S.localFlowIds = false;
+    S.lastFlowId = 1;
+    S.flowBlockEnd = 1;
+    S.rootFlow = { id: 1, top: null, base: null };
+  } else if (options.joined === true) {
+    // Part of the main thread's trace: flows from the shared counter (a block taken in an earlier
+    // session may predate the main thread's reset).
+    S.localFlowIds = false;
+    S.flowBlockEnd = S.lastFlowId;
+    S.rootFlow = { id: nextFlowId(), top: null, base: null };
+  } else {
+    // A worker's own trace: flows of its own, as on the main thread.
+    S.localFlowIds = true;
+    S.lastFlowId = 1;
+    S.rootFlow = { id: 1, top: null, base: null };
+  }
   S.syncTop = null;
   S.lastRegionSeq = 0;
   S.als = new AsyncLocalStorage<Scope>();
@@ -183,7 +230,7 @@ export function beginSession(options: SessionOptions): void {
 
 /** @internal Turns tracing off once its last consumer has left (after its final flush). */
 export function endSessionIfUnused(): void {
-  if (S.trace !== null || S.flight !== null || !S.enabled) return;
+  if (S.trace !== null || S.flight !== null || S.thread !== null || !S.enabled) return;
   S.enabled = false;
   S.stopExecutionEvents?.();
   S.stopExecutionEvents = null;
@@ -197,9 +244,28 @@ export function endSessionIfUnused(): void {
  * opened is closed); rejects with the writer's error if writing failed. Resolves at once when no trace
  * runs. A running {@link FlightRecorder} goes on recording.
  */
-export async function stop(): Promise<void> {
+export function stop(): Promise<void> {
+  stopping ??= stopTrace().finally(() => {
+    stopping = null;
+  });
+  return stopping;
+}
+
+/** The stop() under way: a second call while workers are flushing waits for the same end. */
+let stopping: Promise<void> | null = null;
+
+async function stopTrace(): Promise<void> {
   const trace = S.trace;
   if (trace === null) return;
+  const threads = S.threads;
+  if (threads !== null) {
+    S.threads = null;
+    if (threads.waiting) {
+      // Workers send what they recorded since their last flush; then the footer closes the trace.
+      await threads.finish(threadFlushTimeout);
+      if (S.trace !== trace) return; // the process exited meanwhile: its exit handler finished the trace
+    } else threads.close();
+  }
   trace.finish();
   S.trace = null;
   endSessionIfUnused();
@@ -252,7 +318,7 @@ function locationHere(skip: Function): number {
  * context (carrying the task) and the task; call `task.end()` when the operation is done.
  */
 export function newTask(ctx: Context, taskType: string): [Context, Task] {
-  const task = new Task(++S.lastTaskId, taskType, taskOf(ctx));
+  const task = new Task(nextTaskId(), taskType, taskOf(ctx));
   if (S.enabled) {
     record(EventType.TaskCreate, currentFlow().id, taskIdOf(ctx), task.id, locationHere(newTask), taskType);
   }
@@ -381,3 +447,14 @@ export function withContext<T>(ctx: Context, fn: () => T): T {
   const scope = S.als!.getStore();
   return S.als!.run({ ctx, flow: currentLane(scope), top: chainTopRaw(scope) }, fn);
 }
+
+// In a worker thread, the runtime records into the main thread's trace whenever one runs.
+joinMainThreadTraces({
+  begin(session) {
+    // A worker running a trace of its own (its own flow numbering) stays out of the main thread's.
+    if (S.enabled) return false;
+    beginSession({ gc: false, heap: false, eventLoop: false, sampleInterval: session.flushInterval, captureLocations: session.captureLocations, joined: true });
+    return true;
+  },
+  end: endSessionIfUnused,
+});

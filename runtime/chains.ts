@@ -8,7 +8,7 @@
  * the parent otherwise, so concurrent chains never share a stack.
  */
 import { EventType } from '../format/spec.js';
-import { S, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
+import { S, nextFlowId, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 
 /** The current chain's scope, or undefined outside any (or while tracing is off). */
 export const currentScope = (): Scope | undefined => S.als?.getStore();
@@ -64,7 +64,7 @@ export function laneFor(scope: Scope | undefined, parent: RegionState | null, fo
 export function forkLane(from: Flow, parent: RegionState | null): Flow {
   let above = 0;
   for (let r = from.top; r !== null && r !== parent && r.flow === from; r = r.parent) above++;
-  const flow: Flow = { id: ++S.lastFlowId, top: null, base: parent };
+  const flow: Flow = { id: nextFlowId(), top: null, base: parent };
   record(EventType.FlowStart, flow.id, -1, from.id, above, undefined);
   return flow;
 }

@@ -20,5 +20,6 @@ export {
   type StartOptions,
 } from './api.js';
 export { traced, type TracedOptions } from './traced.js';
+export { contextFrom, linkOf, type TaskLink } from './task-link.js';
 export { DEFAULT_MAX_BYTES, DEFAULT_MIN_AGE_MS, FlightRecorder, type FlightRecorderOptions } from './flight-recorder.js';
 export type { SourceLocation } from '../format/events.js';

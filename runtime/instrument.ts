@@ -14,7 +14,7 @@ import { inspect } from 'node:util';
 import { EventType } from '../format/spec.js';
 import { background, beginRegion, current, currentFlow, endRegion, noopRegion, taskIdOf, Task, type Context, type Region } from './api.js';
 import { currentLane, laneFor, parentFor } from './chains.js';
-import { S, record, registerLocation, type Flow, type Scope } from './recorder.js';
+import { S, nextTaskId, record, registerLocation, type Flow, type Scope } from './recorder.js';
 
 /** A traced function: its region (or task) type and where it is in the source. Made once per function. */
 export interface Site {
@@ -94,7 +94,7 @@ export function call(site: Site, ctx: Context | undefined, kind: Kind): Frame {
   let context = ctx ?? (caller?.ctx as Context | undefined) ?? background;
   let task: Task | null = null;
   if (site.task) {
-    task = new Task(++S.lastTaskId, site.type, context.task ?? null);
+    task = new Task(nextTaskId(), site.type, context.task ?? null);
     record(EventType.TaskCreate, currentLane(caller).id, taskIdOf(context), task.id, site.location, site.type);
     context = { task };
   }

@@ -3,7 +3,9 @@ import { performance } from 'node:perf_hooks';
 import { BatchEncoder, encodeFooter } from '../format/encode.js';
 import type { SourceLocation } from '../format/events.js';
 import { EventType } from '../format/spec.js';
+import { ID_BLOCK, FLOW_COUNTER, TASK_COUNTER, sharedIdCounters, takeIdBlock } from './shared-ids.js';
 import type { Sink } from './sink.js';
+import type { ThreadCollector } from './thread-collector.js';
 
 /**
  * A lane of the trace (the "goroutine" of the format): a strict stack of open regions. Regions of one
@@ -70,8 +72,21 @@ export interface TracerState {
    * and flows of an earlier session are ignored.
    */
   generation: number;
+  /** The last task id this thread handed out; ids up to `taskBlockEnd` are this thread's to hand out. */
   lastTaskId: number;
+  taskBlockEnd: number;
+  /** The same for flow ids (of the current session). */
   lastFlowId: number;
+  flowBlockEnd: number;
+  /** The id counters all threads of the process share (see shared-ids.ts). */
+  readonly ids: BigInt64Array;
+  /** `threadId` of the thread that made `ids`: 0 when they are the main thread's. */
+  readonly idsOwner: number;
+  /**
+   * Flow ids of this session are this thread's own, from 1 (a worker thread's own `start()`), not taken
+   * from the shared counter (the main thread's sessions and a worker's part of them).
+   */
+  localFlowIds: boolean;
   rootFlow: Flow;
   als: AsyncLocalStorage<Scope> | null;
   /**
@@ -98,6 +113,12 @@ export interface TracerState {
   trace: TraceOutput | null;
   /** The flight recorder's ring, or null. */
   flight: Consumer | null;
+  /** On the main thread, while `start()`'s trace runs: the worker threads' part of it. */
+  threads: ThreadCollector | null;
+  /** On a worker thread: what goes to the main thread's trace while it runs (thread-join.ts), or null. */
+  thread: Consumer | null;
+  /** On a worker thread: whether the runtime listens for the main thread's traces (once per thread). */
+  threadJoined: boolean;
   /** Bumped at every start(): names the running trace (see api.ts `runningTrace`). */
   traceNumber: number;
   /** Stops the GC observer and the sampling/flush timer of the running session. */
@@ -114,7 +135,12 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   enabled: false,
   generation: 0,
   lastTaskId: 0,
+  taskBlockEnd: 0,
   lastFlowId: 1,
+  flowBlockEnd: 1,
+  // Made once per process and thread, with the state (a second copy of the package finds them here).
+  ...(({ counters, owner }) => ({ ids: counters, idsOwner: owner }))(sharedIdCounters()),
+  localFlowIds: false,
   rootFlow: { id: 1, top: null, base: null },
   als: null,
   syncTop: null,
@@ -128,12 +154,34 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   count: 0,
   trace: null,
   flight: null,
+  threads: null,
+  thread: null,
+  threadJoined: false,
   traceNumber: 0,
   stopExecutionEvents: null,
   exitHandler: null,
 });
 
 export const now = (): number => performance.now();
+
+/** A new task id, unique among all threads of the process (ids are taken in blocks from a shared counter). */
+export function nextTaskId(): number {
+  if (S.lastTaskId === S.taskBlockEnd) {
+    S.lastTaskId = takeIdBlock(S.ids, TASK_COUNTER);
+    S.taskBlockEnd = S.lastTaskId + ID_BLOCK;
+  }
+  return ++S.lastTaskId;
+}
+
+/** A new flow id, unique among all threads of the process within a session of the main thread (or this thread's own, see `localFlowIds`). */
+export function nextFlowId(): number {
+  if (S.localFlowIds) return ++S.lastFlowId;
+  if (S.lastFlowId === S.flowBlockEnd) {
+    S.lastFlowId = takeIdBlock(S.ids, FLOW_COUNTER);
+    S.flowBlockEnd = S.lastFlowId + ID_BLOCK;
+  }
+  return ++S.lastFlowId;
+}
 
 /** Records one event into the hot buffer. The only work on the hot path: a clock read and stores. */
 export function record(type: number, flow: number, task: number, a: number, b: number, str: string | undefined, msg?: string | number): void {
@@ -189,7 +237,7 @@ function text(value: unknown): string {
  * encoded once for each.
  */
 export abstract class Consumer {
-  readonly encoder = new BatchEncoder();
+  readonly encoder: BatchEncoder;
   /** Events handed to this consumer (encoded or dropped). */
   recorded = 0;
   dropped = 0;
@@ -204,7 +252,11 @@ export abstract class Consumer {
      * to it began before its trace did, so their ends are not recorded in it (Go's "pre-existing region").
      */
     readonly firstSeq: number,
-  ) {}
+    /** 0 on the main thread; a worker's `threadId` (its batches are ThreadEvents frames). */
+    thread = 0,
+  ) {
+    this.encoder = new BatchEncoder(thread);
+  }
 
   /** Whether to encode this flush's events; false drops them (counted). */
   abstract accepts(): boolean;
@@ -237,6 +289,27 @@ export class TraceOutput extends Consumer {
     this.sink.write(batch);
   }
 
+  /**
+   * A worker thread's frame (thread-collector.ts): a Thread frame (`events` 0), always written so that
+   * the thread's later batches read, or a ThreadEvents batch of `events` events, dropped like the main
+   * thread's when the sink is failing or full.
+   */
+  takeFromThread(frame: Uint8Array, events: number): void {
+    this.recorded += events;
+    if (events > 0 && !this.accepts()) {
+      this.dropped += events;
+      this.droppedUnreported += events;
+      return;
+    }
+    this.sink.write(frame);
+  }
+
+  /** A worker thread's events that it dropped itself (its Dropped events are in its batches). */
+  droppedByThread(count: number): void {
+    this.recorded += count;
+    this.dropped += count;
+  }
+
   /** Flushes the hot buffer and queues the footer: after this the sink holds the whole trace. */
   finish(): void {
     flush();
@@ -259,8 +332,10 @@ export function flush(): void {
   S.count = 0;
   const trace = S.trace;
   const flight = S.flight;
+  const thread = S.thread;
   if (trace !== null) encodeFor(trace, count);
   if (flight !== null) encodeFor(flight, count);
+  if (thread !== null) encodeFor(thread, count);
   S.strs.fill(undefined, 0, count);
   S.msgs.fill(undefined, 0, count);
 }

@@ -332,8 +332,8 @@ describe('regions', () => {
     }, 100);
     const analysis = await analyzeTrace(bytes);
     expect(analysis.regions.toArray()).toEqual([
-      { id: 1, type: 'outer', task: 0, flow: 1, parent: null, start: 10, end: 100, complete: false, duration: 90, location: null, beganBefore: null },
-      { id: 2, type: 'inner', task: 0, flow: 1, parent: 1, start: 20, end: 50, complete: true, duration: 30, location: null, beganBefore: null },
+      { id: 1, type: 'outer', task: 0, flow: 1, thread: 0, parent: null, start: 10, end: 100, complete: false, duration: 90, location: null, beganBefore: null },
+      { id: 2, type: 'inner', task: 0, flow: 1, thread: 0, parent: 1, start: 20, end: 50, complete: true, duration: 30, location: null, beganBefore: null },
     ]);
     expect(analysis.regionGroups.find((g) => g.type === 'outer')).toMatchObject({ count: 1, complete: 0, duration: null, histogram: [] });
   });
@@ -521,7 +521,7 @@ describe('summary', () => {
     const a = await analyzeTrace(withFooter);
     expect(a.summary).toMatchObject({ duration: 600, events: 5, gcCount: 2, gcTime: 42, dropped: 9, logs: 1, tasks: 0, regions: 0, pid: 42 });
     expect(a.summary.startTime).toBe('2023-11-14T22:13:20.000Z');
-    expect(a.logs.toArray()).toEqual([{ ts: 100, flow: 1, task: 0, category: 'c', message: 'm', location: null }]);
+    expect(a.logs.toArray()).toEqual([{ ts: 100, flow: 1, thread: 0, task: 0, category: 'c', message: 'm', location: null }]);
 
     // Without a footer, the dropped events are summed.
     const withoutFooter = withFooter.subarray(0, withFooter.length - encodeFooter({ events: 0, dropped: 9, endTs: 600 }).length);

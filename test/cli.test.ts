@@ -300,6 +300,7 @@ describe('long listings', () => {
       file: traceFile,
       status: { complete: analysis.status.complete, bytesRead: analysis.status.bytesRead, problem: analysis.status.problem },
       summary: analysis.summary,
+      threads: [],
     });
     for (const [command, list] of [['tasks', analysis.tasks], ['regions', analysis.regions], ['logs', analysis.logs]] as const) {
       expect(tstrace(command, traceFile, '--json').stdout).toBe(JSON.stringify({ ...common(command), [command]: list }, null, 2) + '\n');

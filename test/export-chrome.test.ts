@@ -305,7 +305,7 @@ describe('a real trace', () => {
     const header = service.result.status.header!;
     expect(service.doc.metadata).toMatchObject({
       source: 'tstrace',
-      formatVersion: 3,
+      formatVersion: 4,
       pid: header.pid,
       nodeVersion: process.version,
       commandLine: header.command,

@@ -84,7 +84,8 @@ describe('a service snapshots the last seconds when a request exceeds its latenc
         handle.end();
         task.end();
         res.end('ok');
-        if (performance.now() - began > budgetMs && snapshots.length === 0) {
+        // Only the slow request's: on a loaded machine an ordinary one may overrun the budget before minAge has passed.
+        if (slow && performance.now() - began > budgetMs && snapshots.length === 0) {
           const path = tempTracePath('flight.out');
           snapshots.push({ path, task: task.id, written: flight.writeTo(path) });
         }

@@ -38,6 +38,19 @@ function annotations(events: TraceEvent[]): string[] {
 const consumerFiles: Record<string, string> = {
   'package.json': JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }, null, 2),
 
+  'source.mjs': `
+import { createRequire } from 'node:module';
+const esm = Object.keys(await import('tstrace/source')).sort();
+const cjs = Object.keys(createRequire(import.meta.url)('tstrace/source')).sort();
+console.log(JSON.stringify({ esm, cjs }));
+`,
+
+  'marked.mjs': `
+// trace:region
+export function f() { return 1; }
+console.log(f());
+`,
+
   'esm.mjs': `
 import { start, stop, newTask, withRegion, log, background } from 'tstrace';
 start(process.argv[2]);
@@ -271,6 +284,21 @@ describe('the npm package', () => {
 
   it('exposes tstrace/vitest (ESM and CommonJS), its runner, and tstrace/run-preload', async () => {
     expect(JSON.parse(await ok(process.execPath, ['entries.mjs'], project))).toEqual({ esm: 'function', cjs: 'function', name: 'tstrace:vitest', runner: true });
+  });
+
+  it('exposes tstrace/source and tstrace/register, whose peers (typescript, magic-string) are needed only by a marked module', async () => {
+    expect(JSON.parse(await ok(process.execPath, ['source.mjs'], project))).toEqual({
+      esm: ['MissingPeerError', 'instrumentSource', 'loadMagicString', 'loadTypeScript'],
+      cjs: ['MissingPeerError', 'instrumentSource', 'loadMagicString', 'loadTypeScript'],
+    });
+    // Nothing marked: nothing parsed, no peer needed.
+    const trace = join(project, 'register.out');
+    await ok(process.execPath, ['--import', 'tstrace/register', 'esm.mjs', trace], project);
+    expect((await loadTrace(trace)).status.complete).toBe(true);
+    // A marked module without TypeScript installed: what to install.
+    const marked = await exec(process.execPath, ['--import', 'tstrace/register', 'marked.mjs'], project);
+    expect(marked.code).not.toBe(0);
+    expect(marked.stderr).toMatch(/tstrace\/source needs typescript, which is not installed here .*npm install -D typescript@5\.9/);
   });
 
   it.skipIf(!hasCli)('installs the tstrace command: npx tstrace stats <trace>', async () => {

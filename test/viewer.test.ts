@@ -348,16 +348,19 @@ describe('the timeline index', () => {
     expect(zoomed.every((item) => item[3] === 1)).toBe(true);
   });
 
-  test('packed rows answer each row as a row of its own would', () => {
+  test.each([
+    ['overlap (a region ended out of order)', [50, 6, 30, 13, 25, 45]],
+    ['follow each other (regions of one depth on a flow)', [4, 6, 11, 13, 25, 45]],
+  ])('packed rows whose intervals %s answer each row as a row of its own would', (_, endList) => {
     const starts = Float64Array.from([0, 5, 10, 12, 20, 40]);
-    const ends = Float64Array.from([50, 6, 30, 13, 25, 45]);
+    const ends = Float64Array.from(endList);
     const rowOf = Int32Array.from([0, 1, 0, 1, 1, 0]);
     const types = Int32Array.from([0, 1, 2, 3, 4, 5]);
     const packed = packRows(2, rowOf, { start: starts, end: ends, type: types, id: (i) => i + 1 });
     for (const r of [0, 1]) {
       const single = new IntervalRow();
       for (let i = 0; i < 6; i++) if (rowOf[i] === r) single.add(starts[i], ends[i], i + 1, types[i]);
-      for (const [from, to, nsPerPixel] of [[0, 50, 1], [11, 21, 0.5], [0, 50, 20], [26, 39, 1]]) {
+      for (const [from, to, nsPerPixel] of [[0, 50, 1], [11, 21, 0.5], [0, 50, 20], [26, 39, 1], [5, 12, 1]]) {
         expect(packed.visible(r, from, to, nsPerPixel)).toEqual(single.visible(from, to, nsPerPixel));
       }
     }

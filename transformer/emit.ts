@@ -1,8 +1,6 @@
 import type * as TS from 'typescript';
 import type { Target, TracedFunction } from './plan.js';
-
-/** FrameKind codes of runtime/instrument.ts. */
-const FRAME = { Sync: 0, Async: 1, Generator: 2, AsyncGenerator: 3 } as const;
+import { FRAME, frameKindOf, isInstrumentedBody, isPrologueDirective } from './shapes.js';
 
 /**
  * How instrumented code is written: each traced body is rewritten where it stands —
@@ -31,11 +29,6 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
     return factory.createVariableStatement(undefined, factory.createVariableDeclarationList([factory.createVariableDeclaration(name, undefined, undefined, init)], ts.NodeFlags.None));
   }
 
-  const kindOf = (node: TracedFunction): number => {
-    const isAsync = !!ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword);
-    const isGenerator = 'asteriskToken' in node && !!node.asteriskToken;
-    return isAsync ? (isGenerator ? FRAME.AsyncGenerator : FRAME.Async) : isGenerator ? FRAME.Generator : FRAME.Sync;
-  };
 
   const isForAwait = (node: TS.Statement): boolean => ts.isForOfStatement(node) && node.awaitModifier !== undefined;
   /** The statement a chain of labels labels. */
@@ -44,7 +37,7 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
   /** Splits off the directive prologue ("use strict" …): it must stay first. */
   const splitPrologue = (statements: readonly TS.Statement[]): [TS.Statement[], TS.Statement[]] => {
     let i = 0;
-    while (i < statements.length && ts.isExpressionStatement(statements[i]) && ts.isStringLiteral((statements[i] as TS.ExpressionStatement).expression)) i++;
+    while (i < statements.length && isPrologueDirective(ts, statements[i])) i++;
     return [statements.slice(0, i), statements.slice(i)];
   };
 
@@ -104,7 +97,7 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
   /** The instrumented body of a traced function. */
   function instrumentFunctionBody(target: Extract<Target, { kind: 'function' }>, node: TracedFunction, body: TS.ConciseBody, site: TS.Identifier, context: TS.TransformationContext): TS.Block {
     const block = ts.isBlock(body) ? body : factory.createBlock([factory.createReturnStatement(body)], true);
-    const kind = kindOf(node);
+    const kind = frameKindOf(ts, node);
     const ctxArg: TS.Expression = target.contextParameter ? factory.createIdentifier(target.contextParameter.text) : factory.createVoidZero();
     const { options } = target;
     const plain = kind === FRAME.Sync && !options.task && options.log.length === 0 && !options.err;
@@ -138,14 +131,7 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
   }
 
   /** Whether a body already starts with our instrumentation (a file processed twice is instrumented once). */
-  function isInstrumented(body: TS.ConciseBody | undefined): boolean {
-    if (!body || !ts.isBlock(body)) return false;
-    const [, rest] = splitPrologue(body.statements);
-    const first = rest[0];
-    if (!first || !ts.isVariableStatement(first)) return false;
-    const init = first.declarationList.declarations[0]?.initializer;
-    return !!init && ts.isCallExpression(init) && ts.isPropertyAccessExpression(init.expression) && ts.isIdentifier(init.expression.expression) && /^__tstrace/.test(init.expression.expression.text);
-  }
+  const isInstrumented = (body: TS.ConciseBody | undefined): boolean => isInstrumentedBody(ts, body);
 
   return { siteDeclaration, instrumentFunctionBody, instrumentStatement, isInstrumented, rt };
 }

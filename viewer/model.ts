@@ -11,7 +11,7 @@ import { loadTraceTables, type TraceTables } from '../analysis/trace-tables.js';
 import type { Nanos } from '../format/events.js';
 import { tasksText } from '../report/text-report.js';
 import { CounterSeries, IntervalRow, packRows, RowPacker, type CounterPoint, type PackedRows, type TimelineItem } from './timeline-index.js';
-import { firstLaneReaching, flowFacts, layOut, packFlows, type LaneLayout, type TimelineLayout } from './timeline-layout.js';
+import { firstLaneReaching, flowFacts, lanePerFlow, layOut, packFlows, type LaneLayout, type TimelineLayout } from './timeline-layout.js';
 
 /** The trace as the viewer holds it. */
 export interface ViewerModel {
@@ -60,8 +60,7 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
   if (tasks.rows > 0) fixed.push({ id: 'tasks', label: 'tasks', kind: 'tasks', rows: tasks.rows, firstRow: 0, flow: 0, logRow: 0 });
   // The flows' facts are made again for the packed layout rather than held (bytes per region count).
   const flows = flowFacts(tables);
-  const ids = flows.ids;
-  const perFlow = layOut(tables, fixed, ids.length, (k) => k, (k) => ({ id: `flow:${ids[k]}`, label: `flow ${ids[k]}`, flow: ids[k] }), flows);
+  const perFlow = layOut(tables, fixed, ...lanePerFlow(flows), flows);
   let packed: TimelineLayout | null = null;
   return {
     tables,

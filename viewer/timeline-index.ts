@@ -20,13 +20,14 @@ interface IntervalColumns {
   endAt(i: number): Nanos;
   idAt(i: number): number;
   typeAt(i: number): number;
-  readonly maxEnds: Float64Array;
+  /** The latest end among the intervals of its row up to `i`. */
+  maxEndAt(i: number): Nanos;
 }
 
 /** The items of the intervals `[lo, hi)` of `c` visible in `[from, to]` at `nsPerPixel`, in start order. */
 function visibleItems(c: IntervalColumns, lo: number, hi: number, from: Nanos, to: Nanos, nsPerPixel: number): TimelineItem[] {
   const items: TimelineItem[] = [];
-  let i = firstAtLeast((k) => c.maxEnds[k], lo, hi, from);
+  let i = firstAtLeast((k) => c.maxEndAt(k), lo, hi, from);
   while (i < hi && c.startAt(i) <= to) {
     const start = c.startAt(i);
     const end = c.endAt(i);
@@ -43,7 +44,7 @@ function visibleItems(c: IntervalColumns, lo: number, hi: number, from: Nanos, t
     const column = Math.floor((start - from) / nsPerPixel);
     const next = Math.max(i + 1, firstAtLeast((k) => c.startAt(k), lo, hi, from + (column + 1) * nsPerPixel));
     if (next === i + 1) items.push([start, end, c.idAt(i), 1, c.typeAt(i)]);
-    else items.push([start, c.maxEnds[next - 1], c.idAt(i), next - i, c.typeAt(i)]);
+    else items.push([start, c.maxEndAt(next - 1), c.idAt(i), next - i, c.typeAt(i)]);
     i = next;
   }
   return items;
@@ -80,6 +81,9 @@ export class IntervalRow implements IntervalColumns {
   }
   typeAt(i: number): number {
     return this.types[i];
+  }
+  maxEndAt(i: number): Nanos {
+    return this.maxEnds[i];
   }
 
   /** The end of the last interval to end. */
@@ -118,7 +122,8 @@ export interface ItemColumns {
 
 /**
  * Many rows of intervals as one arrangement of items kept elsewhere (a row is a slice of it), so a million
- * regions on a hundred thousand flows cost 12 bytes each (their index, and the latest end so far), not
+ * regions on a hundred thousand flows cost 4 bytes each (their index; 12 with the latest end so far, kept only
+ * when some row's intervals overlap), not
  * copies of their columns. Build with {@link packRows}.
  */
 export class PackedRows implements IntervalColumns {
@@ -126,7 +131,8 @@ export class PackedRows implements IntervalColumns {
     private readonly items: ItemColumns,
     /** Slot → item index, rows one after the other, each in start order. */
     private readonly order: Int32Array,
-    readonly maxEnds: Float64Array,
+    /** The latest end so far in each row, slot by slot; null when every row's ends ascend (the usual case). */
+    private readonly maxEnds: Float64Array | null,
     /** Row `k` holds the slots `[offsets[k], offsets[k + 1])`. */
     readonly offsets: Int32Array,
   ) {}
@@ -147,6 +153,9 @@ export class PackedRows implements IntervalColumns {
   typeAt(slot: number): number {
     return this.items.type[this.order[slot]];
   }
+  maxEndAt(slot: number): Nanos {
+    return this.maxEnds === null ? this.items.end[this.order[slot]] : this.maxEnds[slot];
+  }
 
   /** The items of row `row` visible in `[from, to]` at `nsPerPixel`, in start order. */
   visible(row: number, from: Nanos, to: Nanos, nsPerPixel: number): TimelineItem[] {
@@ -166,6 +175,17 @@ export function packRows(rows: number, rowOf: Int32Array, items: ItemColumns, se
   const fill = offsets.slice(0, rows);
   const order = new Int32Array(count);
   for (let k = 0; k < count; k++) order[fill[rowOf[k]]++] = sequence === null ? k : sequence[k];
+  // Regions of one depth on a flow follow each other: their ends ascend, and the running maximum is the end.
+  let ascending = true;
+  for (let row = 0; row < rows && ascending; row++) {
+    for (let at = offsets[row] + 1; at < offsets[row + 1]; at++) {
+      if (items.end[order[at]] < items.end[order[at - 1]]) {
+        ascending = false;
+        break;
+      }
+    }
+  }
+  if (ascending) return new PackedRows(items, order, null, offsets);
   const maxEnds = new Float64Array(count);
   for (let row = 0; row < rows; row++) {
     let latest = -Infinity;

@@ -49,6 +49,8 @@ export interface TimelineLayout {
 /** The flows with regions or logs, ascending, with the depth of their deepest region and their lifetime. */
 export interface FlowFacts {
   readonly ids: number[];
+  /** Per flow (by index): its thread, 0 the main thread, else a worker's `threadId`. */
+  readonly threads: Float64Array;
   /** Per region, and per log: the index of its flow in `ids`. */
   readonly ofRegion: Int32Array;
   readonly ofLog: Int32Array;
@@ -86,7 +88,27 @@ export function flowFacts(tables: TraceTables): FlowFacts {
     first[k] = Math.min(first[k], l.ts[i]);
     last[k] = Math.max(last[k], l.ts[i]);
   }
-  return { ids, ofRegion, ofLog, rows, first, last };
+  const threads = new Float64Array(ids.length);
+  laneIndex.forEach((k, flow) => {
+    if (k >= 0) threads[k] = tables.flowThreads[flow] ?? 0;
+  });
+  return { ids, threads, ofRegion, ofLog, rows, first, last };
+}
+
+/** The name of a thread in lane labels: worker threads' lanes say whose they are, the main thread's do not. */
+const threadPrefix = (thread: number): string => (thread === 0 ? '' : `worker ${thread} · `);
+
+/**
+ * A lane per flow, grouped by thread: the main thread's flows first, then each worker thread's, each
+ * group in ascending flow id. Returns the lane count, the lane of each flow (by index) and how each
+ * lane is named.
+ */
+export function lanePerFlow(flows: FlowFacts): [number, (flow: number) => number, (lane: number) => Pick<LaneLayout, 'id' | 'label' | 'flow'>] {
+  const { ids, threads } = flows;
+  const order = Int32Array.from(ids.keys()).sort((a, b) => threads[a] - threads[b] || a - b);
+  const laneOf = new Int32Array(ids.length);
+  order.forEach((k, lane) => (laneOf[k] = lane));
+  return [ids.length, (k) => laneOf[k], (lane) => ({ id: `flow:${ids[order[lane]]}`, label: `${threadPrefix(threads[order[lane]])}flow ${ids[order[lane]]}`, flow: ids[order[lane]] })];
 }
 
 /**
@@ -95,11 +117,31 @@ export function flowFacts(tables: TraceTables): FlowFacts {
  * each flow (by index) and how each lane is named.
  */
 export function packFlows(flows: FlowFacts): [number, (flow: number) => number, (lane: number) => Pick<LaneLayout, 'id' | 'label' | 'flow'>] {
-  const order = Int32Array.from(flows.ids.keys()).sort((a, b) => flows.first[a] - flows.first[b] || a - b);
+  const { threads } = flows;
+  // Each thread's flows are packed into lanes of their own: the main thread's first, then each worker's.
+  const order = Int32Array.from(flows.ids.keys()).sort((a, b) => threads[a] - threads[b] || flows.first[a] - flows.first[b] || a - b);
   const laneOf = new Int32Array(flows.ids.length);
-  const packer = new RowPacker();
-  for (const k of order) laneOf[k] = packer.add(flows.first[k], flows.last[k]);
-  return [packer.rows, (k) => laneOf[k], (lane) => ({ id: `flows:${lane + 1}`, label: `flows ${lane + 1}`, flow: -1 })];
+  const laneThread: number[] = [];
+  const laneNumber: number[] = [];
+  let packer = new RowPacker();
+  let base = 0;
+  let thread = -1;
+  for (const k of order) {
+    if (threads[k] !== thread) {
+      base += packer.rows;
+      packer = new RowPacker();
+      thread = threads[k];
+    }
+    const lane = base + packer.add(flows.first[k], flows.last[k]);
+    laneOf[k] = lane;
+    laneThread[lane] = thread;
+    laneNumber[lane] = lane - base + 1;
+  }
+  const name = (lane: number): Pick<LaneLayout, 'id' | 'label' | 'flow'> => {
+    const prefix = threadPrefix(laneThread[lane]);
+    return { id: `flows:${prefix === '' ? '' : `${laneThread[lane]}:`}${laneNumber[lane]}`, label: `${prefix}flows ${laneNumber[lane]}`, flow: -1 };
+  };
+  return [base + packer.rows, (k) => laneOf[k], name];
 }
 
 /** The layout of the fixed lanes, then `laneCount` flow lanes, flow `k` (by index) in lane `laneOf(k)`. */

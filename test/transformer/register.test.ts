@@ -2,6 +2,7 @@
  * `node --import tstrace/register`: the modules Node loads are instrumented on load (ES modules and
  * CommonJS; TypeScript where Node strips types, or with tsx), and record the regions tspc compiles.
  * Runs on this Node (20) and, when scripts/node24.mjs can provide it, on Node 24 (module.registerHooks).
+ * paths.test.ts runs the fixtures and programs through the hook too, beside the other paths.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,9 +16,6 @@ import { node24, regionTree, runScenariosWith } from './source-paths.js';
 const programs = fileURLToPath(new URL('./programs', import.meta.url));
 const work = join(repoRoot, 'test', '.work', `register-${process.pid}`);
 const REGISTER = ['--import', 'tstrace/register'];
-// Not callbacks.ts: its anonymous functions are named `<file>:<line>`, which differ between the .ts and
-// tsc's .js, and tsc moves the comment of its `export default // trace:region` in CommonJS output.
-const PROGRAMS = ['flows.ts', 'concurrency.ts'];
 
 /** Observations keyed by module without its extension (`flows:run`), to compare a .ts run with a .js one. */
 const byModule = (observations: Record<string, unknown>) => Object.fromEntries(Object.entries(observations).map(([key, value]) => [key.replace(/\.[cm]?[jt]s:/, ':'), value]));
@@ -43,32 +41,6 @@ async function treeOf(tracePath: string, locations: boolean): Promise<string[]> 
   return regionTree(analysis, { locations });
 }
 
-describe.each([
-  ['this Node', () => process.execPath],
-  ['Node 24', () => node24Path],
-] as const)('node --import tstrace/register, %s', (_name, nodeOf) => {
-  it.each(PROGRAMS.flatMap((file) => (['esm', 'commonjs'] as const).map((module) => [file, module] as const)))(
-    'instruments %s compiled plain by tsc (%s) on load: the same observations and region tree as tspc',
-    async (file, module) => {
-      const node = nodeOf();
-      if (!node) return void console.warn(`skipped: ${node24Why}`);
-      const config: MatrixConfig = { target: 'ES2022', module, decorators: 'tc39' };
-      const plain = build(config, false, [file], {}, programs);
-      expect(plain.diagnostics).toEqual([]);
-      const js = file.replace(/\.ts$/, '.js');
-      // tsc keeps the comments, so the directives reach Node.
-      const run = runScenariosWith(node, REGISTER, plain.outDir, [js], join(work, module));
-      const reference = await viaTspc(config, file, false);
-      expect(run.observations).toEqual(reference.observations);
-      expect(reference.tree.length).toBeGreaterThan(3);
-      expect(await treeOf(run.tracePath, false)).toEqual(reference.tree);
-      // And without the hook, the directives are only comments: no region at all.
-      const bare = runScenariosWith(node, [], plain.outDir, [js], join(work, `${module}-bare`));
-      expect((await analyzeTrace(bare.tracePath)).regions.filter((r) => r.location !== null && !r.type.startsWith('HTTP'))).toEqual([]);
-    },
-  );
-});
-
 describe('node --import tstrace/register on TypeScript', () => {
   it.each(['flows.ts', 'concurrency.ts'])('runs %s with Node 24 type stripping: the same region tree as tspc, locations included', async (file) => {
     if (!node24Path) return void console.warn(`skipped: ${node24Why}`);
@@ -80,28 +52,52 @@ describe('node --import tstrace/register on TypeScript', () => {
     expect(await treeOf(run.tracePath, true)).toEqual(reference.tree);
   });
 
-  it('runs an ES module TypeScript program with tsx on this Node, when tstrace/register comes first', async () => {
+  it('runs CommonJS TypeScript (require) with Node 24 type stripping', async () => {
+    if (!node24Path) return void console.warn(`skipped: ${node24Why}`);
+    const dir = join(work, 'cts');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), '{ "type": "commonjs" }\n');
+    writeFileSync(join(dir, 'lib.ts'), `// trace:region\nfunction mul(a: number, b: number): number { return a * b; }\nmodule.exports = { mul };\n`);
+    writeFileSync(
+      join(dir, 'main.ts'),
+      `const { start, stop } = require('tstrace');\nconst { mul } = require('./lib.ts');\nstart(process.argv[2], { gc: false, heap: false, eventLoop: false });\n// trace:region\nfunction run(): number { return mul(2, 3); }\nconsole.log(run());\nstop();\n`,
+    );
+    const trace = join(dir, 'trace.out');
+    expect(execFileSync(node24Path, ['--no-warnings', ...REGISTER, join(dir, 'main.ts'), trace], { encoding: 'utf8', cwd: dir }).trim()).toBe('6');
+    expect(await treeOf(trace, true)).toEqual(['run > mul @lib.ts:2:1 ×1', 'run @main.ts:5:1 ×1']);
+  });
+
+  it('runs an ES module TypeScript program (directives, @traced, a derived constructor) with tsx on this Node, when tstrace/register comes first', async () => {
     const dir = join(work, 'tsx');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
     writeFileSync(
       join(dir, 'main.ts'),
       [
-        `import { start, stop } from 'tstrace';`,
+        `import { start, stop, traced } from 'tstrace';`,
         `start(process.argv[2], { gc: false, heap: false, eventLoop: false });`,
         `// trace:region`,
         `async function outer(n: number): Promise<number> { return inner(n) + (await inner(n)); }`,
         `// trace:region`,
         `const inner = (n: number): number => n * 2;`,
-        `console.log(await outer(3));`,
+        `class Base { constructor(public n: number) {} }`,
+        `class Shop extends Base {`,
+        `  total = 1;`,
+        `  // trace:region`,
+        `  constructor(public extra: number) { super(extra * 2); }`,
+        `  @traced({ log: ['x'] })`,
+        `  add(x: number) { return this.total + x + this.n + this.extra; }`,
+        `}`,
+        `console.log(await outer(3), new Shop(1).add(2));`,
         `await stop();`,
         '',
       ].join('\n'),
     );
     const trace = join(dir, 'trace.out');
     const output = execFileSync(process.execPath, [...REGISTER, '--import', 'tsx', join(dir, 'main.ts'), trace], { encoding: 'utf8', cwd: dir });
-    expect(output.trim()).toBe('12');
-    expect(await treeOf(trace, true)).toEqual(['outer > inner @main.ts:6:15 ×2', 'outer @main.ts:4:1 ×1']);
+    expect(output.trim()).toBe('12 6');
+    // @traced was compiled (located at its decorator, as tspc compiles it), as were the directives.
+    expect(await treeOf(trace, true)).toEqual(['Shop.add @main.ts:12:3 ×1', 'Shop.constructor @main.ts:11:3 ×1', 'outer > inner @main.ts:6:15 ×2', 'outer @main.ts:4:1 ×1']);
   });
 });
 
@@ -165,6 +161,15 @@ describe('node --import tstrace/register', () => {
       expect(await treeOf(esm.trace, true)).toEqual(['later @lib.mjs:2:1 ×2']);
     });
   }
+
+  it('works as --require tstrace/register too (its hooks then also start in the loader thread: each module is instrumented once)', async () => {
+    for (const main of ['main.mjs', 'main.cjs']) {
+      const trace = join(dir, `${main}-require.out`);
+      const output = execFileSync(process.execPath, ['--require', 'tstrace/register', join(dir, main), trace], { encoding: 'utf8', cwd: dir }).trim().split('\n');
+      expect(output[0]).toBe(main === 'main.mjs' ? '7' : '4');
+      expect((await treeOf(trace, true)).length).toBe(main === 'main.mjs' ? 1 : 3);
+    }
+  });
 
   it('stops loading a module that misuses a directive, with the file, line, column and code', () => {
     const result = spawnSync(process.execPath, [...REGISTER, join(dir, 'bad.mjs')], { encoding: 'utf8', cwd: dir });

@@ -1,25 +1,25 @@
 /**
  * The source instrumenter (`tstrace/source`): the fixtures instrumented as text, then compiled plain by
- * tsc, must do exactly what the plain programs do and record exactly the regions `tspc` compiles.
+ * tsc, must do exactly what the plain programs do and record exactly the regions `tspc` compiles (the
+ * harness's full check, in the configurations paths.test.ts does not run; that suite compares the
+ * region trees of every path); then its API: diagnostics, formats, idempotence, source maps.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { analyzeTrace } from '../../analysis/analysis.js';
 import { DiagnosticCode } from '../../transformer/diagnostics.js';
 import { instrumentSource, type InstrumentSourceOptions } from '../../transformer/source/instrument-source.js';
 import { cases } from './diagnostic-cases.js';
-import { build, configName, expectInstrumentedToMatchPlain, fixtureFiles, fixturesDir, repoRoot, runFixtures, type MatrixConfig } from './harness.js';
-import { instrumentTree, regionTree, ts } from './source-paths.js';
+import { build, configName, expectInstrumentedToMatchPlain, fixtureFiles, fixturesDir, repoRoot, type MatrixConfig } from './harness.js';
+import { instrumentTree, ts } from './source-paths.js';
 
-const programs = fileURLToPath(new URL('./programs', import.meta.url));
 const work = join(repoRoot, 'test', '.work', `source-${process.pid}`);
 
+// ES2015: async functions and generators compiled down by tsc after instrumentation (paths.test.ts runs ES2022).
 const configs: MatrixConfig[] = [
-  { target: 'ES2022', module: 'esm', decorators: 'tc39' },
-  { target: 'ES2022', module: 'commonjs', decorators: 'experimental' },
+  { target: 'ES2015', module: 'esm', decorators: 'tc39' },
   { target: 'ES2015', module: 'commonjs', decorators: 'metadata' },
 ];
 
@@ -35,28 +35,6 @@ describe.each(configs.map((config) => [configName(config), config] as const))('i
       // A TypeScript script's top-level names are globals to tsc: the runtime's binding and sites show in its .d.ts.
       declarationsDifferFor: (file) => file.includes('script'),
     });
-  });
-});
-
-describe('instrumentSource and tspc', () => {
-  it.each(['flows.ts', 'concurrency.ts', 'callbacks.ts'])('record the same region tree for %s', async (file) => {
-    const config = configs[0];
-    const module = file.replace(/\.ts$/, '.js');
-    const viaTspc = build(config, true, [file], {}, programs);
-    expect(viaTspc.diagnostics).toEqual([]);
-    const instrumented = join(work, 'programs');
-    instrumentTree(programs, [file], instrumented);
-    const viaSource = build(config, false, [file], { noCheck: true }, instrumented);
-    expect(viaSource.diagnostics).toEqual([]);
-    const tspcRun = runFixtures(viaTspc.outDir, [module], 'on');
-    const sourceRun = runFixtures(viaSource.outDir, [module], 'on');
-    expect(sourceRun.observations).toEqual(tspcRun.observations);
-    const [tspcTrace, sourceTrace] = await Promise.all([analyzeTrace(tspcRun.tracePath), analyzeTrace(sourceRun.tracePath)]);
-    expect(sourceTrace.problems).toEqual([]);
-    const tree = regionTree(tspcTrace);
-    expect(tree.length).toBeGreaterThan(3);
-    expect(regionTree(sourceTrace)).toEqual(tree);
-    expect(sourceTrace.tasks.map((t) => t.type).sort()).toEqual(tspcTrace.tasks.map((t) => t.type).sort());
   });
 });
 
@@ -104,6 +82,39 @@ describe('instrumentSource', () => {
     expect(lines[4]).toMatch(/^ {2}'use strict'; const __tstrace_region\d+ = __tstrace\.enter\(/);
   });
 
+  it("recognises tstrace's @traced and Context through renamed, namespace and require bindings, and nothing else", () => {
+    const sources = [
+      `import { traced as t, type Context as C } from 'tstrace';\nexport class A { @t m(ctx: C | undefined) { return ctx; } }\n`,
+      `import * as tr from 'tstrace';\nexport class A { @tr.traced() m(ctx: tr.Context) { return ctx; } }\n`,
+      `const { traced: t } = require('tstrace');\nclass A { @t m(ctx) { return ctx; } }\nmodule.exports = { A };\n`,
+    ];
+    for (const source of sources) {
+      const { code, diagnostics } = instrument(source, join(work, source.includes('require') ? 'main.cjs' : 'main.ts'))!;
+      expect(diagnostics).toEqual([]);
+      expect(code).toMatch(/@__tstrace\.compiled m\(ctx/);
+      expect(code).toContain(`__tstrace.enter(__tstrace_site1, ${source.includes('require') ? 'void 0' : 'ctx'})`);
+    }
+    // Another module's `traced`, or a local one shadowing nothing imported: left alone.
+    expect(instrument(`import { traced } from './my-tracing';\nexport class A { @traced m() {} }\n`)).toBeNull();
+  });
+
+  it('ends an async region when the body returns with coverAsyncReturn: false', () => {
+    const source = `// trace:region\nexport async function f() { return g(); }\n// trace:region\nexport const h = async () => g();\ndeclare function g(): Promise<number>;\n`;
+    expect(instrument(source)!.code).toContain('__tstrace.returning(');
+    const { code } = instrument(source, undefined, { coverAsyncReturn: false })!;
+    expect(code).not.toContain('returning(');
+    expect(code).toContain('try { return g(); }');
+  });
+
+  it('keeps prologue directives without semicolons apart from what follows them', () => {
+    const source = `'use strict'\n// trace:region\nfunction f() {\n  'use strict'\n  return typeof this;\n}\nmodule.exports = f;\n`;
+    const file = join(work, 'asi.cjs');
+    const { code } = instrument(source, file)!;
+    mkdirSync(work, { recursive: true });
+    writeFileSync(file, code);
+    expect(execFileSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(file)})())`], { encoding: 'utf8' }).trim()).toBe('undefined');
+  });
+
   it('picks a runtime name the file does not use', () => {
     const { code } = instrument(`const __tstrace = 1;\n// trace:region\nexport function f() { return __tstrace; }\n`)!;
     expect(code).toMatch(/^import \* as __tstrace1 from "tstrace\/instrument";/);
@@ -116,7 +127,14 @@ describe('instrumentSource', () => {
       expect(first?.diagnostics).toEqual([]);
       expect(instrument(first!.code, join(fixturesDir, file)), file).toBeNull();
     }
-    const compiled = build(configs[0], true, ['shapes.ts']).files.get('shapes.js')!;
+    // A directive on the first line ends up after the header on that line: still instrumented once.
+    for (const [name, source] of [['first.mjs', `// trace:task\nexport async function work(n) { await null; return n; }\n`], ['first.cjs', `// trace:region\nexports.f = function () {};\n`]]) {
+      const once = instrument(source, join(work, name))!;
+      expect(once.diagnostics).toEqual([]);
+      expect(instrument(once.code, join(work, name))).toBeNull();
+    }
+    // ES2022 output keeps async functions as they are (ES2015's helpers move their bodies).
+    const compiled = build({ target: 'ES2022', module: 'esm', decorators: 'tc39' }, true, ['shapes.ts']).files.get('shapes.js')!;
     expect(compiled).toContain('// trace:region');
     expect(instrument(compiled, join(work, 'shapes.js'))).toBeNull();
   });
@@ -141,5 +159,25 @@ describe('instrumentSource', () => {
     expect(mapped[1]).toContain(laterAt);
     // Without the map, the inserted code moves the columns (this test could tell a wrong map).
     expect(run([])[0]).not.toContain(boomAt);
+  });
+});
+
+describe('loadTypeScript', () => {
+  const load = (cwd: string) =>
+    spawnSync(process.execPath, ['-e', `try { require(${JSON.stringify(join(repoRoot, 'dist', 'cjs', 'transformer', 'source', 'instrument-source.js'))}).loadTypeScript(); console.log('loaded'); } catch (e) { console.log(e.name + ': ' + e.message); }`], { cwd, encoding: 'utf8' }).stdout.trim();
+
+  it("finds the project's TypeScript", () => {
+    expect(load(repoRoot)).toBe('loaded');
+  });
+
+  // With none at all, it says what to install: test/package.test.ts checks it in an installed package
+  // (here, the repository's own TypeScript beside tstrace would be found).
+  it("says what to install when the project's TypeScript has no compiler API (TypeScript 7)", () => {
+    const empty = join(tmpdir(), `tstrace-no-typescript-${process.pid}`);
+    // TypeScript 7's package: only a version.
+    mkdirSync(join(empty, 'node_modules', 'typescript'), { recursive: true });
+    writeFileSync(join(empty, 'node_modules', 'typescript', 'package.json'), '{ "name": "typescript", "version": "7.0.0", "main": "index.js" }');
+    writeFileSync(join(empty, 'node_modules', 'typescript', 'index.js'), 'module.exports = { version: "7.0.0", versionMajorMinor: "7.0" };');
+    expect(load(empty)).toMatch(/^MissingPeerError: .*found TypeScript 7\.0\.0: npm install -D typescript@5\.9/);
   });
 });

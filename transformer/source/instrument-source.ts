@@ -11,7 +11,8 @@ import { toTsDiagnostic } from '../diagnostics.js';
 import { planFile, type Target } from '../plan.js';
 import { loadMagicString } from './load-typescript.js';
 import { createSyntacticApiSymbols } from './syntactic-api.js';
-import { emitPlanAsText, isInstrumentedBody } from './text-emitter.js';
+import { isInstrumentedBody, isPrologueDirective } from '../shapes.js';
+import { emitPlanAsText } from './text-emitter.js';
 
 export { loadTypeScript, loadMagicString, MissingPeerError } from './load-typescript.js';
 
@@ -66,6 +67,8 @@ export interface InstrumentSourceResult {
 }
 
 const DEFAULT_RUNTIME = 'tstrace/instrument';
+/** The start of the header instrumentSource writes (after a hashbang and a prologue). */
+const HEADER = /^[; ]*(?:import \* as __tstrace\d* from "[^"]*";|const __tstrace\d* = require\("[^"]*"\);) var __tstrace\d*_site1 = /;
 
 /** The parser's script kind for a file name (unknown extensions are read as TypeScript). */
 function scriptKindOf(ts: typeof TS, fileName: string): TS.ScriptKind {
@@ -95,7 +98,7 @@ function runtimeName(code: string): string {
 function headerPosition(ts: typeof TS, file: TS.SourceFile): number {
   let at = 0;
   for (const statement of file.statements) {
-    if (!(ts.isExpressionStatement(statement) && ts.isStringLiteral(statement.expression))) break;
+    if (!isPrologueDirective(ts, statement)) break;
     at = statement.end;
   }
   if (at === 0 && file.text.startsWith('#!')) {
@@ -115,8 +118,9 @@ function headerPosition(ts: typeof TS, file: TS.SourceFile): number {
  * - `ts` is the TypeScript module to parse with (5.x or 6.x; {@link loadTypeScript} finds the user's).
  * - Returns null when there is nothing to instrument (no mark, or the file was instrumented already:
  *   instrumenting twice is instrumenting once). Text without `trace:` or `traced` is not even parsed.
- * - Only insertions are made, with every inserted line of code on an existing line: line numbers stay
- *   as they were even without the map; `map` maps every original token (each word boundary) to its place.
+ * - Text is only inserted (and `@traced` replaced by the runtime's no-op `compiled`, which keeps
+ *   decorator metadata), on existing lines: line numbers stay as they were even without the map, and
+ *   `map` maps every original token (each word boundary) to its place.
  * - `@traced` is recognised from the file's imports of `tstrace` (no type checker): a renamed import
  *   and a namespace import count; an alias of it defined in another module of the user's does not.
  *   Likewise for a `Context` parameter.
@@ -128,6 +132,8 @@ export function instrumentSource(ts: typeof TS, code: string, options: Instrumen
   if (!code.includes('trace:') && !code.includes('traced')) return null;
   const { fileName, rootDir } = options;
   const file = ts.createSourceFile(fileName, code, ts.ScriptTarget.Latest, true, scriptKindOf(ts, fileName));
+  // Our own header: the file was instrumented already (its first line's directive now follows the header).
+  if (HEADER.test(code.slice(headerPosition(ts, file)))) return null;
   const plan = planFile(ts, file, createSyntacticApiSymbols(ts, file), rootDir);
   const diagnostics = plan.diagnostics.map((d): InstrumentDiagnostic => {
     const diagnostic = toTsDiagnostic(ts, file, d);
@@ -154,7 +160,9 @@ export function instrumentSource(ts: typeof TS, code: string, options: Instrumen
     // A namespace import: a synthesized named import breaks under CommonJS output.
     const load = format === 'esm' ? `import * as ${runtime} from ${module};` : `const ${runtime} = require(${module});`;
     const at = headerPosition(ts, file);
-    out.prependLeft(at, `${at > 0 && !/[\r\n]$/.test(code.slice(0, at)) ? ' ' : ''}${load} ${sites.join(' ')}${at === 0 ? ' ' : ''}`);
+    // After a prologue directive: on its line, after its semicolon (one is added if it has none).
+    const before = at === 0 || /[\r\n]$/.test(code.slice(0, at)) ? '' : code[at - 1] === ';' ? ' ' : '; ';
+    out.prependLeft(at, `${before}${load} ${sites.join(' ')}${at === 0 ? ' ' : ''}`);
   }
   return { code: out.toString(), map: out.generateMap({ hires: 'boundary', source: fileName, includeContent: true }), diagnostics };
 }

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type * as TS from 'typescript';
 import { unsupportedTypeScript } from '../typescript-version.js';
+import { callerFile } from './own-file.js';
 
 /** TypeScript (its parser) or magic-string is not installed where the source instrumenter runs. */
 export class MissingPeerError extends Error {
@@ -13,14 +14,18 @@ export class MissingPeerError extends Error {
 
 const loaded = new Map<string, unknown>();
 
+/** This module's file: peers installed beside tstrace resolve from it. */
+const here = callerFile();
+
 /**
  * A peer dependency as the user's project resolves it: from `from` (a folder, by default the current
- * directory), then from the script node runs. Cached by name and folder.
+ * directory), then from the script node runs, then from tstrace's own folder (a peer is installed
+ * beside it). Cached by name and folder.
  */
 function loadPeer<T>(name: string, install: string, from: string = process.cwd()): T {
   const key = `${name}\0${from}`;
   if (loaded.has(key)) return loaded.get(key) as T;
-  const bases = [join(from, 'noop.js'), ...(process.argv[1] ? [process.argv[1]] : [])];
+  const bases = [join(from, 'noop.js'), ...(process.argv[1] ? [process.argv[1]] : []), ...(here ? [here] : [])];
   let lastError: unknown;
   for (const base of bases) {
     try {
@@ -35,16 +40,19 @@ function loadPeer<T>(name: string, install: string, from: string = process.cwd()
   throw new MissingPeerError(`tstrace/source needs ${name}, which is not installed here (${from}): ${install}. (${(lastError as Error | undefined)?.message.split('\n')[0] ?? ''})`);
 }
 
+const INSTALL_TYPESCRIPT = 'npm install -D typescript@5.9 (or typescript@6)';
+
 /**
- * The user's `typescript` (an optional peer dependency of tstrace): its parser reads the sources to
- * instrument. Throws {@link MissingPeerError} when it is not installed, and an Error naming the
- * version when it is one without a compiler API (TypeScript 7's package exports only `version`).
+ * The user's `typescript` (an optional peer dependency of tstrace), found from `from` (default: the
+ * current directory): its parser reads the sources to instrument. Throws {@link MissingPeerError} when
+ * it is not installed, or when it is not 5.x or 6.x (TypeScript 7's package has no compiler API: it
+ * exports only `version`), with the line to install one that works. TypeScript 5.9 or 6 may sit beside
+ * TypeScript 7 under another name; pass that module to instrumentSource yourself.
  */
 export function loadTypeScript(from?: string): typeof TS {
-  const ts = loadPeer<typeof TS>('typescript', 'npm install -D typescript@5.9 (or typescript@6)', from);
-  const unsupported = unsupportedTypeScript(ts);
-  if (unsupported !== undefined && typeof ts.createSourceFile !== 'function') {
-    throw new MissingPeerError(`tstrace/source parses with the TypeScript compiler API, which TypeScript ${String(ts.version)} does not have: npm install -D typescript@5.9 (or typescript@6).`);
+  const ts = loadPeer<typeof TS>('typescript', INSTALL_TYPESCRIPT, from);
+  if (unsupportedTypeScript(ts) !== undefined || typeof ts.createSourceFile !== 'function') {
+    throw new MissingPeerError(`tstrace/source parses with the compiler API of TypeScript 5.x or 6.x, and found TypeScript ${String(ts.version)}: ${INSTALL_TYPESCRIPT}.`);
   }
   return ts;
 }

@@ -2,7 +2,7 @@
  * What the Node hook (`tstrace/register`) does to one module it loads: shared by the in-thread hooks
  * (`module.registerHooks`), the loader thread's hooks (`module.register`) and the CommonJS loader patch.
  */
-import { sep } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TS from 'typescript';
 import { instrumentSource } from './instrument-source.js';
@@ -34,6 +34,13 @@ const ownDist = ((): string | null => {
 
 let ts: typeof TS | undefined;
 
+/** Whether a module may be instrumented, before its text is read: a file of the user's, in a format of code. */
+export function mayInstrument(url: string, format: string | null | undefined): boolean {
+  if (!url.startsWith('file:') || !format || !(format in FORMATS)) return false;
+  const fileName = fileURLToPath(url);
+  return !fileName.includes(`${sep}node_modules${sep}`) && !(ownDist !== null && fileName.startsWith(ownDist));
+}
+
 /**
  * The instrumented text of the module at `url` (source `text`, loaded in `format`), with an inline
  * source map; undefined when it is left as it is: not a file, in node_modules or tstrace itself, a
@@ -41,13 +48,12 @@ let ts: typeof TS | undefined;
  * `file:line:column TS910xx message`.
  */
 export function instrumentModule(url: string, text: string, format: string | null | undefined): string | undefined {
-  if (!url.startsWith('file:')) return undefined;
-  const kind = format ? FORMATS[format] : undefined;
-  if (!kind) return undefined;
+  if (!mayInstrument(url, format)) return undefined;
+  const kind = FORMATS[format!];
   const fileName = fileURLToPath(url);
-  if (fileName.includes(`${sep}node_modules${sep}`) || (ownDist !== null && fileName.startsWith(ownDist))) return undefined;
   if (!text.includes('trace:') && !text.includes('traced')) return undefined;
-  ts ??= loadTypeScript();
+  // The project of the file resolves its own TypeScript (the current directory may be elsewhere).
+  ts ??= loadTypeScript(dirname(fileName));
   const result = instrumentSource(ts, text, { fileName, rootDir: process.cwd(), format: kind });
   if (!result) return undefined;
   if (result.diagnostics.length > 0) {

@@ -10,10 +10,11 @@
  *   CommonJS loader's `Module.prototype._compile` for `require`d modules (the asynchronous hooks do not
  *   see those).
  */
+import { readFileSync } from 'node:fs';
 import * as Module from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { callerFile } from './own-file.js';
-import { instrumentModule, sourceText } from './node-instrument.js';
+import { instrumentModule, mayInstrument, sourceText } from './node-instrument.js';
 
 interface SyncLoadResult {
   format?: string | null;
@@ -36,10 +37,11 @@ function install(): void {
     registerHooks({
       load(url, context, nextLoad) {
         const result = nextLoad(url, context);
+        if (!mayInstrument(url, result.format)) return result;
         let text = sourceText(result.source);
         // A CommonJS module's source may be left for the loader to read: read it here.
-        if (text === undefined && url.startsWith('file:') && (result.format === 'commonjs' || result.format === 'commonjs-typescript')) {
-          text = Module.createRequire(url)('node:fs').readFileSync(fileURLToPath(url), 'utf8') as string;
+        if (text === undefined && (result.format === 'commonjs' || result.format === 'commonjs-typescript')) {
+          text = readFileSync(fileURLToPath(url), 'utf8');
         }
         const code = text === undefined ? undefined : instrumentModule(url, text, result.format);
         return code === undefined ? result : { ...result, source: code };

@@ -1,9 +1,7 @@
 import type MagicString from 'magic-string';
 import type * as TS from 'typescript';
-import type { Plan, Target, TracedFunction } from '../plan.js';
-
-/** FrameKind codes of runtime/instrument.ts (as transformer/emit.ts writes them). */
-const FRAME = { Sync: 0, Async: 1, Generator: 2, AsyncGenerator: 3 } as const;
+import type { Plan, Target } from '../plan.js';
+import { FRAME, frameKindOf, isPrologueDirective } from '../shapes.js';
 
 /** The suspensions of one traced function being rewritten: its frame variable and kind. */
 interface Suspending {
@@ -45,11 +43,6 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
     return name;
   };
 
-  const kindOf = (node: TracedFunction): number => {
-    const isAsync = !!ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword);
-    const isGenerator = 'asteriskToken' in node && !!node.asteriskToken;
-    return isAsync ? (isGenerator ? FRAME.AsyncGenerator : FRAME.Async) : isGenerator ? FRAME.Generator : FRAME.Sync;
-  };
   const isPlain = (target: Extract<Target, { kind: 'function' }>, kind: number): boolean =>
     kind === FRAME.Sync && !target.options.task && target.options.log.length === 0 && !target.options.err;
 
@@ -100,7 +93,7 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
   const prologueOf = (block: TS.Block): TS.Statement[] => {
     const prologue: TS.Statement[] = [];
     for (const statement of block.statements) {
-      if (!(ts.isExpressionStatement(statement) && ts.isStringLiteral(statement.expression))) break;
+      if (!isPrologueDirective(ts, statement)) break;
       prologue.push(statement);
     }
     return prologue;
@@ -122,7 +115,9 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
     if (ts.isBlock(body)) {
       const prologue = prologueOf(body);
       const at = prologue.length > 0 ? prologue[prologue.length - 1].end : start(body) + 1;
-      out.prependRight(at, ` const ${handle} = ${begin}; try {${logs}`);
+      // A prologue directive without its semicolon would run into the declaration on the same line.
+      const separator = prologue.length > 0 && file.text[at - 1] !== ';' ? ';' : '';
+      out.prependRight(at, `${separator} const ${handle} = ${begin}; try {${logs}`);
       out.appendLeft(body.end - 1, ` }${end} `);
     } else {
       // An expression body becomes a block returning it (`() => ({})` still returns the object).
@@ -142,7 +137,7 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
     const target = targets.get(node);
     if (target?.kind === 'function') {
       const fn = target.node;
-      const kind = kindOf(fn);
+      const kind = frameKindOf(ts, fn);
       const handle = `${rt}_${isPlain(target, kind) ? 'region' : 'frame'}${++handles}`;
       // Default parameter values run before the body: not part of the function's suspensions.
       ts.forEachChild(node, (child) => visit(child, child === fn.body && !isPlain(target, kind) ? { frame: handle, kind } : null));
@@ -167,17 +162,4 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
   };
   visit(file, null);
   return sites;
-}
-
-/**
- * Whether `body` already starts with instrumentation (ours or the tsc transformer's): its first
- * statement after the prologue declares a handle from a `__tstrace…` call. A file instrumented
- * twice is instrumented once.
- */
-export function isInstrumentedBody(ts: typeof TS, body: TS.Node | undefined): boolean {
-  if (!body || !ts.isBlock(body)) return false;
-  const first = body.statements.find((s) => !(ts.isExpressionStatement(s) && ts.isStringLiteral(s.expression)));
-  if (!first || !ts.isVariableStatement(first)) return false;
-  const init = first.declarationList.declarations[0]?.initializer;
-  return !!init && ts.isCallExpression(init) && ts.isPropertyAccessExpression(init.expression) && ts.isIdentifier(init.expression.expression) && /^__tstrace/.test(init.expression.expression.text);
 }

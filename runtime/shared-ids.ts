@@ -1,0 +1,57 @@
+import { getEnvironmentData, isMainThread, setEnvironmentData, threadId } from 'node:worker_threads';
+
+/**
+ * Task and flow ids are unique among all threads of a process, so a task can span threads and the
+ * reader needs no renaming: every thread takes blocks of {@link ID_BLOCK} ids from counters in one
+ * `SharedArrayBuffer`, which the main thread's runtime publishes as environment data at load
+ * (`worker_threads.setEnvironmentData`: every worker created afterwards, and theirs, shares it). One
+ * atomic add per 1,024 ids; ids stay dense and ascending on each thread.
+ */
+export const ID_BLOCK = 1024;
+/** Index of the task id counter: never reset (task ids are process-wide, from 1). */
+export const TASK_COUNTER = 0;
+/** Index of the flow id counter: reset to 1 (the main thread's root flow) when the main thread's tracing turns on. */
+export const FLOW_COUNTER = 1;
+
+const IDS_KEY = 'tstrace.ids.v1';
+
+/** Id counters and the thread that made them. */
+export interface IdCounters {
+  readonly counters: BigInt64Array;
+  /** `threadId` of the thread that made them: 0 when they are the main thread's. */
+  readonly owner: number;
+}
+
+interface PublishedCounters {
+  readonly buffer: SharedArrayBuffer;
+  readonly owner: number;
+}
+
+/**
+ * The counters of this thread: the main thread's, or — in a worker created before the main thread
+ * loaded the runtime, or in a process whose main thread has none (a Vitest worker thread) — counters
+ * of its own, shared with the workers it creates. Only a thread sharing the main thread's counters
+ * joins the main thread's traces (thread-join.ts): its ids never meet another thread's there.
+ */
+export function sharedIdCounters(): IdCounters {
+  const published = isMainThread ? undefined : (getEnvironmentData(IDS_KEY) as PublishedCounters | undefined);
+  if (published !== undefined && published.buffer instanceof SharedArrayBuffer) {
+    return { counters: new BigInt64Array(published.buffer), owner: published.owner };
+  }
+  const buffer = new SharedArrayBuffer(16);
+  const counters = new BigInt64Array(buffer);
+  counters[FLOW_COUNTER] = 1n;
+  const mine: PublishedCounters = { buffer, owner: threadId };
+  setEnvironmentData(IDS_KEY, mine);
+  return { counters, owner: threadId };
+}
+
+/** Takes the next block of ids from counter `index`: returns the id before the block's first. */
+export function takeIdBlock(counters: BigInt64Array, index: number): number {
+  return Number(Atomics.add(counters, index, BigInt(ID_BLOCK)));
+}
+
+/** Main thread, when its tracing turns on: flow ids start again after 1, the root flow's. */
+export function resetFlowIds(counters: BigInt64Array): void {
+  Atomics.store(counters, FLOW_COUNTER, 1n);
+}

@@ -1,0 +1,123 @@
+import { BroadcastChannel, getEnvironmentData, isMainThread, threadId } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { Consumer, S, flush } from './recorder.js';
+import { CONTROL_CHANNEL, SESSION_KEY, threadChannel, type Batch, type ControlMessage, type ThreadMessage, type TraceSession } from './thread-protocol.js';
+
+/**
+ * A worker thread's part of the main thread's trace: its events are encoded here (ThreadEvents frames,
+ * with this thread's string table) and posted to the main thread, which writes them into its trace.
+ * Until the main thread welcomes it, batches wait here (within the trace's `maxBufferedBytes`).
+ */
+class ThreadOutput extends Consumer {
+  private channel: BroadcastChannel | null = null;
+  private waiting: Batch[] = [];
+  private waitingBytes = 0;
+
+  constructor(
+    readonly session: TraceSession,
+    private readonly name: string,
+  ) {
+    // Trace time 0 is the main thread's: this thread's `performance.now()` has an origin of its own.
+    super(session.wallOriginMs - performance.timeOrigin, 0, threadId);
+  }
+
+  accepts(): boolean {
+    return this.waitingBytes <= this.session.maxBufferedBytes;
+  }
+
+  take(frame: Uint8Array, _baseTs: number, events: number): void {
+    if (this.channel !== null) {
+      post(this.channel, { kind: 'batch', frame, events });
+      return;
+    }
+    this.waiting.push({ frame, events });
+    this.waitingBytes += frame.length;
+  }
+
+  /** The main thread listens on this thread's channel now: send what waited. */
+  welcome(): void {
+    if (this.channel !== null) return;
+    const channel = new BroadcastChannel(threadChannel(this.session.session, threadId));
+    channel.unref();
+    this.channel = channel;
+    for (const batch of this.waiting) post(channel, { kind: 'batch', ...batch });
+    this.waiting = [];
+    this.waitingBytes = 0;
+  }
+
+  /** Flushes, sends the rest and the totals; the last thing this thread sends for the trace. */
+  finish(control: BroadcastChannel): void {
+    flush();
+    // Events that went out in batches are counted by the main thread as they arrive; dropped ones never did.
+    const totals = { recorded: this.dropped, dropped: this.dropped };
+    if (this.channel !== null) {
+      post(this.channel, { kind: 'done', ...totals });
+      // Not closed here: closing a BroadcastChannel right after posting loses what is still on its way
+      // (an exiting thread's last batches). It is unref'd, and goes with the thread or at the next trace.
+      this.channel = null;
+    } else {
+      const message: ControlMessage = { kind: 'early', session: this.session.session, thread: threadId, name: this.name, ...totals, batches: this.waiting };
+      control.postMessage(message);
+      this.waiting = [];
+    }
+  }
+}
+
+function post(channel: BroadcastChannel, message: ThreadMessage): void {
+  channel.postMessage(message);
+}
+
+/** @internal Set by api.ts: turns this thread's tracing on for a consumer (api.ts beginSession). */
+export interface SessionHooks {
+  /** False when this thread cannot join (it runs a trace of its own). */
+  begin(session: TraceSession): boolean;
+  end(): void;
+}
+
+/**
+ * Called once when the runtime loads in a worker thread: from then on, every trace the main thread
+ * starts with `start()` — running now, or started later — records this thread's events too. Nothing to
+ * call in the worker: importing the runtime is enough. Never keeps the worker alive.
+ */
+export function joinMainThreadTraces(hooks: SessionHooks): void {
+  // Ids unique across the trace's threads need the main thread's counters (shared-ids.ts).
+  if (isMainThread || S.threadJoined || S.idsOwner !== 0) return;
+  S.threadJoined = true;
+  const control = new BroadcastChannel(CONTROL_CHANNEL);
+  control.unref();
+  const name = `worker ${threadId}`;
+
+  const begin = (session: TraceSession): void => {
+    const current = S.thread as ThreadOutput | null;
+    if (current !== null) {
+      if (current.session.session === session.session) return;
+      end();
+    }
+    if (!hooks.begin(session)) return;
+    const output = new ThreadOutput(session, name);
+    S.thread = output;
+    const hello: ControlMessage = { kind: 'hello', session: session.session, thread: threadId, name };
+    control.postMessage(hello);
+  };
+  const end = (): void => {
+    const current = S.thread as ThreadOutput | null;
+    if (current === null) return;
+    current.finish(control);
+    S.thread = null;
+    hooks.end();
+  };
+
+  control.onmessage = (message: { readonly data: unknown }): void => {
+    const m = message.data as ControlMessage;
+    const current = S.thread as ThreadOutput | null;
+    if (m.kind === 'start') begin(m);
+    else if (m.kind === 'welcome' && m.thread === threadId && current?.session.session === m.session) current.welcome();
+    else if (m.kind === 'stop' && current?.session.session === m.session) end();
+  };
+  // A worker that returns, calls process.exit() or throws sends everything first; terminate() does not
+  // run this: what it recorded since its last flush is lost.
+  process.on('exit', end);
+
+  const running = getEnvironmentData(SESSION_KEY) as TraceSession | undefined;
+  if (running !== undefined) begin(running);
+}
