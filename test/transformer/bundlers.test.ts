@@ -1,6 +1,6 @@
 /**
- * tstrace's bundler plugin (tstrace/vite, /esbuild, /rollup, /webpack): the harness's fixtures and
- * programs, bundled by each bundler with the plugin and run with node, do what the plain programs do
+ * tstrace's bundler plugin (tstrace/vite, /esbuild, /rollup, /webpack, /rspack): the harness's
+ * fixtures and programs, bundled by each bundler with the plugin and run with node, do what the plain programs do
  * and record the region tree tspc compiles; an error thrown in an instrumented function has a stack
  * pointing at its .ts line; a misuse fails the build with file:line:column; TC39 `@traced` leaves no
  * decorator for the bundler to lower.
@@ -44,7 +44,7 @@ async function runTraced(dir: string, modules: readonly string[], name: string, 
   return { observations, tree: regionTree(analysis), tasks: analysis.tasks.map((t) => t.type).sort() };
 }
 
-describe('the bundler plugin: the same programs bundled by Vite, esbuild, Rollup and webpack', () => {
+describe('the bundler plugin: the same programs bundled by Vite, esbuild, Rollup, webpack and Rspack', () => {
   let plain: Record<string, unknown>;
   let tspc: Run;
   const built = new Map<Bundler, Promise<void>>();
@@ -101,7 +101,7 @@ describe('the bundler plugin: the same programs bundled by Vite, esbuild, Rollup
     // without the plugin the `@traced` module does not load; with it, nothing is left to lower.
     // webpack's ES module output of a module that imports itself, and nothing else, calls its runtime
     // before defining it (directives.ts; with the plugin the module imports the runtime and is fine).
-    const expectedUnloadable = { vite: ['decorated.js: SyntaxError'], esbuild: ['decorated.js: SyntaxError'], rollup: [], webpack: ['directives.js: TypeError'] }[bundler];
+    const expectedUnloadable = { vite: ['decorated.js: SyntaxError'], esbuild: ['decorated.js: SyntaxError'], rollup: [], webpack: ['directives.js: TypeError'], rspack: [] as string[] }[bundler];
     expect(unloadable.map((u) => u.replace(/^(\S+ \w+Error).*$/, '$1'))).toEqual(expectedUnloadable);
     for (const [key, value] of Object.entries(plain)) if (!(key in plainBundle.observations)) plainBundle.observations[key] = value;
     if (bundler === 'webpack') {
