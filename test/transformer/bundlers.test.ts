@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeTrace } from '../../analysis/analysis.js';
 import { build, fixtureFiles, fixturesDir, repoRoot, type MatrixConfig } from './harness.js';
 import { bundle, bundlers, type Bundler, type Entries } from './bundler-builds.js';
@@ -17,7 +17,8 @@ import { fixtureRunner, regionTree } from './source-paths.js';
 
 const programsDir = fileURLToPath(new URL('./programs', import.meta.url));
 const work = join(repoRoot, 'test', '.work', `bundlers-${process.pid}`);
-process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+// Removed when the file's tests are done (a Vitest worker thread does not see its process exit).
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 // ES modules, TC39 decorators (the repository's tsconfig.json has no experimentalDecorators), as the bundlers see them.
 const config: MatrixConfig = { target: 'ES2022', module: 'esm', decorators: 'tc39' };
 const fixtures = fixtureFiles().filter((f) => !f.includes('script'));
