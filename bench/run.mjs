@@ -4,7 +4,8 @@
 //
 //   npm run bench                 build, then the full run (about 2 minutes on 2 cores, the
 //                                 OpenTelemetry bridge's part — bench/otel.mjs — and the
-//                                 transformer's part — bench/transformer.mjs — included), then the
+//                                 transformer's part — bench/transformer.mjs — included), the
+//                                 bundler plugin's build times — bench/bundler.mjs, 2 minutes more —, then the
 //                                 reader's part — bench/reader.mjs: a 10M-event trace read and
 //                                 summarized, next to Go's loader; about 1.5 minutes more with Go 1.19
 //   node bench/run.mjs --quick    a smoke run with few iterations and a 1M-event trace (needs a build)
@@ -15,6 +16,7 @@ import { benchNodes, lpad, pad, printMachine } from './machine.mjs';
 import { runtimeDir } from './runtime-dir.mjs';
 import { runReaderBench } from './reader.mjs';
 import { runTransformerBench } from './transformer.mjs';
+import { runBundlerBench } from './bundler.mjs';
 import { measureFlightCost, printFlightCost } from './flight.mjs';
 import { measureOtelBridge, printOtelBridge } from './otel.mjs';
 
@@ -101,6 +103,8 @@ printFlightCost(await measureFlightCost({ quick }));
 printOtelBridge(await measureOtelBridge({ quick }));
 // The transformer's benchmarks (bench/transformer.mjs): method calls, async calls, build time.
 await runTransformerBench({ quick, config });
+// The bundler plugin's build time (bench/bundler.mjs): tspc, Vite and esbuild with and without it.
+await runBundlerBench({ quick, rounds: quick ? 1 : 3 });
 // Reading a big trace (bench/reader.mjs): analyzeTrace and readTrace against Go's loader.
 await runReaderBench({ quick });
 

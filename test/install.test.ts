@@ -11,7 +11,10 @@
  * - a TypeScript program with `@traced` and `// trace:region` is compiled by `npx tspc` with
  *   `"plugins": [{ "transform": "tstrace/transformer" }]` in its tsconfig.json, runs, and
  *   `npx tstrace stats --json` shows the task, the regions with their compiled-in locations, and the log;
- * - `npx tstrace --help` runs.
+ * - `npx tstrace --help` runs;
+ * - the same program is bundled with tstrace's bundler plugin instead of tspc — by `npx vite build` with
+ *   `plugins: [tstrace()]` from `tstrace/vite` in the ES module project, and by an esbuild script that
+ *   does `require('tstrace/esbuild')` in the CommonJS project — and records the same regions.
  *
  * The installs use npm's cache (`--prefer-offline`). When the registry cannot be reached and the cache
  * cannot serve them, the tests skip, saying so, except under CI=true, where that fails.
@@ -30,6 +33,26 @@ const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !=
 /** What the README tells a user to install next to tstrace: TypeScript 5.9 + ts-patch 3, or TypeScript 6 + ts-patch 4. */
 const TS5 = ['typescript@5.9', 'ts-patch@3', '@types/node@20'];
 const TS6 = ['typescript@6', 'ts-patch@4', '@types/node@20'];
+/** What docs/transformer.md tells a user to install beside tstrace for its Vite and esbuild plugins. */
+const BUNDLER_VITE = ['vite@8', 'unplugin@3', 'magic-string@0.30'];
+const BUNDLER_ESBUILD = ['esbuild@0.28', 'unplugin@3', 'magic-string@0.30'];
+
+/** The bundler builds: a Vite config (ES module project) and an esbuild script (CommonJS project), each one line of tstrace. */
+const bundlerFiles = {
+  vite: {
+    'vite.config.js': `import tstrace from 'tstrace/vite';
+export default { plugins: [tstrace()], logLevel: 'warn', build: { ssr: 'src/app.ts', outDir: 'bundled', target: 'esnext', sourcemap: true } };
+`,
+  },
+  esbuild: {
+    'build.js': `const esbuild = require('esbuild');
+const { tstrace } = require('tstrace/esbuild');
+esbuild
+  .build({ entryPoints: ['src/app.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'esnext', outfile: 'bundled/app.js', external: ['tstrace', 'tstrace/*'], sourcemap: true, plugins: [tstrace()] })
+  .catch(() => { process.exitCode = 1; });
+`,
+  },
+} as const;
 
 
 class CommandFailed extends Error {
@@ -60,13 +83,15 @@ interface Consumer {
   readonly name: string;
   readonly flavour: Flavour;
   readonly toolchain: readonly string[];
+  /** A bundler build of the same program with tstrace's plugin, and what it installs for it. */
+  readonly bundler?: { readonly name: 'vite' | 'esbuild'; readonly packages: readonly string[] };
 }
 
 // TypeScript 6 in a CommonJS project: ES modules are TypeScript 6's default, CommonJS is where tstrace's
 // declarations come from its dist/cjs build.
 const consumers: readonly Consumer[] = [
-  { name: 'esm', flavour: 'esm', toolchain: TS5 },
-  { name: 'cjs', flavour: 'cjs', toolchain: TS5 },
+  { name: 'esm', flavour: 'esm', toolchain: TS5, bundler: { name: 'vite', packages: BUNDLER_VITE } },
+  { name: 'cjs', flavour: 'cjs', toolchain: TS5, bundler: { name: 'esbuild', packages: BUNDLER_ESBUILD } },
   { name: 'cjs-ts6', flavour: 'cjs', toolchain: TS6 },
 ];
 
@@ -165,7 +190,7 @@ async function cleanCopy(to: string): Promise<void> {
 }
 
 /** A fresh project of the given flavour with the packed tarball and the toolchain installed, and its `npx tspc` build. */
-async function install(work: string, { name, flavour, toolchain }: Consumer, tarball: string): Promise<{ dir: string; build: Result }> {
+async function install(work: string, { name, flavour, toolchain, bundler }: Consumer, tarball: string): Promise<{ dir: string; build: Result }> {
   const dir = join(work, name);
   mkdirSync(join(dir, 'src'), { recursive: true });
   await ok('npm', ['init', '-y'], dir);
@@ -175,8 +200,9 @@ async function install(work: string, { name, flavour, toolchain }: Consumer, tar
   writeFileSync(join(dir, 'trace.js'), tracePrograms[flavour]);
   writeFileSync(join(dir, 'src', 'app.ts'), instrumentedProgram);
   writeFileSync(join(dir, 'tsconfig.json'), tsconfig);
+  for (const [file, text] of Object.entries(bundler ? bundlerFiles[bundler.name] : {})) writeFileSync(join(dir, file), text);
   // ts-patch 4 declares engines.node >= 22.15; it runs on Node 20 too (see test/transformer/typescript6.test.ts).
-  await ok('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--engine-strict=false', '--loglevel=error', tarball, ...toolchain], dir);
+  await ok('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--engine-strict=false', '--loglevel=error', tarball, ...toolchain, ...(bundler?.packages ?? [])], dir);
   // The slowest step, run here so that the projects compile side by side; checked by a test.
   const build = await exec('npx', ['--no-install', 'tspc', '-p', '.'], dir);
   return { dir, build };
@@ -205,7 +231,7 @@ describe('installing the package from a clean checkout (npm pack, then npm insta
       setup = { tarball, packed, projects: Object.fromEntries(consumers.map((consumer, i) => [consumer.name, installed[i]])) };
     } catch (error) {
       if (!unreachable(error) || inCI) throw error;
-      setup = { skip: `npm could not fetch ${[...new Set([...TS5, ...TS6])].join(', ')} (no network and not in npm's cache): ${String(error).split('\n')[0]}` };
+      setup = { skip: `npm could not fetch ${[...new Set([...TS5, ...TS6, ...BUNDLER_VITE, ...BUNDLER_ESBUILD])].join(', ')} (no network and not in npm's cache): ${String(error).split('\n')[0]}` };
     }
   }, 300_000);
 
@@ -223,7 +249,7 @@ describe('installing the package from a clean checkout (npm pack, then npm insta
     const { packed } = need(ctx);
     const paths = packed.map((f) => f.path);
     for (const flavour of ['esm', 'cjs']) {
-      for (const entry of ['runtime/index', 'runtime/instrument', 'runtime/http', 'reader/index', 'transformer/index', 'cli/cli']) {
+      for (const entry of ['runtime/index', 'runtime/instrument', 'runtime/http', 'reader/index', 'transformer/index', 'cli/cli', ...['vite', 'rollup', 'esbuild', 'webpack', 'rspack'].map((b) => `transformer/bundler/${b}`)]) {
         expect(paths).toContain(`dist/${flavour}/${entry}.js`);
         expect(paths).toContain(`dist/${flavour}/${entry}.d.ts`);
       }
@@ -290,6 +316,30 @@ describe('installing the package from a clean checkout (npm pack, then npm insta
         { type: 'steamMilk', count: 2, file: 'src/app.ts', line: 12 },
       ]);
       expect(stats.logCategories).toEqual([{ category: 'orderID', count: 2 }]);
+    });
+
+    it.runIf(!!consumers.find((c) => c.name === name)?.bundler)(`bundles the program with tstrace's ${flavour === 'esm' ? 'Vite plugin (npx vite build)' : "esbuild plugin (require('tstrace/esbuild'))"}; it records the same regions`, async (ctx) => {
+      const { dir } = need(ctx).projects[name];
+      const bundler = consumers.find((c) => c.name === name)!.bundler!;
+      if (bundler.name === 'vite') await ok('npx', ['--no-install', 'vite', 'build'], dir);
+      else await ok(process.execPath, ['build.js'], dir);
+      const js = readFileSync(join(dir, 'bundled', 'app.js'), 'utf8');
+      // Compiled in, @traced (TC39 here) deleted: no decorator left for the bundler, no runtime decorator.
+      expect(js).toMatch(/\.call\(__tstrace_site/);
+      expect(js).not.toMatch(/^\s*@/m);
+      expect((await ok(process.execPath, ['--enable-source-maps', join('bundled', 'app.js'), 'bundled.out'], dir)).trim()).toBe('cappuccino A1, cappuccino A2');
+      const stats = JSON.parse(await ok('npx', ['--no-install', 'tstrace', 'stats', '--json', 'bundled.out'], dir)) as {
+        status: { complete: boolean };
+        taskTypes: { type: string; count: number }[];
+        regionGroups: { type: string; count: number; location: { file: string; line: number } | null }[];
+      };
+      expect(stats.status.complete).toBe(true);
+      expect(stats.taskTypes.map(({ type, count }) => ({ type, count }))).toEqual([{ type: 'Barista.makeCappuccino', count: 2 }]);
+      // The locations tspc compiles (relative to the folder of tsconfig.json).
+      expect(stats.regionGroups.map(({ type, count, location }) => ({ type, count, file: location?.file, line: location?.line }))).toEqual([
+        { type: 'Barista.makeCappuccino', count: 2, file: 'src/app.ts', line: 4 },
+        { type: 'steamMilk', count: 2, file: 'src/app.ts', line: 12 },
+      ]);
     });
 
     it('runs the tstrace command: npx tstrace --help', async (ctx) => {

@@ -1,7 +1,7 @@
 /**
  * The four bundlers building the same entries with tstrace's plugin, as a user's config would: Vite
  * (SSR build, ES modules), esbuild, Rollup and webpack (ES module output). Each writes `<name>.js`
- * (and its source map) to `outDir`, keeping `tstrace` and `reflect-metadata` external (the runner and
+ * (and its source map) to `outDir` (Rspack too, with its built-in SWC loader for TypeScript), keeping `tstrace` and `reflect-metadata` external (the runner and
  * the bundle share one runtime). Rollup and webpack have no TypeScript of their own: a minimal
  * types-stripping step (TypeScript's transpileModule) runs after the plugin, as @rollup/plugin-typescript
  * or ts-loader would.
@@ -12,13 +12,14 @@ import { join } from 'node:path';
 import type { Plugin as RollupPlugin } from 'rollup';
 import tstraceEsbuild from '../../transformer/bundler/esbuild.js';
 import tstraceRollup from '../../transformer/bundler/rollup.js';
+import tstraceRspack from '../../transformer/bundler/rspack.js';
 import tstraceVite from '../../transformer/bundler/vite.js';
 import tstraceWebpack from '../../transformer/bundler/webpack.js';
 import type { TstraceBundlerOptions } from '../../transformer/bundler/options.js';
 import { ts } from './source-paths.js';
 
-export type Bundler = 'vite' | 'esbuild' | 'rollup' | 'webpack';
-export const bundlers: readonly Bundler[] = ['vite', 'esbuild', 'rollup', 'webpack'];
+export type Bundler = 'vite' | 'esbuild' | 'rollup' | 'webpack' | 'rspack';
+export const bundlers: readonly Bundler[] = ['vite', 'esbuild', 'rollup', 'webpack', 'rspack'];
 
 /** Entry name → absolute source path. */
 export type Entries = Readonly<Record<string, string>>;
@@ -33,7 +34,8 @@ export async function bundle(bundler: Bundler, entries: Entries, outDir: string,
   if (bundler === 'vite') await viteBuild(entries, outDir, root, options);
   else if (bundler === 'esbuild') await esbuildBuild(entries, outDir, root, options);
   else if (bundler === 'rollup') await rollupBuild(entries, outDir, options);
-  else await webpackBuild(entries, outDir, root, options);
+  else if (bundler === 'webpack') await webpackBuild(entries, outDir, root, options);
+  else await rspackBuild(entries, outDir, root, options);
   writeFileSync(join(outDir, 'package.json'), JSON.stringify({ type: 'module' }));
 }
 
@@ -125,6 +127,32 @@ async function webpackBuild(entries: Entries, outDir: string, root: string, opti
     resolve: { extensionAlias: { '.js': ['.ts', '.js'] }, extensions: ['.ts', '.js'] },
     module: { rules: [{ test: /\.ts$/, use: [{ loader }] }] },
     plugins: options ? [tstraceWebpack(options)] : [],
+    optimization: { minimize: false },
+  });
+  await new Promise<void>((resolve, reject) => {
+    compiler.run((error, stats) => {
+      compiler.close(() => {});
+      if (error) return reject(error);
+      if (stats?.hasErrors()) return reject(new Error(stats.toString({ all: false, errors: true })));
+      resolve();
+    });
+  });
+}
+
+async function rspackBuild(entries: Entries, outDir: string, root: string, options: TstraceBundlerOptions | null): Promise<void> {
+  const { rspack } = await import('@rspack/core');
+  const compiler = rspack({
+    mode: 'none',
+    context: root,
+    entry: { ...entries },
+    target: 'node20',
+    devtool: 'source-map',
+    output: { path: outDir, filename: '[name].js', module: true, library: { type: 'module' }, chunkFormat: 'module', devtoolModuleFilenameTemplate: '[absolute-resource-path]' },
+    externalsType: 'module',
+    externals: [({ request }, callback) => (request && EXTERNAL.test(request) ? callback(undefined, `module ${request}`) : callback())],
+    resolve: { extensionAlias: { '.js': ['.ts', '.js'] }, extensions: ['.ts', '.js'] },
+    module: { rules: [{ test: /\.ts$/, loader: 'builtin:swc-loader', options: { jsc: { parser: { syntax: 'typescript', decorators: true }, target: 'es2022', transform: { decoratorVersion: '2022-03' } } }, type: 'javascript/auto' }] },
+    plugins: options ? [tstraceRspack(options)] : [],
     optimization: { minimize: false },
   });
   await new Promise<void>((resolve, reject) => {

@@ -1,6 +1,6 @@
 /**
- * tstrace's bundler plugin (tstrace/vite, /esbuild, /rollup, /webpack): the harness's fixtures and
- * programs, bundled by each bundler with the plugin and run with node, do what the plain programs do
+ * tstrace's bundler plugin (tstrace/vite, /esbuild, /rollup, /webpack, /rspack): the harness's
+ * fixtures and programs, bundled by each bundler with the plugin and run with node, do what the plain programs do
  * and record the region tree tspc compiles; an error thrown in an instrumented function has a stack
  * pointing at its .ts line; a misuse fails the build with file:line:column; TC39 `@traced` leaves no
  * decorator for the bundler to lower.
@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeTrace } from '../../analysis/analysis.js';
 import { build, fixtureFiles, fixturesDir, repoRoot, type MatrixConfig } from './harness.js';
 import { bundle, bundlers, type Bundler, type Entries } from './bundler-builds.js';
@@ -17,7 +17,8 @@ import { fixtureRunner, regionTree } from './source-paths.js';
 
 const programsDir = fileURLToPath(new URL('./programs', import.meta.url));
 const work = join(repoRoot, 'test', '.work', `bundlers-${process.pid}`);
-process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+// Removed when the file's tests are done (a Vitest worker thread does not see its process exit).
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 // ES modules, TC39 decorators (the repository's tsconfig.json has no experimentalDecorators), as the bundlers see them.
 const config: MatrixConfig = { target: 'ES2022', module: 'esm', decorators: 'tc39' };
 const fixtures = fixtureFiles().filter((f) => !f.includes('script'));
@@ -44,7 +45,7 @@ async function runTraced(dir: string, modules: readonly string[], name: string, 
   return { observations, tree: regionTree(analysis), tasks: analysis.tasks.map((t) => t.type).sort() };
 }
 
-describe('the bundler plugin: the same programs bundled by Vite, esbuild, Rollup and webpack', () => {
+describe('the bundler plugin: the same programs bundled by Vite, esbuild, Rollup, webpack and Rspack', () => {
   let plain: Record<string, unknown>;
   let tspc: Run;
   const built = new Map<Bundler, Promise<void>>();
@@ -101,7 +102,7 @@ describe('the bundler plugin: the same programs bundled by Vite, esbuild, Rollup
     // without the plugin the `@traced` module does not load; with it, nothing is left to lower.
     // webpack's ES module output of a module that imports itself, and nothing else, calls its runtime
     // before defining it (directives.ts; with the plugin the module imports the runtime and is fine).
-    const expectedUnloadable = { vite: ['decorated.js: SyntaxError'], esbuild: ['decorated.js: SyntaxError'], rollup: [], webpack: ['directives.js: TypeError'] }[bundler];
+    const expectedUnloadable = { vite: ['decorated.js: SyntaxError'], esbuild: ['decorated.js: SyntaxError'], rollup: [], webpack: ['directives.js: TypeError'], rspack: [] as string[] }[bundler];
     expect(unloadable.map((u) => u.replace(/^(\S+ \w+Error).*$/, '$1'))).toEqual(expectedUnloadable);
     for (const [key, value] of Object.entries(plain)) if (!(key in plainBundle.observations)) plainBundle.observations[key] = value;
     if (bundler === 'webpack') {
@@ -182,5 +183,14 @@ describe('the bundler plugin: source maps and misuse', () => {
     const message = [failed!.message, ...(failed!.errors ?? []).map((e) => e.text)].join('\n');
     expect(message).toContain(`${join(src, 'misuse.ts')}:2:3 TS91009`);
     expect(message).toContain('tstrace: ');
+  });
+});
+
+describe('the bundler plugin without its peer dependencies', () => {
+  it('says which package is missing, what needs it, and the install line', async () => {
+    const { requirePeer, MissingPeerError } = await import('../../transformer/bundler/peer.js');
+    const missing = (): unknown => requirePeer('tstrace-no-such-peer', 'tstrace/vite', 'npm install -D unplugin@3 typescript@5.9 magic-string', work);
+    expect(missing).toThrow(MissingPeerError);
+    expect(missing).toThrow(/^tstrace\/vite needs the package tstrace-no-such-peer, which is not installed in .*: npm install -D unplugin@3 typescript@5\.9 magic-string \(Cannot find module/);
   });
 });

@@ -6,7 +6,7 @@
 import type { UnpluginFactory, UnpluginInstance, UnpluginOptions } from 'unplugin';
 import type { TstraceBundlerOptions } from './options.js';
 import { requirePeer } from './peer.js';
-import { createModuleInstrumenter, formatDiagnostics, isCandidate } from './transform-module.js';
+import { createModuleInstrumenter, formatDiagnostics, TRANSFORM_FILTER } from './transform-module.js';
 
 export type { TstraceBundlerOptions } from './options.js';
 
@@ -21,21 +21,23 @@ export const tstraceUnpluginFactory: UnpluginFactory<TstraceBundlerOptions | und
     name: 'tstrace',
     // Before TypeScript is stripped: `@traced` and the `// trace:*` comments are still there.
     enforce: 'pre',
-    transformInclude: (id) => isCandidate(id, options),
-    transform(code, id) {
-      const result = instrument(code, id);
-      if (result === null) return null;
-      if (result.diagnostics.length > 0) {
-        const [first] = result.diagnostics;
-        // Rollup and Vite throw here; esbuild and webpack collect it and fail the build, keeping the code.
-        this.error({
-          message: `tstrace: ${formatDiagnostics(result.diagnostics)}`,
-          id: first.fileName,
-          plugin: 'tstrace',
-          loc: { file: first.fileName, line: first.line, column: first.column - 1 },
-        });
-      }
-      return { code: result.code, map: result.map };
+    transform: {
+      filter: TRANSFORM_FILTER,
+      handler(code, id) {
+        const result = instrument(code, id);
+        if (result === null) return null;
+        if (result.diagnostics.length > 0) {
+          const [first] = result.diagnostics;
+          // Rollup and Vite throw here; esbuild and webpack collect it and fail the build, keeping the code.
+          this.error({
+            message: formatDiagnostics(result.diagnostics),
+            id: first.fileName,
+            plugin: 'tstrace',
+            loc: { file: first.fileName, line: first.line, column: first.column - 1 },
+          });
+        }
+        return { code: result.code, map: result.map };
+      },
     },
     vite: {
       configResolved(config: { readonly root: string }) {

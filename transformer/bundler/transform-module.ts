@@ -17,6 +17,15 @@ import { createProjectSettingsLookup } from './tsconfig-lookup.js';
 const CODE_FILE = /\.(?:[cm]?[jt]s|[jt]sx)$/i;
 const NODE_MODULES = /[\\/]node_modules[\\/]/;
 
+/**
+ * The transform hook's filter, which the bundler applies before calling the plugin (Vite 8 and Rolldown
+ * natively): a code file's id (with or without a query) outside node_modules, whose text mentions a mark.
+ */
+export const TRANSFORM_FILTER = {
+  id: { include: [/\.(?:[cm]?[jt]s|[jt]sx)(?:\?.*)?$/i], exclude: [NODE_MODULES] },
+  code: { include: [/trace:|traced/] },
+};
+
 /** tstrace's own dist/ folder (it holds this file): never instrumented, even when linked outside node_modules. */
 const ownDist = ((): string | null => {
   const here = callerFile();
