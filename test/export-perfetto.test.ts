@@ -11,7 +11,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { collector } from './helpers/collector.js';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -30,16 +30,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // ---- exporting -----------------------------------------------------------------------------------
 
-function collector(): { out: Writable; bytes: () => Buffer } {
-  const chunks: Buffer[] = [];
-  const out = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(Buffer.from(chunk));
-      callback();
-    },
-  });
-  return { out, bytes: () => Buffer.concat(chunks) };
-}
 
 interface ChromeEvent {
   ph: string;

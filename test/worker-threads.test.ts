@@ -15,20 +15,10 @@ import { exportPerfetto } from '../export/export-perfetto.js';
 import { decodePerfetto } from './helpers/perfetto-decode.js';
 import { samplePath } from './helpers/sample.js';
 import { loadViewerModel, timelineJson } from '../viewer/model.js';
-import { Writable } from 'node:stream';
+import { collector } from './helpers/collector.js';
 import { crc32 } from 'node:zlib';
 import { BatchEncoder, encodeFileStart, encodeFooter, encodeThreadFrame } from '../format/encode.js';
 
-function collector(): { out: Writable; bytes: () => Buffer } {
-  const chunks: Buffer[] = [];
-  const out = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(Buffer.from(chunk));
-      callback();
-    },
-  });
-  return { out, bytes: () => Buffer.concat(chunks) };
-}
 
 const root = join(import.meta.dirname, '..');
 const runtimeUrl = JSON.stringify(pathToFileURL(join(root, 'dist/esm/runtime/index.js')).href);

@@ -129,14 +129,7 @@ async function webpackBuild(entries: Entries, outDir: string, root: string, opti
     plugins: options ? [tstraceWebpack(options)] : [],
     optimization: { minimize: false },
   });
-  await new Promise<void>((resolve, reject) => {
-    compiler.run((error, stats) => {
-      compiler.close(() => {});
-      if (error) return reject(error);
-      if (stats?.hasErrors()) return reject(new Error(stats.toString({ all: false, errors: true })));
-      resolve();
-    });
-  });
+  await runCompiler(compiler);
 }
 
 async function rspackBuild(entries: Entries, outDir: string, root: string, options: TstraceBundlerOptions | null): Promise<void> {
@@ -155,7 +148,15 @@ async function rspackBuild(entries: Entries, outDir: string, root: string, optio
     plugins: options ? [tstraceRspack(options)] : [],
     optimization: { minimize: false },
   });
-  await new Promise<void>((resolve, reject) => {
+  await runCompiler(compiler);
+}
+
+/** Runs a webpack or Rspack compiler once; rejects with the build's errors. */
+function runCompiler(compiler: {
+  run(callback: (error: Error | null, stats?: { hasErrors(): boolean; toString(options: object): string }) => void): void;
+  close(callback: () => void): void;
+}): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     compiler.run((error, stats) => {
       compiler.close(() => {});
       if (error) return reject(error);
