@@ -464,6 +464,13 @@ function encodeSlots(encoder: BatchEncoder, t0: number, firstSeq: number, from: 
       case EventType.EventLoop:
         encoder.eventLoop(ts, a, Math.round(b * 1e6));
         break;
+      case EventType.Run: {
+        // a: its start, b: its duration (ms); msg: ms it was ready before its start + 1, 0 unknown.
+        const startedBefore = ts - toNs(a, t0);
+        const ready = S.msgs[n] as number;
+        encoder.run(ts, flow, task, startedBefore, Math.min(startedBefore, Math.round(b * 1e6)), ready > 0 ? Math.round((ready - 1) * 1e6) + 1 : 0, str);
+        break;
+      }
       case EventType.Misuse:
         if ((S.msgs[n] as number) <= firstSeq) continue;
         encoder.misuse(ts, flow, a, str, locations[b] ?? null, task);
