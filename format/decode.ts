@@ -330,9 +330,10 @@ export class TraceDecoder {
           const duration = r.uvarint();
           const readyBefore = r.uvarint();
           const waitedOn = this.string(r);
-          if (startedBefore > ts) r.fail(`a Run event starts ${startedBefore} ns before its time ${ts}, before the trace began`, at);
           if (duration > startedBefore) r.fail(`a Run event lasts ${duration} ns but started only ${startedBefore} ns before it was recorded`, at);
-          out.push({ kind: 'run', ts: ts - startedBefore, flow, task, duration, queued: readyBefore === 0 ? null : readyBefore - 1, waitedOn });
+          // A run that began before the trace (a flight-recorder snapshot's window cuts it) starts at 0.
+          const cut = Math.max(0, startedBefore - ts);
+          out.push({ kind: 'run', ts: ts - startedBefore + cut, flow, task, duration: Math.max(0, duration - cut), queued: readyBefore === 0 ? null : readyBefore - 1, waitedOn });
           break;
         }
         case EventType.Dropped:

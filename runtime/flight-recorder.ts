@@ -11,7 +11,7 @@ import { S, flush } from './recorder.js';
 import { writeChunks } from './snapshot-writer.js';
 
 /** How much a {@link FlightRecorder} keeps, and the execution events it records. */
-export interface FlightRecorderOptions extends Pick<StartOptions, 'gc' | 'heap' | 'eventLoop' | 'sampleInterval' | 'captureLocations'> {
+export interface FlightRecorderOptions extends Pick<StartOptions, 'gc' | 'heap' | 'eventLoop' | 'sampleInterval' | 'captureLocations' | 'scheduling'> {
   /**
    * Milliseconds of the most recent events to keep at least (Go's `MinAge`). Default 10,000. A target:
    * `maxBytes` wins when both cannot be met.

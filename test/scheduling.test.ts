@@ -3,9 +3,10 @@ import { describe, expect, test } from 'vitest';
 import { loadTrace } from '../analysis/reader.js';
 import type { TraceEvent } from '../format/events.js';
 import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
-import { background, newTask, withRegion } from '../runtime/index.js';
+import { background, FlightRecorder, newTask, withRegion } from '../runtime/index.js';
 import { schedulingActive } from '../runtime/scheduling.js';
-import { sleep, traceOf } from './helpers/trace.js';
+import { mergeTraces } from '../export/merge-traces.js';
+import { sleep, tempTracePath, traceOf } from './helpers/trace.js';
 
 type Run = Extract<TraceEvent, { kind: 'run' }>;
 const runsOf = (events: TraceEvent[]): Run[] => events.filter((e): e is Run => e.kind === 'run');
@@ -102,6 +103,28 @@ describe('scheduling events: recording', () => {
   });
 });
 
+test('a flight recorder with scheduling events: its ring evicts runs, and a snapshot reads with them', async () => {
+  const recorder = new FlightRecorder({ minAge: 20, maxBytes: 1 << 20, sampleInterval: 5, gc: false, heap: false, eventLoop: false, scheduling: true });
+  recorder.start();
+  try {
+    for (let i = 0; i < 20; i++) {
+      const [ctx, task] = newTask(background, 'job');
+      await withRegion(ctx, 'step', async () => {
+        await sleep(3);
+        busy(1);
+      });
+      task.end();
+    }
+    const path = tempTracePath('snapshot.out');
+    await recorder.writeTo(path);
+    const { events, status } = await loadTrace(path);
+    expect(status.problem).toBeNull();
+    expect(runsOf(events).length).toBeGreaterThan(0);
+  } finally {
+    await recorder.stop();
+  }
+});
+
 describe('scheduling events: format', () => {
   const header = { version: 5, wallClockOriginNs: 0n, hrtimeOriginNs: 0n, pid: 1, nodeVersion: 'v20', command: 'x' };
   function traceWith(write: (e: BatchEncoder) => void): Buffer {
@@ -125,11 +148,37 @@ describe('scheduling events: format', () => {
     ]);
   });
 
+  test('a run that began before the trace (a snapshot’s window cut it) starts at the trace start', async () => {
+    const { events, status } = await loadTrace(traceWith((e) => e.run(10, 1, 0, 20, 15, 0, '')));
+    expect(status.problem).toBeNull();
+    expect(runsOf(events)).toEqual([{ kind: 'run', ts: 0, flow: 1, task: 0, duration: 5, queued: null, waitedOn: '' }]);
+  });
+
   test('impossible values are a clear problem, never a crash', async () => {
-    const early = await loadTrace(traceWith((e) => e.run(10, 1, 0, 20, 5, 0, '')));
-    expect(early.status.problem).toMatchObject({ kind: 'corrupt', reason: expect.stringContaining('before the trace began') });
     const long = await loadTrace(traceWith((e) => e.run(100, 1, 0, 20, 50, 0, '')));
     expect(long.status.problem).toMatchObject({ kind: 'corrupt', reason: expect.stringContaining('lasts 50 ns') });
+  });
+
+  test('tstrace merge keeps the runs, with the flows and tasks of their input', async () => {
+    const { path, events } = await traceOf(
+      async () => {
+        const [ctx, task] = newTask(background, 'job');
+        await withRegion(ctx, 'r', () => sleep(2));
+        task.end();
+      },
+      { scheduling: true },
+    );
+    const out = tempTracePath('merged.out');
+    await mergeTraces([path, path], out);
+    const merged = await loadTrace(out);
+    expect(merged.status.problem).toBeNull();
+    const runs = runsOf(events);
+    const mergedRuns = runsOf(merged.events);
+    expect(mergedRuns).toHaveLength(2 * runs.length);
+    const taskOffset = Math.max(...events.flatMap((e) => (e.kind === 'taskCreate' ? [e.task] : [])));
+    const ofTask = (list: Run[], task: number) => list.filter((r) => r.task === task).map((r) => [r.duration, r.queued, r.waitedOn]);
+    const task = events.find((e) => e.kind === 'taskCreate')!.task;
+    expect(ofTask(mergedRuns, task + taskOffset)).toEqual(ofTask(runs, task));
   });
 
   test('a Run in a version 4 trace is an unknown event type', async () => {
