@@ -11,7 +11,7 @@ import { createHook, executionAsyncResource, type AsyncHook } from 'node:async_h
 import { performance } from 'node:perf_hooks';
 import { EventType } from '../format/spec.js';
 import { currentLane } from './chains.js';
-import { S, record } from './recorder.js';
+import { S, recordAt } from './recorder.js';
 
 /** Callbacks of the same flow and task less than this many ms apart are one run (the loop's own bookkeeping between them). */
 const JOIN_GAP_MS = 0.02;
@@ -54,6 +54,8 @@ interface SchedulingState {
   pausedAt: number;
   /** The runs nested callbacks interrupted (flow, task pairs), to resume after them. */
   outer: number[];
+  /** The clock as the last before/after read it: a promise's resolution is stamped with it (a clock read costs 100+ ns). */
+  lastNow: number;
 }
 
 let state: SchedulingState | null = null;
@@ -66,8 +68,8 @@ const taskOfScope = (ctx: unknown): number => {
 /** Records the open run as ending at `end`. */
 function closeRun(st: SchedulingState, end: number): void {
   if (st.flow < 0) return;
-  // a: its start, b: its duration (ms); msg: ms ready before its start + 1 (0 unknown).
-  record(EventType.Run, st.flow, st.task, st.start, end - st.start, st.waitedOn, st.readyBefore);
+  // a: its start, b: its duration (ms); msg: ms ready before its start + 1 (0 unknown). Recorded at its end.
+  recordAt(end, EventType.Run, st.flow, st.task, st.start, end - st.start, st.waitedOn, st.readyBefore);
   st.flow = -1;
 }
 
@@ -111,6 +113,7 @@ function makeState(): SchedulingState {
     waitedOn: '',
     pausedAt: -1,
     outer: [],
+    lastNow: performance.now(),
   };
   st.hook = createHook({
     init(asyncId, type, triggerAsyncId, resource) {
@@ -123,15 +126,16 @@ function makeState(): SchedulingState {
       const marked = resource as Marked;
       marked[TYPE] = type;
       if (type === 'Timeout') marked[READY] = performance.now() + (marked._idleTimeout ?? 0);
-      else if (READY_AT_INIT.has(type)) marked[READY] = performance.now();
+      else if (READY_AT_INIT.has(type)) marked[READY] = st.lastNow; // the last hook's time, as for promises
     },
     promiseResolve(asyncId) {
+      // Stamped with the last hook's time, not the clock's: at most the resolving callback's time earlier.
       const slot = asyncId & MASK;
       st.resolvedId[slot] = asyncId;
-      st.resolvedAt[slot] = performance.now();
+      st.resolvedAt[slot] = st.lastNow;
     },
     before(asyncId) {
-      const now = performance.now();
+      const now = (st.lastNow = performance.now());
       const scope = S.als?.getStore();
       const flow = currentLane(scope).id;
       const task = taskOfScope(scope?.ctx);
@@ -158,7 +162,7 @@ function makeState(): SchedulingState {
       openRun(st, flow, task, now, readyBefore, waitedOn);
     },
     after() {
-      const now = performance.now();
+      const now = (st.lastNow = performance.now());
       if (st.depth === 0) return; // the hook was enabled inside this callback
       if (--st.depth === 0) {
         st.pausedAt = now;
