@@ -1,10 +1,11 @@
 // The blocking sample (`npm run sample:blocking`), run end to end: a real node:http server, 41
 // requests in flight, one of which runs a 50 ms synchronous job; the trace, recorded with scheduling
 // events, must name that job as what the slow requests were queued behind.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTrace } from '../analysis/reader.js';
 import { ExecutionCollector, type ExecutionAnalysis, type TaskTimeBreakdown } from '../analysis/time-breakdown.js';
-import { removeSampleRun, runSample, type SampleRun } from './helpers/sample.js';
+import { removeSampleRun, runSample, samplePath, type SampleRun } from './helpers/sample.js';
 
 const ms = (ns: number): number => ns / 1e6;
 
@@ -37,6 +38,10 @@ describe('samples/blocking (npm run sample:blocking)', () => {
   it('the report’s job is one run of at least its 50 ms, attributed to the report task and its region', () => {
     const job = times.blockers[0];
     expect(job).toMatchObject({ task: report().task, taskType: 'GET /report', region: 'buildReport' });
+    // The region's location: the line of service.mjs that runs the job.
+    expect(job.location?.file).toMatch(/samples\/blocking\/service\.mjs$/);
+    const lines = readFileSync(samplePath('blocking', 'service.mjs'), 'utf8').split('\n');
+    expect(job.location?.line).toBe(lines.findIndex((line) => line.includes("withRegion(ctx, 'buildReport'")) + 1);
     expect(ms(job.duration)).toBeGreaterThanOrEqual(50);
     // The run began a little before the task did (the server's callback parsed the request first).
     expect(ms(report().running)).toBeGreaterThanOrEqual(50);

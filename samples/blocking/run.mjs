@@ -6,7 +6,8 @@ import { start, stop } from 'tstrace';
 import { printBlockers, printStats } from '../build.mjs';
 import { blockingService, traffic } from './service.mjs';
 
-start('trace.out', { scheduling: true });
+// Locations name the blocking job's line in `tstrace blockers`.
+start('trace.out', { scheduling: true, captureLocations: true });
 const server = blockingService();
 server.listen(0, '127.0.0.1');
 await once(server, 'listening');
