@@ -54,6 +54,8 @@ interface SchedulingState {
   pausedAt: number;
   /** The runs nested callbacks interrupted (flow, task pairs), to resume after them. */
   outer: number[];
+  /** The resource of the outermost callback running (read once, at its before). */
+  resource: Marked | null;
   /** The clock as the last before/after read it: a promise's resolution is stamped with it (a clock read costs 100+ ns). */
   lastNow: number;
 }
@@ -114,6 +116,7 @@ function makeState(): SchedulingState {
     pausedAt: -1,
     outer: [],
     lastNow: performance.now(),
+    resource: null,
   };
   st.hook = createHook({
     init(asyncId, type, triggerAsyncId, resource) {
@@ -148,6 +151,7 @@ function makeState(): SchedulingState {
         return;
       }
       const resource = executionAsyncResource() as Marked;
+      st.resource = resource;
       const type = resource[TYPE];
       const readyBefore = readiness(st, asyncId, resource, type, now);
       const waitedOn = type ?? 'PROMISE';
@@ -166,9 +170,10 @@ function makeState(): SchedulingState {
       if (st.depth === 0) return; // the hook was enabled inside this callback
       if (--st.depth === 0) {
         st.pausedAt = now;
-        const resource = executionAsyncResource() as Marked;
+        const resource = st.resource;
+        st.resource = null;
         // An interval is due again one period after this run.
-        if (resource[TYPE] === 'Timeout' && resource._repeat) resource[READY] = now + resource._repeat;
+        if (resource !== null && resource[TYPE] === 'Timeout' && resource._repeat) resource[READY] = now + resource._repeat;
         return;
       }
       const task = st.outer.pop()!;

@@ -94,6 +94,14 @@ describe('tstrace run -- node app.mjs (a program that never calls start())', () 
     expect(events.filter((e) => e.kind === 'log')).toHaveLength(100);
   });
 
+  it('--scheduling records when each flow ran (Run events)', async () => {
+    const run = await tstraceRun(['--quiet', '--scheduling', '--', 'node', app, 'normal', '10']);
+    expect(run.code).toBe(0);
+    const { events, status } = await loadTrace(join(run.cwd, 'trace.out'));
+    expect(status.problem).toBeNull();
+    expect(events.filter((e) => e.kind === 'run').length).toBeGreaterThan(0);
+  });
+
   it('exits 127 when the command does not exist, 2 without a command', async () => {
     expect((await tstraceRun(['--', 'no-such-command-tstrace'])).code).toBe(127);
     const usage = await tstraceRun([]);
