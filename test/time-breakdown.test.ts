@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { analyzeExecution, type TaskTimeBreakdown } from '../analysis/time-breakdown.js';
+import { runCli } from '../cli/cli-run.js';
 import { background, newTask, withRegion } from '../runtime/index.js';
 import { sleep, traceOf } from './helpers/trace.js';
 
@@ -117,5 +118,63 @@ describe('where each task’s time went', () => {
       task.end();
     });
     expect(analyzeExecution(events)).toMatchObject({ runs: 0, tasks: [], blockers: [] });
+  });
+});
+
+describe('the command line', () => {
+  const cli = async (args: string[]) => {
+    const out = { stdout: '', stderr: '' };
+    const code = await runCli(args, { stdout: (t: string) => void (out.stdout += t), stderr: (t: string) => void (out.stderr += t), version: '0', cwd: '/' });
+    return { code, ...out };
+  };
+  /** A busy task holding the thread 20 ms while two others' timers fall due. */
+  const busyTrace = (scheduling: boolean) =>
+    traceOf(
+      async () => {
+        const jobs = ['busy', 'waiter', 'waiter'].map((type) => {
+          const [ctx, task] = newTask(background, type);
+          return withRegion(ctx, 'handle', async () => {
+            await timer(type === 'busy' ? 1 : 5);
+            if (type === 'busy') withRegion(ctx, 'crunch', () => busy(20));
+            task.end();
+          });
+        });
+        await Promise.all(jobs);
+      },
+      { scheduling },
+    );
+
+  test('tasks, stats and blockers show where the time went, as text and as JSON', async () => {
+    const { path } = await busyTrace(true);
+    const tasks = await cli(['tasks', path, '--json', '--quiet']);
+    expect(tasks.code).toBe(0);
+    const doc = JSON.parse(tasks.stdout) as { tasks: { id: number; type: string; time: { wall: number; running: number; queued: number; waiting: number; blockers: { taskType: string; region: string }[] } }[] };
+    for (const task of doc.tasks) expect(task.time.running + task.time.queued + task.time.waiting).toBe(task.time.wall);
+    for (const waiter of doc.tasks.filter((t) => t.type === 'waiter')) expect(waiter.time.blockers[0]).toMatchObject({ taskType: 'busy', region: 'crunch' });
+
+    const text = await cli(['tasks', path, '--type', 'waiter', '--quiet']);
+    expect(text.stdout).toMatch(/ {2}time {8}running \S+, queued \S+, waiting \S+ \(\d+ runs?/);
+    expect(text.stdout).toMatch(/blocked by {2}task \d+ \(busy\) region "crunch" for /);
+
+    const stats = JSON.parse((await cli(['stats', path, '--json', '--quiet'])).stdout) as { execution: { taskTypes: { type: string; tasks: number }[]; blockers: { taskType: string }[] } };
+    expect(stats.execution.taskTypes.map((t) => [t.type, t.tasks])).toEqual([['busy', 1], ['waiter', 2]]);
+    expect(stats.execution.blockers[0].taskType).toBe('busy');
+    expect((await cli(['stats', path, '--quiet'])).stdout).toContain('Where the time went, by task type');
+
+    const blockers = await cli(['blockers', path, '--limit', '1', '--quiet']);
+    expect(blockers.code).toBe(0);
+    expect(blockers.stdout.split('\n')[1]).toMatch(/^\s*\S+\s+2\s+task \d+ \(busy\)\s+crunch\s/);
+  });
+
+  test('a trace without scheduling events: the reports are as before, and blockers says how to get them', async () => {
+    const { path } = await busyTrace(false);
+    const doc = JSON.parse((await cli(['tasks', path, '--json', '--quiet'])).stdout) as { tasks: object[] };
+    for (const task of doc.tasks) expect(task).not.toHaveProperty('time');
+    expect(JSON.parse((await cli(['stats', path, '--json', '--quiet'])).stdout)).not.toHaveProperty('execution');
+    expect((await cli(['stats', path, '--quiet'])).stdout).not.toContain('Where the time went');
+    const blockers = await cli(['blockers', path, '--quiet']);
+    expect(blockers.code).toBe(0);
+    expect(blockers.stdout).toContain('No scheduling events: record the trace with start(…, { scheduling: true })');
+    expect((await cli(['blockers', path, '--type', 'x'])).code).toBe(2);
   });
 });
