@@ -127,9 +127,13 @@ function makeState(): SchedulingState {
         return;
       }
       const marked = resource as Marked;
-      marked[TYPE] = type;
-      if (type === 'Timeout') marked[READY] = performance.now() + (marked._idleTimeout ?? 0);
-      else if (READY_AT_INIT.has(type)) marked[READY] = st.lastNow; // the last hook's time, as for promises
+      try {
+        marked[TYPE] = type;
+        if (type === 'Timeout') marked[READY] = performance.now() + (marked._idleTimeout ?? 0);
+        else if (READY_AT_INIT.has(type)) marked[READY] = st.lastNow; // the last hook's time, as for promises
+      } catch {
+        // A frozen resource (a user's AsyncResource) stays unmarked: an exception in a hook would end the process.
+      }
     },
     promiseResolve(asyncId) {
       // Stamped with the last hook's time, not the clock's: at most the resolving callback's time earlier.

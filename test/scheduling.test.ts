@@ -1,3 +1,4 @@
+import { AsyncResource, createHook } from 'node:async_hooks';
 import { crc32 } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { loadTrace } from '../analysis/reader.js';
@@ -122,6 +123,26 @@ test('a flight recorder with scheduling events: its ring evicts runs, and a snap
     expect(runsOf(events).length).toBeGreaterThan(0);
   } finally {
     await recorder.stop();
+  }
+});
+
+test('a program’s own AsyncResource (frozen after creation) and its own async hook run as without tracing', async () => {
+  const seen: string[] = [];
+  const hook = createHook({ init: (_id, type) => void (type === 'FrozenThing' && seen.push(type)) }).enable();
+  try {
+    const { events, status } = await traceOf(
+      async () => {
+        const resource = Object.freeze(new AsyncResource('FrozenThing'));
+        expect(resource.runInAsyncScope(() => 42)).toBe(42);
+        await sleep(1);
+      },
+      { scheduling: true },
+    );
+    expect(status.problem).toBeNull();
+    expect(runsOf(events).length).toBeGreaterThan(0);
+    expect(seen).toEqual(['FrozenThing']);
+  } finally {
+    hook.disable();
   }
 });
 
