@@ -161,7 +161,7 @@ Usage:
       trace.out), every other one OUT.PID; npm's and npx's own processes are not traced. Then
       prints what each trace holds (not with --quiet) and exits as COMMAND did (its exit code,
       or its signal). --no-gc, --no-heap, --no-event-loop, --sample-interval,
-      --max-buffered-bytes and --capture-locations are start()'s options.
+      --max-buffered-bytes, --capture-locations and --scheduling are start()'s options.
   tstrace help | --help | -h
   tstrace --version
 
