@@ -11,6 +11,8 @@ import { durationStats, type DurationStats } from './duration-digest.js';
 const NAMING_REGION_MIN_NS = 100_000;
 /** Task events kept to attribute a run that began outside any task (see {@link ExecutionCollector}). */
 const RECENT_MARKS = 256;
+/** Events held before the first run (see {@link ExecutionCollector}). */
+const PENDING_EVENTS = 16_384;
 /** Blockers listed per task. */
 const BLOCKERS_PER_TASK = 3;
 
@@ -119,8 +121,30 @@ export class ExecutionCollector {
   private readonly markThread = new Float64Array(RECENT_MARKS);
   private marks = 0;
   private lastTs = 0;
+  /**
+   * Until the first run, events are only held in a bounded buffer: a trace without scheduling events
+   * costs no memory here (tstrace stats reads any trace in bounded memory), and one with them has its
+   * first run within the first flush of the recorder (at most 8,192 events).
+   */
+  private active = false;
+  /** A ring of the last PENDING_EVENTS events; `held` counts all that went in. */
+  private pending: (TraceEvent | undefined)[] = [];
+  private held = 0;
 
   add(event: TraceEvent): void {
+    if (!this.active) {
+      if (event.kind !== 'run') {
+        this.pending[this.held++ % PENDING_EVENTS] = event;
+        return;
+      }
+      this.active = true;
+      for (let i = Math.max(0, this.held - PENDING_EVENTS); i < this.held; i++) this.take(this.pending[i % PENDING_EVENTS]!);
+      this.pending = [];
+    }
+    this.take(event);
+  }
+
+  private take(event: TraceEvent): void {
     if (event.ts > this.lastTs) this.lastTs = event.ts;
     const thread = event.thread ?? 0;
     switch (event.kind) {
