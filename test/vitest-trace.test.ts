@@ -60,6 +60,8 @@ for (const pool of ['threads', 'forks'] as const) {
       expect(run.code, run.stdout + run.stderr).toBe(1);
       expect(run.stdout).toMatch(/Tests\s.*2 failed.*3 passed/);
       expect(run.stderr).toContain(`tstrace: wrote ${trace}`);
+      // Nothing of ours in Vitest's output but that line: no deprecation warning from a worker.
+      expect(run.stdout + run.stderr).not.toMatch(/deprecated|warning/i);
       expect(analysis.status.complete).toBe(true);
       expect(analysis.problems).toEqual([]);
       // The workers' parts were merged and removed.
