@@ -149,21 +149,28 @@ export function start(writer: string | Writable, options: StartOptions = {}): vo
   S.traceNumber++;
   S.trace = trace;
   threadFlushTimeout = options.threadFlushTimeout ?? THREAD_FLUSH_TIMEOUT_MS;
-  // Worker threads that load the runtime (now or later) record into this trace too (docs/design.md).
-  S.threads = isMainThread
-    ? new ThreadCollector(trace, {
-        session: S.traceNumber,
-        wallOriginMs: performance.timeOrigin + t0,
-        captureLocations: S.captureLocations,
-        flushInterval: options.sampleInterval ?? 100,
-        maxBufferedBytes,
-      })
-    : null;
+  // Worker threads that load the runtime (now or later) record into this trace too (docs/design.md); when
+  // a flight recorder runs, they already record for it: this trace gets their events too.
+  if (S.threads !== null) S.threads.attach(trace);
+  else {
+    S.threads = isMainThread
+      ? new ThreadCollector(trace, {
+          session: S.traceNumber,
+          wallOriginMs: performance.timeOrigin + t0,
+          captureLocations: S.captureLocations,
+          flushInterval: options.sampleInterval ?? 100,
+          maxBufferedBytes,
+        })
+      : null;
+  }
   // A process that exits while tracing loses nothing: the rest is written synchronously.
   const onExit = (): void => {
     if (S.trace === trace) {
-      S.threads?.close();
-      S.threads = null;
+      const threads = S.threads;
+      if (threads !== null && threads.detach(trace) === 0) {
+        threads.close();
+        S.threads = null;
+      }
       trace.finish();
       S.trace = null;
       if (S.flight === null) S.enabled = false;
@@ -260,7 +267,10 @@ async function stopTrace(): Promise<void> {
   const trace = S.trace;
   if (trace === null) return;
   const threads = S.threads;
-  if (threads !== null) {
+  if (threads !== null && threads.feeds(trace) && threads.shared) {
+    // A flight recorder goes on with the workers: this trace gets what they sent until now, without waiting.
+    threads.detach(trace);
+  } else if (threads !== null) {
     S.threads = null;
     if (threads.waiting) {
       // Workers send what they recorded since their last flush; then the footer closes the trace.

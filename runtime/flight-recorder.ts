@@ -5,10 +5,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
+import { isMainThread } from 'node:worker_threads';
 import { beginSession, endSessionIfUnused, type StartOptions } from './api.js';
 import { FlightRing } from './flight-ring.js';
 import { S, flush } from './recorder.js';
 import { writeChunks } from './snapshot-writer.js';
+import { ThreadCollector } from './thread-collector.js';
 
 /** How much a {@link FlightRecorder} keeps, and the execution events it records. */
 export interface FlightRecorderOptions extends Pick<StartOptions, 'gc' | 'heap' | 'eventLoop' | 'sampleInterval' | 'captureLocations'> {
@@ -105,6 +107,18 @@ export class FlightRecorder {
       if (this.#options.captureLocations === true) S.captureLocations = true;
     }
     const ring = new FlightRing(origin, S.lastRegionSeq, this.#minAgeNs, this.#maxBytes);
+    // Worker threads' events enter the ring too: those of the running trace's workers, or of a session of its own.
+    if (S.threads !== null) S.threads.attach(ring);
+    else if (isMainThread) {
+      S.traceNumber++;
+      S.threads = new ThreadCollector(ring, {
+        session: S.traceNumber,
+        wallOriginMs: performance.timeOrigin + t0,
+        captureLocations: S.captureLocations,
+        flushInterval: this.#options.sampleInterval ?? 100,
+        maxBufferedBytes: this.#maxBytes,
+      });
+    }
     S.flight = ring;
     this.#ring = ring;
     running = this;
@@ -119,6 +133,11 @@ export class FlightRecorder {
     if (ring === null) return;
     this.#ring = null;
     if (running === this) running = null;
+    const threads = S.threads;
+    if (threads !== null && threads.feeds(ring) && threads.detach(ring) === 0) {
+      threads.close();
+      S.threads = null;
+    }
     if (S.flight === ring) {
       S.flight = null;
       endSessionIfUnused();
