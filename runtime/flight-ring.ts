@@ -8,7 +8,7 @@
 import { batchBaseTs } from '../format/batch-scan.js';
 import { encodeFileStart, encodeFooter, encodeThreadFrame, rebaseBatch } from '../format/encode.js';
 import { FORMAT_VERSION } from '../format/spec.js';
-import { Consumer, now } from './recorder.js';
+import { Consumer, flush, now } from './recorder.js';
 import type { ThreadDestination } from './thread-collector.js';
 import { WindowStarts } from './window-start.js';
 
@@ -72,8 +72,14 @@ export class FlightRing extends Consumer implements ThreadDestination {
     this.threads.push({ id, name, ts });
   }
 
-  /** A worker thread's ThreadEvents frame, on the ring's clock: held and evicted as the main thread's. */
+  /**
+   * A worker thread's ThreadEvents frame, on the ring's clock: held and evicted as the main thread's.
+   * The main thread's buffered events go in first: what the main thread did before the frame arrived
+   * (create the task whose part the worker did) is older in the ring, so it never leaves the window
+   * before the worker's events that follow from it.
+   */
   takeFromThread(frame: Uint8Array, events: number): void {
+    flush();
     this.hold(frame, batchBaseTs(frame), events);
   }
 

@@ -1,5 +1,4 @@
 import { BroadcastChannel, setEnvironmentData } from 'node:worker_threads';
-import { rebaseBatch } from '../format/encode.js';
 import { now } from './recorder.js';
 import { CONTROL_CHANNEL, SESSION_KEY, threadChannel, type ControlMessage, type ThreadMessage, type TraceSession } from './thread-protocol.js';
 
@@ -11,11 +10,9 @@ interface JoinedThread {
 
 /**
  * Where the main thread puts its workers' events: the trace `start()` writes (recorder.ts TraceOutput)
- * and the flight recorder's ring (flight-ring.ts).
+ * or the flight recorder's ring (flight-ring.ts).
  */
 export interface ThreadDestination {
-  /** `performance.now()` at its time 0. */
-  readonly t0: number;
   /** Its time of `ms` (a `performance.now()`). */
   ns(ms: number): number;
   /** A worker joined at `ts` (its time): its Thread frame. */
@@ -26,72 +23,43 @@ export interface ThreadDestination {
   droppedByThread(count: number): void;
 }
 
-/** A destination and how much later its clock's origin is than the session's (ns): its frames are moved by that much. */
-interface Attached {
-  readonly destination: ThreadDestination;
-  readonly shiftNs: number;
-}
-
 /**
- * The main thread's side of worker threads, for one session — from the first of `start()` and a flight
- * recorder to start to the last of them to stop: it tells workers (those running and those created
- * later) that a trace runs, announces each that joins to every destination, and hands their batches to
- * every destination as they arrive. Workers record on the session's clock (that of the destination that
- * began it); a destination attached later gets their batches rebased onto its own.
+ * The main thread's side of worker threads, for one destination — the trace `start()` writes, or a
+ * flight recorder, whichever of them started first (workers record on its clock, with one string
+ * table per thread: their frames cannot be shared with a destination that joins later): it tells
+ * workers (those running and those created later) that a trace runs, announces each that joins, and
+ * hands their batches to the destination as they arrive.
  */
 export class ThreadCollector {
   private readonly control = new BroadcastChannel(CONTROL_CHANNEL);
   private readonly threads = new Map<number, JoinedThread>();
-  private readonly destinations: Attached[];
   private onDone: (() => void) | null = null;
   private closed = false;
+  /** The last flush request sent, and the threads whose answer to it is awaited. */
+  private flushRequest = 0;
+  private readonly awaitingFlush = new Set<JoinedThread>();
+  private onFlushed: (() => void) | null = null;
+  /** The flush request under way (see flushWorkers). */
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    first: ThreadDestination,
+    /** Where the workers' events go. */
+    readonly destination: ThreadDestination,
     /** The trace, as workers join it (also carried by task links: task-link.ts). */
     readonly session: TraceSession,
   ) {
-    this.destinations = [{ destination: first, shiftNs: 0 }];
     this.control.unref();
     this.control.onmessage = (message: { readonly data: unknown }): void => this.onControl(message.data as ControlMessage);
     setEnvironmentData(SESSION_KEY, session);
     this.send({ kind: 'start', ...session });
   }
 
-  /**
-   * Hands the workers' events to `destination` too from now on (its clock origin is later than the
-   * session's), announcing the workers that joined already.
-   */
-  attach(destination: ThreadDestination): void {
-    const shiftNs = Math.max(0, Math.round((destination.t0 - this.destinations[0].destination.t0) * 1e6));
-    this.destinations.push({ destination, shiftNs });
-    const ts = destination.ns(now());
-    for (const [id, thread] of this.threads) destination.threadJoined(id, thread.name, ts);
-  }
-
-  /** Stops handing events to `destination`; returns how many destinations remain. */
-  detach(destination: ThreadDestination): number {
-    const index = this.destinations.findIndex((attached) => attached.destination === destination);
-    if (index >= 0) this.destinations.splice(index, 1);
-    return this.destinations.length;
-  }
-
-  /** Whether more than one destination gets the workers' events. */
-  get shared(): boolean {
-    return this.destinations.length > 1;
-  }
-
-  /** Whether `destination` gets the workers' events. */
-  feeds(destination: ThreadDestination): boolean {
-    return this.destinations.some((attached) => attached.destination === destination);
-  }
-
   private deliver(frame: Uint8Array, events: number): void {
-    for (const { destination, shiftNs } of this.destinations) destination.takeFromThread(shiftNs === 0 ? frame : rebaseBatch(frame, shiftNs), events);
+    this.destination.takeFromThread(frame, events);
   }
 
   private droppedByThread(count: number): void {
-    for (const { destination } of this.destinations) destination.droppedByThread(count);
+    this.destination.droppedByThread(count);
   }
 
   /** Whether a joined worker has not sent its last batch yet. */
@@ -122,8 +90,7 @@ export class ThreadCollector {
   /** Announces the thread to every destination (a Thread frame) and listens to its channel; null if it had joined already. */
   private join(id: number, name: string, early: boolean): JoinedThread | null {
     if (this.threads.has(id)) return null;
-    const at = now();
-    for (const { destination } of this.destinations) destination.threadJoined(id, name, destination.ns(at));
+    this.destination.threadJoined(id, name, this.destination.ns(now()));
     const channel = new BroadcastChannel(threadChannel(this.session.session, id));
     channel.unref();
     const thread: JoinedThread = { channel, name, done: false };
@@ -132,7 +99,9 @@ export class ThreadCollector {
       const m = message.data as ThreadMessage;
       if (this.closed || thread.done) return;
       if (m.kind === 'batch') this.deliver(m.frame, m.events);
-      else {
+      else if (m.kind === 'flushed') {
+        if (m.request === this.flushRequest) this.flushAnswered(thread);
+      } else {
         this.droppedByThread(m.dropped);
         this.finished(thread);
       }
@@ -141,7 +110,46 @@ export class ThreadCollector {
     return thread;
   }
 
+  /**
+   * Asks every joined worker to flush now and waits until each has sent what it recorded until then,
+   * or `timeoutMs` passed (a busy or terminated worker), without stopping them: for a flight
+   * recorder's snapshot.
+   */
+  flushWorkers(timeoutMs: number): Promise<void> {
+    // One request at a time: each caller waits for a request sent after it asked.
+    const done = this.flushing.then(() => this.flushOnce(timeoutMs));
+    this.flushing = done;
+    return done;
+  }
+
+  private async flushOnce(timeoutMs: number): Promise<void> {
+    if (this.closed) return;
+    const request = ++this.flushRequest;
+    this.awaitingFlush.clear();
+    for (const thread of this.threads.values()) if (!thread.done) this.awaitingFlush.add(thread);
+    if (this.awaitingFlush.size === 0) return;
+    this.send({ kind: 'flush', session: this.session.session, request });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.flushAnswered(null), timeoutMs);
+      this.onFlushed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** `thread` answered the flush request (null: the wait timed out, or the collector closed). */
+  private flushAnswered(thread: JoinedThread | null): void {
+    if (thread === null) this.awaitingFlush.clear();
+    else this.awaitingFlush.delete(thread);
+    if (this.awaitingFlush.size > 0 || this.onFlushed === null) return;
+    const resolve = this.onFlushed;
+    this.onFlushed = null;
+    resolve();
+  }
+
   private finished(thread: JoinedThread): void {
+    if (this.awaitingFlush.has(thread)) this.flushAnswered(thread); // its last batches came with `done`
     thread.done = true;
     thread.channel.close();
     if (this.onDone !== null && !this.waiting) this.onDone();
@@ -175,5 +183,6 @@ export class ThreadCollector {
     this.send({ kind: 'stop', session: this.session.session });
     for (const thread of this.threads.values()) if (!thread.done) thread.channel.close();
     this.control.close();
+    this.flushAnswered(null);
   }
 }
