@@ -4,7 +4,6 @@ import { CONTROL_CHANNEL, SESSION_KEY, threadChannel, type ControlMessage, type 
 
 interface JoinedThread {
   readonly channel: BroadcastChannel;
-  readonly name: string;
   done: boolean;
 }
 
@@ -54,14 +53,6 @@ export class ThreadCollector {
     this.send({ kind: 'start', ...session });
   }
 
-  private deliver(frame: Uint8Array, events: number): void {
-    this.destination.takeFromThread(frame, events);
-  }
-
-  private droppedByThread(count: number): void {
-    this.destination.droppedByThread(count);
-  }
-
   /** Whether a joined worker has not sent its last batch yet. */
   get waiting(): boolean {
     for (const thread of this.threads.values()) if (!thread.done) return true;
@@ -81,28 +72,28 @@ export class ThreadCollector {
       // Its hello may have been welcomed already: the welcome came too late for it.
       const thread = this.threads.get(m.thread) ?? this.join(m.thread, m.name, true);
       if (thread === null || thread.done) return;
-      for (const batch of m.batches) this.deliver(batch.frame, batch.events);
-      this.droppedByThread(m.dropped);
+      for (const batch of m.batches) this.destination.takeFromThread(batch.frame, batch.events);
+      this.destination.droppedByThread(m.dropped);
       this.finished(thread);
     }
   }
 
-  /** Announces the thread to every destination (a Thread frame) and listens to its channel; null if it had joined already. */
+  /** Announces the thread to the destination (its Thread frame) and listens to its channel; null if it had joined already. */
   private join(id: number, name: string, early: boolean): JoinedThread | null {
     if (this.threads.has(id)) return null;
     this.destination.threadJoined(id, name, this.destination.ns(now()));
     const channel = new BroadcastChannel(threadChannel(this.session.session, id));
     channel.unref();
-    const thread: JoinedThread = { channel, name, done: false };
+    const thread: JoinedThread = { channel, done: false };
     this.threads.set(id, thread);
     channel.onmessage = (message: { readonly data: unknown }): void => {
       const m = message.data as ThreadMessage;
       if (this.closed || thread.done) return;
-      if (m.kind === 'batch') this.deliver(m.frame, m.events);
+      if (m.kind === 'batch') this.destination.takeFromThread(m.frame, m.events);
       else if (m.kind === 'flushed') {
         if (m.request === this.flushRequest) this.flushAnswered(thread);
       } else {
-        this.droppedByThread(m.dropped);
+        this.destination.droppedByThread(m.dropped);
         this.finished(thread);
       }
     };
