@@ -571,7 +571,8 @@ async function merge(files: string[], output: string, quiet: boolean, io: CliIo)
   });
   if (!quiet) {
     const size = byteSize((await stat(target)).size);
-    io.stdout(`tstrace merge: wrote ${output}: ${result.events} events from ${result.inputs.length} traces, ${size}${result.complete ? '' : ' (unfinished: an input was)'}\n`);
+    const threads = result.threads.length > 0 ? ` (${result.threads.length} worker threads)` : '';
+    io.stdout(`tstrace merge: wrote ${output}: ${result.events} events from ${result.inputs.length} traces${threads}, ${size}${result.complete ? '' : ' (unfinished: an input was)'}\n`);
   }
   return code;
 }
