@@ -3,7 +3,7 @@
 //
 //   node bench/hot-path.mjs '{"rounds":9,…}'      (config: see bench/run.mjs)
 import { rmSync } from 'node:fs';
-import { measureAwaitTax } from './await-tax.mjs';
+import { measureAwaitTax, measureSchedulingCost } from './await-tax.mjs';
 import { contenders, droppedInRounds, tracePath } from './contenders.mjs';
 import { runSuite } from './harness.mjs';
 import { measureThroughput } from './throughput.mjs';
@@ -20,6 +20,8 @@ const throughput = await measureThroughput(tracePath, config);
 rmSync(tracePath, { force: true });
 process.stderr.write(`  ${label}: await tax...\n`);
 const awaitTax = await measureAwaitTax(config.awaitTax);
+process.stderr.write(`  ${label}: scheduling events on vs off...\n`);
+const scheduling = await measureSchedulingCost(config.awaitTax);
 
 process.stdout.write(
   JSON.stringify({
@@ -29,5 +31,6 @@ process.stdout.write(
     results: results.map(({ contender: c, n, median, min, max }) => ({ key: c.key, name: c.name, phase: c.phase, n, median, min, max })),
     throughput,
     awaitTax,
+    scheduling,
   }),
 );

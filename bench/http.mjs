@@ -1,10 +1,11 @@
 // The headline, measured: what tracing costs a real service. samples/http-service (a task per request,
 // `@traced` handlers and helpers, an await per request for its database lookup) under autocannon on
-// 127.0.0.1, in four variants, each a server process of its own:
+// 127.0.0.1, in five variants, each a server process of its own:
 //
 //   uninstrumented      the same service compiled with plain tsc, its `@traced` lines removed: the baseline
 //   never started       the sample as tspc compiles it (tstrace's transformer), tracing never started
 //   tracing on          the same, tracing to a temporary file (default options), removed afterwards
+//   scheduling events   the same with start(…, { scheduling: true }): the async_hooks hook (issue 13)
 //   OpenTelemetry       the uninstrumented build with the OpenTelemetry Node SDK preloaded (bench/http-otel.mjs):
 //                       HTTP instrumentation, BatchSpanProcessor, an exporter that drops spans, and a span
 //                       around each method the sample marks `@traced`, the same work tstrace traces
@@ -59,6 +60,7 @@ const ALL_VARIANTS = [
   { key: 'plain', name: 'uninstrumented (plain tsc)', main: join(plainDist, 'main.js') },
   { key: 'off', name: 'tstrace, tracing never started', main: join(tracedDist, 'main.js') },
   { key: 'on', name: 'tstrace, tracing on', main: join(tracedDist, 'main.js'), traced: true },
+  { key: 'scheduling', name: 'tstrace, scheduling events on', main: join(tracedDist, 'main.js'), traced: true, env: { TSTRACE_SAMPLE_SCHEDULING: '1' } },
   { key: 'otel', name: 'OpenTelemetry SDK', main: join(plainDist, 'main.js'), preload: join(benchDir, 'http-otel.mjs') },
 ];
 const only = option('only')?.split(',');
@@ -66,9 +68,9 @@ const VARIANTS = ALL_VARIANTS.filter((v) => v.key === 'plain' || !only || only.i
 
 /** Starts `variant` of the service on `node`; resolves once it listens. Its output is collected, not shown. */
 function serve(node, variant) {
-  const trace = variant.traced ? join(tmpdir(), `tstrace-bench-http-${process.pid}-node${node.major}.trace`) : null;
+  const trace = variant.traced ? join(tmpdir(), `tstrace-bench-http-${process.pid}-node${node.major}-${variant.key}.trace`) : null;
   const args = [...(variant.preload ? ['--import', variant.preload] : []), variant.main];
-  const env = { ...process.env, TSTRACE_SAMPLE_TRACE: trace ?? 'off', TSTRACE_BENCH_SERVICE: join(plainDist, 'service.js') };
+  const env = { ...process.env, TSTRACE_SAMPLE_TRACE: trace ?? 'off', TSTRACE_BENCH_SERVICE: join(plainDist, 'service.js'), ...variant.env };
   const child = spawn(node.binary, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env });
   const lines = [];
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
@@ -128,7 +130,7 @@ async function traceCheck(server) {
   const mb = (statSync(server.trace).size / 1e6).toFixed(1);
   rmSync(server.trace);
   const whole = status.complete ? '' : ` (INCOMPLETE: ${status.problem?.kind} at byte ${status.problem?.offset})`;
-  return `  tracing on wrote ${mb} MB${whole}: ${summary.tasks.toLocaleString('en-US')} tasks for ${served.toLocaleString('en-US')} requests served, ${summary.events.toLocaleString('en-US')} events, ${summary.dropped} dropped`;
+  return `  ${server.variant.key === 'on' ? 'tracing on' : server.variant.name.replace('tstrace, ', '')} wrote ${mb} MB${whole}: ${summary.tasks.toLocaleString('en-US')} tasks for ${served.toLocaleString('en-US')} requests served, ${summary.events.toLocaleString('en-US')} events, ${summary.dropped} dropped`;
 }
 
 /** How many requests the service says it served, from its last words. */
@@ -207,7 +209,7 @@ for (const node of nodes) {
     const errors = server.rounds.reduce((sum, r) => sum + r.errors + r.unexpected, 0);
     if (errors > 0) notes.push(`WARNING: ${variant.name} on node ${node.major}: ${errors} errors, timeouts or unexpected statuses; its figures are not comparable.`);
   }
-  if (serverOf(node, 'on')) console.log(await traceCheck(serverOf(node, 'on')));
+  for (const key of ['on', 'scheduling']) if (serverOf(node, key)) console.log(await traceCheck(serverOf(node, key)));
   if (serverOf(node, 'otel')) console.log(otelCheck(serverOf(node, 'otel')));
 }
 for (const note of notes) console.log(note);
@@ -230,6 +232,8 @@ const rpsChange = (node, a, b) => {
 const goals = [
   ['tracing on: ≤ 2 % fewer req/s', (node) => ratio(node, 'on', 'plain', 'rps') >= 0.98, (node) => rpsChange(node, 'on', 'plain')],
   ['  … counted in CPU per request', (node) => ratio(node, 'on', 'plain', 'cpu') <= 1 / 0.98, (node) => `${percent(1 / ratio(node, 'on', 'plain', 'cpu'))} req/s`],
+  ['scheduling events: ≤ 10 % fewer req/s', (node) => ratio(node, 'scheduling', 'plain', 'rps') >= 0.9, (node) => rpsChange(node, 'scheduling', 'plain')],
+  ['  … counted in CPU per request', (node) => ratio(node, 'scheduling', 'plain', 'cpu') <= 1 / 0.9, (node) => `${percent(1 / ratio(node, 'scheduling', 'plain', 'cpu'))} req/s`],
   ['tracing never started: ≤ 0.5 % fewer', (node) => ratio(node, 'off', 'plain', 'rps') >= 0.995, (node) => rpsChange(node, 'off', 'plain')],
   ['  … counted in CPU per request', (node) => ratio(node, 'off', 'plain', 'cpu') <= 1 / 0.995, (node) => `${percent(1 / ratio(node, 'off', 'plain', 'cpu'))} req/s`],
   [

@@ -62,6 +62,8 @@ for (const run of runs) {
   console.log(`throughput: ${tp.events.toLocaleString('en-US')} region events in ${tp.seconds.toFixed(3)} s to stop() resolving = ${(tp.eventsPerSecond / 1e6).toFixed(2)} M events/s; ${tp.bytesPerEvent.toFixed(2)} bytes per event; dropped: ${tp.dropped}`);
   if (tp.verifyNote !== undefined) console.log(`  read back: ${tp.verified ? 'OK' : 'MISMATCH'} (${tp.verifyNote})`);
   console.log(`await elsewhere (an uninstrumented \`await helper()\`): ${fmt(run.awaitTax.offNs, 1)} ns off, ${fmt(run.awaitTax.onNs, 1)} ns with tracing on`);
+  const sc = run.scheduling;
+  console.log(`scheduling events (20 tasks awaiting, an immediate every 100 awaits): ${fmt(sc.onNs, 1)} ns per await with annotations only, ${fmt(sc.schedulingNs, 1)} ns with scheduling: true; ${sc.bytesPerIteration.toFixed(2)} trace bytes per await`);
   if (run.dropped > 0) console.log(`WARNING: ${run.dropped} events were dropped during tracing-on rounds; those figures are too low.`);
   console.log('');
 }
@@ -77,6 +79,7 @@ const targets = [
   ['disabled startRegion+end ≤ call + 2 ns', (by) => `+${fmt(by.regionOff.median - by.plain.median, 2)} ns`, (by) => by.regionOff.median <= by.plain.median + 2],
   ['disabled withRegion(fn) ≤ fn() + 2 ns', (by) => `+${fmt(by.withRegionOff.median - by.plain.median, 2)} ns`, (by) => by.withRegionOff.median <= by.plain.median + 2],
   ['await elsewhere, on / off ≤ 1.2×', (by, run) => `${run.awaitTax.ratio.toFixed(2)}×`, (by, run) => run.awaitTax.ratio <= 1.2],
+  ['scheduling on / off, await-heavy ≤ 1.1×', (by, run) => `${run.scheduling.ratio.toFixed(2)}×`, (by, run) => run.scheduling.ratio <= 1.1],
   ['region events to a file ≥ 15 M/s', (by, run) => `${(run.throughput.eventsPerSecond / 1e6).toFixed(2)} M/s`, (by, run) => run.throughput.eventsPerSecond >= 15e6 && run.throughput.dropped === 0],
   ['≤ 8 bytes per region event', (by, run) => `${run.throughput.bytesPerEvent.toFixed(2)} B`, (by, run) => run.throughput.bytesPerEvent <= 8],
 ];

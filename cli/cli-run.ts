@@ -15,7 +15,7 @@ import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { listOf, type LogInfo, type TraceStats } from '../analysis/analysis-types.js';
 import { readTrace, type TraceSource } from '../analysis/reader.js';
-import { summarizeTrace, TraceSummarizer } from '../analysis/summary.js';
+import { TraceSummarizer } from '../analysis/summary.js';
 import { loadTraceTables, type ListingOptions, type TraceTables } from '../analysis/trace-tables.js';
 import { exportChrome } from '../export/export-chrome.js';
 import { exportGo } from '../export/export-go.js';
@@ -23,8 +23,10 @@ import { exportOtlp, type OtlpExportOptions } from '../export/export-otlp.js';
 import { exportPerfetto } from '../export/export-perfetto.js';
 import { PacedWriter } from '../export/export-io.js';
 import type { ExportFilter, ExportOptions, ExportResult } from '../export/export-types.js';
-import { listingHead, listingJsonChunks, statsJson } from '../report/json-report.js';
-import { logsTextChunks, regionsTextChunks, statsText, tasksTextChunks } from '../report/text-report.js';
+import { listingHead, listingJsonChunks, statsJson, withTaskTimes } from '../report/json-report.js';
+import { locationText, logsTextChunks, regionsTextChunks, statsText, tasksTextChunks } from '../report/text-report.js';
+import { blockersTextChunks } from '../report/time-report.js';
+import { ExecutionCollector } from '../analysis/time-breakdown.js';
 import { annotatePaths, annotateReportText, TsMorphMissingError } from '../transformer/annotate.js';
 import { byteSize } from './byte-size.js';
 import { fetchCommand, fetchForView, isTraceUrl, traceUrl } from './fetch-command.js';
@@ -54,11 +56,12 @@ export const EXIT_OK = 0;
 export const EXIT_TRACE_ERROR = 1;
 export const EXIT_USAGE = 2;
 
-type Command = 'stats' | 'tasks' | 'regions' | 'logs' | 'export' | 'annotate' | 'view' | 'fetch' | 'merge';
+type Command = 'stats' | 'tasks' | 'blockers' | 'regions' | 'logs' | 'export' | 'annotate' | 'view' | 'fetch' | 'merge';
 
 const commandOptions: Record<Command, readonly string[]> = {
   stats: ['json', 'quiet'],
   tasks: ['json', 'type', 'sort', 'limit', 'quiet', 'trace-id'],
+  blockers: ['json', 'limit', 'quiet'],
   regions: ['json', 'type', 'sort', 'limit', 'quiet'],
   logs: ['json', 'category', 'text', 'quiet'],
   export: ['format', 'output', 'quiet', 'since', 'until', 'task', 'type', 'service'],
@@ -71,6 +74,7 @@ const commandOptions: Record<Command, readonly string[]> = {
 const usage: Record<Command, string> = {
   stats: 'tstrace stats FILE [--json]',
   tasks: 'tstrace tasks FILE [--type T] [--trace-id ID] [--sort latency] [--limit N] [--json]',
+  blockers: 'tstrace blockers FILE [--limit N] [--json]',
   regions: 'tstrace regions FILE [--type T] [--sort duration] [--limit N] [--json]',
   logs: 'tstrace logs FILE [--category C] [--text S] [--json]',
   export: 'tstrace export FILE --format chrome|perfetto|go|otlp -o OUT [--since T] [--until T] [--task ID] [--type T] [--service NAME] [--quiet]',
@@ -103,6 +107,14 @@ Usage:
       --sort latency lists the slowest first; --limit N only the first N (the 10 slowest
       tests of a traced Vitest run: --type '* › *' --sort latency --limit 10). --trace-id ID
       only the tasks of that OpenTelemetry (W3C) trace: recorded with it, or subtasks of one.
+      A trace recorded with scheduling events (start(…, { scheduling: true }), tstrace run
+      --scheduling) also splits each task's time into running, queued (ready, but the thread
+      ran other work) and waiting, and names what it was queued behind; stats then shows
+      those parts per task type.
+  ${usage.blockers}
+      The runs that held the thread while other tasks were queued (scheduling events), most
+      delay caused first: how much, how many tasks, whose run, its region, start, duration and
+      location. --limit N only the first N.
   ${usage.regions}
       Every region: id, type, task, flow, parent region, start, end, duration, location.
       --sort duration lists the longest first; --limit N only the first N.
@@ -172,7 +184,7 @@ Options:
                   characters ('cart.test.ts › *')
   --sort S        tasks: latency (slowest first); regions: duration (longest first); default:
                   by id
-  --limit N       tasks, regions: only the first N (after --sort)
+  --limit N       tasks, regions, blockers: only the first N (after --sort)
   -o, --output O  export: the file to write (replaced only once the export is done); - for stdout;
                   fetch: the file to write the downloaded trace to; - for stdout
                   merge: the merged trace; run: the trace (default trace.out)
@@ -249,7 +261,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     return EXIT_OK;
   }
   if (name === undefined) return usageError(io, 'missing command');
-  if (!(name in commandOptions)) return usageError(io, `unknown command "${name}" (commands: stats, tasks, regions, logs, export, annotate, view, fetch, merge, run, help)`);
+  if (!(name in commandOptions)) return usageError(io, `unknown command "${name}" (commands: stats, tasks, blockers, regions, logs, export, annotate, view, fetch, merge, run, help)`);
   const command = name as Command;
   try {
     if (file === undefined) throw new UsageError(`missing ${command === 'annotate' ? 'PATH' : command === 'fetch' ? 'URL' : 'FILE'} (usage: ${usage[command]})`);
@@ -315,9 +327,16 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   let stats: TraceStats;
   let tables: TraceTables | null = null;
   const logs: LogInfo[] = [];
+  // Where the time went (scheduling events): for stats, tasks and blockers.
+  const execution = command === 'stats' || command === 'tasks' || command === 'blockers' ? new ExecutionCollector() : null;
   try {
-    if (command === 'stats') {
-      stats = await summarizeTrace(source);
+    if (command === 'stats' || command === 'blockers') {
+      const summarizer = new TraceSummarizer();
+      const status = await readTrace(source, (event) => {
+        summarizer.add(event);
+        execution!.add(event);
+      });
+      stats = summarizer.finish(status);
     } else if (command === 'logs') {
       const summarizer = new TraceSummarizer();
       const status = await readTrace(source, (event) => {
@@ -327,7 +346,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       });
       stats = summarizer.finish(status);
     } else {
-      tables = await loadTraceTables(source);
+      tables = await loadTraceTables(source, execution === null ? undefined : (event) => execution.add(event));
       stats = tables.stats;
     }
   } catch (error) {
@@ -344,14 +363,21 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   }
 
   const json = values.json === true;
-  const text = { cwd: io.cwd };
+  const times = execution?.finish(stats.summary.duration) ?? null;
+  // Only a trace with scheduling events gets their parts: other traces' reports are unchanged.
+  const withTimes = times !== null && times.runs > 0 ? times : null;
+  const text = { cwd: io.cwd, times: withTimes === null ? undefined : new Map(withTimes.tasks.map((t) => [t.task, t])) };
   let report: Iterable<string>;
   if (command === 'stats') {
-    report = [json ? toJson(statsJson(file, stats)) : statsText(file, stats, text)];
+    report = [json ? toJson(statsJson(file, stats, withTimes)) : statsText(file, stats, text, withTimes)];
+  } else if (command === 'blockers') {
+    const limit = listing.limit ?? Infinity;
+    const blockers = listOf(withTimes === null ? [] : withTimes.blockers.slice(0, limit));
+    report = json ? listingJsonChunks(listingHead('blockers', file, stats), 'blockers', blockers) : blockersTextChunks(blockers, times!.runs, (l) => locationText(l, text));
   } else if (command === 'logs') {
     report = json ? listingJsonChunks(listingHead('logs', file, stats), 'logs', listOf(logs)) : logsTextChunks(listOf(logs), text);
   } else if (command === 'tasks') {
-    const tasks = tables!.taskListing(listing);
+    const tasks = withTimes === null ? tables!.taskListing(listing) : withTaskTimes(tables!.taskListing(listing), text.times!);
     report = json ? listingJsonChunks(listingHead('tasks', file, stats), 'tasks', tasks) : tasksTextChunks(tasks, text);
   } else {
     const regions = tables!.regionListing(listing);

@@ -22,13 +22,14 @@ export interface RunArguments {
 }
 
 export const RUN_USAGE =
-  'tstrace run [-o OUT] [--quiet] [--no-gc] [--no-heap] [--no-event-loop] [--sample-interval MS] [--max-buffered-bytes N] [--capture-locations] [--] COMMAND [ARGS...]';
+  'tstrace run [-o OUT] [--quiet] [--no-gc] [--no-heap] [--no-event-loop] [--sample-interval MS] [--max-buffered-bytes N] [--capture-locations] [--scheduling] [--] COMMAND [ARGS...]';
 
 const booleanFlags: Record<string, readonly [string, boolean]> = {
   '--no-gc': ['gc', false],
   '--no-heap': ['heap', false],
   '--no-event-loop': ['eventLoop', false],
   '--capture-locations': ['captureLocations', true],
+  '--scheduling': ['scheduling', true],
 };
 const numberFlags: Record<string, string> = { '--sample-interval': 'sampleInterval', '--max-buffered-bytes': 'maxBufferedBytes' };
 

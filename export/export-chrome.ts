@@ -10,7 +10,7 @@ import type { Writable } from 'node:stream';
 import type { TraceSource } from '../analysis/reader.js';
 import type { Nanos, ReadStatus, SourceLocation, TraceEvent, TraceHeader } from '../format/events.js';
 import { decodePaced, PacedWriter } from './export-io.js';
-import { logName, processName, sliceName, SliceWalker, type Arrow, type SliceSink, type WalkedRegion, type WalkedTask } from './slice-walk.js';
+import { LONG_RUN_NS, logName, processName, sliceName, SliceWalker, type Arrow, type SliceSink, type WalkedRegion, type WalkedTask } from './slice-walk.js';
 import type { ExportOptions, ExportResult } from './export-types.js';
 
 export interface ChromeExportOptions extends ExportOptions {
@@ -26,6 +26,11 @@ export interface ChromeExportOptions extends ExportOptions {
 export const GC_TID = 0x7fffffff;
 /** Added to the traced process's pid to make the pid of the "Tasks" pseudo-process (real pids stay below 2^22). */
 export const TASKS_PID_OFFSET = 1_000_000_000;
+
+/** Added to a flow's id to make the tid of its "running" track (flow ids stay far below). */
+export const RUNNING_TID_OFFSET = 1_000_000_000;
+/** The "long runs" track of a thread: this minus the thread id (0: the main thread), below the GC track. */
+export const LONG_RUNS_TID = GC_TID - 1;
 
 /** Output text collected before it is handed to the writer. */
 const WRITE_BYTES = 64 * 1024;
@@ -231,6 +236,41 @@ class ChromeSink implements SliceSink<RegionJson> {
 
   eventLoop(ts: Nanos, utilization: number): void {
     this.output.event(`{"ph":"C","name":"event loop","cat":"eventLoop","ts":${this.us(ts)},"pid":${this.pid},"tid":${GC_TID},"args":{"utilization":${utilization}}}`);
+  }
+
+  // ---- scheduling events: runs -------------------------------------------------------------------
+
+  /** Flows and threads whose running / long-runs track is named. */
+  private readonly runningTracks = new Set<number>();
+  private readonly longRunTracks = new Set<number>();
+
+  /**
+   * A run: an `X` slice "running" on the flow's own "flow N · running" track (beside its regions' track:
+   * a run may begin inside one region and end inside another, which one track could not nest), and, when
+   * it lasts at least {@link LONG_RUN_NS}, one named after its task on its thread's "long runs" track.
+   */
+  run(event: Extract<TraceEvent, { kind: 'run' }>, taskName: string): void {
+    const tid = RUNNING_TID_OFFSET + event.flow;
+    if (!this.runningTracks.has(event.flow)) {
+      this.runningTracks.add(event.flow);
+      this.metadata(this.pid, tid, 'thread_name', `flow ${event.flow} · running`);
+      this.metadata(this.pid, tid, 'thread_sort_index', event.flow, 'sort_index');
+    }
+    const queued = event.queued === null ? '' : `,"queued_ns":${event.queued}`;
+    const args = `{"task":${event.task},"waitedOn":${JSON.stringify(event.waitedOn)}${queued}}`;
+    const ts = this.us(event.ts);
+    const dur = durationUs(event.duration);
+    this.output.event(`{"ph":"X","name":"running","cat":"run","ts":${ts},"dur":${dur},"pid":${this.pid},"tid":${tid},"args":${args}}`);
+    if (event.duration < LONG_RUN_NS) return;
+    const thread = event.thread ?? 0;
+    const longTid = LONG_RUNS_TID - thread;
+    if (!this.longRunTracks.has(thread)) {
+      this.longRunTracks.add(thread);
+      this.metadata(this.pid, longTid, 'thread_name', thread === 0 ? 'long runs' : `worker ${thread} · long runs`);
+      this.metadata(this.pid, longTid, 'thread_sort_index', 0, 'sort_index');
+    }
+    const longArgs = `{"task":${event.task},"flow":${event.flow},"waitedOn":${JSON.stringify(event.waitedOn)}${queued}}`;
+    this.output.event(`{"ph":"X","name":${JSON.stringify(`long run: ${taskName}`)},"cat":"run","ts":${ts},"dur":${dur},"pid":${this.pid},"tid":${longTid},"args":${longArgs}}`);
   }
 
   dropped(ts: Nanos, count: number): void {

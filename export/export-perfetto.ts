@@ -12,7 +12,7 @@ import type { Nanos, SourceLocation, TraceEvent, TraceHeader } from '../format/e
 import { decodePaced, PacedWriter } from './export-io.js';
 import type { ExportOptions, ExportResult } from './export-types.js';
 import { ProtobufWriter } from './protobuf-writer.js';
-import { logName, processName, sliceName, SliceWalker, type Arrow, type SliceSink, type WalkedRegion, type WalkedTask } from './slice-walk.js';
+import { LONG_RUN_NS, logName, processName, sliceName, SliceWalker, type Arrow, type SliceSink, type WalkedRegion, type WalkedTask } from './slice-walk.js';
 
 /** Field numbers from Perfetto's protos (protos/perfetto/trace/…), only those the export writes. */
 const F = {
@@ -98,6 +98,9 @@ const flowUuid = (flow: number): number => flow + 1;
 /** A worker thread's track: its flows' tracks are beneath it. */
 const WORKER_UUIDS = 2 ** 43;
 const workerUuid = (thread: number): number => WORKER_UUIDS + thread;
+/** A flow's "running" track (scheduling events), and a thread's "long runs" track. */
+const RUNNING_UUIDS = 2 ** 44;
+const LONG_RUNS_UUIDS = 2 ** 45;
 /** Worker threads' tids, above any flow id a main thread's track uses as its tid (tids are int32). */
 const WORKER_TID_BASE = 2_000_000_000;
 
@@ -107,9 +110,9 @@ const MAX_INTERNED = 1 << 16;
 const WRITE_BYTES = 64 * 1024;
 const TWO_32 = 2 ** 32;
 
-const categories = ['region', 'task', 'log', 'misuse', 'gc', 'tstrace'] as const;
+const categories = ['region', 'task', 'log', 'misuse', 'gc', 'tstrace', 'run'] as const;
 type Category = (typeof categories)[number];
-const annotationNames = ['task', 'continued', 'id', 'parent', 'created', 'category', 'message', 'region', 'misuse', 'kind', 'duration_ns', 'count', 'traceId', 'parentSpanId'] as const;
+const annotationNames = ['task', 'continued', 'id', 'parent', 'created', 'category', 'message', 'region', 'misuse', 'kind', 'duration_ns', 'count', 'traceId', 'parentSpanId', 'waitedOn', 'queued_ns', 'flow'] as const;
 type AnnotationName = (typeof annotationNames)[number];
 
 /**
@@ -339,6 +342,44 @@ class PerfettoSink implements SliceSink<RegionData> {
     const packet = this.begin(ts, EVENT_LOOP_UUID, COUNTER, null, 0, null);
     this.w.double(F.doubleCounterValue, utilization);
     this.end(packet);
+  }
+
+  // ---- scheduling events: runs -------------------------------------------------------------------
+
+  /** Flows and threads whose running / long-runs track is written. */
+  private readonly runningTracks = new Set<number>();
+  private readonly longRunTracks = new Set<number>();
+
+  /**
+   * A run: a slice "running" on the flow's own "flow N · running" track (beside its regions' track: a
+   * run may begin inside one region and end inside another), and, when it lasts at least
+   * {@link LONG_RUN_NS}, one named after its task on its thread's "long runs" track.
+   */
+  run(event: Extract<TraceEvent, { kind: 'run' }>, taskName: string): void {
+    const track = RUNNING_UUIDS + event.flow;
+    if (!this.runningTracks.has(event.flow)) {
+      this.runningTracks.add(event.flow);
+      this.endDescriptor(this.descriptor(track, PROCESS_UUID, `flow ${event.flow} · running`));
+    }
+    this.runSlice(track, 'running', event);
+    if (event.duration < LONG_RUN_NS) return;
+    const thread = event.thread ?? 0;
+    const longTrack = LONG_RUNS_UUIDS + thread;
+    if (!this.longRunTracks.has(thread)) {
+      this.longRunTracks.add(thread);
+      this.endDescriptor(this.descriptor(longTrack, PROCESS_UUID, thread === 0 ? 'long runs' : `worker ${thread} · long runs`));
+    }
+    this.runSlice(longTrack, `long run: ${taskName}`, event);
+  }
+
+  private runSlice(track: number, name: string, event: Extract<TraceEvent, { kind: 'run' }>): void {
+    const packet = this.begin(event.ts, track, SLICE_BEGIN, 'run', this.nameIid(name), name);
+    this.annotate('task', event.task);
+    this.annotate('flow', event.flow);
+    this.annotate('waitedOn', event.waitedOn);
+    if (event.queued !== null) this.annotate('queued_ns', event.queued);
+    this.end(packet);
+    this.end(this.begin(event.ts + event.duration, track, SLICE_END, null, 0, null));
   }
 
   dropped(ts: Nanos, count: number): void {

@@ -106,7 +106,8 @@ export async function mergeTraces(inputs: readonly string[], output: string, opt
     let maxFlow = 0;
     let maxTask = 0;
     for (const event of input.events) {
-      shifted.push({ event, ts: event.ts + timeOffset, input: index });
+      // A run is placed where it was recorded, at its end: after the events of its own code.
+      shifted.push({ event, ts: (event.kind === 'run' ? event.ts + event.duration : event.ts) + timeOffset, input: index });
       if ('flow' in event) maxFlow = Math.max(maxFlow, event.flow, event.kind === 'flowStart' ? event.parentFlow : 0);
       if (event.kind === 'taskCreate') maxTask = Math.max(maxTask, event.task, event.parent);
       else if ('task' in event) maxTask = Math.max(maxTask, event.task);
@@ -211,6 +212,9 @@ async function writeEvents(file: FileHandle, events: readonly ShiftedEvent[], in
         break;
       case 'misuse':
         encoder.misuse(ts, event.flow + flowOffset, misuseCodes[event.misuse]!, event.type, location(event.location), event.regionsAbove);
+        break;
+      case 'run':
+        encoder.run(ts, event.flow + flowOffset, task(event.task), event.duration, event.duration, event.queued === null ? 0 : event.queued + 1, event.waitedOn);
         break;
     }
     if (encoder.pendingBytes >= BATCH_BYTES) {

@@ -38,6 +38,11 @@ export interface ArrowSource {
   readonly ts: Nanos;
 }
 
+/** Runs (scheduling events) at least this long are also drawn on their thread's "long runs" track (docs/export.md). */
+export const LONG_RUN_NS = 10_000_000;
+/** Names of ended tasks kept for the runs recorded after their end. */
+const ENDED_NAMES = 1024;
+
 /** An arrow ending at a region slice that is beginning now. */
 export interface Arrow {
   /** `fork`: from the region a flow was forked under; `subtask`: from the region a task was created in. */
@@ -86,6 +91,12 @@ export interface SliceSink<R> {
   heap(ts: Nanos, bytes: number): void;
   eventLoop(ts: Nanos, utilization: number): void;
   dropped(ts: Nanos, count: number): void;
+  /**
+   * A run (scheduling events, format version 5): `flow` ran on its thread from `event.ts` for
+   * `event.duration`; `taskName` names its task (its type, `task N`, or "background"). Runs arrive when
+   * they end, so they are not in time order with the other events. Optional: a sink without it draws none.
+   */
+  run?(event: EventOf<'run'>, taskName: string): void;
   /** Everything open has ended at `end`, the trace end. */
   finish(status: ReadStatus, end: Nanos, dropped: number): void;
 }
@@ -113,6 +124,8 @@ export class SliceWalker<R> {
   private readonly namedFlows = new IdSet();
   private readonly tasks = new Map<number, WalkedTask>();
   private readonly endedTasks = new IdSet();
+  /** Names of the tasks ended last (at most ENDED_NAMES), for the runs that ended them. */
+  private readonly endedNames = new Map<number, string>();
   private readonly pendingForks = new Map<number, ArrowSource>();
   private readonly rows: TaskRows | null;
   private readonly warnings = new WarningList();
@@ -171,6 +184,12 @@ export class SliceWalker<R> {
       case 'dropped':
         this.dropped += event.count;
         return this.sink.dropped(event.ts, event.count);
+      case 'run': {
+        if (this.sink.run === undefined) return;
+        if (event.ts + event.duration > this.lastTs) this.lastTs = event.ts + event.duration;
+        const task = event.task === 0 ? undefined : this.tasks.get(event.task);
+        return this.sink.run(event, event.task === 0 ? 'background' : (task?.name ?? this.endedNames.get(event.task) ?? `task ${event.task}`));
+      }
     }
   }
 
@@ -337,6 +356,9 @@ export class SliceWalker<R> {
 
   private endTask(id: number, task: WalkedTask, end: Nanos, flow: number, location: SourceLocation | null): void {
     this.endedTasks.add(id);
+    // A run is recorded when it ends, after the end of a task it ended: its name is kept a while for it.
+    this.endedNames.set(id, task.name);
+    if (this.endedNames.size > ENDED_NAMES) this.endedNames.delete(this.endedNames.keys().next().value!);
     let ts = end;
     if (ts < task.start) {
       this.warnings.add('timestamps going backwards', `task ${id} ended at ${formatDuration(ts)}, before its creation (${formatDuration(task.start)}); it is ended at its creation`);

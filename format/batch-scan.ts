@@ -70,7 +70,7 @@ export function scanBatch(frame: Uint8Array, definitions: Definitions, visitor: 
       continue;
     }
     if (type !== EventType.GC && type !== EventType.Heap && type !== EventType.EventLoop && type !== EventType.Dropped && !(head & SAME_FLOW)) flow = r.uvarint();
-    if ((type === EventType.TaskCreate || type === EventType.TaskEnd || type === EventType.RegionStart || type === EventType.Log) && !(head & SAME_TASK)) task = r.uvarint();
+    if ((type === EventType.TaskCreate || type === EventType.TaskEnd || type === EventType.RegionStart || type === EventType.Log || type === EventType.Run) && !(head & SAME_TASK)) task = r.uvarint();
     switch (type) {
       case EventType.FlowStart:
         visitor.flowStart(flow, r.uvarint(), r.uvarint());
@@ -105,6 +105,12 @@ export function scanBatch(frame: Uint8Array, definitions: Definitions, visitor: 
         r.uvarint();
         break;
       case EventType.EventLoop:
+        r.uvarint();
+        r.uvarint();
+        break;
+      case EventType.Run:
+        r.uvarint();
+        r.uvarint();
         r.uvarint();
         r.uvarint();
         break;

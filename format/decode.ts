@@ -263,7 +263,8 @@ export class TraceDecoder {
         continue;
       }
       const hasFlow = type !== EventType.GC && type !== EventType.Heap && type !== EventType.EventLoop && type !== EventType.Dropped;
-      const hasTask = type === EventType.TaskCreate || type === EventType.TaskEnd || type === EventType.RegionStart || type === EventType.Log;
+      if (type === EventType.Run && this.version < 5) r.fail(`unknown event type ${type}`, at);
+      const hasTask = type === EventType.TaskCreate || type === EventType.TaskEnd || type === EventType.RegionStart || type === EventType.Log || type === EventType.Run;
       if (hasFlow) {
         if (head & SAME_FLOW) {
           if (flow < 0) r.fail('event refers to the previous flow, but there is none in this batch', at);
@@ -322,6 +323,17 @@ export class TraceDecoder {
         case EventType.EventLoop: {
           const ppm = r.uvarint();
           out.push({ kind: 'eventLoop', ts, utilization: Math.min(ppm, 1e6) / 1e6, interval: r.uvarint() });
+          break;
+        }
+        case EventType.Run: {
+          const startedBefore = r.uvarint();
+          const duration = r.uvarint();
+          const readyBefore = r.uvarint();
+          const waitedOn = this.string(r);
+          if (duration > startedBefore) r.fail(`a Run event lasts ${duration} ns but started only ${startedBefore} ns before it was recorded`, at);
+          // A run that began before the trace (a flight-recorder snapshot's window cuts it) starts at 0.
+          const cut = Math.max(0, startedBefore - ts);
+          out.push({ kind: 'run', ts: ts - startedBefore + cut, flow, task, duration: Math.max(0, duration - cut), queued: readyBefore === 0 ? null : readyBefore - 1, waitedOn });
           break;
         }
         case EventType.Dropped:

@@ -290,6 +290,21 @@ export class BatchEncoder {
     this.out.length = putUvarint(this.out.bytes, n, ago);
   }
 
+  /**
+   * A run of `flow` for `task` that started `startedBefore` ns before `ts` and lasted `duration` ns
+   * (format version 5). `readyBefore`: 0 when when it became ready is unknown, else that many ns minus 1
+   * before its start. `waitedOn`: the async resource type it resumed (Timeout, TCPWRAP, PROMISE…).
+   */
+  run(ts: number, flow: number, task: number, startedBefore: number, duration: number, readyBefore: number, waitedOn: string): void {
+    const waited = this.stringId(waitedOn);
+    let n = this.head(EventType.Run, ts, flow, task);
+    const b = this.out.bytes;
+    n = putUvarint(b, n, startedBefore);
+    n = putUvarint(b, n, duration);
+    n = putUvarint(b, n, readyBefore);
+    this.out.length = putUvarint(b, n, waited);
+  }
+
   dropped(ts: number, count: number): void {
     const n = this.head(EventType.Dropped, ts, -1, -1);
     this.out.length = putUvarint(this.out.bytes, n, count);

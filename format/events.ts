@@ -43,6 +43,14 @@ export type TraceEventOnThread =
   | { kind: 'heap'; ts: Nanos; bytes: number }
   /** Event-loop utilization (0..1) over the `interval` that ends at `ts`. */
   | { kind: 'eventLoop'; ts: Nanos; utilization: number; interval: Nanos }
+  /**
+   * Format version 5: `flow` ran on its thread for `task` (0: the background task) from `ts` for
+   * `duration` ns without a break (docs/design.md, "Where the time went"). `queued`: how long it had
+   * been ready before it started (its continuation was due or resolved while something else ran);
+   * null when Node does not say when it became ready (I/O). `waitedOn`: the async resource type it
+   * resumed (`Timeout`, `TCPWRAP`, `FSREQCALLBACK`, `PROMISE`…), "" when none.
+   */
+  | { kind: 'run'; ts: Nanos; flow: number; task: number; duration: Nanos; queued: Nanos | null; waitedOn: string }
   /** `count` events were dropped (the writer could not keep up, or failed) before `ts`. */
   | { kind: 'dropped'; ts: Nanos; count: number }
   /**

@@ -126,6 +126,22 @@ const realTraces = {
       task.end();
     },
   },
+  // Scheduling events (format version 5): Run events of tasks waiting on timers and promises, and a busy stretch.
+  scheduling: {
+    options: { scheduling: true },
+    body: async ({ background, newTask, withRegion }) => {
+      await Promise.all(
+        [3, 1, 2].map(async (ms) => {
+          const [ctx, task] = newTask(background, `wait ${ms}`);
+          await withRegion(ctx, 'wait', () => new Promise((resolve) => setTimeout(resolve, ms)));
+          const end = performance.now() + ms;
+          while (performance.now() < end);
+          await tick();
+          task.end();
+        }),
+      );
+    },
+  },
 };
 
 /** A writer that takes its time, with a tiny buffer bound: the runtime drops events and says so. */

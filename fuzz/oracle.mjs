@@ -10,7 +10,7 @@ import { chromeRuleProblems } from './chrome-rules.mjs';
 import { analyzeTrace, exportChrome, exportGo, readTrace, summarizeTrace } from 'tstrace/reader';
 
 const MB = 1024 * 1024;
-const EVENT_KINDS = new Set(['flowStart', 'taskCreate', 'taskEnd', 'regionStart', 'regionEnd', 'log', 'gc', 'heap', 'eventLoop', 'dropped', 'misuse']);
+const EVENT_KINDS = new Set(['flowStart', 'taskCreate', 'taskEnd', 'regionStart', 'regionEnd', 'log', 'gc', 'heap', 'eventLoop', 'dropped', 'misuse', 'run']);
 const PROBLEM_KINDS = new Set(['truncated', 'corrupt', 'unfinished']);
 const GO_HEADER = Buffer.concat([Buffer.from('go 1.19 trace', 'latin1'), Buffer.alloc(3)]);
 
@@ -75,7 +75,7 @@ function statusProblems(status, length) {
   }
   if (status.header) {
     const h = status.header;
-    if (h.version !== 1 && h.version !== 2) bad.push(`header version ${h.version}`); // the versions docs/format.md defines
+    if (!(h.version >= 1 && h.version <= 5)) bad.push(`header version ${h.version}`); // the versions docs/format.md defines
     if (!Number.isSafeInteger(h.pid) || typeof h.wallClockOriginNs !== 'bigint' || typeof h.hrtimeOriginNs !== 'bigint') bad.push('malformed header');
   }
   return bad;
@@ -102,6 +102,7 @@ function eventProblem(e) {
   if (!EVENT_KINDS.has(e.kind)) return `unknown event kind ${e.kind}`;
   if (typeof e.ts !== 'number' || !(e.ts >= 0) || !Number.isFinite(e.ts)) return `${e.kind} with ts ${e.ts}`;
   if ('flow' in e && !Number.isSafeInteger(e.flow)) return `${e.kind} with flow ${e.flow}`;
+  if (e.kind === 'run' && !(e.duration >= 0 && (e.queued === null || e.queued >= 0))) return `run with duration ${e.duration}, queued ${e.queued}`;
   return null;
 }
 

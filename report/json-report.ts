@@ -12,6 +12,7 @@ import type {
   TraceStats,
   TraceSummary,
 } from '../analysis/analysis-types.js';
+import type { ExecutionAnalysis, StretchBlame, TaskTimeBreakdown } from '../analysis/time-breakdown.js';
 
 /** Version of the JSON documents' shape. */
 export const JSON_SCHEMA_VERSION = 1;
@@ -26,7 +27,7 @@ export interface JsonStatus {
 /** The fields every document has. */
 export interface JsonDocument {
   readonly schemaVersion: typeof JSON_SCHEMA_VERSION;
-  readonly command: 'stats' | 'tasks' | 'regions' | 'logs';
+  readonly command: 'stats' | 'tasks' | 'blockers' | 'regions' | 'logs';
   /** The FILE argument, as given. */
   readonly file: string;
   readonly status: JsonStatus;
@@ -35,11 +36,26 @@ export interface JsonDocument {
   readonly threads: readonly TraceThread[];
 }
 
-/** The statistics' own fields, as summarizeTrace gives them (`problemsLeftOut`: beyond the first 1000 listed). */
-export type StatsDocument = JsonDocument & Pick<TraceStats, 'taskTypes' | 'regionGroups' | 'logCategories' | 'problems' | 'problemsLeftOut'>;
+/**
+ * The statistics' own fields, as summarizeTrace gives them (`problemsLeftOut`: beyond the first 1000
+ * listed); with scheduling events, `execution`: runs, and running/queued/waiting per task type and the
+ * top 20 blockers (absent for a trace without them).
+ */
+export type StatsDocument = JsonDocument &
+  Pick<TraceStats, 'taskTypes' | 'regionGroups' | 'logCategories' | 'problems' | 'problemsLeftOut'> & {
+    readonly execution?: { readonly runs: number; readonly taskTypes: ExecutionAnalysis['taskTypes']; readonly blockers: ExecutionAnalysis['blockers'] };
+  };
+
+/** A task of `tstrace tasks --json`; `time` (a trace with scheduling events only): where its time went. */
+export type TaskDocumentItem = TaskInfo & { readonly time?: Omit<TaskTimeBreakdown, 'task' | 'type'> | null };
 
 export interface TasksDocument extends JsonDocument {
-  readonly tasks: readonly TaskInfo[];
+  readonly tasks: readonly TaskDocumentItem[];
+}
+
+/** `tstrace blockers --json`: the runs that held the thread while other tasks were queued, most delay first. */
+export interface BlockersDocument extends JsonDocument {
+  readonly blockers: readonly StretchBlame[];
 }
 
 export interface RegionsDocument extends JsonDocument {
@@ -56,14 +72,30 @@ function common(command: JsonDocument['command'], file: string, analysis: TraceS
 }
 
 /** `tstrace stats --json`. */
-export function statsJson(file: string, analysis: TraceStats): StatsDocument {
-  return {
+export function statsJson(file: string, analysis: TraceStats, execution: ExecutionAnalysis | null = null): StatsDocument {
+  const document: StatsDocument = {
     ...common('stats', file, analysis),
     taskTypes: analysis.taskTypes,
     regionGroups: analysis.regionGroups,
     logCategories: analysis.logCategories,
     problems: analysis.problems,
     problemsLeftOut: analysis.problemsLeftOut,
+  };
+  if (execution === null) return document;
+  return { ...document, execution: { runs: execution.runs, taskTypes: execution.taskTypes, blockers: execution.blockers.slice(0, 20) } };
+}
+
+/** Tasks with where their time went (`time`; null for a task that never ran). */
+export function withTaskTimes(tasks: Listing<TaskInfo>, times: ReadonlyMap<number, TaskTimeBreakdown>): Listing<TaskDocumentItem> {
+  return {
+    length: tasks.length,
+    at(index) {
+      const task = tasks.at(index);
+      const time = times.get(task.id);
+      if (time === undefined) return { ...task, time: null };
+      const { task: _id, type: _type, ...parts } = time;
+      return { ...task, time: parts };
+    },
   };
 }
 
@@ -75,7 +107,7 @@ const LIST_MARK = '\u0000tstrace-list\u0000';
  * `JSON.stringify(document, null, 2)` — with the list's items stringified one at a time, so that no
  * string holds the whole list (a million regions would not fit in one).
  */
-export function* listingJsonChunks<D extends TasksDocument | RegionsDocument | LogsDocument>(document: Omit<D, 'tasks' | 'regions' | 'logs'>, key: 'tasks' | 'regions' | 'logs', items: Listing<unknown>): Generator<string> {
+export function* listingJsonChunks<D extends TasksDocument | RegionsDocument | LogsDocument | BlockersDocument>(document: Omit<D, 'tasks' | 'regions' | 'logs' | 'blockers'>, key: 'tasks' | 'regions' | 'logs' | 'blockers', items: Listing<unknown>): Generator<string> {
   const text = JSON.stringify({ ...document, [key]: LIST_MARK }, null, 2) + '\n';
   const mark = JSON.stringify(LIST_MARK);
   const at = text.indexOf(mark);
@@ -98,6 +130,6 @@ export function* listingJsonChunks<D extends TasksDocument | RegionsDocument | L
 }
 
 /** The fields of a listing command's document, without its list. */
-export function listingHead(command: 'tasks' | 'regions' | 'logs', file: string, stats: TraceStats): JsonDocument {
+export function listingHead(command: 'tasks' | 'blockers' | 'regions' | 'logs', file: string, stats: TraceStats): JsonDocument {
   return common(command, file, stats);
 }

@@ -9,17 +9,21 @@ import { SKETCH_EXACT_BELOW, type DurationStats } from '../analysis/duration-dig
 import { formatDuration, formatTimestamp } from '../analysis/format-duration.js';
 import type { ReadStatus, SourceLocation } from '../format/events.js';
 import { renderTable, tableChunks, type Column } from './table.js';
+import type { ExecutionAnalysis, TaskTimeBreakdown } from '../analysis/time-breakdown.js';
+import { executionStatsText, taskTimeRows } from './time-report.js';
 
 /** How to print: locations under `cwd` are shown relative to it. */
 export interface TextOptions {
   readonly cwd: string;
+  /** Where each task's time went (a trace with scheduling events), by task id: `tasks` prints it. */
+  readonly times?: ReadonlyMap<number, TaskTimeBreakdown>;
 }
 
 const statsColumns: readonly Column[] = ['MIN', 'P50', 'P90', 'P99', 'MAX'].map((title) => ({ title, align: 'right' as const }));
 const HISTOGRAM_BAR = 40;
 
 /** The overview of `tstrace stats`: summary, per-type tables, problems, histograms. */
-export function statsText(file: string, analysis: TraceStats, options: TextOptions): string {
+export function statsText(file: string, analysis: TraceStats, options: TextOptions, execution: ExecutionAnalysis | null = null): string {
   const { summary } = analysis;
   const lines: string[] = [];
   const facts: [string, string][] = [
@@ -81,6 +85,7 @@ export function statsText(file: string, analysis: TraceStats, options: TextOptio
     ),
   );
   if (analysis.problemsLeftOut > 0) lines.push(`  … and ${analysis.problemsLeftOut} more problems, not listed`);
+  if (execution !== null) lines.push(...executionStatsText(execution, (l) => locationText(l, options)));
 
   const taskHistograms = analysis.taskTypes.filter((t) => t.histogram.length > 0);
   if (taskHistograms.length > 0) {
@@ -138,6 +143,7 @@ function taskBlock(task: TaskInfo, options: TextOptions): string {
         // Only for a task that ran on worker threads: other traces' text is unchanged.
         ...(task.threads.some((thread) => thread !== 0) ? [['threads', task.threads.map(threadName).join(', ')]] : []),
         ...(task.traceId === null ? [] : [['trace id', traceIdText(task)]]),
+        ...timeRows(task.id, options),
       ],
       '  ',
     ).slice(1),
@@ -262,7 +268,14 @@ function taskTypeText(type: string): string {
   return type === '' ? '(unknown)' : type;
 }
 
-function locationText(location: SourceLocation | null, options: TextOptions): string {
+/** A task's running/queued/waiting rows, when the trace has scheduling events. */
+function timeRows(task: number, options: TextOptions): [string, string][] {
+  const time = options.times?.get(task);
+  return time === undefined ? [] : taskTimeRows(time, (l) => locationText(l, options));
+}
+
+/** A location as the reports print it: relative to `options.cwd` when it is under it. */
+export function locationText(location: SourceLocation | null, options: TextOptions): string {
   if (!location) return '';
   if (isAbsolute(location.file)) {
     const rel = relative(options.cwd, location.file);

@@ -5,6 +5,7 @@ import type { Writable } from 'node:stream';
 import { encodeFileStart } from '../format/encode.js';
 import { EventType, FORMAT_VERSION, MisuseKind } from '../format/spec.js';
 import { startExecutionEvents } from './execution.js';
+import { closeOpenRun, startScheduling } from './scheduling.js';
 import { chainTopRaw, currentLane, currentScope, inCurrentChain, laneFor, parentFor } from './chains.js';
 import { callerLocation } from './location.js';
 import { isMainThread } from 'node:worker_threads';
@@ -98,6 +99,15 @@ export interface StartOptions {
   /** Milliseconds between event-loop samples and background writes. Default 100. */
   sampleInterval?: number;
   /**
+   * Record when each flow runs on the thread, what it waited for (the async resource type: Timeout,
+   * TCPWRAP, FSREQCALLBACK, PROMISE…) and when that became ready, so that `tstrace tasks` can split each
+   * task's latency into running, waiting and queued behind other work, and `tstrace blockers` can name
+   * the work that held the thread (docs/design.md, "Where the time went"). Installs an `async_hooks` hook
+   * while tracing: every promise and callback of the program pays for it (`npm run bench` measures how
+   * much). Default false: nothing is installed.
+   */
+  scheduling?: boolean;
+  /**
    * Encoded bytes that may wait for a slow writer before new events are dropped (and counted).
    * Default 64 MiB.
    */
@@ -167,6 +177,7 @@ export function start(writer: string | Writable, options: StartOptions = {}): vo
         S.threads.close();
         S.threads = null;
       }
+      closeOpenRun();
       trace.finish();
       S.trace = null;
       if (S.flight === null) S.enabled = false;
@@ -186,6 +197,7 @@ export interface SessionOptions {
   heap?: boolean;
   eventLoop?: boolean;
   sampleInterval?: number;
+  scheduling?: boolean;
   captureLocations?: boolean;
   /** On a worker thread: the session is its part of the main thread's trace (thread-join.ts). */
   joined?: boolean;
@@ -225,12 +237,20 @@ export function beginSession(options: SessionOptions): void {
   S.lastRegionSeq = 0;
   S.als = new AsyncLocalStorage<Scope>();
   S.enabled = true;
-  S.stopExecutionEvents = startExecutionEvents({
+  const stopCheap = startExecutionEvents({
     gc: options.gc ?? true,
     heap: options.heap ?? true,
     eventLoop: options.eventLoop ?? true,
     sampleInterval: options.sampleInterval ?? 100,
   });
+  const stopScheduling = options.scheduling === true ? startScheduling() : null;
+  S.stopExecutionEvents =
+    stopScheduling === null
+      ? stopCheap
+      : () => {
+          stopScheduling();
+          stopCheap();
+        };
 }
 
 /** @internal Turns tracing off once its last consumer has left (after its final flush). */
@@ -271,6 +291,7 @@ async function stopTrace(): Promise<void> {
       if (S.trace !== trace) return; // the process exited meanwhile: its exit handler finished the trace
     } else threads.close();
   }
+  closeOpenRun();
   trace.finish();
   S.trace = null;
   endSessionIfUnused();

@@ -13,7 +13,7 @@ import { writeChunks } from './snapshot-writer.js';
 import { ThreadCollector } from './thread-collector.js';
 
 /** How much a {@link FlightRecorder} keeps, and the execution events it records. */
-export interface FlightRecorderOptions extends Pick<StartOptions, 'gc' | 'heap' | 'eventLoop' | 'sampleInterval' | 'captureLocations'> {
+export interface FlightRecorderOptions extends Pick<StartOptions, 'gc' | 'heap' | 'eventLoop' | 'sampleInterval' | 'captureLocations' | 'scheduling'> {
   /**
    * Milliseconds {@link FlightRecorder.writeTo} waits for worker threads to send what they recorded
    * since their last flush, before it takes the snapshot (a busy worker answers when it yields; a

@@ -236,6 +236,29 @@ export function record(type: number, flow: number, task: number, a: number, b: n
   S.count = n + 1;
 }
 
+/**
+ * {@link record} with a time the caller read (`ms`, a `performance.now()`), saving a clock read; never
+ * earlier than the event before it in the hot buffer (times must not decrease within a batch).
+ */
+export function recordAt(ms: number, type: number, flow: number, task: number, a: number, b: number, str: string | undefined, msg?: string | number): void {
+  let n = S.count;
+  if (n === SLOTS) {
+    flush();
+    n = 0;
+  }
+  const i = n * STRIDE;
+  const s = S.slots;
+  s[i] = n > 0 && s[i - STRIDE] > ms ? s[i - STRIDE] : ms;
+  s[i + 1] = type;
+  s[i + 2] = flow;
+  s[i + 3] = task;
+  s[i + 4] = a;
+  s[i + 5] = b;
+  S.strs[n] = str;
+  if (msg !== undefined) S.msgs[n] = msg;
+  S.count = n + 1;
+}
+
 /** The time (a `performance.now()`) of the event {@link record} recorded last. */
 export function lastRecordTime(): number {
   return S.slots[(S.count - 1) * STRIDE];
@@ -468,6 +491,13 @@ function encodeSlots(encoder: BatchEncoder, t0: number, firstSeq: number, from: 
       case EventType.EventLoop:
         encoder.eventLoop(ts, a, Math.round(b * 1e6));
         break;
+      case EventType.Run: {
+        // a: its start, b: its duration (ms); msg: ms it was ready before its start + 1, 0 unknown.
+        const startedBefore = ts - toNs(a, t0);
+        const ready = S.msgs[n] as number;
+        encoder.run(ts, flow, task, startedBefore, Math.min(startedBefore, Math.round(b * 1e6)), ready > 0 ? Math.round((ready - 1) * 1e6) + 1 : 0, str);
+        break;
+      }
       case EventType.Misuse:
         if ((S.msgs[n] as number) <= firstSeq) continue;
         encoder.misuse(ts, flow, a, str, locations[b] ?? null, task);

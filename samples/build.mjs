@@ -68,3 +68,10 @@ export function printStats(trace) {
   console.log();
   node([cli, 'stats', trace]);
 }
+
+/** Prints `tstrace blockers TRACE --limit N` (a trace with scheduling events). */
+export function printBlockers(trace, limit) {
+  requireBuilt(cli);
+  console.log();
+  node([cli, 'blockers', trace, '--limit', String(limit)]);
+}

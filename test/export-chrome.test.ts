@@ -305,7 +305,7 @@ describe('a real trace', () => {
     const header = service.result.status.header!;
     expect(service.doc.metadata).toMatchObject({
       source: 'tstrace',
-      formatVersion: 4,
+      formatVersion: 5,
       pid: header.pid,
       nodeVersion: process.version,
       commandLine: header.command,

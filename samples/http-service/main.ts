@@ -27,7 +27,8 @@ const service = new DrinkService(
   ]),
 );
 
-if (traceFile !== null) start(traceFile);
+// `npm run bench:http` also measures the service with scheduling events (TSTRACE_SAMPLE_SCHEDULING=1).
+if (traceFile !== null) start(traceFile, { scheduling: process.env.TSTRACE_SAMPLE_SCHEDULING === '1' });
 
 let requests = 0;
 const server = createServer((req, res) => {

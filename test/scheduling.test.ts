@@ -1,0 +1,194 @@
+import { crc32 } from 'node:zlib';
+import { describe, expect, test } from 'vitest';
+import { loadTrace } from '../analysis/reader.js';
+import type { TraceEvent } from '../format/events.js';
+import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
+import { background, FlightRecorder, newTask, withRegion } from '../runtime/index.js';
+import { schedulingActive } from '../runtime/scheduling.js';
+import { mergeTraces } from '../export/merge-traces.js';
+import { sleep, tempTracePath, traceOf } from './helpers/trace.js';
+
+type Run = Extract<TraceEvent, { kind: 'run' }>;
+const runsOf = (events: TraceEvent[]): Run[] => events.filter((e): e is Run => e.kind === 'run');
+const ms = (ns: number): number => ns / 1e6;
+
+/** Holds the thread for `duration` ms: work of known length. */
+function busy(duration: number): void {
+  const end = performance.now() + duration;
+  while (performance.now() < end);
+}
+
+describe('scheduling events: recording', () => {
+  test('off, no hook is installed and no run is recorded', async () => {
+    const { events } = await traceOf(async () => {
+      expect(schedulingActive()).toBe(false);
+      await sleep(2);
+    });
+    expect(runsOf(events)).toEqual([]);
+  });
+
+  test('on, the hook is installed while tracing only', async () => {
+    const { events } = await traceOf(
+      async () => {
+        expect(schedulingActive()).toBe(true);
+        await sleep(2);
+      },
+      { scheduling: true },
+    );
+    expect(schedulingActive()).toBe(false);
+    expect(runsOf(events).length).toBeGreaterThan(0);
+  });
+
+  test('a task’s busy stretch is one run of its task, of the length of the work; a timer that fell due meanwhile was queued behind it', async () => {
+    let busyTask = 0;
+    let timerTask = 0;
+    const { events, status } = await traceOf(
+      async () => {
+        // withRegion makes each task the ambient one of its chain: its runs are recorded as the task's.
+        const [busyCtx, busyTaskObject] = newTask(background, 'busy');
+        busyTask = busyTaskObject.id;
+        const busyJob = withRegion(busyCtx, 'job', async () => {
+          await sleep(2);
+          withRegion(busyCtx, 'crunch', () => busy(40));
+          busyTaskObject.end();
+        });
+        const [timerCtx, timerTaskObject] = newTask(background, 'timer');
+        timerTask = timerTaskObject.id;
+        const timerJob = withRegion(timerCtx, 'job', async () => {
+          // Due at about 10 ms, while the busy stretch (about 2–42 ms) holds the thread.
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          timerTaskObject.end();
+        });
+        await Promise.all([busyJob, timerJob]);
+      },
+      { scheduling: true },
+    );
+    expect(status.problem).toBeNull();
+    const runs = runsOf(events);
+    const longest = runs.reduce((a, b) => (b.duration > a.duration ? b : a));
+    expect(longest.task).toBe(busyTask);
+    expect(ms(longest.duration)).toBeGreaterThanOrEqual(40);
+    expect(ms(longest.duration)).toBeLessThan(40 + 15);
+    const timerRun = runs.find((r) => r.task === timerTask && r.waitedOn === 'Timeout')!;
+    expect(timerRun).toBeDefined();
+    expect(timerRun.ts).toBeGreaterThanOrEqual(longest.ts + longest.duration);
+    // Due at ~10 ms, run after the busy stretch ended at ~42 ms: queued for about 30 ms.
+    expect(ms(timerRun.queued!)).toBeGreaterThan(20);
+    expect(ms(timerRun.queued!)).toBeLessThan(45);
+  });
+
+  test('runs never overlap, and each carries what it waited for', async () => {
+    const { events } = await traceOf(
+      async () => {
+        await Promise.all(
+          Array.from({ length: 10 }, async (_, i) => {
+            const [ctx, task] = newTask(background, 'job');
+            await withRegion(ctx, 'step', async () => {
+              await sleep(1 + (i % 3));
+              await new Promise((resolve) => setImmediate(resolve));
+              busy(1);
+            });
+            task.end();
+          }),
+        );
+      },
+      { scheduling: true },
+    );
+    const runs = runsOf(events).sort((a, b) => a.ts - b.ts);
+    for (let i = 1; i < runs.length; i++) expect(runs[i].ts).toBeGreaterThanOrEqual(runs[i - 1].ts + runs[i - 1].duration);
+    const waited = new Set(runs.map((r) => r.waitedOn));
+    expect(waited).toContain('Timeout');
+    expect(waited).toContain('PROMISE');
+    expect(waited).toContain('Immediate');
+  });
+});
+
+test('a flight recorder with scheduling events: its ring evicts runs, and a snapshot reads with them', async () => {
+  const recorder = new FlightRecorder({ minAge: 20, maxBytes: 1 << 20, sampleInterval: 5, gc: false, heap: false, eventLoop: false, scheduling: true });
+  recorder.start();
+  try {
+    for (let i = 0; i < 20; i++) {
+      const [ctx, task] = newTask(background, 'job');
+      await withRegion(ctx, 'step', async () => {
+        await sleep(3);
+        busy(1);
+      });
+      task.end();
+    }
+    const path = tempTracePath('snapshot.out');
+    await recorder.writeTo(path);
+    const { events, status } = await loadTrace(path);
+    expect(status.problem).toBeNull();
+    expect(runsOf(events).length).toBeGreaterThan(0);
+  } finally {
+    await recorder.stop();
+  }
+});
+
+describe('scheduling events: format', () => {
+  const header = { version: 5, wallClockOriginNs: 0n, hrtimeOriginNs: 0n, pid: 1, nodeVersion: 'v20', command: 'x' };
+  function traceWith(write: (e: BatchEncoder) => void): Buffer {
+    const e = new BatchEncoder();
+    e.begin(0);
+    write(e);
+    return Buffer.concat([encodeFileStart(header), e.finish(), encodeFooter({ events: 1, dropped: 0, endTs: 100_000 })]);
+  }
+
+  test('a Run reads back with its start, duration, queued time (null: unknown) and resource type', async () => {
+    const { events, status } = await loadTrace(
+      traceWith((e) => {
+        e.run(50_000, 3, 7, 20_000, 15_000, 5_001, 'Timeout');
+        e.run(60_000, 3, 7, 5_000, 5_000, 0, 'TCPWRAP');
+      }),
+    );
+    expect(status.problem).toBeNull();
+    expect(runsOf(events)).toEqual([
+      { kind: 'run', ts: 30_000, flow: 3, task: 7, duration: 15_000, queued: 5_000, waitedOn: 'Timeout' },
+      { kind: 'run', ts: 55_000, flow: 3, task: 7, duration: 5_000, queued: null, waitedOn: 'TCPWRAP' },
+    ]);
+  });
+
+  test('a run that began before the trace (a snapshot’s window cut it) starts at the trace start', async () => {
+    const { events, status } = await loadTrace(traceWith((e) => e.run(10, 1, 0, 20, 15, 0, '')));
+    expect(status.problem).toBeNull();
+    expect(runsOf(events)).toEqual([{ kind: 'run', ts: 0, flow: 1, task: 0, duration: 5, queued: null, waitedOn: '' }]);
+  });
+
+  test('impossible values are a clear problem, never a crash', async () => {
+    const long = await loadTrace(traceWith((e) => e.run(100, 1, 0, 20, 50, 0, '')));
+    expect(long.status.problem).toMatchObject({ kind: 'corrupt', reason: expect.stringContaining('lasts 50 ns') });
+  });
+
+  test('tstrace merge keeps the runs, with the flows and tasks of their input', async () => {
+    const { path, events } = await traceOf(
+      async () => {
+        const [ctx, task] = newTask(background, 'job');
+        await withRegion(ctx, 'r', () => sleep(2));
+        task.end();
+      },
+      { scheduling: true },
+    );
+    const out = tempTracePath('merged.out');
+    await mergeTraces([path, path], out);
+    const merged = await loadTrace(out);
+    expect(merged.status.problem).toBeNull();
+    const runs = runsOf(events);
+    const mergedRuns = runsOf(merged.events);
+    expect(mergedRuns).toHaveLength(2 * runs.length);
+    const taskOffset = Math.max(...events.flatMap((e) => (e.kind === 'taskCreate' ? [e.task] : [])));
+    const ofTask = (list: Run[], task: number) => list.filter((r) => r.task === task).map((r) => [r.duration, r.queued, r.waitedOn]);
+    const task = events.find((e) => e.kind === 'taskCreate')!.task;
+    expect(ofTask(mergedRuns, task + taskOffset)).toEqual(ofTask(runs, task));
+  });
+
+  test('a Run in a version 4 trace is an unknown event type', async () => {
+    const bytes = traceWith((e) => e.run(50, 1, 0, 20, 5, 0, ''));
+    // The version is the first byte of the header frame's payload (after magic and the 9-byte frame head).
+    bytes[8 + 9] = 4;
+    const head = encodeFileStart(header).length;
+    bytes.writeUInt32LE(crc32(bytes.subarray(8 + 8, head)), 8 + 4);
+    const { status } = await loadTrace(bytes);
+    expect(status.problem).toMatchObject({ kind: 'corrupt', reason: 'unknown event type 15' });
+  });
+});
+
