@@ -18,6 +18,14 @@ export interface MergeOptions {
   readonly pid?: number;
   /** The header's command line. Default: the first input's. */
   readonly command?: string;
+  /**
+   * Each input becomes a thread of the output (its main thread a worker thread named by this function;
+   * its own worker threads stay threads beside it), instead of every input's main thread being the
+   * output's: for traces of concurrent workers or processes (a Vitest run's workers), so the viewer
+   * and the exports show a lane per input. Process-wide samples (GC, heap, event loop) stay on the
+   * output's main thread.
+   */
+  readonly threadPerInput?: (input: { readonly path: string; readonly pid: number }) => string;
 }
 
 /** One input of a merge, as it was read. */
@@ -32,8 +40,10 @@ export interface MergedInput {
   /** Added to its flow ids and task ids (other than task 0, the background task). */
   readonly flowOffset: number;
   readonly taskOffset: number;
-  /** Added to the ids of its worker threads (the main thread stays 0). */
+  /** Added to the ids of its worker threads. */
   readonly threadOffset: number;
+  /** Its main thread's id in the output: 0, or a thread of its own ({@link MergeOptions.threadPerInput}). */
+  readonly mainThread: number;
   /** Added to its times (ns): how much later than the earliest input's its clock origin is. */
   readonly timeOffset: number;
 }
@@ -95,7 +105,10 @@ export async function mergeTraces(inputs: readonly string[], output: string, opt
   for (const input of loaded) {
     const header = input.status.header;
     const timeOffset = header && origin !== null ? Number(header.wallClockOriginNs - origin) : 0;
-    merged.push({ path: input.path, events: input.events.length, pid: header?.pid ?? null, status: input.status, flowOffset, taskOffset, threadOffset, timeOffset });
+    // An input of its own thread: its main thread takes the next id, its workers the ids after it.
+    const mainThread = header && options.threadPerInput ? ++threadOffset : 0;
+    if (mainThread !== 0) threads.push({ id: mainThread, name: options.threadPerInput!({ path: input.path, pid: header!.pid }), ts: Math.max(0, timeOffset) });
+    merged.push({ path: input.path, events: input.events.length, pid: header?.pid ?? null, status: input.status, flowOffset, taskOffset, threadOffset, mainThread, timeOffset });
     if (!header) continue;
     let maxThread = 0;
     for (const thread of input.status.threads ?? []) {
@@ -169,8 +182,9 @@ async function writeEvents(file: FileHandle, events: readonly ShiftedEvent[], in
     return known;
   };
   for (const { event, ts, input } of events) {
-    const { flowOffset, taskOffset, threadOffset } = inputs[input]!;
-    const thread = event.thread === undefined || event.thread === 0 ? 0 : event.thread + threadOffset;
+    const { flowOffset, taskOffset, threadOffset, mainThread } = inputs[input]!;
+    const processWide = event.kind === 'gc' || event.kind === 'heap' || event.kind === 'eventLoop';
+    const thread = event.thread === undefined || event.thread === 0 ? (processWide ? 0 : mainThread) : event.thread + threadOffset;
     let batch = batches.get(thread);
     if (batch === undefined) batches.set(thread, (batch = { encoder: new BatchEncoder(thread), open: false }));
     const encoder = batch.encoder;

@@ -163,4 +163,32 @@ describe('tstrace merge of traces with worker threads (samples/workers, run twic
       expect(task.threads).toEqual([0, ...own.sort((x, y) => x - y)]);
     }
   }, 120_000);
+
+  it('--threads: each input is a thread of its own, named after its file and pid, its workers beside it', async () => {
+    const a = await runWorkersSample('workers-ta');
+    const b = await runWorkersSample('workers-tb');
+    const [analysisA, analysisB] = [await analyzeTrace(a), await analyzeTrace(b)];
+    const target = tempTracePath('workers-threads.out');
+    const out = { stdout: '', stderr: '' };
+    const cli = { stdout: (t: string) => void (out.stdout += t), stderr: (t: string) => void (out.stderr += t), version: '0', cwd: '/' };
+    expect(await runCli(['merge', a, b, '-o', target, '--threads'], cli), out.stderr).toBe(0);
+    expect(out.stdout).toContain('from 2 traces (10 worker threads)');
+    const merged = await analyzeTrace(target);
+    expect(merged.problems).toEqual([]);
+    // a's main thread is thread 1, its workers 2–5; b's main thread 6, its workers 7–10.
+    const threads = merged.status.threads ?? [];
+    const workers = (analysis: typeof merged) => (analysis.status.threads ?? []).map((t) => t.id).sort((x, y) => x - y);
+    expect(threads.map((t) => [t.id, t.name])).toEqual([
+      [1, `${a} (pid ${analysisA.status.header!.pid})`],
+      ...(analysisA.status.threads ?? []).map((t) => [t.id + 1, t.name]),
+      [6, `${b} (pid ${analysisB.status.header!.pid})`],
+      ...(analysisB.status.threads ?? []).map((t) => [t.id + 6, t.name]),
+    ]);
+    // Nothing is left on the output's main thread but process-wide samples; each job spans its own input's threads.
+    expect(merged.regions.filter((r) => r.thread === 0)).toEqual([]);
+    for (const task of merged.tasks) {
+      const [main, offset, own] = task.threads[0] === 1 ? [1, 1, workers(analysisA)] : [6, 6, workers(analysisB)];
+      expect(task.threads).toEqual([main, ...own.map((id) => id + offset)]);
+    }
+  }, 120_000);
 });

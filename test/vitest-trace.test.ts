@@ -79,6 +79,22 @@ for (const pool of ['threads', 'forks'] as const) {
       expect(logs(task('menu.test.ts'), 'outcome')).toEqual(['passed']);
     });
 
+    it('shows each worker as a thread of its own, named after it, holding its file\'s tasks and regions', () => {
+      const threads = analysis.status.threads ?? [];
+      // One thread per worker part (Vitest isolates each file in a worker of its own); none is the main thread.
+      expect(threads).toHaveLength(3);
+      for (const thread of threads) expect(thread.name).toMatch(pool === 'threads' ? /^vitest worker pid \d+ thread \d+$/ : /^vitest worker pid \d+$/);
+      const files = analysis.tasks.filter((t) => t.parent === 0);
+      expect(new Set(files.map((file) => file.threads.join()))).toEqual(new Set(threads.map((t) => String(t.id))));
+      for (const file of files) {
+        // The worker log names the same pid (and thread) as the lane the file's task is on.
+        const lane = threads.find((t) => t.id === file.threads[0])!.name;
+        const [, pid, thread] = /^pid (\d+)(?:, thread (\d+))?/.exec(logs(file, 'worker')[0])!;
+        expect(lane).toBe(`vitest worker pid ${pid}${pool === 'threads' ? ` thread ${thread}` : ''}`);
+        for (const test of analysis.tasks.filter((t) => t.parent === file.id)) expect(test.threads).toEqual(file.threads);
+      }
+    });
+
     it('has one task per test, named file › describe › test, a subtask of its file, with its outcome', () => {
       const tests = analysis.tasks.filter((t) => t.parent !== 0);
       expect(tests.map((t) => t.type).sort()).toEqual(Object.keys(expectedOutcomes).sort());
