@@ -1,0 +1,126 @@
+/**
+ * `tstrace view` on a trace with scheduling events (docs/cli.md, "view"): a task's page gives its wall
+ * time as running + queued + waiting and its top blockers, as analyzeExecution (and `tstrace tasks`)
+ * gives them; the timeline gives, for the visible range only, when each flow ran (on the flow's lane)
+ * and each thread's long runs (≥ 10 ms) on a lane of their own. A trace without runs has none of it.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadTrace } from '../analysis/reader.js';
+import { analyzeExecution, type ExecutionAnalysis } from '../analysis/time-breakdown.js';
+import { background, newTask, withRegion } from '../runtime/index.js';
+import { startViewer, type Viewer } from '../viewer/server.js';
+import { viewerApi } from './helpers/viewer.js';
+import { traceOf } from './helpers/trace.js';
+
+const MS = 1e6;
+
+/** Holds the thread for `duration` ms: work of known length. */
+function busy(duration: number): void {
+  const end = performance.now() + duration;
+  while (performance.now() < end);
+}
+
+const timer = (duration: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, duration));
+
+/** Concurrent tasks: one runs a 50 ms busy loop (region "crunch"), one waits on a 30 ms timer, 10 others on 10 ms timers. */
+async function scheduled(): Promise<{ busy: number; timer: number; others: number[] }> {
+  const job = (type: string, body: (ctx: ReturnType<typeof newTask>[0]) => Promise<void>) => {
+    const [ctx, task] = newTask(background, type);
+    const done = withRegion(ctx, 'handle', () => body(ctx)).then(() => task.end());
+    return { id: task.id, done };
+  };
+  const busyJob = job('busy', async (ctx) => {
+    await timer(5);
+    withRegion(ctx, 'crunch', () => busy(50));
+  });
+  const timerJob = job('timer', () => timer(30));
+  const others = Array.from({ length: 10 }, () => job('other', () => timer(10)));
+  await Promise.all([busyJob.done, timerJob.done, ...others.map((o) => o.done)]);
+  return { busy: busyJob.id, timer: timerJob.id, others: others.map((o) => o.id) };
+}
+
+let ids: { busy: number; timer: number; others: number[] };
+let execution: ExecutionAnalysis;
+let viewer: Viewer;
+let plain: Viewer;
+
+beforeAll(async () => {
+  let made = { busy: 0, timer: 0, others: [] as number[] };
+  const { path } = await traceOf(async () => (made = await scheduled()), { scheduling: true });
+  ids = made;
+  const { events } = await loadTrace(path);
+  execution = analyzeExecution(events);
+  viewer = await startViewer({ file: path, cwd: process.cwd() });
+  const without = await traceOf(() => scheduled());
+  plain = await startViewer({ file: without.path, cwd: process.cwd() });
+}, 60_000);
+afterAll(async () => {
+  await viewer?.close();
+  await plain?.close();
+});
+
+const get = viewerApi(() => viewer.url);
+const getPlain = viewerApi(() => plain.url);
+
+describe('the task page with scheduling events', () => {
+  test("/api/task/:id: running, queued and waiting as analyzeExecution gives them, summing to the wall time; the busy task named as the timer task's blocker", async () => {
+    for (const id of [ids.busy, ids.timer, ...ids.others]) {
+      const expected = execution.tasks.find((t) => t.task === id)!;
+      const { time } = await get(`/api/task/${id}`);
+      expect(time).toMatchObject({ wall: expected.wall, running: expected.running, queued: expected.queued, waiting: expected.waiting, runs: expected.runs });
+      expect(time.running + time.queued + time.waiting).toBeCloseTo(time.wall, 0);
+      expect(time.blockers.map((b: { task: number }) => b.task)).toEqual(expected.blockers.map((b) => b.task));
+    }
+    const busyTime = (await get(`/api/task/${ids.busy}`)).time;
+    expect(busyTime.running).toBeGreaterThanOrEqual(50 * MS);
+    expect(busyTime.running).toBeLessThan(50 * MS + 30 * MS); // generous: a loaded machine
+    // The timer fell due at ~30 ms, while the busy loop (~5–55 ms) held the thread.
+    const timerTime = (await get(`/api/task/${ids.timer}`)).time;
+    expect(timerTime.queued).toBeGreaterThan(10 * MS);
+    expect(timerTime.blockers[0]).toMatchObject({ task: ids.busy, taskType: 'busy', region: 'crunch' });
+    expect(timerTime.blockers[0].duration).toBeGreaterThanOrEqual(50 * MS);
+    expect(timerTime.blockers[0].where).toBe(''); // recorded without locations
+  });
+
+  test('a trace without scheduling events: no time on the task page', async () => {
+    const list = await getPlain('/api/tasks?type=busy');
+    expect((await getPlain(`/api/task/${list.items[0].id}`)).time).toBeNull();
+  });
+});
+
+describe('the timeline with scheduling events', () => {
+  test("each flow's lane has the flow's runs in the visible range; a long-runs lane has the busy loop's run", async () => {
+    const summary = await get('/api/summary');
+    const whole = await get(`/api/timeline?from=0&to=${summary.summary.duration}&px=100000`);
+    const long = whole.lanes.find((l: { kind: string }) => l.kind === 'runs');
+    expect(long).toMatchObject({ id: 'long-runs:0', label: 'long runs' });
+    const longRuns: [number, number, number, number, number][] = long.rows[0];
+    const crunch = longRuns.find(([, , run]) => whole.runMarks[run]?.task === ids.busy)!;
+    expect(crunch).toBeDefined();
+    expect(crunch[1] - crunch[0]).toBeGreaterThanOrEqual(50 * MS);
+    expect(whole.types[crunch[4]]).toBe('busy');
+    expect(whole.runMarks[crunch[2]]).toMatchObject({ task: ids.busy, taskType: 'busy', duration: crunch[1] - crunch[0] });
+    for (const [start, end] of longRuns) expect(end - start).toBeGreaterThanOrEqual(10 * MS);
+
+    // The busy loop's flow: its runs on its lane, the busy loop among them.
+    const flowLane = whole.lanes.find((l: { id: string }) => l.id === `flow:${whole.runMarks[crunch[2]].flow}`);
+    expect(flowLane.runs.some((r: number[]) => r[2] === crunch[2])).toBe(true);
+    const runs = flowLane.runs.length;
+    expect(runs).toBeGreaterThan(1);
+
+    // A window inside the busy loop: only that run on the lane.
+    const inside = await get(`/api/timeline?from=${crunch[0] + 10 * MS}&to=${crunch[0] + 20 * MS}&px=1000`);
+    const sameLane = inside.lanes.find((l: { id: string }) => l.id === flowLane.id);
+    expect(sameLane.runs).toEqual([[crunch[0], crunch[1], crunch[2], 1, crunch[4]]]);
+    // A window after the trace's end: nothing.
+    const after = await get(`/api/timeline?from=${summary.summary.duration + MS}&to=${summary.summary.duration + 2 * MS}&px=1000`);
+    for (const lane of after.lanes) expect(lane.runs ?? []).toEqual([]);
+  });
+
+  test('a trace without scheduling events: no long-runs lane, no runs on flow lanes', async () => {
+    const whole = await getPlain('/api/timeline?px=1000');
+    expect(whole.lanes.some((l: { kind: string }) => l.kind === 'runs')).toBe(false);
+    expect(whole.lanes.some((l: { runs?: unknown }) => l.runs !== undefined)).toBe(false);
+    expect(whole.runMarks).toEqual({});
+  });
+});
