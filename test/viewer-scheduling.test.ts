@@ -3,12 +3,19 @@
  * time as running + queued + waiting and its top blockers, as analyzeExecution (and `tstrace tasks`)
  * gives them; the timeline gives, for the visible range only, when each flow ran (on the flow's lane)
  * and each thread's long runs (≥ 10 ms) on a lane of their own. A trace without runs has none of it.
+ * Then the page in headless Chromium (skipped without it, as in viewer.test.ts).
  */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadTrace } from '../analysis/reader.js';
 import { analyzeExecution, type ExecutionAnalysis } from '../analysis/time-breakdown.js';
 import { background, newTask, withRegion } from '../runtime/index.js';
 import { startViewer, type Viewer } from '../viewer/server.js';
+import { browserSuite, CHROMIUM, missing, viewerPages } from './helpers/chromium.js';
 import { viewerApi } from './helpers/viewer.js';
 import { traceOf } from './helpers/trace.js';
 
@@ -57,7 +64,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await viewer?.close();
   await plain?.close();
+  rmSync(dir, { recursive: true, force: true });
 });
+
+const dir = mkdtempSync(join(tmpdir(), 'tstrace-viewer-scheduling-'));
+const screenshots = fileURLToPath(new URL('.work/screenshots', import.meta.url));
+
+async function shot(tab: Page, name: string): Promise<void> {
+  mkdirSync(screenshots, { recursive: true });
+  await tab.screenshot({ path: join(screenshots, name), fullPage: true });
+}
 
 const get = viewerApi(() => viewer.url);
 const getPlain = viewerApi(() => plain.url);
@@ -122,5 +138,62 @@ describe('the timeline with scheduling events', () => {
     expect(whole.lanes.some((l: { kind: string }) => l.kind === 'runs')).toBe(false);
     expect(whole.lanes.some((l: { runs?: unknown }) => l.runs !== undefined)).toBe(false);
     expect(whole.runMarks).toEqual({});
+  });
+});
+
+// ---- the page, in Chromium -------------------------------------------------------------------------
+
+browserSuite('viewer-scheduling.test.ts', 'scheduling events in headless Chromium', missing({ Chromium: CHROMIUM }), 'apt-get install -y chromium', () => {
+  // One browser for both viewers: `shown` is the one pages are opened on.
+  let shown = (): Viewer => viewer;
+  const openOn = viewerPages(dir, () => shown().url);
+  const open = (hash: string) => ((shown = () => viewer), openOn(hash));
+  const openPlain = (hash: string) => ((shown = () => plain), openOn(hash));
+
+  test("a task's page: running / queued / waiting, and its blockers, each linking to its task", async () => {
+    const { tab, errors } = await open(`#/task/${ids.timer}`);
+    const expected = execution.tasks.find((t) => t.task === ids.timer)!;
+    const facts = await tab.locator('#task-time table.facts').innerText();
+    expect(facts).toMatch(/running\s/);
+    expect(facts).toMatch(/queued\s/);
+    expect(facts).toMatch(/waiting\s/);
+    expect(facts).toContain(`Runs\t${expected.runs}`);
+    await shot(tab, 'viewer-task-time.png');
+    const first = tab.locator('#task-blockers tbody tr').first();
+    expect(await first.innerText()).toContain('crunch');
+    await first.locator('a').click();
+    await tab.waitForFunction((id) => location.hash === `#/task/${id}` && document.body.dataset.ready === 'true' && !!document.getElementById('task-time'), ids.busy);
+    expect(errors).toEqual([]);
+    await tab.close();
+  });
+
+  test('a task without runs, in a trace without scheduling events: no such section', async () => {
+    const { items } = await getPlain('/api/tasks?type=timer');
+    const { tab, errors } = await openPlain(`#/task/${items[0].id}`);
+    await tab.waitForSelector('#task-events');
+    expect(await tab.locator('#task-time').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await tab.close();
+  });
+
+  test("the timeline: the busy loop on the long-runs lane and on its flow's lane; hovering says whose run it is; clicking opens its task", async () => {
+    const { tab, errors } = await open('#/timeline');
+    await tab.waitForFunction(() => Number(document.querySelector('#trace-timeline canvas')?.getAttribute('data-items')) > 0);
+    type Hit = { x: number; y: number; w: number; h: number; text: string };
+    const hits = (prefix: string) =>
+      tab.evaluate((p) => (window as unknown as { tstraceTimeline: { hits: Hit[] } }).tstraceTimeline.hits.filter((hit) => hit.text.startsWith(p)), prefix);
+    const busyRuns = (await hits(`run of task ${ids.busy} busy`)).filter((hit) => hit.w > 20);
+    // The long-runs lane's and the flow lane's strip.
+    expect(busyRuns.length).toBeGreaterThanOrEqual(2);
+    const box = (await tab.locator('#trace-timeline canvas').boundingBox())!;
+    await shot(tab, 'viewer-timeline-runs.png');
+    const hit = busyRuns[0];
+    await tab.mouse.move(box.x + hit.x + hit.w / 2, box.y + hit.y + hit.h / 2);
+    expect(await tab.locator('#trace-timeline .tip').innerText()).toContain(`run of task ${ids.busy} busy`);
+    await tab.mouse.down();
+    await tab.mouse.up();
+    await tab.waitForFunction((id) => location.hash === `#/task/${id}` && document.body.dataset.ready === 'true', ids.busy);
+    expect(errors).toEqual([]);
+    await tab.close();
   });
 });
