@@ -30,6 +30,8 @@ export interface ViewerModel {
   readonly perFlow: TimelineLayout;
   /** The flows packed into lanes (a flow's lane is free again once its last region ended): made when first asked for. */
   packed(): TimelineLayout;
+  /** The runs of the packed lanes, a row per flow lane (null without runs): made with {@link packed}. */
+  packedRuns(): PackedRows | null;
   /** Locations under this folder are shown relative to it. */
   readonly cwd: string;
   /** The scheduling events (runs); null for a trace recorded without them. */
@@ -72,6 +74,17 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
   const flows = flowFacts(tables);
   const perFlow = layOut(tables, fixed, ...lanePerFlow(flows), flows);
   let packed: TimelineLayout | null = null;
+  let packedRuns: PackedRows | null = null;
+  const pack = (): TimelineLayout => {
+    if (packed) return packed;
+    const flows = flowFacts(tables);
+    const [count, laneOf, name] = packFlows(flows);
+    if (runs) {
+      const laneOfFlow = new Map(flows.ids.map((id, k) => [id, laneOf(k)]));
+      packedRuns = runs.inLanes(count, (flow) => laneOfFlow.get(flow) ?? -1);
+    }
+    return (packed = layOut(tables, fixed, count, laneOf, name, flows));
+  };
   return {
     tables,
     stats: tables.stats,
@@ -81,11 +94,8 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
     eventLoop,
     tasks,
     perFlow,
-    packed: () => {
-      if (packed) return packed;
-      const flows = flowFacts(tables);
-      return (packed = layOut(tables, fixed, ...packFlows(flows), flows));
-    },
+    packed: pack,
+    packedRuns: () => (pack(), packedRuns),
     cwd,
     runs,
   };
@@ -345,6 +355,16 @@ function lanesModeOf(model: ViewerModel, asked: string | null): 'flow' | 'packed
   return 'flow';
 }
 
+/** The visible runs of a flow lane: of its flow, or of the flows packed into it. */
+function runsOfLane(model: ViewerModel, runs: RunIndex, lane: LaneLayout, mode: 'flow' | 'packed', from: Nanos, to: Nanos, nsPerPixel: number): TimelineItem[] {
+  if (lane.flow >= 0) {
+    const row = runs.rowOfFlow(lane.flow);
+    return row < 0 ? [] : runs.perFlow.visible(row, from, to, nsPerPixel);
+  }
+  const packed = mode === 'packed' ? model.packedRuns() : null;
+  return packed === null ? [] : packed.visible(lane.logRow, from, to, nsPerPixel);
+}
+
 /**
  * `/api/timeline?from=&to=&px=[&top=&rows=][&flows=1,2][&lanes=packed]`: what is visible of `[from, to]`
  * (ns) on `px` pixels, with intervals narrower than a pixel merged (see timeline-index.ts): the lanes —
@@ -408,9 +428,8 @@ export function timelineJson(model: ViewerModel, query: URLSearchParams) {
       const message = info.message.length > MARK_TEXT ? `${info.message.slice(0, MARK_TEXT)}…` : info.message;
       logMarks[log] = { text: `${info.category}: ${message}`, task: info.task };
     }
-    const runRow = lane.flow >= 0 && model.runs ? model.runs.rowOfFlow(lane.flow) : -1;
-    const runs = runRow >= 0 ? markRuns(model.runs!.perFlow.visible(runRow, from, to, nsPerPixel)) : undefined;
-    lanes.push({ id: lane.id, label: lane.label, kind: lane.kind, top, rows, logs, ...(runs ? { runs } : {}) });
+    const runs = model.runs ? markRuns(runsOfLane(model, model.runs, lane, lanesMode, from, to, nsPerPixel)) : [];
+    lanes.push({ id: lane.id, label: lane.label, kind: lane.kind, top, rows, logs, ...(model.runs ? { runs } : {}) });
   }
   const layoutRows = only ? Math.max(0, stacked - 1) : chosen.layoutRows;
   const counter = (series: CounterSeries, max: number): CounterJson | null => (!only && series.length > 0 ? { max, points: series.visible(from, to, nsPerPixel) } : null);

@@ -30,6 +30,8 @@ export interface RunIndex {
   readonly perFlow: PackedRows;
   /** Per thread with runs of at least {@link LONG_RUN_NS}, main thread first. */
   readonly long: readonly { readonly thread: number; readonly row: IntervalRow }[];
+  /** The runs of flows sharing lanes (packed flows): a row per lane, `laneOf` a flow id's lane (−1: none). */
+  inLanes(lanes: number, laneOf: (flow: number) => number): PackedRows;
   run(i: number): RunJson;
   /** Where each task's time went. */
   execution(): ExecutionAnalysis;
@@ -105,6 +107,11 @@ export class RunCollector {
       rowOfFlow: (id) => flowRow.get(id) ?? -1,
       perFlow,
       long,
+      inLanes: (lanes, laneOf) => {
+        // A lane holds flows of one thread, whose runs never overlap.
+        const sequence = order.filter((i) => laneOf(flow[i]) >= 0);
+        return packRows(lanes, sequence.map((i) => laneOf(flow[i])), items, sequence);
+      },
       run: (i) => ({ task: task[i], flow: flow[i], thread: thread[i], start: start[i], duration: end[i] - start[i], queued: queued[i], waitedOn: waitNames[waitedOn[i]] }),
       execution: analyze,
       taskTime: (id) => (byTask ??= new Map(analyze().tasks.map((t) => [t.task, t]))).get(id) ?? null,
