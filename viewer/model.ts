@@ -249,8 +249,9 @@ export function taskJson(model: ViewerModel, id: number) {
 function taskTimeJson(model: ViewerModel, id: number) {
   const time = model.runs?.taskTime(id) ?? null;
   if (time === null) return null;
-  const { wall, running, queued, waiting, runs, readinessUnknown } = time;
+  const { start, wall, running, queued, waiting, runs, readinessUnknown } = time;
   return {
+    start,
     wall,
     running,
     queued,
