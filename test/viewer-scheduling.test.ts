@@ -5,7 +5,7 @@
  * and each thread's long runs (≥ 10 ms) on a lane of their own. A trace without runs has none of it.
  * Then the page in headless Chromium (skipped without it, as in viewer.test.ts).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadTrace } from '../analysis/reader.js';
 import { analyzeExecution, type ExecutionAnalysis } from '../analysis/time-breakdown.js';
 import { background, newTask, withRegion } from '../runtime/index.js';
+import { loadViewerModel, taskJson } from '../viewer/model.js';
 import { startViewer, type Viewer } from '../viewer/server.js';
 import { browserSuite, CHROMIUM, missing, viewerPages } from './helpers/chromium.js';
 import { viewerApi } from './helpers/viewer.js';
@@ -47,6 +48,7 @@ async function scheduled(): Promise<{ busy: number; timer: number; others: numbe
 }
 
 let ids: { busy: number; timer: number; others: number[] };
+let tracePath: string;
 let execution: ExecutionAnalysis;
 let viewer: Viewer;
 let plain: Viewer;
@@ -55,6 +57,7 @@ beforeAll(async () => {
   let made = { busy: 0, timer: 0, others: [] as number[] };
   const { path } = await traceOf(async () => (made = await scheduled()), { scheduling: true });
   ids = made;
+  tracePath = path;
   const { events } = await loadTrace(path);
   execution = analyzeExecution(events);
   viewer = await startViewer({ file: path, cwd: process.cwd() });
@@ -96,6 +99,11 @@ describe('the task page with scheduling events', () => {
     expect(timerTime.blockers[0]).toMatchObject({ task: ids.busy, taskType: 'busy', region: 'crunch' });
     expect(timerTime.blockers[0].duration).toBeGreaterThanOrEqual(50 * MS);
     expect(timerTime.blockers[0].where).toBe(''); // recorded without locations
+  });
+
+  test('read from a stream (read once, so the breakdown is collected in the same pass): the same times', async () => {
+    const model = await loadViewerModel(createReadStream(tracePath), process.cwd());
+    for (const id of [ids.busy, ids.timer]) expect(taskJson(model, id)?.time).toEqual((await get(`/api/task/${id}`)).time);
   });
 
   test('a trace without scheduling events: no time on the task page', async () => {

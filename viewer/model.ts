@@ -43,7 +43,7 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
   const gcEvents: [Nanos, Nanos][] = [];
   const heap = new CounterSeries();
   const eventLoop = new CounterSeries();
-  const runCollector = new RunCollector();
+  const runCollector = new RunCollector(source);
   const tables = await loadTraceTables(source, (event) => {
     runCollector.add(event);
     if (event.kind === 'gc') gcEvents.push([event.ts, event.duration]);
@@ -62,7 +62,7 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
   const rowOfTask = taskRows.map((row) => packer.add(t.start[row], t.end[row]));
   const tasks = packRows(packer.rows, rowOfTask, { start: t.start, end: t.end, type: t.type, id: (row) => t.id[row] }, taskRows);
 
-  const runs = runCollector.finish(tables);
+  const runs = await runCollector.finish(tables);
   const fixed: Omit<LaneLayout, 'top'>[] = [];
   if (gc.length > 0) fixed.push({ id: 'gc', label: 'GC', kind: 'gc', rows: 1, firstRow: 0, flow: 0, logRow: 0 });
   // Each thread's long runs (firstRow: the index in `runs.long`).

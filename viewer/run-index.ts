@@ -4,6 +4,7 @@
  * is answered), and where each task's time went (analysis/time-breakdown.ts), made when first asked for.
  * A trace without runs keeps nothing here.
  */
+import { readTrace, type TraceSource } from '../analysis/reader.js';
 import type { TraceTables } from '../analysis/trace-tables.js';
 import { ExecutionCollector, type ExecutionAnalysis, type TaskTimeBreakdown } from '../analysis/time-breakdown.js';
 import type { Nanos, TraceEvent } from '../format/events.js';
@@ -39,7 +40,12 @@ export interface RunIndex {
   taskTime(task: number): TaskTimeBreakdown | null;
 }
 
-/** Collects the runs while the trace streams by; {@link finish} indexes them (null without runs). */
+/**
+ * Collects the runs while the trace streams by; {@link finish} indexes them (null without runs). The
+ * breakdown needs every task's lifetime and long regions as well: from a file or bytes they are read in
+ * a second pass, only when the trace has runs, so a trace without them costs nothing more to load; from
+ * a stream (read once) they are collected in the same pass.
+ */
 export class RunCollector {
   private readonly start: number[] = [];
   private readonly duration: number[] = [];
@@ -50,8 +56,12 @@ export class RunCollector {
   private readonly waitedOn: number[] = [];
   private readonly waits = new Map<string, number>();
   private readonly waitNames: string[] = [];
-  /** Every event goes here too; dropped at the end when there was no run. */
-  private execution: ExecutionCollector | null = new ExecutionCollector();
+  /** Every event goes here too when the source cannot be read again. */
+  private readonly execution: ExecutionCollector | null;
+
+  constructor(private readonly source: TraceSource) {
+    this.execution = typeof source === 'string' || source instanceof Uint8Array ? null : new ExecutionCollector();
+  }
 
   add(event: TraceEvent): void {
     this.execution?.add(event);
@@ -67,11 +77,14 @@ export class RunCollector {
     this.waitedOn.push(wait);
   }
 
-  finish(tables: TraceTables): RunIndex | null {
-    const execution = this.execution;
-    this.execution = null;
+  async finish(tables: TraceTables): Promise<RunIndex | null> {
     const n = this.start.length;
-    if (n === 0 || execution === null) return null;
+    if (n === 0) return null;
+    let execution = this.execution;
+    if (execution === null) {
+      const collector = (execution = new ExecutionCollector());
+      await readTrace(this.source, (event) => collector.add(event));
+    }
     const start = Float64Array.from(this.start);
     const end = Float64Array.from(this.start, (s, i) => s + this.duration[i]);
     const type = Int32Array.from(this.task, (task) => {
@@ -100,7 +113,8 @@ export class RunCollector {
     let analysis: ExecutionAnalysis | null = null;
     let byTask: Map<number, TaskTimeBreakdown> | null = null;
     const traceEnd = tables.stats.summary.duration;
-    const analyze = (): ExecutionAnalysis => (analysis ??= execution.finish(traceEnd));
+    const collected = execution;
+    const analyze = (): ExecutionAnalysis => (analysis ??= collected.finish(traceEnd));
     const { task, flow, thread, queued, waitedOn, waitNames } = this;
     return {
       count: n,
