@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadTrace } from '../analysis/reader.js';
+import type { TraceEvent } from '../format/events.js';
 import { analyzeExecution, type ExecutionAnalysis } from '../analysis/time-breakdown.js';
 import { background, newTask, withRegion } from '../runtime/index.js';
 import { loadViewerModel, taskJson } from '../viewer/model.js';
@@ -30,8 +31,20 @@ function busy(duration: number): void {
 
 const timer = (duration: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, duration));
 
-/** Concurrent tasks: one runs a 50 ms busy loop (region "crunch"), one waits on a 30 ms timer, 10 others on 10 ms timers. */
-async function scheduled(): Promise<{ busy: number; timer: number; others: number[] }> {
+/**
+ * Concurrent tasks: one runs a 50 ms busy loop (region "crunch"), one waits on a 30 ms timer, 10 others
+ * on 10 ms timers; and a timer callback of the background that makes a task "late" and spins 12 ms in it
+ * (a run that began outside any task).
+ */
+async function scheduled(): Promise<{ busy: number; timer: number; late: number; others: number[] }> {
+  const late = new Promise<number>((resolve) =>
+    setTimeout(() => {
+      const [ctx, task] = newTask(background, 'late');
+      withRegion(ctx, 'spin', () => busy(12));
+      task.end();
+      resolve(task.id);
+    }, 1),
+  );
   const job = (type: string, body: (ctx: ReturnType<typeof newTask>[0]) => Promise<void>) => {
     const [ctx, task] = newTask(background, type);
     const done = withRegion(ctx, 'handle', () => body(ctx)).then(() => task.end());
@@ -44,21 +57,23 @@ async function scheduled(): Promise<{ busy: number; timer: number; others: numbe
   const timerJob = job('timer', () => timer(30));
   const others = Array.from({ length: 10 }, () => job('other', () => timer(10)));
   await Promise.all([busyJob.done, timerJob.done, ...others.map((o) => o.done)]);
-  return { busy: busyJob.id, timer: timerJob.id, others: others.map((o) => o.id) };
+  return { busy: busyJob.id, timer: timerJob.id, late: await late, others: others.map((o) => o.id) };
 }
 
-let ids: { busy: number; timer: number; others: number[] };
+let ids: { busy: number; timer: number; late: number; others: number[] };
 let tracePath: string;
+let recorded: TraceEvent[];
 let execution: ExecutionAnalysis;
 let viewer: Viewer;
 let plain: Viewer;
 
 beforeAll(async () => {
-  let made = { busy: 0, timer: 0, others: [] as number[] };
+  let made = { busy: 0, timer: 0, late: 0, others: [] as number[] };
   const { path } = await traceOf(async () => (made = await scheduled()), { scheduling: true });
   ids = made;
   tracePath = path;
   const { events } = await loadTrace(path);
+  recorded = events;
   execution = analyzeExecution(events);
   viewer = await startViewer({ file: path, cwd: process.cwd() });
   const without = await traceOf(() => scheduled());
@@ -83,7 +98,7 @@ const getPlain = viewerApi(() => plain.url);
 
 describe('the task page with scheduling events', () => {
   test("/api/task/:id: running, queued and waiting as analyzeExecution gives them, summing to the wall time; the busy task named as the timer task's blocker", async () => {
-    for (const id of [ids.busy, ids.timer, ...ids.others]) {
+    for (const id of [ids.busy, ids.timer, ids.late, ...ids.others]) {
       const expected = execution.tasks.find((t) => t.task === id)!;
       const { time } = await get(`/api/task/${id}`);
       expect(time).toMatchObject({ wall: expected.wall, running: expected.running, queued: expected.queued, waiting: expected.waiting, runs: expected.runs });
@@ -125,6 +140,14 @@ describe('the timeline with scheduling events', () => {
     expect(whole.types[crunch[4]]).toBe('busy');
     expect(whole.runMarks[crunch[2]]).toMatchObject({ task: ids.busy, taskType: 'busy', duration: crunch[1] - crunch[0] });
     for (const [start, end] of longRuns) expect(end - start).toBeGreaterThanOrEqual(10 * MS);
+
+    // A run that began outside any task is shown for the task the breakdown gives it (the one it made).
+    const spin = longRuns.find(([, , run]) => whole.runMarks[run]?.task === ids.late)!;
+    expect(spin).toBeDefined();
+    expect(whole.runMarks[spin[2]]).toMatchObject({ taskType: 'late' });
+    expect(recorded.find((e) => e.kind === 'run' && e.ts === spin[0])).toMatchObject({ task: 0 });
+    expect(spin[1] - spin[0]).toBeGreaterThanOrEqual(12 * MS);
+    expect(execution.tasks.find((t) => t.task === ids.late)!.running).toBeGreaterThanOrEqual(12 * MS);
 
     // The busy loop's flow: its runs on its lane, the busy loop among them.
     const flowLane = whole.lanes.find((l: { id: string }) => l.id === `flow:${whole.runMarks[crunch[2]].flow}`);
@@ -200,9 +223,9 @@ browserSuite('viewer-scheduling.test.ts', 'scheduling events in headless Chromiu
     type Hit = { x: number; y: number; w: number; h: number; text: string };
     const hits = (prefix: string) =>
       tab.evaluate((p) => (window as unknown as { tstraceTimeline: { hits: Hit[] } }).tstraceTimeline.hits.filter((hit) => hit.text.startsWith(p)), prefix);
+    // The long-runs lane's (and, when its flow's lane is in view, the strip on it).
     const busyRuns = (await hits(`run of task ${ids.busy} busy`)).filter((hit) => hit.w > 20);
-    // The long-runs lane's and the flow lane's strip.
-    expect(busyRuns.length).toBeGreaterThanOrEqual(2);
+    expect(busyRuns.length).toBeGreaterThanOrEqual(1);
     const box = (await tab.locator('#trace-timeline canvas').boundingBox())!;
     await shot(tab, 'viewer-timeline-runs.png');
     const hit = busyRuns[0];
@@ -211,6 +234,12 @@ browserSuite('viewer-scheduling.test.ts', 'scheduling events in headless Chromiu
     await tab.mouse.down();
     await tab.mouse.up();
     await tab.waitForFunction((id) => location.hash === `#/task/${id}` && document.body.dataset.ready === 'true', ids.busy);
+    // The task page's timeline (its flows only): the busy loop as a strip on its flow's lane.
+    await tab.waitForFunction(
+      (prefix) =>
+        (window as unknown as { tstraceTimeline: { hits: Hit[] } }).tstraceTimeline.hits.some((hit) => hit.text.startsWith(prefix) && hit.w > 20 && hit.h < 10),
+      `run of task ${ids.busy} busy`,
+    );
     expect(errors).toEqual([]);
     await tab.close();
   });

@@ -85,6 +85,9 @@ export class RunCollector {
       const collector = (execution = new ExecutionCollector());
       await readTrace(this.source, (event) => collector.add(event));
     }
+    // A run recorded with task 0 (it began outside any task) is shown for the task the breakdown gives it.
+    const attributed = execution.runTasks();
+    if (attributed.length === n) attributed.forEach((task, i) => (this.task[i] = task));
     const start = Float64Array.from(this.start);
     const end = Float64Array.from(this.start, (s, i) => s + this.duration[i]);
     const type = Int32Array.from(this.task, (task) => {
@@ -115,7 +118,13 @@ export class RunCollector {
     const traceEnd = tables.stats.summary.duration;
     const collected = execution;
     const analyze = (): ExecutionAnalysis => (analysis ??= collected.finish(traceEnd));
-    const { task, flow, thread, queued, waitedOn, waitNames } = this;
+    // Held for hover texts: typed columns, not the arrays they were collected in.
+    const task = Float64Array.from(this.task);
+    const flow = Float64Array.from(this.flow);
+    const thread = Float64Array.from(this.thread);
+    const queued = Float64Array.from(this.queued, (q) => q ?? Number.NaN);
+    const waitedOn = Int32Array.from(this.waitedOn);
+    const { waitNames } = this;
     return {
       count: n,
       rowOfFlow: (id) => flowRow.get(id) ?? -1,
@@ -126,7 +135,7 @@ export class RunCollector {
         const sequence = order.filter((i) => laneOf(flow[i]) >= 0);
         return packRows(lanes, sequence.map((i) => laneOf(flow[i])), items, sequence);
       },
-      run: (i) => ({ task: task[i], flow: flow[i], thread: thread[i], start: start[i], duration: end[i] - start[i], queued: queued[i], waitedOn: waitNames[waitedOn[i]] }),
+      run: (i) => ({ task: task[i], flow: flow[i], thread: thread[i], start: start[i], duration: end[i] - start[i], queued: Number.isNaN(queued[i]) ? null : queued[i], waitedOn: waitNames[waitedOn[i]] }),
       execution: analyze,
       taskTime: (id) => (byTask ??= new Map(analyze().tasks.map((t) => [t.task, t]))).get(id) ?? null,
     };
