@@ -1,7 +1,8 @@
 /**
  * What `tstrace view` serves: one trace, read once into columns (trace-tables.ts), and the queries of the
  * viewer's JSON API over it (filtered task, region and log lists, task pages, the visible part of the
- * timeline). Pure data in, plain JSON-friendly objects out; the HTTP layer is server.ts.
+ * timeline; with scheduling events, where each task's time went and when each flow ran: run-index.ts).
+ * Pure data in, plain JSON-friendly objects out; the HTTP layer is server.ts.
  */
 import type { TaskInfo, TraceStats } from '../analysis/analysis-types.js';
 import { bucketLowerBound, latencyBucket } from '../analysis/histogram.js';
@@ -324,7 +325,7 @@ interface LaneJson {
   readonly rows: TimelineItem[][];
   /** Flow lanes: the flow's logs, as items of no length (`id`: the log, `type`: its category), merged per pixel like regions. */
   readonly logs?: TimelineItem[];
-  /** Lanes of one flow, in a trace with scheduling events: when the flow ran, items like the `runs` lanes'. */
+  /** Flow lanes, in a trace with scheduling events: when the lane's flow (or flows, packed) ran, items like the `runs` lanes'. */
   readonly runs?: TimelineItem[];
 }
 
@@ -374,7 +375,9 @@ function runsOfLane(model: ViewerModel, runs: RunIndex, lane: LaneLayout, mode: 
  * says which) — laid out top to bottom in rows with a spacer row
  * between lanes (`layoutRows` in all), of which only the window `[top, top + rows)` is filled when asked
  * (the lanes overlapping it, their rows outside it empty; a flow lane's logs when its first row is in
- * it, with `logMarks` for the single ones); and the heap and event-loop utilization counters.
+ * it, with `logMarks` for the single ones); and the heap and event-loop utilization counters. With
+ * scheduling events, also a `runs` lane per thread (its runs of at least 10 ms), each flow lane's `runs`,
+ * and `runMarks` for the single runs shown (whose, how long, what it resumed, how long it was queued).
  */
 export function timelineJson(model: ViewerModel, query: URLSearchParams) {
   const duration = model.stats.summary.duration;
