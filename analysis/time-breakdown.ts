@@ -239,6 +239,14 @@ export class ExecutionCollector {
     this.runThread.push(thread);
   }
 
+  /**
+   * The task each run read so far was for, in file order: its own, or for a run recorded with task 0,
+   * the task it is attributed to (see {@link addRun}) — as the breakdown and its blockers name them.
+   */
+  runTasks(): readonly number[] {
+    return this.runTask;
+  }
+
   /** @internal For {@link breakdown}. */
   get data() {
     return {

@@ -7,7 +7,7 @@
 //   npm run bench:vitest                build, then 3 rounds of each (about a minute on 2 cores)
 //   node bench/vitest.mjs --rounds=5    more rounds (needs a build)
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { printMachine } from './machine.mjs';
@@ -24,6 +24,14 @@ const GOAL = 1.1;
 function generateSuite() {
   rmSync(suite, { recursive: true, force: true });
   mkdirSync(suite, { recursive: true });
+  // tstrace installed as users have it (what `npm pack` puts in the package), in the suite's node_modules:
+  // found through this checkout instead, Vite would transform its files in every worker, as it does the
+  // project's own code, and the figure would be a cost no user pays.
+  // Its own package.json, or Node would resolve `tstrace` to this checkout (a package's self-reference).
+  writeFileSync(join(suite, 'package.json'), JSON.stringify({ name: 'vitest-bench-suite', private: true, type: 'module' }));
+  const installed = join(suite, 'node_modules', 'tstrace');
+  cpSync(join(root, 'package.json'), join(installed, 'package.json'));
+  cpSync(join(root, 'dist'), join(installed, 'dist'), { recursive: true });
   writeFileSync(
     join(suite, 'vitest.config.mjs'),
     `import { defineConfig } from 'vitest/config';

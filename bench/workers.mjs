@@ -4,7 +4,9 @@
 // thread's trace. Wall time of the workload in the thread that runs it, per region pair, tracing off
 // and on; the main thread's busy time (event-loop utilization) while it records, or while a worker does (it writes
 // the worker's batches); bytes of
-// trace per pair; and how long stop() takes with a live worker.
+// trace per pair; and how long stop() takes with a live worker. The worker's run again with a flight
+// recorder (defaults: it evicts, and reads what it evicts, all along) instead of a file: the main
+// thread's busy time is then holding the worker's batches in the ring.
 //
 //   node bench/workers.mjs [--quick]      (needs a build)
 import { rmSync, statSync } from 'node:fs';
@@ -13,7 +15,7 @@ import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { runtimeDir } from './runtime-dir.mjs';
 
-const { background, contextFrom, linkOf, newTask, start, startRegion, stop } = await import(`${runtimeDir}/runtime/index.js`);
+const { background, contextFrom, FlightRecorder, linkOf, newTask, start, startRegion, stop } = await import(`${runtimeDir}/runtime/index.js`);
 
 const PAIRS = process.argv.includes('--quick') ? 200_000 : 1_000_000;
 const CHUNK = 1000;
@@ -47,9 +49,25 @@ if (!isMainThread) {
   await workload(background, PAIRS); // and the main thread
 
   const rows = [];
-  for (const [where, run] of [['main thread', (ctx) => workload(ctx, PAIRS)], ['worker thread', inWorker]]) {
+  const file = { name: 'file', begin: () => start(path, quiet), end: () => stop(), bytes: () => statSync(path).size };
+  const flight = {
+    name: 'flight',
+    recorder: null,
+    begin() {
+      this.recorder = new FlightRecorder(quiet);
+      this.recorder.start();
+    },
+    async end() {
+      this.held = this.recorder.bufferedBytes;
+      await this.recorder.stop();
+    },
+    bytes() {
+      return this.held;
+    },
+  };
+  for (const [where, run, tracing] of [['main thread', (ctx) => workload(ctx, PAIRS), file], ['worker thread', inWorker, file], ['worker thread', inWorker, flight]]) {
     const off = await run(background);
-    start(path, quiet);
+    tracing.begin();
     const [ctx, task] = newTask(background, 'bench');
     // The main thread's busy time (event-loop utilization): its own recording, or writing the worker's batches.
     const elu = performance.eventLoopUtilization();
@@ -57,14 +75,15 @@ if (!isMainThread) {
     const mainBusy = performance.eventLoopUtilization(elu).active;
     task.end();
     const stopBegan = performance.now();
-    await stop();
+    await tracing.end();
     const stopMs = performance.now() - stopBegan;
-    const bytes = statSync(path).size;
-    rows.push({ where, off: ns(off), on: ns(on), mainBusy: ns(mainBusy), bytes: (bytes / PAIRS).toFixed(1), stopMs: stopMs.toFixed(1) });
+    const bytes = tracing.bytes();
+    rows.push({ where: `${where}, ${tracing.name}`, off: ns(off), on: ns(on), mainBusy: ns(mainBusy), bytes: (bytes / PAIRS).toFixed(1), stopMs: stopMs.toFixed(1) });
   }
   rmSync(path, { force: true });
   await worker.terminate();
   console.log(`${PAIRS.toLocaleString('en')} region pairs (start/start/end/end) under one task, in chunks of ${CHUNK}`);
-  console.log('where          off ns/pair  on ns/pair  main thread busy ns/pair  bytes/pair  stop() ms');
-  for (const r of rows) console.log(`${r.where.padEnd(14)} ${r.off.padStart(11)} ${r.on.padStart(11)} ${r.mainBusy.padStart(25)} ${r.bytes.padStart(11)} ${r.stopMs.padStart(10)}`);
+  console.log('(flight: bytes/pair is what the ring held at the end, over all pairs: it keeps the last 10 s within 10 MiB)');
+  console.log('where, into           off ns/pair  on ns/pair  main thread busy ns/pair  bytes/pair  stop() ms');
+  for (const r of rows) console.log(`${r.where.padEnd(21)} ${r.off.padStart(11)} ${r.on.padStart(11)} ${r.mainBusy.padStart(25)} ${r.bytes.padStart(11)} ${r.stopMs.padStart(10)}`);
 }

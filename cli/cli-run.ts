@@ -68,7 +68,7 @@ const commandOptions: Record<Command, readonly string[]> = {
   annotate: ['dry-run', 'remove'],
   view: ['port', 'host', 'open', 'quiet', 'seconds'],
   fetch: ['output', 'seconds', 'quiet'],
-  merge: ['output', 'quiet'],
+  merge: ['output', 'quiet', 'threads'],
 };
 
 const usage: Record<Command, string> = {
@@ -81,7 +81,7 @@ const usage: Record<Command, string> = {
   annotate: 'tstrace annotate PATH... [--dry-run] [--remove]',
   view: 'tstrace view FILE|URL [--seconds N] [--port N] [--host ADDR] [--open] [--quiet]',
   fetch: 'tstrace fetch URL [-o OUT] [--seconds N] [--quiet]',
-  merge: 'tstrace merge FILE... -o OUT [--quiet]',
+  merge: 'tstrace merge FILE... -o OUT [--threads] [--quiet]',
 };
 
 type Exporter = (source: TraceSource, out: Writable, options: OtlpExportOptions) => Promise<ExportResult>;
@@ -231,6 +231,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
         category: { type: 'string' },
         text: { type: 'string' },
         'dry-run': { type: 'boolean' },
+        threads: { type: 'boolean' },
         remove: { type: 'boolean' },
         format: { type: 'string' },
         output: { type: 'string', short: 'o' },
@@ -266,7 +267,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   try {
     if (file === undefined) throw new UsageError(`missing ${command === 'annotate' ? 'PATH' : command === 'fetch' ? 'URL' : 'FILE'} (usage: ${usage[command]})`);
     if (extra.length > 0 && command !== 'annotate' && command !== 'merge') throw new UsageError(`unexpected argument "${extra[0]}" (usage: ${usage[command]})`);
-    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet', 'port', 'host', 'open', 'since', 'until', 'task', 'seconds', 'sort', 'limit', 'trace-id', 'service'] as const) {
+    for (const option of ['json', 'type', 'category', 'text', 'dry-run', 'remove', 'format', 'output', 'quiet', 'port', 'host', 'open', 'since', 'until', 'task', 'seconds', 'sort', 'limit', 'trace-id', 'service', 'threads'] as const) {
       if (values[option] !== undefined && !commandOptions[command].includes(option)) {
         throw new UsageError(`--${option} does not apply to ${command} (usage: ${usage[command]})`);
       }
@@ -277,7 +278,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   }
   if (command === 'merge') {
     if (values.output === undefined) return usageError(io, `merge: missing -o OUT (usage: ${usage.merge})`);
-    return merge([file, ...extra], values.output, values.quiet === true, io);
+    return merge([file, ...extra], values.output, { quiet: values.quiet === true, threads: values.threads === true }, io);
   }
   if (command === 'annotate') return annotate([file, ...extra], { dryRun: values['dry-run'] === true, remove: values.remove === true }, io);
   const seconds = values.seconds === undefined ? undefined : parseSeconds(values.seconds);
@@ -569,15 +570,16 @@ async function writeReport(chunks: Iterable<string>, io: CliIo): Promise<boolean
 }
 
 /** `tstrace merge`: merges traces into one; returns the exit code. */
-async function merge(files: string[], output: string, quiet: boolean, io: CliIo): Promise<number> {
+async function merge(files: string[], output: string, { quiet, threads: asThreads }: { quiet: boolean; threads: boolean }, io: CliIo): Promise<number> {
   const target = resolve(io.cwd, output);
   if (files.some((file) => resolve(io.cwd, file) === target)) return usageError(io, `merge: -o ${output} is one of the traces to merge`);
   let result: MergeResult;
   try {
-    result = await mergeTraces(
-      files.map((file) => resolve(io.cwd, file)),
-      target,
-    );
+    const paths = files.map((file) => resolve(io.cwd, file));
+    const names = new Map(paths.map((path, i) => [path, files[i]!]));
+    // --threads: each input a thread of its own, named after the file (as given) and its process.
+    const threadPerInput = asThreads ? ({ path, pid }: { path: string; pid: number }) => `${names.get(path) ?? path} (pid ${pid})` : undefined;
+    result = await mergeTraces(paths, target, { threadPerInput });
   } catch (error) {
     io.stderr(`tstrace: error: ${ioErrorText(error)}\n`);
     return EXIT_TRACE_ERROR;
@@ -597,7 +599,8 @@ async function merge(files: string[], output: string, quiet: boolean, io: CliIo)
   });
   if (!quiet) {
     const size = byteSize((await stat(target)).size);
-    io.stdout(`tstrace merge: wrote ${output}: ${result.events} events from ${result.inputs.length} traces, ${size}${result.complete ? '' : ' (unfinished: an input was)'}\n`);
+    const threads = result.threads.length > 0 ? ` (${result.threads.length} worker threads)` : '';
+    io.stdout(`tstrace merge: wrote ${output}: ${result.events} events from ${result.inputs.length} traces${threads}, ${size}${result.complete ? '' : ' (unfinished: an input was)'}\n`);
   }
   return code;
 }

@@ -3,11 +3,13 @@
  * `go tool trace` shows our tasks, regions and logs. Streams: events are converted as they are read
  * and written out in 64 KiB batches.
  *
- * The model: the JavaScript thread is one P; every flow is a goroutine (goroutine N = flow N). When the
- * events switch from one flow to another, the running goroutine blocks at its last event and the next
- * one is woken from the idle P (the event loop) and started. Tasks, regions and logs become Go's user
- * annotation events on the goroutine of their flow; GCs go on a second P, so that they can be written
- * when they are observed.
+ * The model: each JavaScript thread is a P (and an M): the main thread P 0, worker threads P 2, 3, …
+ * in the order their events first appear; every flow is a goroutine (goroutine N = flow N) on the P of
+ * its thread. When a thread's events switch from one flow to another, the running goroutine blocks at
+ * its last event and the next one is woken from the idle P (the event loop) and started. Tasks,
+ * regions and logs become Go's user annotation events on the goroutine of their flow, so a task that
+ * spans threads has regions on several Ps; GCs go on P 1, so that they can be written when they are
+ * observed.
  */
 import type { Writable } from 'node:stream';
 import { formatDuration } from '../analysis/format-duration.js';
@@ -17,7 +19,7 @@ import { pairRegionEnd } from '../analysis/region-stacks.js';
 import type { Nanos, ReadStatus, SourceLocation, TraceEvent } from '../format/events.js';
 import { decodePaced, PacedWriter, WarningList } from './export-io.js';
 import type { ExportOptions, ExportResult } from './export-types.js';
-import { GO_MAX_STRING_BYTES, GoTraceEncoder, type GoFrame } from './go-trace-encoder.js';
+import { GC_P, GO_MAX_STRING_BYTES, GoTraceEncoder, type GoFrame } from './go-trace-encoder.js';
 
 export type { ExportOptions, ExportResult } from './export-types.js';
 
@@ -60,6 +62,19 @@ class NumberTable {
 
 const at = (ts: Nanos): string => `at ${formatDuration(ts)}`;
 
+/** A thread of the trace as Go sees it: a P of its own, started on an M whose id is the thread's. */
+interface Proc {
+  /** Go's P number. */
+  readonly p: number;
+  /** The flow whose goroutine runs on the P; 0 while the P is idle. */
+  running: number;
+  /** Time of the last event written on the P: times on a P never go back. */
+  lastTs: Nanos;
+}
+
+/** The first P of worker threads (P 0 is the main thread, P 1 carries GCs). */
+const FIRST_WORKER_P = GC_P + 1;
+
 /**
  * Converts our events, in file order, to Go's: feed them with {@link add}, call {@link finish} once
  * with the read status, and collect the bytes with {@link takeChunks} as you go. Memory: a number
@@ -69,10 +84,10 @@ const at = (ts: Nanos): string => `at ${formatDuration(ts)}`;
 export class GoTraceConverter {
   private readonly enc = new GoTraceEncoder();
   private readonly warnings = new WarningList();
-  /** The flow whose goroutine runs on the P; 0 while the P is idle. */
-  private running = 0;
-  /** Time of the last event written on P 0: times on a P never go back. */
-  private lastTs = 0;
+  /** The main thread's P. */
+  private readonly main: Proc = { p: 0, running: 0, lastTs: 0 };
+  /** Worker threads' Ps, by thread id, in the order their events first appeared. */
+  private readonly workers = new Map<number, Proc>();
   /** Latest time seen anywhere (event times, GC ends): the trace end, unless the footer says later. */
   private maxTs = 0;
   /** Per flow: the sequence number its goroutine's next GoStart or GoUnblock carries; 0 = not created. */
@@ -94,7 +109,20 @@ export class GoTraceConverter {
 
   constructor() {
     this.enc.onTruncated = (what) => this.warnings.add('names cut to Go\'s length limit', `${what} was longer than Go's limit of ${GO_MAX_STRING_BYTES} bytes and was cut to it`);
-    this.enc.procStart(0);
+    this.enc.procStart(0, 0, 0);
+  }
+
+  /** The P of the thread that recorded `event`: a worker thread's is started on its first event. */
+  private procOf(event: TraceEvent): Proc {
+    const thread = event.thread;
+    if (thread === undefined || thread === 0) return this.main;
+    let proc = this.workers.get(thread);
+    if (proc === undefined) {
+      proc = { p: FIRST_WORKER_P + this.workers.size, running: 0, lastTs: event.ts };
+      this.workers.set(thread, proc);
+      this.enc.procStart(proc.p, event.ts, thread);
+    }
+    return proc;
   }
 
   /** Converts one event. Events must come in file order. */
@@ -114,18 +142,21 @@ export class GoTraceConverter {
         this.regionEnd(event);
         break;
       case 'log': {
-        const ts = this.run(event.flow, event);
+        const proc = this.procOf(event);
+        const ts = this.run(proc, event.flow, event);
         if (ts < 0) break;
-        this.enc.userLog(ts, event.task, this.enc.stringId(event.category), this.locationStack(event.location, false), event.message);
+        this.enc.userLog(proc.p, ts, event.task, this.enc.stringId(event.category), this.locationStack(event.location, false), event.message);
         break;
       }
       case 'gc':
         this.gc(event.ts, event.duration);
         break;
-      case 'heap':
-        this.park();
-        this.enc.heapAlloc(this.time(event.ts), event.bytes);
+      case 'heap': {
+        const proc = this.procOf(event);
+        this.park(proc);
+        this.enc.heapAlloc(proc.p, this.time(proc, event.ts), event.bytes);
         break;
+      }
       case 'misuse':
         if (event.misuse === 'regionEndedOutOfOrder') this.announcedOutOfOrder.set(event.flow, event.regionsAbove);
         break;
@@ -150,10 +181,12 @@ export class GoTraceConverter {
    * our analysis. Returns the number of Go events written and the warnings.
    */
   finish(status: ReadStatus): { events: number; warnings: string[] } {
-    this.park();
-    if (!this.gomaxprocsWritten) this.enc.gomaxprocs(this.lastTs, 1);
-    const end = Math.max(this.maxTs, this.lastTs, status.footer?.endTs ?? 0);
-    this.enc.procStop(end);
+    const procs = [this.main, ...this.workers.values()];
+    for (const proc of procs) this.park(proc);
+    if (!this.gomaxprocsWritten) this.enc.gomaxprocs(0, this.main.lastTs, 1);
+    let end = Math.max(this.maxTs, status.footer?.endTs ?? 0);
+    for (const proc of procs) end = Math.max(end, proc.lastTs);
+    for (const proc of procs) this.enc.procStop(proc.p, end);
     this.enc.flush(true);
     for (const [flow, stack] of this.regions) {
       for (const region of stack) {
@@ -177,11 +210,11 @@ export class GoTraceConverter {
 
   // ---- flows and goroutines ------------------------------------------------------------------
 
-  /** `ts` moved forward to the last time written on P 0, if it is earlier (never, in traces the runtime writes). */
-  private time(ts: Nanos): Nanos {
-    if (ts >= this.lastTs) return (this.lastTs = ts);
+  /** `ts` moved forward to the last time written on the P, if it is earlier (never, in traces the runtime writes). */
+  private time(proc: Proc, ts: Nanos): Nanos {
+    if (ts >= proc.lastTs) return (proc.lastTs = ts);
     this.movedForward++;
-    return this.lastTs;
+    return proc.lastTs;
   }
 
   /**
@@ -190,38 +223,39 @@ export class GoTraceConverter {
    * inherit the parker's region in Go's analysis), or wakes it, and starts it. Returns -1, writing
    * nothing, for flow 0, which cannot be a goroutine.
    */
-  private run(flow: number, event: TraceEvent): Nanos {
-    if (flow === this.running && flow > 0) return this.time(event.ts);
+  private run(proc: Proc, flow: number, event: TraceEvent): Nanos {
+    if (flow === proc.running && flow > 0) return this.time(proc, event.ts);
     if (flow <= 0) {
       this.warnings.add('events on a flow that cannot be a goroutine', `a ${event.kind} event ${at(event.ts)} names flow ${flow}, which cannot be a goroutine; it was left out`);
       return -1;
     }
-    this.park();
-    const ts = this.time(event.ts);
+    this.park(proc);
+    const ts = this.time(proc, event.ts);
     const enc = this.enc;
+    const p = proc.p;
     let seq = this.seqs.get(flow);
     if (seq === 0) {
-      enc.goCreate(ts, flow, this.goroutineStack(flow, event), 0);
+      enc.goCreate(p, ts, flow, this.goroutineStack(flow, event), 0);
       seq = 1;
     } else {
-      enc.goUnblock(ts, flow, seq++);
+      enc.goUnblock(p, ts, flow, seq++);
     }
-    enc.goStart(ts, flow, seq++);
+    enc.goStart(p, ts, flow, seq++);
     this.seqs.set(flow, seq);
     if (!this.gomaxprocsWritten) {
       // Right after the first GoStart: newer Go reads everything before it as the trace-start state.
-      enc.gomaxprocs(ts, 1);
+      enc.gomaxprocs(p, ts, 1);
       this.gomaxprocsWritten = true;
     }
-    this.running = flow;
+    proc.running = flow;
     return ts;
   }
 
-  /** Blocks the running goroutine at its last event; the P is idle afterwards. */
-  private park(): void {
-    if (this.running === 0) return;
-    this.enc.goBlock(this.lastTs);
-    this.running = 0;
+  /** Blocks the P's running goroutine at its last event; the P is idle afterwards. */
+  private park(proc: Proc): void {
+    if (proc.running === 0) return;
+    this.enc.goBlock(proc.p, proc.lastTs);
+    proc.running = 0;
   }
 
   /**
@@ -273,10 +307,11 @@ export class GoTraceConverter {
       this.warnings.add('tasks created twice', `task ${event.task} was created again ${at(event.ts)} (as "${event.type}"); Go rejects a task id used twice, so only the first creation is exported`);
       return;
     }
-    const ts = this.run(event.flow, event);
+    const proc = this.procOf(event);
+    const ts = this.run(proc, event.flow, event);
     if (ts < 0) return;
     this.tasksCreated.add(event.task);
-    this.enc.userTaskCreate(ts, event.task, event.parent, this.enc.stringId(event.type), this.locationStack(event.location, false));
+    this.enc.userTaskCreate(proc.p, ts, event.task, event.parent, this.enc.stringId(event.type), this.locationStack(event.location, false));
   }
 
   private taskEnd(event: Extract<TraceEvent, { kind: 'taskEnd' }>): void {
@@ -284,16 +319,18 @@ export class GoTraceConverter {
       this.warnings.add('tasks ended twice', `task ${event.task} was ended again ${at(event.ts)}; only the first end is exported (Go would measure to the last one)`);
       return;
     }
-    const ts = this.run(event.flow, event);
+    const proc = this.procOf(event);
+    const ts = this.run(proc, event.flow, event);
     if (ts < 0) return;
     this.tasksEnded.add(event.task);
-    this.enc.userTaskEnd(ts, event.task, this.locationStack(event.location, false));
+    this.enc.userTaskEnd(proc.p, ts, event.task, this.locationStack(event.location, false));
   }
 
   private regionStart(event: Extract<TraceEvent, { kind: 'regionStart' }>): void {
-    const ts = this.run(event.flow, event);
+    const proc = this.procOf(event);
+    const ts = this.run(proc, event.flow, event);
     if (ts < 0) return;
-    this.enc.userRegion(ts, event.task, 0, this.enc.stringId(event.type), this.locationStack(event.location, true));
+    this.enc.userRegion(proc.p, ts, event.task, 0, this.enc.stringId(event.type), this.locationStack(event.location, true));
     const open: OpenRegion = { type: event.type, task: event.task, endedAt: -1 };
     const stack = this.regions.get(event.flow);
     if (stack) stack.push(open);
@@ -319,7 +356,8 @@ export class GoTraceConverter {
       this.warnings.add('region ends without a start', `region end "${event.type}" on flow ${flow} ${at(event.ts)} has no open region of that type (its start is not in the trace); it was left out`);
       return;
     }
-    const ts = this.run(flow, event);
+    const proc = this.procOf(event);
+    const ts = this.run(proc, flow, event);
     if (ts < 0) return;
     stack[index].endedAt = ts;
     while (stack.length > 0 && stack[stack.length - 1].endedAt >= 0) {
@@ -331,13 +369,13 @@ export class GoTraceConverter {
             `Go's regions must end innermost first, so the export ends it ${at(ts)} with them (${formatDuration(ts - region.endedAt)} later)`,
         );
       }
-      this.enc.userRegion(ts, region.task, 1, this.enc.stringId(region.type), 0);
+      this.enc.userRegion(proc.p, ts, region.task, 1, this.enc.stringId(region.type), 0);
     }
     if (stack.length === 0) this.regions.delete(flow);
   }
 
   /**
-   * A GC on P 1, where it can be written when it is observed (later events of P 0 were written
+   * A GC on P 1, where it can be written when it is observed (later events of other Ps were written
    * already; Go's parser merges the Ps by time). Go's GCs must not overlap.
    */
   private gc(start: Nanos, duration: Nanos): void {

@@ -110,18 +110,22 @@ class PStream {
   }
 }
 
+/** The P that carries GCs only (see {@link GoTraceEncoder}). */
+export const GC_P = 1;
+
 /**
  * Writes a Go 1.19 trace: the caller calls the event methods in time order per P (times never
  * decrease on one P; the caller guarantees it), and collects finished bytes with {@link takeChunks}.
- * P 0 carries everything but GC; P 1 carries GC only, so GCs can be written when they are observed,
- * after later events of P 0 (Go's parser merges the Ps by time).
+ * Every event method takes the P it happens on. P 1 ({@link GC_P}) carries GC only, so GCs can be
+ * written when they are observed, after later events of other Ps; the others carry what the caller
+ * puts on them (Go's parser merges the Ps by time).
  *
  * Strings and stacks are interned; ids start at 1 (string 0 is "", stack 0 is the empty stack).
  * PCs are invented: one per stack, each stack having one frame.
  */
 export class GoTraceEncoder {
-  private readonly main = new PStream(0);
-  private readonly gc = new PStream(1);
+  /** Per P number, its stream (created on first use). */
+  private readonly procs: PStream[] = [new PStream(0), new PStream(GC_P)];
   /** Bytes of finished batches (and definitions), in file order, not yet taken. */
   private chunks: Uint8Array[] = [GO_TRACE_HEADER];
   private readonly strings = new Map<string, number>([['', 0]]);
@@ -134,12 +138,23 @@ export class GoTraceEncoder {
 
   constructor() {
     // Ticks are nanoseconds. Frequency may stand anywhere in the file; first is simplest.
-    const out = this.main.out;
+    const out = this.procs[0].out;
     out.byte(GoEvent.Frequency);
     out.uvarint(1e9);
   }
 
+  /** The stream of P `p`. */
+  private proc(p: number): PStream {
+    let stream = this.procs[p];
+    if (stream === undefined) {
+      for (let q = this.procs.length; q <= p; q++) this.procs.push(new PStream(q));
+      stream = this.procs[p];
+    }
+    return stream;
+  }
+
   // ---- definitions -----------------------------------------------------------------------------
+  // Written into P 0's buffer between its events: Go reads definitions wherever they stand.
 
   /** The id of `value` in the string table, defining it on first use. */
   stringId(value: string): number {
@@ -152,7 +167,7 @@ export class GoTraceEncoder {
 
   private defineString(value: string): number {
     const id = ++this.lastStringId;
-    const out = this.main.out;
+    const out = this.procs[0].out;
     out.byte(GoEvent.String);
     out.uvarint(id);
     if (writeGoString(out, value)) this.onTruncated(`the name "${value.slice(0, 40)}…"`);
@@ -169,78 +184,86 @@ export class GoTraceEncoder {
     const body = this.scratch;
     body.reset();
     for (const value of [id, 1, pc, fn, file, Math.max(0, Math.floor(frame.line))]) body.uvarint(value);
-    const out = this.main.out;
+    const out = this.procs[0].out;
     out.byte(GoEvent.Stack | (3 << 6));
     out.uvarint(body.length);
     out.raw(body.bytes.subarray(0, body.length));
     return id;
   }
 
-  // ---- events of P 0 -----------------------------------------------------------------------------
+  // ---- events of a P -----------------------------------------------------------------------------
 
-  procStart(ts: number): void {
-    this.main.head(GoEvent.ProcStart, 2, ts);
-    this.main.out.uvarint(0); // thread id
+  /** P `p` starts, on thread (Go's M) `thread`. */
+  procStart(p: number, ts: number, thread: number): void {
+    const stream = this.proc(p);
+    stream.head(GoEvent.ProcStart, 2, ts);
+    stream.out.uvarint(thread);
   }
 
-  procStop(ts: number): void {
-    this.main.head(GoEvent.ProcStop, 1, ts);
+  procStop(p: number, ts: number): void {
+    this.proc(p).head(GoEvent.ProcStop, 1, ts);
   }
 
-  gomaxprocs(ts: number, procs: number): void {
-    this.main.head(GoEvent.Gomaxprocs, 3, ts);
-    this.main.out.uvarint(procs);
-    this.main.out.uvarint(0); // stack
+  gomaxprocs(p: number, ts: number, procs: number): void {
+    const stream = this.proc(p);
+    stream.head(GoEvent.Gomaxprocs, 3, ts);
+    stream.out.uvarint(procs);
+    stream.out.uvarint(0); // stack
   }
 
-  goCreate(ts: number, g: number, newStack: number, creatorStack: number): void {
-    this.long(GoEvent.GoCreate, ts, g, newStack, creatorStack);
+  goCreate(p: number, ts: number, g: number, newStack: number, creatorStack: number): void {
+    this.long(p, GoEvent.GoCreate, ts, g, newStack, creatorStack);
   }
 
-  goStart(ts: number, g: number, seq: number): void {
-    this.main.head(GoEvent.GoStart, 3, ts);
-    this.main.out.uvarint(g);
-    this.main.out.uvarint(seq);
+  goStart(p: number, ts: number, g: number, seq: number): void {
+    const stream = this.proc(p);
+    stream.head(GoEvent.GoStart, 3, ts);
+    stream.out.uvarint(g);
+    stream.out.uvarint(seq);
   }
 
-  goBlock(ts: number): void {
-    this.main.head(GoEvent.GoBlock, 2, ts);
-    this.main.out.uvarint(0); // stack
+  goBlock(p: number, ts: number): void {
+    const stream = this.proc(p);
+    stream.head(GoEvent.GoBlock, 2, ts);
+    stream.out.uvarint(0); // stack
   }
 
-  goUnblock(ts: number, g: number, seq: number): void {
-    this.long(GoEvent.GoUnblock, ts, g, seq, 0);
+  goUnblock(p: number, ts: number, g: number, seq: number): void {
+    this.long(p, GoEvent.GoUnblock, ts, g, seq, 0);
   }
 
-  heapAlloc(ts: number, bytes: number): void {
-    this.main.head(GoEvent.HeapAlloc, 2, ts);
-    this.main.out.uvarint(bytes);
+  heapAlloc(p: number, ts: number, bytes: number): void {
+    const stream = this.proc(p);
+    stream.head(GoEvent.HeapAlloc, 2, ts);
+    stream.out.uvarint(bytes);
   }
 
-  userTaskCreate(ts: number, id: number, parent: number, typeId: number, stack: number): void {
-    this.long(GoEvent.UserTaskCreate, ts, id, parent, typeId, stack);
+  userTaskCreate(p: number, ts: number, id: number, parent: number, typeId: number, stack: number): void {
+    this.long(p, GoEvent.UserTaskCreate, ts, id, parent, typeId, stack);
   }
 
-  userTaskEnd(ts: number, id: number, stack: number): void {
-    this.main.head(GoEvent.UserTaskEnd, 3, ts);
-    this.main.out.uvarint(id);
-    this.main.out.uvarint(stack);
+  userTaskEnd(p: number, ts: number, id: number, stack: number): void {
+    const stream = this.proc(p);
+    stream.head(GoEvent.UserTaskEnd, 3, ts);
+    stream.out.uvarint(id);
+    stream.out.uvarint(stack);
   }
 
   /** `mode` 0 starts a region, 1 ends one. */
-  userRegion(ts: number, task: number, mode: 0 | 1, nameId: number, stack: number): void {
-    this.long(GoEvent.UserRegion, ts, task, mode, nameId, stack);
+  userRegion(p: number, ts: number, task: number, mode: 0 | 1, nameId: number, stack: number): void {
+    this.long(p, GoEvent.UserRegion, ts, task, mode, nameId, stack);
   }
 
   /** UserLog: the counted args, then the message as `length, bytes` outside the count. */
-  userLog(ts: number, task: number, categoryId: number, stack: number, message: string): void {
-    this.long(GoEvent.UserLog, ts, task, categoryId, stack);
-    if (writeGoString(this.main.out, message)) this.onTruncated('a log message');
+  userLog(p: number, ts: number, task: number, categoryId: number, stack: number, message: string): void {
+    this.long(p, GoEvent.UserLog, ts, task, categoryId, stack);
+    if (writeGoString(this.proc(p).out, message)) this.onTruncated('a log message');
   }
 
   /** An event with 4 or 5 args (counting the delta): a byte length precedes the args. */
-  private long(type: number, ts: number, a: number, b: number, c: number, d?: number): void {
-    const dt = this.main.head(type, d === undefined ? 4 : 5, ts);
+  private long(p: number, type: number, ts: number, a: number, b: number, c: number, d?: number): void {
+    const stream = this.proc(p);
+    const dt = stream.head(type, d === undefined ? 4 : 5, ts);
     const args = this.scratch;
     args.reset();
     args.uvarint(dt);
@@ -248,7 +271,7 @@ export class GoTraceEncoder {
     args.uvarint(b);
     args.uvarint(c);
     if (d !== undefined) args.uvarint(d);
-    const out = this.main.out;
+    const out = stream.out;
     out.uvarint(args.length);
     out.raw(args.bytes.subarray(0, args.length));
   }
@@ -257,27 +280,34 @@ export class GoTraceEncoder {
 
   /** A GC from `start` to `end`; GCs must come in time order and must not overlap. */
   gcSpan(start: number, end: number): void {
-    this.gc.head(GoEvent.GCStart, 3, start);
-    this.gc.out.uvarint(this.gcSeq++);
-    this.gc.out.uvarint(0); // stack
-    this.gc.head(GoEvent.GCDone, 1, end);
+    const gc = this.procs[GC_P];
+    gc.head(GoEvent.GCStart, 3, start);
+    gc.out.uvarint(this.gcSeq++);
+    gc.out.uvarint(0); // stack
+    gc.head(GoEvent.GCDone, 1, end);
   }
 
   // ---- output ----------------------------------------------------------------------------------
 
   /** Events written so far (not counting batch headers, strings and stacks). */
   get events(): number {
-    return this.main.events + this.gc.events;
+    let events = 0;
+    for (const stream of this.procs) events += stream.events;
+    return events;
   }
 
   /**
-   * Once a batch is big enough (or always, with `force`), closes both batches and moves their bytes
-   * to the chunk list: P 0's first, so P 1's batch never splits one of P 0's.
+   * Once a batch is big enough (or always, with `force`), closes every P's batch and moves their bytes
+   * to the chunk list: P 0's first (it holds the definitions), then the others in P order, so that no
+   * batch splits another.
    */
   flush(force = false): void {
-    if (!force && this.main.out.length < GO_BATCH_BYTES && this.gc.out.length < GO_BATCH_BYTES) return;
-    if (!this.main.isEmpty) this.chunks.push(this.main.take());
-    if (!this.gc.isEmpty) this.chunks.push(this.gc.take());
+    if (!force) {
+      let full = false;
+      for (const stream of this.procs) full ||= stream.out.length >= GO_BATCH_BYTES;
+      if (!full) return;
+    }
+    for (const stream of this.procs) if (!stream.isEmpty) this.chunks.push(stream.take());
   }
 
   /** The finished bytes, in file order, since the last call. */

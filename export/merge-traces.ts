@@ -1,12 +1,14 @@
 /**
  * `tstrace merge` and the Vitest integration's end of run: several traces (one per process or worker
- * thread) made into one, in the trace format itself. The format has no notion of a process or a thread:
- * each input's flows and tasks get ids of their own in the output (offset past the inputs before it), and
- * its times are moved onto one clock, aligned by the inputs' wall-clock origins (their headers).
+ * thread) made into one, in the trace format itself. The format has no notion of a process: each
+ * input's flows, tasks and worker threads get ids of their own in the output (offset past the inputs
+ * before it), and its times are moved onto one clock, aligned by the inputs' wall-clock origins (their
+ * headers). Every input's main thread is the output's main thread; its worker threads stay threads.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
-import type { ReadStatus, SourceLocation, TraceEvent } from '../format/events.js';
+import { encodeThreadFrame } from '../format/encode.js';
+import type { ReadStatus, SourceLocation, TraceEvent, TraceThread } from '../format/events.js';
 import { GcKind, MisuseKind } from '../format/spec.js';
 import { loadTrace } from '../analysis/reader.js';
 
@@ -16,6 +18,14 @@ export interface MergeOptions {
   readonly pid?: number;
   /** The header's command line. Default: the first input's. */
   readonly command?: string;
+  /**
+   * Each input becomes a thread of the output (its main thread a worker thread named by this function;
+   * its own worker threads stay threads beside it), instead of every input's main thread being the
+   * output's: for traces of concurrent workers or processes (a Vitest run's workers), so the viewer
+   * and the exports show a lane per input. Process-wide samples (GC, heap, event loop) stay on the
+   * output's main thread.
+   */
+  readonly threadPerInput?: (input: { readonly path: string; readonly pid: number }) => string;
 }
 
 /** One input of a merge, as it was read. */
@@ -30,6 +40,10 @@ export interface MergedInput {
   /** Added to its flow ids and task ids (other than task 0, the background task). */
   readonly flowOffset: number;
   readonly taskOffset: number;
+  /** Added to the ids of its worker threads. */
+  readonly threadOffset: number;
+  /** Its main thread's id in the output: 0, or a thread of its own ({@link MergeOptions.threadPerInput}). */
+  readonly mainThread: number;
   /** Added to its times (ns): how much later than the earliest input's its clock origin is. */
   readonly timeOffset: number;
 }
@@ -40,6 +54,8 @@ export interface MergeResult {
   readonly events: number;
   /** True when every input was complete, so the output has a footer (is complete) too. */
   readonly complete: boolean;
+  /** The worker threads in the output, with their ids there (offset), in input order. */
+  readonly threads: readonly TraceThread[];
 }
 
 /** Batches are cut at this size, as the runtime cuts them. */
@@ -60,9 +76,11 @@ interface ShiftedEvent {
 
 /**
  * Merges the traces at `inputs` into one trace at `output` (created or truncated), in time order. Each
- * input's flow ids and task ids (but task 0, the background task) are offset past those of the inputs
- * before it, so that no two inputs share a flow or a task, and its times are offset by how much later
- * its wall-clock origin is than the earliest input's. Inputs without a header (not a trace) are left
+ * input's flow ids, task ids (but task 0, the background task) and worker thread ids (but 0, the main
+ * thread) are offset past those of the inputs before it, so that no two inputs share a flow, a task or
+ * a thread, and its times are offset by how much later its wall-clock origin is than the earliest
+ * input's. A worker thread keeps its name and its events (their thread); the first input's ids are
+ * unchanged. Inputs without a header (not a trace) are left
  * out; a cut-off input is merged up to where it stops, and then the output has no footer (it is
  * "unfinished", as its input was). Holds the inputs' events in memory while it sorts them. Rejects
  * when an input cannot be read or the output cannot be written.
@@ -77,16 +95,26 @@ export async function mergeTraces(inputs: readonly string[], output: string, opt
 
   const merged: MergedInput[] = [];
   const shifted: ShiftedEvent[] = [];
+  const threads: TraceThread[] = [];
   let flowOffset = 0;
   let taskOffset = 0;
+  let threadOffset = 0;
   let endTs = 0;
   let recorded = 0;
   let dropped = 0;
   for (const input of loaded) {
     const header = input.status.header;
     const timeOffset = header && origin !== null ? Number(header.wallClockOriginNs - origin) : 0;
-    merged.push({ path: input.path, events: input.events.length, pid: header?.pid ?? null, status: input.status, flowOffset, taskOffset, timeOffset });
+    // An input of its own thread: its main thread takes the next id, its workers the ids after it.
+    const mainThread = header && options.threadPerInput ? ++threadOffset : 0;
+    if (mainThread !== 0) threads.push({ id: mainThread, name: options.threadPerInput!({ path: input.path, pid: header!.pid }), ts: Math.max(0, timeOffset) });
+    merged.push({ path: input.path, events: input.events.length, pid: header?.pid ?? null, status: input.status, flowOffset, taskOffset, threadOffset, mainThread, timeOffset });
     if (!header) continue;
+    let maxThread = 0;
+    for (const thread of input.status.threads ?? []) {
+      threads.push({ id: thread.id + threadOffset, name: thread.name, ts: thread.ts + timeOffset });
+      maxThread = Math.max(maxThread, thread.id);
+    }
     const index = merged.length - 1;
     let maxFlow = 0;
     let maxTask = 0;
@@ -103,6 +131,7 @@ export async function mergeTraces(inputs: readonly string[], output: string, opt
     dropped += footer?.dropped ?? 0;
     flowOffset += maxFlow;
     taskOffset += maxTask;
+    threadOffset += maxThread;
   }
   // Stable: events of one input keep their file order where times tie.
   shifted.sort((a, b) => a.ts - b.ts);
@@ -113,7 +142,8 @@ export async function mergeTraces(inputs: readonly string[], output: string, opt
   try {
     await file.write(
       encodeFileStart({
-        version: first?.version ?? 0,
+        // Threads need version 4 (Thread and ThreadEvents frames): the newest input's version.
+        version: withHeader.reduce((version, input) => Math.max(version, input.status.header!.version), 0),
         wallClockOriginNs: origin ?? 0n,
         hrtimeOriginNs: withHeader.find((input) => input.status.header!.wallClockOriginNs === origin)?.status.header!.hrtimeOriginNs ?? 0n,
         pid: options.pid ?? first?.pid ?? 0,
@@ -121,17 +151,27 @@ export async function mergeTraces(inputs: readonly string[], output: string, opt
         command: options.command ?? first?.command ?? '',
       }),
     );
+    for (const thread of threads) await file.write(encodeThreadFrame(thread.id, thread.name, Math.max(0, thread.ts)));
     await writeEvents(file, shifted, merged);
     if (complete) await file.write(encodeFooter({ events: recorded, dropped, endTs }));
   } finally {
     await file.close();
   }
-  return { inputs: merged, events: shifted.length, complete };
+  return { inputs: merged, events: shifted.length, complete, threads };
 }
 
-/** Encodes the events, in the order given, into batches of about {@link BATCH_BYTES}, written as they fill. */
+/** The batches of one thread of the output: its own encoder (and string table), and whether a batch is open. */
+interface ThreadBatches {
+  readonly encoder: BatchEncoder;
+  open: boolean;
+}
+
+/**
+ * Encodes the events, in the order given, into batches of about {@link BATCH_BYTES}, written as they
+ * fill: the main thread's into Events frames, each worker thread's into ThreadEvents frames of its own.
+ */
 async function writeEvents(file: FileHandle, events: readonly ShiftedEvent[], inputs: readonly MergedInput[]): Promise<void> {
-  const encoder = new BatchEncoder();
+  const batches = new Map<number, ThreadBatches>();
   // The decoder gives each input's equal locations one object; the encoder interns them by object.
   const locations = new Map<string, SourceLocation>();
   const location = (at: SourceLocation | null): SourceLocation | null => {
@@ -141,13 +181,17 @@ async function writeEvents(file: FileHandle, events: readonly ShiftedEvent[], in
     if (known === undefined) locations.set(key, (known = at));
     return known;
   };
-  let open = false;
   for (const { event, ts, input } of events) {
-    if (!open) {
+    const { flowOffset, taskOffset, threadOffset, mainThread } = inputs[input]!;
+    const processWide = event.kind === 'gc' || event.kind === 'heap' || event.kind === 'eventLoop';
+    const thread = event.thread === undefined || event.thread === 0 ? (processWide ? 0 : mainThread) : event.thread + threadOffset;
+    let batch = batches.get(thread);
+    if (batch === undefined) batches.set(thread, (batch = { encoder: new BatchEncoder(thread), open: false }));
+    const encoder = batch.encoder;
+    if (!batch.open) {
       encoder.begin(ts);
-      open = true;
+      batch.open = true;
     }
-    const { flowOffset, taskOffset } = inputs[input]!;
     const task = (id: number): number => (id === 0 ? 0 : id + taskOffset);
     switch (event.kind) {
       case 'flowStart':
@@ -189,8 +233,8 @@ async function writeEvents(file: FileHandle, events: readonly ShiftedEvent[], in
     }
     if (encoder.pendingBytes >= BATCH_BYTES) {
       await file.write(encoder.finish());
-      open = false;
+      batch.open = false;
     }
   }
-  if (open) await file.write(encoder.finish());
+  for (const batch of batches.values()) if (batch.open) await file.write(batch.encoder.finish());
 }

@@ -6,7 +6,7 @@
  */
 import { utf8Decoder } from './bytes.js';
 import type { SourceLocation } from './events.js';
-import { EventType, FRAME_HEADER_BYTES, MisuseKind, SAME_FLOW, SAME_TASK, TYPE_MASK } from './spec.js';
+import { EventType, FRAME_HEADER_BYTES, FrameKind, MisuseKind, SAME_FLOW, SAME_TASK, TYPE_MASK } from './spec.js';
 
 /** What a scan reports: the events that open and close tasks, flows and regions. */
 export interface BatchVisitor {
@@ -25,12 +25,26 @@ export interface Definitions {
   readonly locations: (SourceLocation | null)[];
 }
 
+/** The thread of an events frame: 0 for an Events frame (the main thread's), else its ThreadEvents frame's thread id. */
+export function batchThread(frame: Uint8Array): number {
+  return frame[8] === FrameKind.ThreadEvents ? new Cursor(frame, FRAME_HEADER_BYTES).uvarint() : 0;
+}
+
+/** The base time of an events frame (Events or ThreadEvents): the time its first event is relative to. */
+export function batchBaseTs(frame: Uint8Array): number {
+  const r = new Cursor(frame, FRAME_HEADER_BYTES);
+  if (frame[8] === FrameKind.ThreadEvents) r.uvarint();
+  return r.uvarint();
+}
+
 /**
- * Reads the events frame `frame` (frame header included), as written by this version's encoder, and
- * reports them to `visitor`. Throws on bytes it cannot read rather than guessing.
+ * Reads the events frame `frame` (frame header included; an Events or a ThreadEvents frame), as
+ * written by this version's encoder, and reports them to `visitor`. `definitions` must be those of the
+ * frame's thread (each thread has its own). Throws on bytes it cannot read rather than guessing.
  */
 export function scanBatch(frame: Uint8Array, definitions: Definitions, visitor: BatchVisitor): void {
   const r = new Cursor(frame, FRAME_HEADER_BYTES);
+  if (frame[8] === FrameKind.ThreadEvents) r.uvarint(); // the thread
   let ts = r.uvarint();
   let flow = -1;
   let task = -1;

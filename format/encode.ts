@@ -62,12 +62,15 @@ export function encodeFooter(footer: TraceFooter): Uint8Array {
 }
 
 /**
- * The events frame `batch` (as {@link BatchEncoder.finish} returns it) with its base time moved `shift`
- * ns earlier (clamped at 0): the same events, on a clock whose origin is `shift` ns later. Its other
- * times are deltas, so only the base time and the checksum change.
+ * The events frame `batch` (as {@link BatchEncoder.finish} returns it: an Events or a ThreadEvents
+ * frame) with its base time moved `shift` ns earlier (clamped at 0): the same events, on a clock whose
+ * origin is `shift` ns later. Its other times are deltas, so only the base time and the checksum change.
  */
 export function rebaseBatch(batch: Uint8Array, shift: number): Uint8Array {
+  const kind = batch[8];
   let at = FRAME_HEADER_BYTES;
+  if (kind === FrameKind.ThreadEvents) while (batch[at++] >= 0x80); // the thread id, kept as it is
+  const threadBytes = batch.subarray(FRAME_HEADER_BYTES, at);
   let baseTs = 0;
   let scale = 1;
   for (;;) {
@@ -78,9 +81,10 @@ export function rebaseBatch(batch: Uint8Array, shift: number): Uint8Array {
   }
   const out = new ByteWriter(batch.length + MAX_VARINT_BYTES);
   const start = openFrame(out);
+  out.raw(threadBytes);
   out.uvarint(Math.max(0, baseTs - shift));
   out.raw(batch.subarray(at));
-  sealFrame(out, start, FrameKind.Events);
+  sealFrame(out, start, kind);
   return out.take();
 }
 

@@ -125,7 +125,7 @@ export interface StartOptions {
 }
 
 /** What `stop()` waits for workers by default (StartOptions.threadFlushTimeout). */
-const THREAD_FLUSH_TIMEOUT_MS = 500;
+export const THREAD_FLUSH_TIMEOUT_MS = 500;
 
 /**
  * Starts writing a trace to `writer`: a file path (created or truncated) or a Node `Writable`.
@@ -159,21 +159,24 @@ export function start(writer: string | Writable, options: StartOptions = {}): vo
   S.traceNumber++;
   S.trace = trace;
   threadFlushTimeout = options.threadFlushTimeout ?? THREAD_FLUSH_TIMEOUT_MS;
-  // Worker threads that load the runtime (now or later) record into this trace too (docs/design.md).
-  S.threads = isMainThread
-    ? new ThreadCollector(trace, {
-        session: S.traceNumber,
-        wallOriginMs: performance.timeOrigin + t0,
-        captureLocations: S.captureLocations,
-        flushInterval: options.sampleInterval ?? 100,
-        maxBufferedBytes,
-      })
-    : null;
+  // Worker threads that load the runtime (now or later) record into this trace too (docs/design.md) —
+  // unless a flight recorder that started first has them (a worker's events go to one destination).
+  if (S.threads === null && isMainThread) {
+    S.threads = new ThreadCollector(trace, {
+      session: S.traceNumber,
+      wallOriginMs: performance.timeOrigin + t0,
+      captureLocations: S.captureLocations,
+      flushInterval: options.sampleInterval ?? 100,
+      maxBufferedBytes,
+    });
+  }
   // A process that exits while tracing loses nothing: the rest is written synchronously.
   const onExit = (): void => {
     if (S.trace === trace) {
-      S.threads?.close();
-      S.threads = null;
+      if (S.threads?.destination === trace) {
+        S.threads.close();
+        S.threads = null;
+      }
       closeOpenRun();
       trace.finish();
       S.trace = null;
@@ -280,7 +283,7 @@ async function stopTrace(): Promise<void> {
   const trace = S.trace;
   if (trace === null) return;
   const threads = S.threads;
-  if (threads !== null) {
+  if (threads !== null && threads.destination === trace) {
     S.threads = null;
     if (threads.waiting) {
       // Workers send what they recorded since their last flush; then the footer closes the trace.

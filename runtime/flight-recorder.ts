@@ -5,13 +5,21 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
-import { beginSession, endSessionIfUnused, type StartOptions } from './api.js';
-import { FlightRing } from './flight-ring.js';
+import { isMainThread } from 'node:worker_threads';
+import { beginSession, endSessionIfUnused, THREAD_FLUSH_TIMEOUT_MS, type StartOptions } from './api.js';
+import { FlightRing, type Snapshot } from './flight-ring.js';
 import { S, flush } from './recorder.js';
 import { writeChunks } from './snapshot-writer.js';
+import { ThreadCollector } from './thread-collector.js';
 
 /** How much a {@link FlightRecorder} keeps, and the execution events it records. */
 export interface FlightRecorderOptions extends Pick<StartOptions, 'gc' | 'heap' | 'eventLoop' | 'sampleInterval' | 'captureLocations' | 'scheduling'> {
+  /**
+   * Milliseconds {@link FlightRecorder.writeTo} waits for worker threads to send what they recorded
+   * since their last flush, before it takes the snapshot (a busy worker answers when it yields; a
+   * terminated one never). Default 500.
+   */
+  threadFlushTimeout?: number;
   /**
    * Milliseconds of the most recent events to keep at least (Go's `MinAge`). Default 10,000. A target:
    * `maxBytes` wins when both cannot be met.
@@ -105,6 +113,17 @@ export class FlightRecorder {
       if (this.#options.captureLocations === true) S.captureLocations = true;
     }
     const ring = new FlightRing(origin, S.lastRegionSeq, this.#minAgeNs, this.#maxBytes);
+    // Worker threads' events enter the ring too — unless a trace that started first has them.
+    if (S.threads === null && isMainThread) {
+      S.traceNumber++;
+      S.threads = new ThreadCollector(ring, {
+        session: S.traceNumber,
+        wallOriginMs: performance.timeOrigin + t0,
+        captureLocations: S.captureLocations,
+        flushInterval: this.#options.sampleInterval ?? 100,
+        maxBufferedBytes: this.#maxBytes,
+      });
+    }
     S.flight = ring;
     this.#ring = ring;
     running = this;
@@ -119,6 +138,10 @@ export class FlightRecorder {
     if (ring === null) return;
     this.#ring = null;
     if (running === this) running = null;
+    if (S.threads?.destination === ring) {
+      S.threads.close();
+      S.threads = null;
+    }
     if (S.flight === ring) {
       S.flight = null;
       endSessionIfUnused();
@@ -131,7 +154,9 @@ export class FlightRecorder {
    * `maxBytes` is smaller, or the recorder started more recently) — to `writer`: a file path (created or
    * truncated, and closed) or a Node `Writable` (left open). Resolves with the number of bytes written;
    * rejects with the writer's error, or when the recorder is not running. The snapshot is taken when
-   * `writeTo` is called; concurrent calls are written one after another, each its own snapshot.
+   * `writeTo` is called — in a program with worker threads, once they have sent what they recorded until
+   * then (at most `threadFlushTimeout` later); concurrent calls are written one after another, each its
+   * own snapshot.
    */
   writeTo(writer: string | Writable): Promise<number> {
     const ring = this.#ring;
@@ -139,9 +164,19 @@ export class FlightRecorder {
     if (typeof writer !== 'string' && (writer === null || typeof writer !== 'object' || typeof (writer as Partial<Writable>).write !== 'function')) {
       return Promise.reject(new TypeError('tstrace FlightRecorder.writeTo: writer must be a file path or a Writable stream'));
     }
-    flush();
-    const snapshot = ring.snapshot();
-    const written = this.#writing.then(() => writeChunks(writer, snapshot.chunks()));
+    const threads = S.threads;
+    let snapshot: Snapshot | Promise<Snapshot>;
+    if (threads !== null && threads.destination === ring && threads.waiting) {
+      snapshot = threads.flushWorkers(this.#options.threadFlushTimeout ?? THREAD_FLUSH_TIMEOUT_MS).then(() => {
+        flush();
+        return ring.snapshot();
+      });
+    } else {
+      flush();
+      snapshot = ring.snapshot();
+    }
+    const taken = snapshot;
+    const written = this.#writing.then(async () => writeChunks(writer, (await taken).chunks()));
     this.#writing = written.catch(() => undefined);
     return written;
   }

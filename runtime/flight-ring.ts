@@ -1,12 +1,16 @@
 /**
  * The flight recorder's memory: the most recent batches, as encoded for its own trace, evicted oldest
- * first once the rest still covers `minAge` or while they hold more than `maxBytes`. What leaves the
- * ring passes through {@link WindowStart}, so a snapshot can say what was open when its window began.
+ * first once the rest still covers `minAge` or while they hold more than `maxBytes`. The batches of
+ * worker threads (ThreadEvents frames, as the main thread receives them) are held in the same ring,
+ * under the same rules. What leaves the ring passes through {@link WindowStarts}, so a snapshot can
+ * say what was open, on each thread, when its window began.
  */
-import { encodeFileStart, encodeFooter, rebaseBatch } from '../format/encode.js';
+import { batchBaseTs } from '../format/batch-scan.js';
+import { encodeFileStart, encodeFooter, encodeThreadFrame, rebaseBatch } from '../format/encode.js';
 import { FORMAT_VERSION } from '../format/spec.js';
-import { Consumer, now } from './recorder.js';
-import { WindowStart } from './window-start.js';
+import { Consumer, flush, now } from './recorder.js';
+import type { ThreadDestination } from './thread-collector.js';
+import { WindowStarts } from './window-start.js';
 
 /** A snapshot of the ring: the bytes of a complete trace, made a frame at a time as it is written. */
 export interface Snapshot {
@@ -26,7 +30,15 @@ export interface ClockOrigin {
   readonly hrtimeNs: bigint;
 }
 
-export class FlightRing extends Consumer {
+/** A worker thread that joined while the ring ran: every snapshot has its Thread frame. */
+interface JoinedThread {
+  readonly id: number;
+  readonly name: string;
+  /** When it joined (ns of the ring's clock). */
+  readonly ts: number;
+}
+
+export class FlightRing extends Consumer implements ThreadDestination {
   /** Held batches, oldest first, from `head` on (the slots before `head` are evicted and reused at compaction). */
   private batches: (Uint8Array | null)[] = [];
   private starts: number[] = [];
@@ -34,7 +46,8 @@ export class FlightRing extends Consumer {
   private head = 0;
   /** Bytes of the batches held. */
   bytes = 0;
-  private readonly window = new WindowStart();
+  private readonly window = new WindowStarts();
+  private readonly threads: JoinedThread[] = [];
 
   constructor(
     private readonly origin: ClockOrigin,
@@ -51,6 +64,29 @@ export class FlightRing extends Consumer {
   }
 
   take(batch: Uint8Array, baseTs: number, events: number): void {
+    this.hold(batch, baseTs, events);
+  }
+
+  /** A worker thread joined (thread-collector.ts); `ts` on the ring's clock. */
+  threadJoined(id: number, name: string, ts: number): void {
+    this.threads.push({ id, name, ts });
+  }
+
+  /**
+   * A worker thread's ThreadEvents frame, on the ring's clock: held and evicted as the main thread's.
+   * The main thread's buffered events go in first: what the main thread did before the frame arrived
+   * (create the task whose part the worker did) is older in the ring, so it never leaves the window
+   * before the worker's events that follow from it.
+   */
+  takeFromThread(frame: Uint8Array, events: number): void {
+    flush();
+    this.hold(frame, batchBaseTs(frame), events);
+  }
+
+  /** Events a worker dropped itself: not in any window. */
+  droppedByThread(): void {}
+
+  private hold(batch: Uint8Array, baseTs: number, events: number): void {
     this.batches.push(batch);
     this.starts.push(baseTs);
     this.events.push(events);
@@ -93,14 +129,17 @@ export class FlightRing extends Consumer {
   }
 
   /**
-   * The trace of the window as of now: a header whose clock origin is the window's start, the
-   * preamble (what the window's batches refer to, what was open when it began), the batches, and a
-   * footer. Holds the batches by reference: the ring may evict them meanwhile.
+   * The trace of the window as of now: a header whose clock origin is the window's start, the worker
+   * threads' Thread frames, the preamble (what the window's batches refer to, what was open when it
+   * began, per thread), the batches, and a footer. Holds the batches by reference: the ring may evict
+   * them meanwhile.
    */
   snapshot(): Snapshot {
     const nowNs = this.ns(now());
     const batches = this.batches.slice(this.head) as Uint8Array[];
-    const windowStart = batches.length > 0 ? this.starts[this.head] : nowNs;
+    // A worker's batch reaches the ring after main-thread batches of later times: the earliest start.
+    let windowStart = nowNs;
+    for (let i = this.head; i < this.starts.length; i++) windowStart = Math.min(windowStart, this.starts[i]);
     let events = 0;
     for (let i = this.head; i < this.events.length; i++) events += this.events[i];
     const origin = this.origin;
@@ -112,13 +151,15 @@ export class FlightRing extends Consumer {
       nodeVersion: process.version,
       command: process.argv.join(' '),
     });
+    const threads = this.threads.map((thread) => encodeThreadFrame(thread.id, thread.name, Math.max(0, thread.ts - windowStart)));
     const preamble = this.window.preamble(windowStart);
     const footer = encodeFooter({ events, dropped: 0, endTs: Math.max(0, nowNs - windowStart) });
     return {
       coveredNs: nowNs - windowStart,
       *chunks() {
         yield header;
-        yield preamble;
+        yield* threads;
+        yield* preamble;
         for (const batch of batches) yield rebaseBatch(batch, windowStart);
         yield footer;
       },

@@ -1,6 +1,6 @@
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
-import { BatchEncoder, encodeFooter } from '../format/encode.js';
+import { BatchEncoder, encodeFooter, encodeThreadFrame } from '../format/encode.js';
 import type { SourceLocation } from '../format/events.js';
 import { EventType } from '../format/spec.js';
 import { ID_BLOCK, FLOW_COUNTER, TASK_COUNTER, sharedIdCounters, takeIdBlock } from './shared-ids.js';
@@ -350,14 +350,18 @@ export class TraceOutput extends Consumer {
     this.sink.write(batch);
   }
 
+  /** A worker thread joined (thread-collector.ts): its Thread frame, always written so that the thread's later batches read. */
+  threadJoined(id: number, name: string, ts: number): void {
+    this.sink.write(encodeThreadFrame(id, name, ts));
+  }
+
   /**
-   * A worker thread's frame (thread-collector.ts): a Thread frame (`events` 0), always written so that
-   * the thread's later batches read, or a ThreadEvents batch of `events` events, dropped like the main
-   * thread's when the sink is failing or full.
+   * A worker thread's ThreadEvents batch of `events` events (thread-collector.ts), dropped like the
+   * main thread's when the sink is failing or full.
    */
   takeFromThread(frame: Uint8Array, events: number): void {
     this.recorded += events;
-    if (events > 0 && !this.accepts()) {
+    if (!this.accepts()) {
       this.dropped += events;
       this.droppedUnreported += events;
       return;

@@ -1,6 +1,5 @@
 import { BroadcastChannel, setEnvironmentData } from 'node:worker_threads';
-import { encodeThreadFrame } from '../format/encode.js';
-import { now, type TraceOutput } from './recorder.js';
+import { now } from './recorder.js';
 import { CONTROL_CHANNEL, SESSION_KEY, threadChannel, type ControlMessage, type ThreadMessage, type TraceSession } from './thread-protocol.js';
 
 interface JoinedThread {
@@ -9,18 +8,42 @@ interface JoinedThread {
 }
 
 /**
- * The main thread's side of worker threads in its trace, for one `start()`…`stop()`: it tells workers
- * (those running and those created later) that a trace runs, welcomes each that joins with a Thread
- * frame, and writes their batches into the trace as they arrive.
+ * Where the main thread puts its workers' events: the trace `start()` writes (recorder.ts TraceOutput)
+ * or the flight recorder's ring (flight-ring.ts).
+ */
+export interface ThreadDestination {
+  /** Its time of `ms` (a `performance.now()`). */
+  ns(ms: number): number;
+  /** A worker joined at `ts` (its time): its Thread frame. */
+  threadJoined(id: number, name: string, ts: number): void;
+  /** A worker's ThreadEvents frame of `events` events, on its clock. */
+  takeFromThread(frame: Uint8Array, events: number): void;
+  /** Events a worker dropped itself. */
+  droppedByThread(count: number): void;
+}
+
+/**
+ * The main thread's side of worker threads, for one destination — the trace `start()` writes, or a
+ * flight recorder, whichever of them started first (workers record on its clock, with one string
+ * table per thread: their frames cannot be shared with a destination that joins later): it tells
+ * workers (those running and those created later) that a trace runs, announces each that joins, and
+ * hands their batches to the destination as they arrive.
  */
 export class ThreadCollector {
   private readonly control = new BroadcastChannel(CONTROL_CHANNEL);
   private readonly threads = new Map<number, JoinedThread>();
   private onDone: (() => void) | null = null;
   private closed = false;
+  /** The last flush request sent, and the threads whose answer to it is awaited. */
+  private flushRequest = 0;
+  private readonly awaitingFlush = new Set<JoinedThread>();
+  private onFlushed: (() => void) | null = null;
+  /** The flush request under way (see flushWorkers). */
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly trace: TraceOutput,
+    /** Where the workers' events go. */
+    readonly destination: ThreadDestination,
     /** The trace, as workers join it (also carried by task links: task-link.ts). */
     readonly session: TraceSession,
   ) {
@@ -49,16 +72,16 @@ export class ThreadCollector {
       // Its hello may have been welcomed already: the welcome came too late for it.
       const thread = this.threads.get(m.thread) ?? this.join(m.thread, m.name, true);
       if (thread === null || thread.done) return;
-      for (const batch of m.batches) this.trace.takeFromThread(batch.frame, batch.events);
-      this.trace.droppedByThread(m.dropped);
+      for (const batch of m.batches) this.destination.takeFromThread(batch.frame, batch.events);
+      this.destination.droppedByThread(m.dropped);
       this.finished(thread);
     }
   }
 
-  /** Writes the thread's Thread frame and listens to its channel; null if it had joined already. */
+  /** Announces the thread to the destination (its Thread frame) and listens to its channel; null if it had joined already. */
   private join(id: number, name: string, early: boolean): JoinedThread | null {
     if (this.threads.has(id)) return null;
-    this.trace.takeFromThread(encodeThreadFrame(id, name, this.trace.ns(now())), 0);
+    this.destination.threadJoined(id, name, this.destination.ns(now()));
     const channel = new BroadcastChannel(threadChannel(this.session.session, id));
     channel.unref();
     const thread: JoinedThread = { channel, done: false };
@@ -66,9 +89,11 @@ export class ThreadCollector {
     channel.onmessage = (message: { readonly data: unknown }): void => {
       const m = message.data as ThreadMessage;
       if (this.closed || thread.done) return;
-      if (m.kind === 'batch') this.trace.takeFromThread(m.frame, m.events);
-      else {
-        this.trace.droppedByThread(m.dropped);
+      if (m.kind === 'batch') this.destination.takeFromThread(m.frame, m.events);
+      else if (m.kind === 'flushed') {
+        if (m.request === this.flushRequest) this.flushAnswered(thread);
+      } else {
+        this.destination.droppedByThread(m.dropped);
         this.finished(thread);
       }
     };
@@ -76,7 +101,46 @@ export class ThreadCollector {
     return thread;
   }
 
+  /**
+   * Asks every joined worker to flush now and waits until each has sent what it recorded until then,
+   * or `timeoutMs` passed (a busy or terminated worker), without stopping them: for a flight
+   * recorder's snapshot.
+   */
+  flushWorkers(timeoutMs: number): Promise<void> {
+    // One request at a time: each caller waits for a request sent after it asked.
+    const done = this.flushing.then(() => this.flushOnce(timeoutMs));
+    this.flushing = done;
+    return done;
+  }
+
+  private async flushOnce(timeoutMs: number): Promise<void> {
+    if (this.closed) return;
+    const request = ++this.flushRequest;
+    this.awaitingFlush.clear();
+    for (const thread of this.threads.values()) if (!thread.done) this.awaitingFlush.add(thread);
+    if (this.awaitingFlush.size === 0) return;
+    this.send({ kind: 'flush', session: this.session.session, request });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.flushAnswered(null), timeoutMs);
+      this.onFlushed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** `thread` answered the flush request (null: the wait timed out, or the collector closed). */
+  private flushAnswered(thread: JoinedThread | null): void {
+    if (thread === null) this.awaitingFlush.clear();
+    else this.awaitingFlush.delete(thread);
+    if (this.awaitingFlush.size > 0 || this.onFlushed === null) return;
+    const resolve = this.onFlushed;
+    this.onFlushed = null;
+    resolve();
+  }
+
   private finished(thread: JoinedThread): void {
+    if (this.awaitingFlush.has(thread)) this.flushAnswered(thread); // its last batches came with `done`
     thread.done = true;
     thread.channel.close();
     if (this.onDone !== null && !this.waiting) this.onDone();
@@ -110,5 +174,6 @@ export class ThreadCollector {
     this.send({ kind: 'stop', session: this.session.session });
     for (const thread of this.threads.values()) if (!thread.done) thread.channel.close();
     this.control.close();
+    this.flushAnswered(null);
   }
 }

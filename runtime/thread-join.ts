@@ -15,6 +15,8 @@ class ThreadOutput extends Consumer {
   private channel: BroadcastChannel | null = null;
   private waiting: Batch[] = [];
   private waitingBytes = 0;
+  /** A flush request that came before the welcome: answered once the waiting batches are sent. */
+  private flushRequest = 0;
 
   constructor(
     readonly session: TraceSession,
@@ -46,6 +48,14 @@ class ThreadOutput extends Consumer {
     for (const batch of this.waiting) post(channel, { kind: 'batch', ...batch });
     this.waiting = [];
     this.waitingBytes = 0;
+    if (this.flushRequest > 0) post(channel, { kind: 'flushed', request: this.flushRequest });
+  }
+
+  /** The main thread asks for what this thread recorded until now (it goes on recording). */
+  flushNow(request: number): void {
+    flush();
+    if (this.channel !== null) post(this.channel, { kind: 'flushed', request });
+    else this.flushRequest = request;
   }
 
   /** Flushes, sends the rest and the totals; the last thing this thread sends for the trace. */
@@ -117,6 +127,7 @@ export function joinMainThreadTraces(hooks: SessionHooks): void {
     const current = S.thread as ThreadOutput | null;
     if (m.kind === 'start') begin(m);
     else if (m.kind === 'welcome' && m.thread === threadId && current?.session.session === m.session) current.welcome();
+    else if (m.kind === 'flush' && current?.session.session === m.session) current.flushNow(m.request);
     else if (m.kind === 'stop') {
       newest = Math.max(newest, m.session);
       if (current?.session.session === m.session) end();

@@ -29,6 +29,8 @@ export type ControlMessage =
   | ({ readonly kind: 'start' } & TraceSession)
   /** `thread` may post its batches on its own channel now. */
   | { readonly kind: 'welcome'; readonly session: number; readonly thread: number }
+  /** Flush now, and answer `flushed` with `request` on the worker's own channel once the batches are sent; go on recording. */
+  | { readonly kind: 'flush'; readonly session: number; readonly request: number }
   /** Flush, send `done`, and stop recording for `session`. */
   | { readonly kind: 'stop'; readonly session: number }
   /** Workers → main thread: `thread` records for `session` and waits to be welcomed. */
@@ -51,4 +53,8 @@ export interface ThreadTotals {
 }
 
 /** A worker → the main thread, on the worker's own channel. */
-export type ThreadMessage = ({ readonly kind: 'batch' } & Batch) | ({ readonly kind: 'done' } & Readonly<ThreadTotals>);
+export type ThreadMessage =
+  | ({ readonly kind: 'batch' } & Batch)
+  /** Everything recorded until the main thread's flush request `request` was sent before this. */
+  | { readonly kind: 'flushed'; readonly request: number }
+  | ({ readonly kind: 'done' } & Readonly<ThreadTotals>);

@@ -3,9 +3,10 @@
  * the strings and locations defined before it, the tasks created and not yet ended, and each flow's
  * stack of open regions and fork parent. Followed by scanning the batches as they leave the ring (off
  * the hot path: once per batch, when it is evicted); written as a snapshot's first batch by
- * {@link WindowStart.preamble}.
+ * {@link WindowStart.preamble}. Each thread of the trace has its own (its strings, locations, flows
+ * and the tasks it created): {@link WindowStarts} keeps them.
  */
-import { scanBatch, type BatchVisitor, type Definitions } from '../format/batch-scan.js';
+import { batchThread, scanBatch, type BatchVisitor, type Definitions } from '../format/batch-scan.js';
 import { BatchEncoder } from '../format/encode.js';
 import { pairRegionEnd } from '../format/region-pairing.js';
 import { OpenTasks } from './open-tasks.js';
@@ -34,6 +35,7 @@ interface CarriedFlow {
 /** A flow is as good as unknown when nothing is open on it and its fork parent (if any) has ended. */
 const forgettable = (flow: CarriedFlow): boolean => flow.stack.length === 0 && (flow.forkParent === null || flow.forkParent.ended);
 
+/** The window start of one thread: what its batches that left the window left open. */
 export class WindowStart implements BatchVisitor {
   private readonly definitions: Definitions = { strings: [''], locations: [null] };
   private readonly tasks = new OpenTasks(MAX_CARRIED_TASKS);
@@ -42,6 +44,13 @@ export class WindowStart implements BatchVisitor {
   private readonly announcedOutOfOrder = new Map<number, number>();
   /** Flows are swept for forgettable ones when there are this many. */
   private sweepAt = 1024;
+
+  constructor(
+    /** The thread whose batches these are (0: the main thread): the preamble is a batch of that thread. */
+    private readonly thread = 0,
+    /** Called at every TaskEnd: a task created on one thread may end on another. */
+    private readonly onTaskEnd: ((task: number) => void) | null = null,
+  ) {}
 
   /** Moves the window start past `batch`, the oldest batch of the window, as it leaves the ring. */
   pass(batch: Uint8Array): void {
@@ -61,7 +70,7 @@ export class WindowStart implements BatchVisitor {
    * before the window it began.
    */
   preamble(windowStart: number): Uint8Array {
-    const encoder = new BatchEncoder();
+    const encoder = new BatchEncoder(this.thread);
     encoder.begin(0);
     // Interned in id order, they get the ids they had: the window's batches refer to those.
     const { strings, locations } = this.definitions;
@@ -93,6 +102,12 @@ export class WindowStart implements BatchVisitor {
   }
 
   taskEnd(task: number): void {
+    if (this.onTaskEnd !== null) this.onTaskEnd(task);
+    else this.forgetTask(task);
+  }
+
+  /** The task ended (on this thread or another): it is no longer carried. */
+  forgetTask(task: number): void {
     this.tasks.delete(task);
   }
 
@@ -137,5 +152,43 @@ export class WindowStart implements BatchVisitor {
     // A flow whose fork parent ended after its own last region: found here, in amortised O(1).
     for (const [key, value] of this.flows) if (forgettable(value)) this.flows.delete(key);
     this.sweepAt = Math.max(1024, 2 * this.flows.size);
+  }
+}
+
+/**
+ * The window start of every thread in the window: batches that leave the ring are followed by their
+ * thread's {@link WindowStart}; a task ended on any thread is forgotten by all.
+ */
+export class WindowStarts {
+  private readonly main = new WindowStart(0, (task) => this.taskEnded(task));
+  private readonly workers = new Map<number, WindowStart>();
+
+  /** Moves the window start past `batch` (an Events or a ThreadEvents frame), as it leaves the ring. */
+  pass(batch: Uint8Array): void {
+    const thread = batchThread(batch);
+    if (thread === 0) {
+      this.main.pass(batch);
+      return;
+    }
+    let window = this.workers.get(thread);
+    if (window === undefined) this.workers.set(thread, (window = new WindowStart(thread, (task) => this.taskEnded(task))));
+    window.pass(batch);
+  }
+
+  /** Open tasks carried now, on every thread. */
+  get openTasks(): number {
+    let open = this.main.openTasks;
+    for (const window of this.workers.values()) open += window.openTasks;
+    return open;
+  }
+
+  /** The batches that open a snapshot (see {@link WindowStart.preamble}): the main thread's, then each worker's. */
+  preamble(windowStart: number): Uint8Array[] {
+    return [this.main.preamble(windowStart), ...[...this.workers.values()].map((window) => window.preamble(windowStart))];
+  }
+
+  private taskEnded(task: number): void {
+    this.main.forgetTask(task);
+    for (const window of this.workers.values()) window.forgetTask(task);
   }
 }

@@ -21,6 +21,7 @@ import type { TraceAnalysis } from '../analysis/analysis-types.js';
 import { analyzeTrace } from '../analysis/analysis.js';
 import { exportGo } from '../export/export-go.js';
 import type { ExportResult } from '../export/export-types.js';
+import { samplePath } from './helpers/sample.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tstrace-export-go-'));
@@ -400,6 +401,43 @@ describe.skipIf(!go)(`exportGo, checked with go tool trace (Go 1.19)${go ? '' : 
 
     await compareWithGo(goFile, analysis);
   });
+
+  test("samples/workers: each thread is a P of its own (on an M with the thread's id), each flow a goroutine on its thread's P, and every job has regions on every thread's P", async () => {
+    const file = join(dir, `${++files}.workers.trace`);
+    await new Promise<void>((resolve, reject) =>
+      execFile(process.execPath, [samplePath('workers', 'main.mjs'), file], { cwd: root, timeout: 60_000 }, (error) => (error ? reject(error) : resolve())),
+    );
+    const analysis = await analyzeTrace(file);
+    expect(analysis.problems).toEqual([]);
+    const workers = (analysis.status.threads ?? []).map((t) => t.id);
+    expect(workers).toHaveLength(4);
+
+    const { goFile, result } = await exportToFile(file);
+    expect(result.warnings).toEqual([]);
+    const parsed = await goParse(goFile);
+    expect(parsed.stderr).not.toMatch(/failed|error/i);
+    expect(parsed.code).toBe(0);
+
+    // One P per thread: the main thread's is P 0, started on M 0; each worker's on the M of its thread id.
+    const procOfThread = new Map<number, number>();
+    for (const [, p, thread] of parsed.stdout.matchAll(/^\d+ ProcStart p=(\d+) g=0 off=\d+ thread=(\d+)$/gm)) procOfThread.set(Number(thread), Number(p));
+    expect([...procOfThread.keys()].sort((a, b) => a - b)).toEqual([0, ...workers].sort((a, b) => a - b));
+    expect(procOfThread.get(0)).toBe(0);
+    expect(new Set(procOfThread.values()).size).toBe(5);
+
+    // Every region starts on its flow's goroutine, on the P of the thread that recorded it.
+    const goRegions = [...parsed.stdout.matchAll(/^(\d+) UserRegion p=(\d+) g=(\d+) off=\d+ taskid=(\d+) mode=0 typeid=\d+ name=(.*)$/gm)].map(
+      ([, ts, p, g, task, name]) => `${ts} p${p} g${g} task${task} ${name}`,
+    );
+    expect(goRegions.sort()).toEqual(analysis.regions.map((r) => `${r.start} p${procOfThread.get(r.thread)} g${r.flow} task${r.task} ${r.type}`).sort());
+    for (const task of analysis.tasks) {
+      const procs = new Set(goRegions.filter((line) => line.includes(` task${task.id} `)).map((line) => line.split(' ')[1]));
+      expect(procs.size, `job ${task.id}`).toBe(5);
+    }
+
+    // Go's pages show the same tasks (latencies, events across the threads' goroutines) and regions.
+    await compareWithGo(goFile, analysis);
+  }, 120_000);
 
   test('misuse: regions ended out of order, twice, or on another flow load in Go, repaired, and each repair is reported', async () => {
     const file = await traceTo(async () => {

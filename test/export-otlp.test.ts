@@ -1,14 +1,13 @@
 /**
  * OpenTelemetry, offline: `tstrace export --format otlp` writes OTLP/JSON that an OTLP/HTTP receiver
- * (started here: `POST /v1/traces`, JSON, as a Collector's receiver takes it) accepts and decodes — one
+ * (started here: `POST /v1/traces`, JSON, as a Collector's receiver takes it, decoded with
+ * OpenTelemetry's generated protobuf code: helpers/otlp-receiver.ts) accepts and decodes — one
  * span per task and region of the cappuccino sample, with the right parents, times from the header's
  * wall clock, and the same ids in every export. And the way in: a task made by `newTaskFromTraceparent`
  * records the request's trace id and parent span id; `tstrace tasks --trace-id` finds it, its subtasks
  * inherit the trace id, and the export puts its spans in that trace, under that span.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -18,101 +17,12 @@ import { background, log, newTask, newTaskFromTraceparent, startRegion, withRegi
 import { parseTraceparent } from '../format/trace-context.js';
 import { loadViewerModel, taskJson } from '../viewer/model.js';
 import { exec } from './helpers/exec.js';
+import { attribute, decodeOtlpJson, OtlpReceiver, postJson, spansOf, type OtlpRequest } from './helpers/otlp-receiver.js';
 import { removeSampleRun, runSample, type SampleRun } from './helpers/sample.js';
 import { tempTracePath, traceOf } from './helpers/trace.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist/esm/cli/cli.js');
-
-// ---- the OTLP/HTTP receiver ----------------------------------------------------------------------
-
-interface OtlpValue {
-  stringValue?: string;
-  intValue?: string;
-  boolValue?: boolean;
-}
-interface OtlpKeyValue {
-  key: string;
-  value: OtlpValue;
-}
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  startTimeUnixNano: string;
-  endTimeUnixNano: string;
-  attributes: OtlpKeyValue[];
-  events?: { timeUnixNano: string; name: string; attributes: OtlpKeyValue[] }[];
-  status: { code?: number; message?: string };
-}
-interface OtlpRequest {
-  resourceSpans: { resource: { attributes: OtlpKeyValue[] }; scopeSpans: { scope: { name: string }; spans: OtlpSpan[] }[] }[];
-}
-
-/** Why a span is not valid OTLP (ids hex of the right length, not zero; times unix-nano strings, in order; kind an enum). */
-function spanProblem(span: OtlpSpan): string | null {
-  if (!/^[0-9a-f]{32}$/.test(span.traceId) || /^0+$/.test(span.traceId)) return `bad traceId ${span.traceId}`;
-  if (!/^[0-9a-f]{16}$/.test(span.spanId) || /^0+$/.test(span.spanId)) return `bad spanId ${span.spanId}`;
-  if (span.parentSpanId !== undefined && !/^[0-9a-f]{16}$/.test(span.parentSpanId)) return `bad parentSpanId ${span.parentSpanId}`;
-  if (!/^\d+$/.test(span.startTimeUnixNano) || !/^\d+$/.test(span.endTimeUnixNano)) return 'times are not unix-nano strings';
-  if (BigInt(span.endTimeUnixNano) < BigInt(span.startTimeUnixNano)) return 'ends before it starts';
-  if (!Number.isInteger(span.kind) || span.kind < 0 || span.kind > 5) return `bad kind ${span.kind}`;
-  if (typeof span.name !== 'string' || span.name === '') return 'no name';
-  return null;
-}
-
-/** An OTLP/HTTP receiver: JSON `ExportTraceServiceRequest`s to `POST /v1/traces`, answered as the spec says. */
-class Receiver {
-  readonly requests: OtlpRequest[] = [];
-  private server!: Server;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        if (req.method !== 'POST' || req.url !== '/v1/traces') return void res.writeHead(404).end();
-        if (req.headers['content-type'] !== 'application/json') return void res.writeHead(415).end();
-        let body: OtlpRequest;
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpRequest;
-        } catch {
-          return void res.writeHead(400, { 'content-type': 'application/json' }).end('{"code":3,"message":"not JSON"}');
-        }
-        const spans = body.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
-        const problems = spans.map(spanProblem).filter((p) => p !== null);
-        this.requests.push(body);
-        const partialSuccess = problems.length > 0 ? { rejectedSpans: String(problems.length), errorMessage: problems.join('; ') } : undefined;
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(partialSuccess ? { partialSuccess } : {}));
-      });
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1/traces`;
-  }
-
-  stop(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-/** POSTs `body` as JSON to `url`; resolves to the status and the parsed answer. */
-function post(url: string, body: Buffer): Promise<{ status: number; answer: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, answer: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown> }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const attribute = (attributes: OtlpKeyValue[], key: string): OtlpValue | undefined => attributes.find((a) => a.key === key)?.value;
-const spansOf = (document: OtlpRequest): OtlpSpan[] => document.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
 
 async function exportOtlpFile(trace: string, name: string, extra: string[] = []): Promise<Buffer> {
   const out = tempTracePath(name);
@@ -127,7 +37,7 @@ async function exportOtlpFile(trace: string, name: string, extra: string[] = [])
 
 describe('export --format otlp of the cappuccino sample', () => {
   let sample: SampleRun | undefined;
-  const receiver = new Receiver();
+  const receiver = new OtlpReceiver();
   beforeAll(async () => {
     sample = await runSample('cappuccino');
     await receiver.start();
@@ -139,7 +49,7 @@ describe('export --format otlp of the cappuccino sample', () => {
 
   test('is accepted by an OTLP/HTTP receiver: one span per task and region, with the right parents and times', async () => {
     const file = await exportOtlpFile(sample!.trace, 'cappuccino.json', ['--service', 'cafe']);
-    const { status, answer } = await post(receiver.url, file);
+    const { status, answer } = await postJson(receiver.url, file);
     expect(status).toBe(200);
     expect(answer).toEqual({}); // no partialSuccess: every span accepted
     const document = receiver.requests.at(-1)!;
@@ -184,6 +94,32 @@ describe('export --format otlp of the cappuccino sample', () => {
       expect(BigInt(span.endTimeUnixNano)).toBe(origin + BigInt(region.end));
       expect(attribute(span.attributes, 'code.file.path')?.stringValue).toMatch(/main\.ts$/);
     }
+  });
+
+  test('the receiver decodes with OpenTelemetry\'s definitions: what is not OTLP is refused, saying where', async () => {
+    const file = (await exportOtlpFile(sample!.trace, 'tamper.json')).toString();
+    const tampered = (change: (span: Record<string, unknown>) => void): string => {
+      const document = JSON.parse(file) as { resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[] };
+      change(document.resourceSpans[0].scopeSpans[0].spans[1]);
+      return JSON.stringify(document);
+    };
+    const refused = async (body: string): Promise<string> => {
+      const { status, answer } = await postJson(receiver.url, body);
+      expect(status).toBe(400);
+      return String(answer.message);
+    };
+    // A field OTLP does not have (a typo) would be dropped silently by a lenient reader.
+    expect(await refused(tampered((span) => { span.startTimeUnixNanos = span.startTimeUnixNano; delete span.startTimeUnixNano; }))).toMatch(/spans\[1\]\.startTimeUnixNanos: not a field/);
+    // Enums are numbers in OTLP/JSON; ids are hex, not base64; lists are lists.
+    expect(await refused(tampered((span) => { span.kind = 'SPAN_KIND_INTERNAL'; }))).toMatch(/spans\[1\]\.kind/);
+    expect(await refused(tampered((span) => { span.spanId = Buffer.from(String(span.spanId), 'hex').toString('base64'); }))).toMatch(/spanId/);
+    expect(await refused(tampered((span) => { span.attributes = { key: 'x' }; }))).toMatch(/attributes/);
+    // Decodable but invalid: a span id of zeros is accepted as a message and its span rejected.
+    const { status, answer } = await postJson(receiver.url, tampered((span) => { span.spanId = '0000000000000000'; }));
+    expect(status).toBe(200);
+    expect(answer).toMatchObject({ partialSuccess: { rejectedSpans: '1', errorMessage: 'bad spanId 0000000000000000' } });
+    // And the export itself, untouched, decodes to the same number of spans.
+    expect(spansOf(decodeOtlpJson(file)).length).toBe(spansOf(JSON.parse(file) as OtlpRequest).length);
   });
 
   test('gives the same ids in every export of a trace, also of a part of it (--task)', async () => {
@@ -256,7 +192,7 @@ describe('a task from a traceparent header', () => {
     const model = await loadViewerModel(path, root);
     expect(taskJson(model, request.id)).toMatchObject({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentSpanId: '00f067aa0ba902b7' });
 
-    const spans = spansOf(JSON.parse((await exportOtlpFile(path, 'traceparent.json')).toString()) as OtlpRequest);
+    const spans = spansOf(decodeOtlpJson((await exportOtlpFile(path, 'traceparent.json')).toString()));
     const byName = new Map(spans.map((s) => [s.name, s]));
     expect(byName.get('request')).toMatchObject({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentSpanId: '00f067aa0ba902b7' });
     for (const name of ['handle', 'query', 'db']) expect(byName.get(name)!.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');

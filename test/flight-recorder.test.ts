@@ -3,7 +3,12 @@
  * `maxBytes`, written out as a complete trace when a request is too slow — specified on the shapes
  * users write: a node:http server with a task per request and regions across awaits.
  */
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -348,3 +353,196 @@ describe('the trace endpoint and a flight recorder', () => {
     }
   });
 });
+
+describe('a flight recorder in a program with worker threads (a real program: 3 workers doing parts of each job)', () => {
+  const root = join(import.meta.dirname, '..');
+  const runtimeUrl = JSON.stringify(pathToFileURL(join(root, 'dist/esm/runtime/index.js')).href);
+  const cli = join(root, 'dist/esm/cli/cli.js');
+  // Each job is a task of the main thread with a region there and a part on every worker; a task
+  // "long", created first, has a region "held" open on worker 1 all along. Jobs run for 1.5 s, five
+  // times the recorder's minAge, then the window is written.
+  const main = `
+import { Worker } from 'node:worker_threads';
+import { FlightRecorder, background, linkOf, newTask, withRegion } from RUNTIME;
+const recorder = new FlightRecorder({ minAge: 300, maxBytes: 4 << 20, gc: false, heap: false, eventLoop: false, sampleInterval: 20 });
+recorder.start();
+const workers = [1, 2, 3].map(() => new Worker(new URL('./worker.mjs', import.meta.url)));
+const ask = (worker, message) => new Promise((resolve) => { worker.once('message', resolve); worker.postMessage(message); });
+const [longCtx] = newTask(background, 'long');
+await ask(workers[0], { kind: 'hold', link: linkOf(longCtx) });
+let jobs = 0;
+for (const end = performance.now() + 1500; performance.now() < end; ) {
+  const [ctx, task] = newTask(background, 'job');
+  await withRegion(ctx, 'scatter', () => Promise.all(workers.map((worker, i) => ask(worker, { kind: 'part', link: linkOf(ctx), i }))));
+  task.end();
+  jobs++;
+}
+await recorder.writeTo(process.argv[2]); // the workers send what they recorded until now first
+await recorder.stop();
+const threads = workers.map((worker) => worker.threadId);
+await Promise.all(workers.map((worker) => worker.terminate()));
+console.log(JSON.stringify({ jobs, threads }));
+`;
+  const worker = `
+import { parentPort } from 'node:worker_threads';
+import { contextFrom, startRegion, withRegion } from RUNTIME;
+parentPort.on('message', ({ kind, link, i }) => {
+  const ctx = contextFrom(link);
+  if (kind === 'hold') startRegion(ctx, 'held'); // never ended
+  else withRegion(ctx, 'part', () => { let h = i; for (let n = 0; n < 20000; n++) h = (h * 31 + n) % 1000003; });
+  parentPort.postMessage('done');
+});
+`;
+
+  it('the snapshot holds every thread (Thread frames), regions from every thread, and what was open on a worker before the window', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tstrace-flight-workers-'));
+    try {
+      writeFileSync(join(dir, 'main.mjs'), main.replaceAll('RUNTIME', runtimeUrl));
+      writeFileSync(join(dir, 'worker.mjs'), worker.replaceAll('RUNTIME', runtimeUrl));
+      const snapshot = join(dir, 'snapshot.trace');
+      const run = await execNode([join(dir, 'main.mjs'), snapshot], dir);
+      expect(run.code, run.stderr).toBe(0);
+      const { jobs, threads } = JSON.parse(run.stdout) as { jobs: number; threads: number[] };
+
+      const tasksRun = await execNode([cli, 'tasks', snapshot, '--json'], dir);
+      expect(tasksRun.code, tasksRun.stderr).toBe(0);
+      const doc = JSON.parse(tasksRun.stdout) as {
+        status: { complete: boolean; problem: unknown };
+        threads: { id: number; name: string }[];
+        tasks: { id: number; type: string; beganBefore: number | null; created: boolean; complete: boolean; threads: number[]; events: { kind: string; thread: number; type?: string }[] }[];
+      };
+      expect(doc.status).toMatchObject({ complete: true, problem: null });
+      expect(doc.threads.map((t) => [t.id, t.name]).sort()).toEqual(threads.map((id) => [id, `worker ${id}`]).sort());
+
+      // A window: the first jobs were evicted, the last ones are there, with a part on every worker.
+      const jobTasks = doc.tasks.filter((t) => t.type === 'job');
+      expect(jobTasks.length).toBeGreaterThan(0);
+      expect(jobTasks.length).toBeLessThan(jobs);
+      const everyThread = [0, ...threads].sort((a, b) => a - b);
+      // Every job created in the window has its part from every worker, the last ones too (writeTo
+      // waits for the workers' latest batches).
+      const whole = jobTasks.filter((t) => t.created);
+      expect(whole.length).toBeGreaterThan(0);
+      for (const task of whole) {
+        expect(task.complete).toBe(true);
+        expect(task.threads).toEqual(everyThread);
+        const starts = task.events.filter((e) => e.kind === 'regionStart');
+        expect(starts.filter((e) => e.thread === 0).map((e) => e.type)).toEqual(['scatter']);
+        expect(starts.filter((e) => e.thread !== 0).map((e) => e.thread).sort((a, b) => a - b)).toEqual(threads.slice().sort((a, b) => a - b));
+      }
+
+      // The long task began before the window, and so did its region, open on the first worker.
+      const long = doc.tasks.find((t) => t.type === 'long')!;
+      expect(long.beganBefore).toBeGreaterThan(0);
+      const regionsRun = await execNode([cli, 'regions', snapshot, '--json'], dir);
+      const regions = (JSON.parse(regionsRun.stdout) as { regions: { type: string; task: number; thread: number; beganBefore: number | null; complete: boolean }[] }).regions;
+      expect(regions.filter((r) => r.type === 'held')).toEqual([expect.objectContaining({ task: long.id, thread: threads[0], complete: false })]);
+      expect(regions.find((r) => r.type === 'held')!.beganBefore).toBeGreaterThan(0);
+      expect(new Set(regions.map((r) => r.thread))).toEqual(new Set(everyThread));
+
+      // No problem: nothing in the window is a lost start or an end without a start.
+      const analysis = await analyzeTrace(snapshot);
+      expect(analysis.problems).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('a flight recorder and a trace written with start(), in a program with worker threads', () => {
+  const root = join(import.meta.dirname, '..');
+  const runtimeUrl = JSON.stringify(pathToFileURL(join(root, 'dist/esm/runtime/index.js')).href);
+  // Jobs of a task on the main thread with a part on each of 2 workers. A: the recorder runs, a trace
+  // starts and stops beside it, the recorder goes on. B: a trace runs, a recorder starts and goes on
+  // after the trace stops. The workers record for the one that started first.
+  const main = `
+import { Worker } from 'node:worker_threads';
+import { FlightRecorder, background, linkOf, newTask, start, stop, withRegion } from RUNTIME;
+const [out] = process.argv.slice(2);
+const quiet = { gc: false, heap: false, eventLoop: false };
+const workers = [1, 2].map(() => new Worker(new URL('./worker.mjs', import.meta.url)));
+const ask = (worker, message) => new Promise((resolve) => { worker.once('message', resolve); worker.postMessage(message); });
+async function jobs(n, type) {
+  for (let j = 0; j < n; j++) {
+    const [ctx, task] = newTask(background, type);
+    await withRegion(ctx, 'scatter', () => Promise.all(workers.map((worker, i) => ask(worker, { link: linkOf(ctx), i }))));
+    task.end();
+  }
+}
+const a = new FlightRecorder(quiet);
+a.start();
+await jobs(3, 'a-before');
+start(out + '.a.trace', quiet);
+await jobs(3, 'a-during');
+await stop();
+await jobs(3, 'a-after');
+await a.writeTo(out + '.a.flight');
+await a.stop();
+
+start(out + '.b.trace', quiet);
+await jobs(3, 'b-before');
+const b = new FlightRecorder(quiet);
+b.start();
+await jobs(3, 'b-during');
+await stop();
+await jobs(3, 'b-after');
+await b.writeTo(out + '.b.flight');
+await b.stop();
+console.log(JSON.stringify(workers.map((worker) => worker.threadId)));
+await Promise.all(workers.map((worker) => worker.terminate()));
+`;
+  const worker = `
+import { parentPort } from 'node:worker_threads';
+import { contextFrom, withRegion } from RUNTIME;
+parentPort.on('message', ({ link, i }) => {
+  withRegion(contextFrom(link), 'part', () => { let h = i; for (let n = 0; n < 20000; n++) h = (h * 31 + n) % 1000003; });
+  parentPort.postMessage('done');
+});
+`;
+
+  it('the workers record for the one that started first: it has their parts of every job it covers; the other has the main thread\'s events, readable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tstrace-flight-beside-'));
+    try {
+      writeFileSync(join(dir, 'main.mjs'), main.replaceAll('RUNTIME', runtimeUrl));
+      writeFileSync(join(dir, 'worker.mjs'), worker.replaceAll('RUNTIME', runtimeUrl));
+      const run = await execNode([join(dir, 'main.mjs'), join(dir, 'out')], dir);
+      expect(run.code, run.stderr).toBe(0);
+      const threads = (JSON.parse(run.stdout) as number[]).sort((x, y) => x - y);
+      const expected: Record<string, { types: string[]; workers: boolean }> = {
+        'a.trace': { types: ['a-during'], workers: false },
+        'a.flight': { types: ['a-before', 'a-during', 'a-after'], workers: true },
+        'b.trace': { types: ['b-before', 'b-during'], workers: true },
+        'b.flight': { types: ['b-during', 'b-after'], workers: false },
+      };
+      for (const [name, { types, workers }] of Object.entries(expected)) {
+        const analysis = await analyzeTrace(join(dir, `out.${name}`));
+        expect(analysis.status.complete, name).toBe(true);
+        expect(analysis.problems, name).toEqual([]);
+        expect((analysis.status.threads ?? []).map((t) => t.id).sort((x, y) => x - y), name).toEqual(workers ? threads : []);
+        const tasks = tasksOf(analysis);
+        expect(tasks.map((t) => t.type), name).toEqual(types.flatMap((type) => [type, type, type]));
+        for (const task of tasks) {
+          expect(task.complete, `${name} ${task.type}`).toBe(true);
+          expect(task.threads, `${name} ${task.type}`).toEqual(workers ? [0, ...threads] : [0]);
+          // On the trace's clock: the workers' parts lie within their job.
+          for (const id of task.regions) {
+            const region = analysis.regions.at(id - 1)!;
+            expect(region.start, `${name} ${task.type} ${region.type}`).toBeGreaterThanOrEqual(task.start);
+            expect(region.end, `${name} ${task.type} ${region.type}`).toBeLessThanOrEqual(task.end);
+          }
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+/** Runs `node args` in `cwd`. */
+function execNode(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { cwd, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}

@@ -1,11 +1,14 @@
 // tstrace merge / mergeTraces: several traces (one per process or worker) made into one.
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from '../analysis/analysis.js';
 import { loadTrace } from '../analysis/reader.js';
 import { runCli } from '../cli/cli-run.js';
 import { mergeTraces } from '../export/merge-traces.js';
 import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
+import { samplePath } from './helpers/sample.js';
 import { tempTracePath } from './helpers/trace.js';
 
 const ms = 1_000_000;
@@ -109,4 +112,83 @@ describe('tstrace merge', () => {
     expect(usage.out.stderr).toContain('merge: missing -o OUT');
     expect(await runCli(['merge', junk, '-o', junk], usage.io)).toBe(2);
   });
+});
+
+describe('tstrace merge of traces with worker threads (samples/workers, run twice)', () => {
+  /** Runs samples/workers (8 jobs over 4 worker threads) to a new trace. */
+  const runWorkersSample = (name: string): Promise<string> => {
+    const trace = tempTracePath(`${name}.out`);
+    return new Promise((resolve, reject) =>
+      execFile(process.execPath, [samplePath('workers', 'main.mjs'), trace], { cwd: join(import.meta.dirname, '..'), timeout: 60_000 }, (error) =>
+        error ? reject(error) : resolve(trace),
+      ),
+    );
+  };
+
+  it('keeps every thread (its name, an id of its own) and the thread of every region and log', async () => {
+    const a = await runWorkersSample('workers-a');
+    const b = await runWorkersSample('workers-b');
+    const [analysisA, analysisB] = [await analyzeTrace(a), await analyzeTrace(b)];
+    const threadsA = analysisA.status.threads ?? [];
+    const threadsB = analysisB.status.threads ?? [];
+    // Two processes: their worker threads have the same ids (1 to 4).
+    expect(threadsA.map((t) => t.id).sort()).toEqual(threadsB.map((t) => t.id).sort());
+
+    const target = tempTracePath('workers-merged.out');
+    const out = { stdout: '', stderr: '' };
+    const cli = { stdout: (t: string) => void (out.stdout += t), stderr: (t: string) => void (out.stderr += t), version: '0', cwd: '/' };
+    expect(await runCli(['merge', a, b, '-o', target], cli), out.stderr).toBe(0);
+    expect(out.stdout).toContain('from 2 traces (8 worker threads)');
+
+    const merged = await analyzeTrace(target);
+    expect(merged.problems).toEqual([]);
+    expect(merged.status.complete).toBe(true);
+    // a's threads keep their ids, b's are moved past them; every name is kept.
+    const offset = Math.max(...threadsA.map((t) => t.id));
+    const expectedThreads = [...threadsA.map((t) => [t.id, t.name]), ...threadsB.map((t) => [t.id + offset, t.name])];
+    expect((merged.status.threads ?? []).map((t) => [t.id, t.name])).toEqual(expectedThreads);
+    expect(new Set(expectedThreads.map(([id]) => id)).size).toBe(8);
+
+    // Each region and log is on the thread it was on in its input (b's moved by the offset).
+    const regionLines = (analysis: typeof merged, taskOffset: number, threadOffset: number): string[] =>
+      analysis.regions.map((r) => `task${r.task + taskOffset} thread${r.thread === 0 ? 0 : r.thread + threadOffset} ${r.type}`).sort();
+    const taskOffset = Math.max(...analysisA.tasks.map((t) => t.id));
+    expect(regionLines(merged, 0, 0)).toEqual([...regionLines(analysisA, 0, 0), ...regionLines(analysisB, taskOffset, offset)].sort());
+    expect(merged.logs.toArray().map((l) => l.thread).filter((t) => t !== 0).length).toBe(analysisA.logs.length + analysisB.logs.length);
+
+    // Every job of either input lists regions from the main thread and from its own four workers.
+    expect(merged.tasks).toHaveLength(16);
+    for (const task of merged.tasks) {
+      const own = task.id <= taskOffset ? threadsA.map((t) => t.id) : threadsB.map((t) => t.id + offset);
+      expect(task.threads).toEqual([0, ...own.sort((x, y) => x - y)]);
+    }
+  }, 120_000);
+
+  it('--threads: each input is a thread of its own, named after its file and pid, its workers beside it', async () => {
+    const a = await runWorkersSample('workers-ta');
+    const b = await runWorkersSample('workers-tb');
+    const [analysisA, analysisB] = [await analyzeTrace(a), await analyzeTrace(b)];
+    const target = tempTracePath('workers-threads.out');
+    const out = { stdout: '', stderr: '' };
+    const cli = { stdout: (t: string) => void (out.stdout += t), stderr: (t: string) => void (out.stderr += t), version: '0', cwd: '/' };
+    expect(await runCli(['merge', a, b, '-o', target, '--threads'], cli), out.stderr).toBe(0);
+    expect(out.stdout).toContain('from 2 traces (10 worker threads)');
+    const merged = await analyzeTrace(target);
+    expect(merged.problems).toEqual([]);
+    // a's main thread is thread 1, its workers 2–5; b's main thread 6, its workers 7–10.
+    const threads = merged.status.threads ?? [];
+    const workers = (analysis: typeof merged) => (analysis.status.threads ?? []).map((t) => t.id).sort((x, y) => x - y);
+    expect(threads.map((t) => [t.id, t.name])).toEqual([
+      [1, `${a} (pid ${analysisA.status.header!.pid})`],
+      ...(analysisA.status.threads ?? []).map((t) => [t.id + 1, t.name]),
+      [6, `${b} (pid ${analysisB.status.header!.pid})`],
+      ...(analysisB.status.threads ?? []).map((t) => [t.id + 6, t.name]),
+    ]);
+    // Nothing is left on the output's main thread but process-wide samples; each job spans its own input's threads.
+    expect(merged.regions.filter((r) => r.thread === 0)).toEqual([]);
+    for (const task of merged.tasks) {
+      const [main, offset, own] = task.threads[0] === 1 ? [1, 1, workers(analysisA)] : [6, 6, workers(analysisB)];
+      expect(task.threads).toEqual([main, ...own.map((id) => id + offset)]);
+    }
+  }, 120_000);
 });

@@ -60,6 +60,8 @@ for (const pool of ['threads', 'forks'] as const) {
       expect(run.code, run.stdout + run.stderr).toBe(1);
       expect(run.stdout).toMatch(/Tests\s.*2 failed.*3 passed/);
       expect(run.stderr).toContain(`tstrace: wrote ${trace}`);
+      // Nothing of ours in Vitest's output but that line: no deprecation warning from a worker.
+      expect(run.stdout + run.stderr).not.toMatch(/deprecated|warning/i);
       expect(analysis.status.complete).toBe(true);
       expect(analysis.problems).toEqual([]);
       // The workers' parts were merged and removed.
@@ -75,6 +77,22 @@ for (const pool of ['threads', 'forks'] as const) {
       expect(new Set(workers.flat()).size).toBe(3);
       expect(logs(task('cafe.test.ts'), 'outcome')).toEqual(['failed']);
       expect(logs(task('menu.test.ts'), 'outcome')).toEqual(['passed']);
+    });
+
+    it('shows each worker as a thread of its own, named after it, holding its file\'s tasks and regions', () => {
+      const threads = analysis.status.threads ?? [];
+      // One thread per worker part (Vitest isolates each file in a worker of its own); none is the main thread.
+      expect(threads).toHaveLength(3);
+      for (const thread of threads) expect(thread.name).toMatch(pool === 'threads' ? /^vitest worker pid \d+ thread \d+$/ : /^vitest worker pid \d+$/);
+      const files = analysis.tasks.filter((t) => t.parent === 0);
+      expect(new Set(files.map((file) => file.threads.join()))).toEqual(new Set(threads.map((t) => String(t.id))));
+      for (const file of files) {
+        // The worker log names the same pid (and thread) as the lane the file's task is on.
+        const lane = threads.find((t) => t.id === file.threads[0])!.name;
+        const [, pid, thread] = /^pid (\d+)(?:, thread (\d+))?/.exec(logs(file, 'worker')[0])!;
+        expect(lane).toBe(`vitest worker pid ${pid}${pool === 'threads' ? ` thread ${thread}` : ''}`);
+        for (const test of analysis.tasks.filter((t) => t.parent === file.id)) expect(test.threads).toEqual(file.threads);
+      }
     });
 
     it('has one task per test, named file › describe › test, a subtask of its file, with its outcome', () => {

@@ -1,7 +1,8 @@
 /**
  * What `tstrace view` serves: one trace, read once into columns (trace-tables.ts), and the queries of the
  * viewer's JSON API over it (filtered task, region and log lists, task pages, the visible part of the
- * timeline). Pure data in, plain JSON-friendly objects out; the HTTP layer is server.ts.
+ * timeline; with scheduling events, where each task's time went and when each flow ran: run-index.ts).
+ * Pure data in, plain JSON-friendly objects out; the HTTP layer is server.ts.
  */
 import type { TaskInfo, TraceStats } from '../analysis/analysis-types.js';
 import { bucketLowerBound, latencyBucket } from '../analysis/histogram.js';
@@ -9,8 +10,9 @@ import type { TraceSource } from '../analysis/reader.js';
 import { formatLocation } from '../analysis/summary.js';
 import { loadTraceTables, type TraceTables } from '../analysis/trace-tables.js';
 import type { Nanos } from '../format/events.js';
-import { tasksText } from '../report/text-report.js';
+import { locationText, tasksText } from '../report/text-report.js';
 import { CounterSeries, IntervalRow, packRows, RowPacker, type CounterPoint, type PackedRows, type TimelineItem } from './timeline-index.js';
+import { RunCollector, type RunIndex, type RunJson } from './run-index.js';
 import { firstLaneReaching, flowFacts, lanePerFlow, layOut, packFlows, type LaneLayout, type TimelineLayout } from './timeline-layout.js';
 
 /** The trace as the viewer holds it. */
@@ -29,8 +31,12 @@ export interface ViewerModel {
   readonly perFlow: TimelineLayout;
   /** The flows packed into lanes (a flow's lane is free again once its last region ended): made when first asked for. */
   packed(): TimelineLayout;
+  /** The runs of the packed lanes, a row per flow lane (null without runs): made with {@link packed}. */
+  packedRuns(): PackedRows | null;
   /** Locations under this folder are shown relative to it. */
   readonly cwd: string;
+  /** The scheduling events (runs); null for a trace recorded without them. */
+  readonly runs: RunIndex | null;
 }
 
 /** Reads a trace into columns, and indexes it for the timeline. */
@@ -38,7 +44,9 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
   const gcEvents: [Nanos, Nanos][] = [];
   const heap = new CounterSeries();
   const eventLoop = new CounterSeries();
+  const runCollector = new RunCollector(source);
   const tables = await loadTraceTables(source, (event) => {
+    runCollector.add(event);
     if (event.kind === 'gc') gcEvents.push([event.ts, event.duration]);
     else if (event.kind === 'heap') heap.add(event.ts, event.bytes);
     else if (event.kind === 'eventLoop') eventLoop.add(event.ts, event.utilization);
@@ -55,13 +63,29 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
   const rowOfTask = taskRows.map((row) => packer.add(t.start[row], t.end[row]));
   const tasks = packRows(packer.rows, rowOfTask, { start: t.start, end: t.end, type: t.type, id: (row) => t.id[row] }, taskRows);
 
+  const runs = await runCollector.finish(tables);
   const fixed: Omit<LaneLayout, 'top'>[] = [];
   if (gc.length > 0) fixed.push({ id: 'gc', label: 'GC', kind: 'gc', rows: 1, firstRow: 0, flow: 0, logRow: 0 });
+  // Each thread's long runs (firstRow: the index in `runs.long`).
+  runs?.long.forEach(({ thread }, k) =>
+    fixed.push({ id: `long-runs:${thread}`, label: thread === 0 ? 'long runs' : `worker ${thread} · long runs`, kind: 'runs', rows: 1, firstRow: k, flow: 0, logRow: 0 }),
+  );
   if (tasks.rows > 0) fixed.push({ id: 'tasks', label: 'tasks', kind: 'tasks', rows: tasks.rows, firstRow: 0, flow: 0, logRow: 0 });
   // The flows' facts are made again for the packed layout rather than held (bytes per region count).
   const flows = flowFacts(tables);
   const perFlow = layOut(tables, fixed, ...lanePerFlow(flows), flows);
   let packed: TimelineLayout | null = null;
+  let packedRuns: PackedRows | null = null;
+  const pack = (): TimelineLayout => {
+    if (packed) return packed;
+    const flows = flowFacts(tables);
+    const [count, laneOf, name] = packFlows(flows);
+    if (runs) {
+      const laneOfFlow = new Map(flows.ids.map((id, k) => [id, laneOf(k)]));
+      packedRuns = runs.inLanes(count, (flow) => laneOfFlow.get(flow) ?? -1);
+    }
+    return (packed = layOut(tables, fixed, count, laneOf, name, flows));
+  };
   return {
     tables,
     stats: tables.stats,
@@ -71,12 +95,10 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
     eventLoop,
     tasks,
     perFlow,
-    packed: () => {
-      if (packed) return packed;
-      const flows = flowFacts(tables);
-      return (packed = layOut(tables, fixed, ...packFlows(flows), flows));
-    },
+    packed: pack,
+    packedRuns: () => (pack(), packedRuns),
     cwd,
+    runs,
   };
 }
 
@@ -216,6 +238,28 @@ export function taskJson(model: ViewerModel, id: number) {
     text: tasksText([task], { cwd: model.cwd }),
     childTasks: children,
     parentType: parentRow >= 0 ? tables.taskType(parentRow) : null,
+    time: taskTimeJson(model, id),
+  };
+}
+
+/**
+ * Where a task's time went, when the trace has scheduling events and the task ran: its wall time as
+ * running + queued + waiting, and the runs that held the thread while it was queued (analysis/time-breakdown.ts);
+ * null otherwise.
+ */
+function taskTimeJson(model: ViewerModel, id: number) {
+  const time = model.runs?.taskTime(id) ?? null;
+  if (time === null) return null;
+  const { start, wall, running, queued, waiting, runs, readinessUnknown } = time;
+  return {
+    start,
+    wall,
+    running,
+    queued,
+    waiting,
+    runs,
+    readinessUnknown,
+    blockers: time.blockers.map((b) => ({ ...b, where: b.location ? locationText(b.location, { cwd: model.cwd }) : '' })),
   };
 }
 
@@ -274,12 +318,15 @@ export function logsJson(model: ViewerModel, query: URLSearchParams) {
 interface LaneJson {
   readonly id: string;
   readonly label: string;
-  readonly kind: 'gc' | 'tasks' | 'flow';
+  readonly kind: 'gc' | 'runs' | 'tasks' | 'flow';
   /** The lane's first row in the layout. */
   readonly top: number;
+  /** For `runs` (a thread's runs of at least 10 ms): items with `id` the run (see `runMarks`), `type` its task's type (−1: none). */
   readonly rows: TimelineItem[][];
   /** Flow lanes: the flow's logs, as items of no length (`id`: the log, `type`: its category), merged per pixel like regions. */
   readonly logs?: TimelineItem[];
+  /** Flow lanes, in a trace with scheduling events: when the lane's flow (or flows, packed) ran, items like the `runs` lanes'. */
+  readonly runs?: TimelineItem[];
 }
 
 /** What a single log mark shows on hover, and the task a click opens. */
@@ -287,6 +334,9 @@ interface LogMarkJson {
   readonly text: string;
   readonly task: number;
 }
+
+/** What a single run shows on hover, and the task a click opens. */
+type RunMarkJson = RunJson & { readonly taskType: string };
 
 /** A counter's visible samples: at most one point (min, max) per pixel column. */
 interface CounterJson {
@@ -307,6 +357,16 @@ function lanesModeOf(model: ViewerModel, asked: string | null): 'flow' | 'packed
   return 'flow';
 }
 
+/** The visible runs of a flow lane: of its flow, or of the flows packed into it. */
+function runsOfLane(model: ViewerModel, runs: RunIndex, lane: LaneLayout, mode: 'flow' | 'packed', from: Nanos, to: Nanos, nsPerPixel: number): TimelineItem[] {
+  if (lane.flow >= 0) {
+    const row = runs.rowOfFlow(lane.flow);
+    return row < 0 ? [] : runs.perFlow.visible(row, from, to, nsPerPixel);
+  }
+  const packed = mode === 'packed' ? model.packedRuns() : null;
+  return packed === null ? [] : packed.visible(lane.logRow, from, to, nsPerPixel);
+}
+
 /**
  * `/api/timeline?from=&to=&px=[&top=&rows=][&flows=1,2][&lanes=packed]`: what is visible of `[from, to]`
  * (ns) on `px` pixels, with intervals narrower than a pixel merged (see timeline-index.ts): the lanes —
@@ -315,7 +375,9 @@ function lanesModeOf(model: ViewerModel, asked: string | null): 'flow' | 'packed
  * says which) — laid out top to bottom in rows with a spacer row
  * between lanes (`layoutRows` in all), of which only the window `[top, top + rows)` is filled when asked
  * (the lanes overlapping it, their rows outside it empty; a flow lane's logs when its first row is in
- * it, with `logMarks` for the single ones); and the heap and event-loop utilization counters.
+ * it, with `logMarks` for the single ones); and the heap and event-loop utilization counters. With
+ * scheduling events, also a `runs` lane per thread (its runs of at least 10 ms), each flow lane's `runs`,
+ * and `runMarks` for the single runs shown (whose, how long, what it resumed, how long it was queued).
  */
 export function timelineJson(model: ViewerModel, query: URLSearchParams) {
   const duration = model.stats.summary.duration;
@@ -332,6 +394,11 @@ export function timelineJson(model: ViewerModel, query: URLSearchParams) {
 
   const lanes: LaneJson[] = [];
   const logMarks: Record<number, LogMarkJson> = {};
+  const runMarks: Record<number, RunMarkJson> = {};
+  const markRuns = (items: TimelineItem[]): TimelineItem[] => {
+    for (const [, , run, count, type] of items) if (count === 1 && model.runs) runMarks[run] = { ...model.runs.run(run), taskType: type >= 0 ? model.types[type] : '' };
+    return items;
+  };
   const lanesMode = only ? 'flow' : lanesModeOf(model, query.get('lanes'));
   const chosen = lanesMode === 'packed' ? model.packed() : model.perFlow;
   // With `flows`, the listed lanes are stacked on their own (no window).
@@ -351,6 +418,7 @@ export function timelineJson(model: ViewerModel, query: URLSearchParams) {
       if (!shown) rows.push([]);
       else if (lane.kind === 'gc') rows.push(model.gc.visible(from, to, nsPerPixel));
       else if (lane.kind === 'tasks') rows.push(model.tasks.visible(row, from, to, nsPerPixel));
+      else if (lane.kind === 'runs') rows.push(markRuns(model.runs?.long[lane.firstRow]?.row.visible(from, to, nsPerPixel) ?? []));
       else rows.push(chosen.flowRows.visible(lane.firstRow + row, from, to, nsPerPixel));
     }
     if (lane.kind !== 'flow' || !(only || (top >= windowTop && top < windowEnd))) {
@@ -364,11 +432,12 @@ export function timelineJson(model: ViewerModel, query: URLSearchParams) {
       const message = info.message.length > MARK_TEXT ? `${info.message.slice(0, MARK_TEXT)}…` : info.message;
       logMarks[log] = { text: `${info.category}: ${message}`, task: info.task };
     }
-    lanes.push({ id: lane.id, label: lane.label, kind: lane.kind, top, rows, logs });
+    const runs = model.runs ? markRuns(runsOfLane(model, model.runs, lane, lanesMode, from, to, nsPerPixel)) : [];
+    lanes.push({ id: lane.id, label: lane.label, kind: lane.kind, top, rows, logs, ...(model.runs ? { runs } : {}) });
   }
   const layoutRows = only ? Math.max(0, stacked - 1) : chosen.layoutRows;
   const counter = (series: CounterSeries, max: number): CounterJson | null => (!only && series.length > 0 ? { max, points: series.visible(from, to, nsPerPixel) } : null);
   const heap = counter(model.heap, model.heap.max);
   const eventLoop = counter(model.eventLoop, 1);
-  return { from, to, px, duration, types: model.types, lanesMode, layoutRows, lanes, logMarks, heap, eventLoop };
+  return { from, to, px, duration, types: model.types, lanesMode, layoutRows, lanes, logMarks, runMarks, heap, eventLoop };
 }

@@ -12,11 +12,11 @@ import { packRows, RowPacker, type PackedRows } from './timeline-index.js';
 export interface LaneLayout {
   readonly id: string;
   readonly label: string;
-  readonly kind: 'gc' | 'tasks' | 'flow';
+  readonly kind: 'gc' | 'runs' | 'tasks' | 'flow';
   /** First layout row. */
   readonly top: number;
   readonly rows: number;
-  /** For flow lanes: the lane's first row in `flowRows` (one row per nesting depth). */
+  /** For flow lanes: the lane's first row in `flowRows` (one row per nesting depth); for a long-runs lane, its thread's index in the model's `runs.long`. */
   readonly firstRow: number;
   /** For a lane of one flow: the flow; −1 for a lane of packed flows. */
   readonly flow: number;

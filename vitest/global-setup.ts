@@ -3,9 +3,15 @@
  * end of the run, merges the workers' parts into the trace file and removes them.
  */
 import { readdirSync, rmSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { mergeTraces } from '../export/merge-traces.js';
 import { OUTPUT_ENV, PARTS_ENV } from './settings.js';
+
+/** A worker's lane in the merged trace, from its part's name (`PID-THREADID-N.out`, worker-trace.ts). */
+export function workerName(part: string): string {
+  const [pid, thread, n] = basename(part, '.out').split('-');
+  return `vitest worker ${thread === '0' ? `pid ${pid}` : `pid ${pid} thread ${thread}`}${n !== undefined && n !== '1' ? ` (part ${n})` : ''}`;
+}
 
 /** Merges the parts in `folder` into `output`; returns the line to print. Leaves the parts if the merge fails. */
 export async function mergeParts(folder: string, output: string): Promise<string> {
@@ -13,7 +19,7 @@ export async function mergeParts(folder: string, output: string): Promise<string
     .filter((name) => name.endsWith('.out'))
     .sort()
     .map((name) => join(folder, name));
-  const result = await mergeTraces(parts, output, { pid: process.pid, command: process.argv.join(' ') });
+  const result = await mergeTraces(parts, output, { pid: process.pid, command: process.argv.join(' '), threadPerInput: ({ path }) => workerName(path) });
   rmSync(folder, { recursive: true, force: true });
   const tasks = result.inputs.length; // one part per worker run
   const size = statSync(output).size;

@@ -19,8 +19,9 @@ export interface TraceVitestOptions {
    */
   readonly output?: string;
   /**
-   * `start()`'s options in each worker. Default: GCs recorded, heap and event-loop samples not (the
-   * merged trace has no notion of a process or thread: the counters of all workers would be mixed).
+   * `start()`'s options in each worker. Default: GCs recorded, heap and event-loop samples not (each
+   * worker is a thread of the merged trace, but such samples are kept per process: the counters of all
+   * workers would be mixed).
    */
   readonly start?: StartOptions;
 }
@@ -29,7 +30,7 @@ export interface TraceVitestOptions {
  * A Vite plugin that makes `vitest run` write a trace of the run: each test is a task (type
  * `file › describe › test`) with its outcome logged, its hooks and its body are regions in it, and
  * everything the test calls that is traced nests under it. Each worker (thread or process) writes its
- * part; at the end of the run they are merged into `output`. It sets Vitest's `runner` (tstrace's,
+ * part; at the end of the run they are merged into `output`, each worker a thread of it. It sets Vitest's `runner` (tstrace's,
  * which extends Vitest's own) and adds a `globalSetup` (the merge).
  */
 export function traceVitest(options: TraceVitestOptions = {}): Plugin {

@@ -7,8 +7,8 @@
  * `startRegion(current(), …)`, instrumented code — is in the test's task.
  */
 import { isMainThread, threadId } from 'node:worker_threads';
-import type { RunnerTestCase, RunnerTestFile, RunnerTestSuite } from 'vitest';
-import { VitestTestRunner } from 'vitest/runners';
+// Vitest 4.1 moved the runner to its main entry; `vitest/runners` prints a deprecation warning in every worker.
+import { TestRunner as VitestTestRunner, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite } from 'vitest';
 import { background, log, newTask, withRegion, type Context, type Task } from '../runtime/api.js';
 import { errorLine, outcomeOf, testTaskType } from './test-names.js';
 import { startWorkerTrace, stopWorkerTrace } from './worker-trace.js';

@@ -255,6 +255,7 @@
           ['Latency', (task.complete ? '' : '≥') + formatDuration(task.latency)], ['Flows', task.flows.join(', ') || '-'],
           ...(task.traceId ? [['Trace id', h('code', { id: 'task-trace-id' }, task.traceId)], ['Parent span', task.parentSpanId ? h('code', {}, task.parentSpanId) : "its parent task's"]] : [])]
           .map(([name, value]) => h('tr', {}, h('td', {}, name), h('td', {}, value))))),
+      task.time ? timeSection(task.time) : null,
       h('h2', {}, 'Flows'),
       timeline,
       h('h2', {}, `Events (${task.events.length})`),
@@ -267,6 +268,29 @@
       if (task.flows.length > 0) new Timeline(timeline, { from: task.start - margin, to: task.end + margin, flows: task.flows, height: Math.min(400, 60 + task.flows.length * 40) });
     });
     return page;
+  }
+
+  /**
+   * Where a task's time went (a trace with scheduling events): a bar of its wall time split into running,
+   * queued and waiting, and the runs that held the thread while it was queued.
+   */
+  function timeSection(time) {
+    const parts = [['running', time.running, '#16a34a'], ['queued', time.queued, '#dc2626'], ['waiting', time.waiting, '#cbd5e1']];
+    const wall = Math.max(1, time.wall);
+    const percent = (ns) => `${Math.round((100 * ns) / wall)} %`;
+    return h('div', { id: 'task-time' },
+      h('h2', {}, 'Where the time went'),
+      h('div', { class: 'time-bar', title: `wall ${formatDuration(time.wall)}` },
+        parts.map(([name, ns, color]) => h('span', { class: `time-${name}`, style: `width: ${(100 * ns) / wall}%; background: ${color}`, title: `${name} ${formatDuration(ns)}` }))),
+      h('table', { class: 'facts' }, h('tbody', {},
+        [...parts.map(([name, ns, color]) => [h('span', {}, h('span', { class: 'swatch', style: `background: ${color}` }), name), `${formatDuration(ns)} (${percent(ns)})`]),
+          ['Runs', `${time.runs}${time.readinessUnknown > 0 ? ` (${time.readinessUnknown} after I/O: readiness unknown, their queued time counts as waiting)` : ''}`]]
+          .map(([name, value]) => h('tr', {}, h('td', {}, name), h('td', {}, value))))),
+      h('h2', {}, `Blocked by (${time.blockers.length})`),
+      time.blockers.length === 0 ? h('p', { class: 'muted' }, 'Nothing held the thread while it was queued.') :
+        table([{ title: 'TASK' }, { title: 'TYPE' }, { title: 'REGION' }, { title: 'LOCATION' }, { title: 'DELAYED', num: true }, { title: 'RUN', num: true }, { title: 'AT', num: true }],
+          time.blockers.map((b) => [b.task === 0 ? '0 (background)' : h('a', { href: `#/task/${b.task}` }, String(b.task)), typeName(b.taskType), b.region ?? '-', b.where || '-', formatDuration(b.delayed), formatDuration(b.duration), formatDuration(b.start)]),
+          { id: 'task-blockers' }));
   }
 
   async function regionGroupsPage() {
@@ -334,6 +358,25 @@
   }
 
   // ---- the timeline ----------------------------------------------------------------------------
+
+  /** Runs (scheduling events): when a flow ran; at least this long, a long run (as the Chrome export's "long runs" track). */
+  const LONG_RUN_NS = 10e6;
+  const RUN_COLOR = '#16a34a';
+  const RUN_LONG = '#ea580c';
+  /** Height in pixels of a flow's runs strip. */
+  const RUN_STRIP = 3;
+
+  /** The hover text and click target of a run (`run`: its mark when it is a single one). */
+  function runHit(run, count, x, y, w, h, start, end) {
+    if (!run) return { x, y, w, h, task: null, text: `${count} runs\n${formatDuration(start)} – ${formatDuration(end)}` };
+    const queued = run.queued === null ? 'queued: unknown (after I/O)' : `queued ${formatDuration(run.queued)}`;
+    const task = run.task === 0 ? 'background' : `task ${run.task} ${typeName(run.taskType)}`;
+    return {
+      x, y, w, h,
+      task: run.task !== 0 ? run.task : null,
+      text: `run of ${task} on flow ${run.flow}\n${formatDuration(run.duration)} at ${formatDuration(run.start)}\nwaited on ${run.waitedOn || '-'}; ${queued}`,
+    };
+  }
 
   const LABEL_WIDTH = 110;
   const ROW = 16;
@@ -659,10 +702,11 @@
               const x0 = Math.max(LABEL_WIDTH, xOf(start));
               const x1 = Math.min(width, xOf(end));
               const w = Math.max(1, x1 - x0);
-              const name = lane.kind === 'gc' ? 'GC' : data.types[type];
+              const run = lane.kind === 'runs' && count === 1 ? data.runMarks[id] : null;
+              const name = lane.kind === 'gc' ? 'GC' : lane.kind === 'runs' ? (type >= 0 ? data.types[type] : 'background') : data.types[type];
               const faded = this.highlight !== '' && lane.kind !== 'gc' && !name.includes(this.highlight);
               context.globalAlpha = faded ? 0.2 : 1;
-              context.fillStyle = lane.kind === 'gc' ? '#f59e0b' : typeColor(name, count > 1);
+              context.fillStyle = lane.kind === 'gc' ? '#f59e0b' : lane.kind === 'runs' ? (count > 1 ? '#9a3412' : RUN_LONG) : typeColor(name, count > 1);
               context.fillRect(x0, top + 1, w, ROW - 2);
               items++;
               if (this.highlight !== '' && !faded && lane.kind !== 'gc') highlighted++;
@@ -672,10 +716,14 @@
                 context.beginPath();
                 context.rect(x0, top, w, ROW);
                 context.clip();
-                context.fillText(lane.kind === 'tasks' ? `${name} ${id}` : name, x0 + 3, top + ROW / 2);
+                context.fillText(lane.kind === 'tasks' ? `${name} ${id}` : run ? `${name} ${run.task}` : name, x0 + 3, top + ROW / 2);
                 context.restore();
               }
               context.globalAlpha = 1;
+              if (lane.kind === 'runs') {
+                this.hits.push(runHit(run, count, x0, top, w, ROW, start, end));
+                continue;
+              }
               const what = lane.kind === 'gc' ? 'GC' : lane.kind === 'tasks' ? `task ${id} ${name}` : `region ${id} ${name}`;
               this.hits.push({
                 x: x0, y: top, w, h: ROW,
@@ -685,6 +733,17 @@
               });
             }
           });
+          for (const [start, end, id, count] of lane.runs || []) {
+            // When the flow ran: a thin strip along the bottom of the lane's first row (long runs darker).
+            const x0 = Math.max(LABEL_WIDTH, xOf(start));
+            const x1 = Math.min(width, xOf(end));
+            if (x1 < LABEL_WIDTH || x0 > width) continue;
+            const w = Math.max(1, x1 - x0);
+            context.fillStyle = end - start >= LONG_RUN_NS ? RUN_LONG : count > 1 ? '#15803d' : RUN_COLOR;
+            context.fillRect(x0, y + ROW - RUN_STRIP, w, RUN_STRIP);
+            items++;
+            this.hits.push(runHit(count === 1 ? data.runMarks[id] : null, count, x0, y + ROW - RUN_STRIP - 1, w, RUN_STRIP + 1, start, end));
+          }
           for (const [ts, , log, count] of lane.logs || []) {
             // A log: a small dark triangle at the top of the lane (hovering shows its message).
             const x = xOf(ts);
