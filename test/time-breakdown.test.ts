@@ -69,7 +69,8 @@ describe('where each task’s time went', () => {
     // Queued behind the busy stretch from its due time to the stretch's end, then behind the others' short runs.
     expect(timerTask.blockers[0]).toMatchObject({ task: ids.busy, region: 'crunch' });
     expect(Math.abs(ms(timerTask.blockers[0].delayed - (busyEnd - due)))).toBeLessThan(3);
-    expect(timerTask.blockers.slice(1).every((b) => ids.others.includes(b.task))).toBe(true);
+    // The rest: the others' short runs, or background work (the recorder's flush, a Promise.all continuing).
+    expect(timerTask.blockers.every((b) => b.task !== ids.timer && (b.task === 0 || b.task === ids.busy || ids.others.includes(b.task)))).toBe(true);
     expect(sum(timerTask)).toBe(timerTask.wall);
 
     // Every other request fell due at ~10 ms and waited for the busy stretch to end: it is their top blocker.
