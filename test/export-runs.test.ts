@@ -68,9 +68,10 @@ describe('runs in the Chrome and Perfetto exports', () => {
       for (let i = 1; i < sorted.length; i++) expect(sorted[i].ts).toBeGreaterThanOrEqual(sorted[i - 1].ts + sorted[i - 1].dur! - 0.001);
     }
     const long = events.filter((e) => e.tid === LONG_RUNS_TID && e.ph === 'X');
-    expect(long).toHaveLength(1);
-    expect(long[0].name).toBe('long run: crunch');
-    expect(long[0].dur!).toBeGreaterThanOrEqual(30_000);
+    // The 30 ms job, once (a loaded machine may stretch a 1 ms job past 10 ms too: only 10 ms runs are there).
+    expect(long.filter((e) => e.name === 'long run: crunch')).toHaveLength(1);
+    for (const e of long) expect(e.dur!).toBeGreaterThanOrEqual(10_000);
+    expect(long.find((e) => e.name === 'long run: crunch')!.dur!).toBeGreaterThanOrEqual(30_000);
     expect(names.get(LONG_RUNS_TID)).toBe('long runs');
   });
 
@@ -91,10 +92,12 @@ describe('runs in the Chrome and Perfetto exports', () => {
     expect(running.length).toBe((await chromeEvents(path)).filter((e) => e.name === 'running').length);
     for (const e of running) expect(trackName(e.track)).toMatch(/^flow \d+ · running$/);
     const long = begins.filter((e) => trackName(e.track) === 'long runs');
-    expect(long.map((e) => e.name)).toEqual(['long run: crunch']);
-    const end = trace.events.find((e) => e.type === 'end' && e.track === long[0].track)!;
-    expect(Number(end.ts - long[0].ts)).toBeGreaterThanOrEqual(30e6);
+    const crunch = long.filter((e) => e.name === 'long run: crunch');
+    expect(crunch).toHaveLength(1);
+    expect(long.map((e) => e.name).sort()).toEqual((await chromeEvents(path)).filter((e) => e.tid === LONG_RUNS_TID && e.ph === 'X').map((e) => e.name).sort());
+    const end = trace.events.find((e) => e.type === 'end' && e.track === crunch[0].track && e.ts > crunch[0].ts)!;
+    expect(Number(end.ts - crunch[0].ts)).toBeGreaterThanOrEqual(30e6);
     // What the run resumed: the timer, or the promise it resolved (a timer callback and its continuation are one run).
-    expect(['Timeout', 'PROMISE']).toContain(long[0].args.waitedOn);
+    expect(['Timeout', 'PROMISE']).toContain(crunch[0].args.waitedOn);
   });
 });
