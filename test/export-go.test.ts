@@ -19,6 +19,8 @@ import { MisuseKind } from '../format/spec.js';
 import { background, log, newTask, start, startRegion, stop, withContext, withRegion, type StartOptions } from '../runtime/index.js';
 import type { TraceAnalysis } from '../analysis/analysis-types.js';
 import { analyzeTrace } from '../analysis/analysis.js';
+import { loadTrace } from '../analysis/reader.js';
+import { analyzeExecution } from '../analysis/time-breakdown.js';
 import { exportGo } from '../export/export-go.js';
 import type { ExportResult } from '../export/export-types.js';
 import { samplePath } from './helpers/sample.js';
@@ -28,6 +30,11 @@ const dir = mkdtempSync(join(tmpdir(), 'tstrace-export-go-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Holds the thread for `ms`. */
+function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
 
 // ---- Go 1.19 ------------------------------------------------------------------------------------
 
@@ -196,6 +203,31 @@ function parseGoEvents(stdout: string) {
     return m ? [`${m[1]} g${m[2]} task${m[3]} ${m[4]}=${m[5]}`] : [];
   });
   return { count, regions, logs };
+}
+
+interface GoGoroutine {
+  id: number;
+  execution: number;
+  networkWait: number;
+  syncBlock: number;
+  schedulerWait: number;
+}
+
+/** Go's "nice" durations on /goroutine: "123ns", "45µs", "67ms", "8s ". */
+function niceDuration(text: string): number {
+  const m = /^(\d+)(ns|µs|ms|s)\s*$/.exec(text.trim());
+  if (!m) throw new Error(`not a Go nice duration: ${text}`);
+  return Number(m[1]) * units[m[2]];
+}
+
+/** /goroutine?id=PC: each goroutine of the group with its execution and wait times. */
+function parseGoroutines(html: string): GoGoroutine[] {
+  return [...html.matchAll(/<td> <a href="\/trace\?goid=(\d+)">\d+<\/a> <\/td>[\s\S]*?<\/tr>/g)].map(([row, id]) => {
+    const cells = [...row.matchAll(/<td> ([^<]*?)<\/td>/g)].map(([, text]) => text);
+    // Cells after the id: total, execution, network wait, sync block, syscall, scheduler wait, sweep, GC.
+    const times = cells.slice(-7).map((text) => niceDuration(text.replace(/\(.*\)/, '')));
+    return { id: Number(id), execution: times[0], networkWait: times[1], syncBlock: times[2], schedulerWait: times[4] };
+  });
 }
 
 // ---- what Go should show, from our analysis ---------------------------------------------------------
@@ -400,6 +432,102 @@ describe.skipIf(!go)(`exportGo, checked with go tool trace (Go 1.19)${go ? '' : 
     expect(ends.sort()).toEqual(analysis.regions.filter((r) => r.complete).map((r) => `${r.end} g${r.flow} ${r.type}`).sort());
 
     await compareWithGo(goFile, analysis);
+  });
+
+  test("scheduling events: each flow's goroutine runs during its runs, waits runnable while queued and blocks on what it waited for — Go's goroutine analysis agrees with ours", async () => {
+    // A task that holds the thread 80 ms after a short timer, three that a 20 ms timer wakes while it
+    // does (so they queue behind it), and one that awaits a promise another task resolves after it.
+    const file = await traceTo(
+      async () => {
+        let release = (): void => {};
+        const released = new Promise<void>((resolve) => (release = resolve));
+        const job = (type: string, body: () => Promise<void>): Promise<void> => {
+          const [ctx, task] = newTask(background, type);
+          return withRegion(ctx, type, async () => {
+            await body();
+            task.end();
+          });
+        };
+        await Promise.all([
+          job('crunch', async () => {
+            await sleep(5);
+            busy(80);
+          }),
+          job('releaser', async () => {
+            await sleep(40);
+            release();
+          }),
+          ...[1, 2, 3].map(() =>
+            job('napper', async () => {
+              await sleep(20);
+              busy(2);
+            }),
+          ),
+          job('awaiter', async () => {
+            await released;
+            busy(2);
+          }),
+        ]);
+      },
+      { scheduling: true },
+    );
+    const { events } = await loadTrace(file);
+    const runs = events.filter((e) => e.kind === 'run');
+    expect(runs.length).toBeGreaterThan(0);
+    const execution = analyzeExecution(events);
+    const analysis = await analyzeTrace(file);
+
+    const { goFile, result } = await exportToFile(file);
+    expect(result.warnings).toEqual([]);
+    const parsed = await goParse(goFile);
+    expect(parsed.stderr).not.toMatch(/failed|error/i);
+    expect(parsed.code).toBe(0);
+    // The goroutine of each flow starts exactly when each of its runs starts.
+    const goStarts = new Set(parsed.stdout.split('\n').flatMap((line) => {
+      const m = /^(\d+) GoStart p=\d+ g=(\d+) /.exec(line);
+      return m ? [`${m[1]} g${m[2]}`] : [];
+    }));
+    for (const run of runs) expect(goStarts).toContain(`${run.ts} g${run.flow}`);
+    // Blocking reasons: the timers are sleeps, the promise a receive.
+    expect(parsed.stdout).toMatch(/ GoSleep /);
+    expect(parsed.stdout).toMatch(/ GoBlockRecv /);
+
+    const server = await serve(goFile);
+    try {
+      // Goroutines are grouped by their first region: one group per task type, one goroutine per task.
+      const groups = [...(await fetchPage(`${server.url}/goroutines`)).matchAll(/<a href="\/goroutine\?id=(\d+)">([^<]*)<\/a> N=(\d+)/g)];
+      const goroutines = new Map<number, GoGoroutine>();
+      for (const [, pc, name] of groups) {
+        if (!['crunch', 'napper', 'releaser', 'awaiter'].includes(unescapeHtml(name))) continue;
+        for (const g of parseGoroutines(await fetchPage(`${server.url}/goroutine?id=${pc}`))) goroutines.set(g.id, g);
+      }
+      expect(goroutines.size).toBe(6);
+      // Each task's running and queued time, ours and Go's (its goroutine: the flow of its region).
+      // Tolerance: what runs outside a task's lifetime on its flow (a few µs), generous for a loaded machine.
+      const tolerance = 15e6;
+      for (const task of execution.tasks.filter((t) => t.type !== '')) {
+        const flow = analysis.regions.find((r) => r.task === task.task && r.type === task.type)!.flow;
+        const g = goroutines.get(flow)!;
+        expect(g, `task ${task.task} (${task.type}) on goroutine ${flow}`).toBeDefined();
+        expect(Math.abs(g.execution - task.running), `${task.type} execution: Go ${g.execution}, ours ${task.running}`).toBeLessThan(tolerance);
+        expect(Math.abs(g.schedulerWait - task.queued), `${task.type} scheduler wait: Go ${g.schedulerWait}, ours ${task.queued}`).toBeLessThan(tolerance);
+      }
+      const byType = (type: string): GoGoroutine[] => execution.tasks.filter((t) => t.type === type).map((t) => goroutines.get(analysis.regions.find((r) => r.task === t.task && r.type === type)!.flow)!);
+      // The busy task ran ~80 ms; the nappers queued behind it for most of that, and ran briefly.
+      expect(byType('crunch')[0].execution).toBeGreaterThan(70e6);
+      for (const g of byType('napper')) {
+        expect(g.schedulerWait).toBeGreaterThan(30e6);
+        expect(g.execution).toBeLessThan(30e6);
+      }
+      // The awaiter's wait for the promise is Go's sync block time (a channel receive, on /block): our waiting time.
+      const awaiter = execution.tasks.find((t) => t.type === 'awaiter')!;
+      expect(awaiter.waiting).toBeGreaterThan(50e6);
+      expect(Math.abs(byType('awaiter')[0].syncBlock - awaiter.waiting), `awaiter sync block: Go ${byType('awaiter')[0].syncBlock}, ours waiting ${awaiter.waiting}`).toBeLessThan(tolerance);
+      // Go's blocking and scheduler-latency profiles (raw: drawing them needs Graphviz) have the waits.
+      for (const page of ['/block', '/sched']) expect((await fetchPage(`${server.url}${page}?raw=1`)).length).toBeGreaterThan(0);
+    } finally {
+      server.close();
+    }
   });
 
   test("samples/workers: each thread is a P of its own (on an M with the thread's id), each flow a goroutine on its thread's P, and every job has regions on every thread's P", async () => {
