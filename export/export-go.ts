@@ -330,8 +330,13 @@ export class GoTraceConverter {
   }
 
   private writeOp(proc: Proc, op: PendingOp): void {
-    // A goroutine run for an event outside its runs (see run) stops at its last event.
-    if (proc.running !== 0 && proc.running !== proc.inRun && !(op.kind === 'event' && 'flow' in op.event && op.event.flow === proc.running)) this.park(proc);
+    const eventFlow = op.kind === 'event' && 'flow' in op.event ? op.event.flow : 0;
+    if (proc.running !== 0 && proc.running !== proc.inRun && eventFlow !== proc.running) {
+      // A goroutine run for an event outside its runs (see run) stops at its last event,
+      this.park(proc);
+      // and the run it interrupted goes on.
+      if (proc.inRun !== 0 && (eventFlow <= 0 || eventFlow === proc.inRun)) this.resume(proc, proc.inRun, proc.lastTs, null);
+    }
     switch (op.kind) {
       case 'event':
         this.convert(op.event);
@@ -480,13 +485,15 @@ export class GoTraceConverter {
       this.warnings.add('events on a flow that cannot be a goroutine', `a ${event.kind} event ${at(event.ts)} names flow ${flow}, which cannot be a goroutine; it was left out`);
       return -1;
     }
-    this.park(proc);
     if (this.scheduled) {
-      // An event outside its flow's runs: its goroutine runs for it, and stops at the flow's last such event (see writeOp).
+      // An event outside its flow's runs: the run on the P (if any) stops at it, the flow's goroutine
+      // runs for it, and stops at the flow's last such event (see writeOp).
       const ts = this.time(proc, event.ts);
+      this.park(proc);
       this.resume(proc, flow, ts, event);
       return ts;
     }
+    this.park(proc);
     const ts = this.time(proc, event.ts);
     const enc = this.enc;
     const p = proc.p;

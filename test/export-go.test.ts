@@ -23,6 +23,8 @@ import { loadTrace } from '../analysis/reader.js';
 import { analyzeExecution } from '../analysis/time-breakdown.js';
 import { exportGo } from '../export/export-go.js';
 import type { ExportResult } from '../export/export-types.js';
+import { GoEvent } from '../export/go-trace-encoder.js';
+import { goParkReasonOf } from '../export/go-wait-reason.js';
 import { samplePath } from './helpers/sample.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -344,12 +346,12 @@ async function exportToFile(source: string | Uint8Array): Promise<{ goFile: stri
 }
 
 /** A trace with exactly the events `write` encodes, and a footer ending at `endTs`. */
-function synthesize(write: (batch: BatchEncoder) => void, endTs: number): Uint8Array {
+function synthesize(write: (batch: BatchEncoder) => void, endTs: number, version = 1): Uint8Array {
   const encoder = new BatchEncoder();
   encoder.begin(0);
   write(encoder);
   return Buffer.concat([
-    encodeFileStart({ version: 1, wallClockOriginNs: 1_700_000_000_000_000_000n, hrtimeOriginNs: 0n, pid: 42, nodeVersion: 'v20.0.0', command: 'node synth' }),
+    encodeFileStart({ version, wallClockOriginNs: 1_700_000_000_000_000_000n, hrtimeOriginNs: 0n, pid: 42, nodeVersion: 'v20.0.0', command: 'node synth' }),
     encoder.finish(),
     encodeFooter({ events: 0, dropped: 0, endTs }),
   ]);
@@ -697,6 +699,67 @@ describe.skipIf(!go)(`exportGo, checked with go tool trace (Go 1.19)${go ? '' : 
     }
   });
 
+  test('a synthesized trace with runs: goroutines created or unblocked when ready, running exactly during runs, blocked with what the next run waited on', async () => {
+    // Run events come after the events they contain, at the start of the next run.
+    const bytes = synthesize((b) => {
+      b.taskCreate(110, 1, 7, 0, 'job', null);
+      b.run(300, 1, 0, 200, 100, 0, ''); // flow 1 ran 100..200, readiness unknown
+      b.regionStart(310, 2, 7, 'step', null);
+      b.run(600, 2, 7, 300, 100, 51, 'PROMISE'); // flow 2 ran 300..400, ready at 250
+      b.regionEnd(650, 2, 'step');
+      b.run(900, 2, 7, 300, 100, 101, 'Timeout'); // 600..700, ready at 500
+      b.taskEnd(920, 2, 7, null);
+      b.run(1000, 2, 7, 100, 50, 0, 'TCPWRAP'); // 900..950, readiness unknown
+      b.regionStart(1040, 3, 0, 'child', null); // events of another flow inside flow 1's run
+      b.regionEnd(1050, 3, 'child');
+      b.run(1200, 1, 0, 200, 100, 1, 'PROMISE'); // 1000..1100, not queued
+    }, 2000, 5);
+    const { goFile, result } = await exportToFile(bytes);
+    expect(result.warnings).toEqual([]);
+    const parsed = await goParse(goFile);
+    expect(parsed.code).toBe(0);
+    const lines = parsed.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => / (Go|User)/.test(l))
+      .map((l) => l.replace(/ p=\d+| off=\d+| typeid=\d+| stack=\d+| seq=\d+| pid=\d+/g, ''));
+    expect(lines).toEqual([
+      // Flow 1's first run: readiness unknown, so created when it starts; it then waits for a promise.
+      '100 GoCreate g=0 g=1',
+      '100 GoStart g=1 g=1',
+      '100 Gomaxprocs g=1 procs=1',
+      '110 UserTaskCreate g=1 taskid=7 name=job',
+      '200 GoBlockRecv g=1',
+      // Flow 2: created when its first run became ready, runnable 50 ns (Go's scheduler wait)…
+      '250 GoCreate g=0 g=2',
+      '300 GoStart g=2 g=2',
+      '310 UserRegion g=2 taskid=7 mode=0 name=step',
+      // …then sleeps (its next run resumes from a Timeout), runnable from 500, runs at 600…
+      '400 GoSleep g=2',
+      '500 GoUnblock g=0 g=2',
+      '600 GoStart g=2 g=2',
+      '650 UserRegion g=2 taskid=7 mode=1 name=step',
+      // …waits on the network (TCPWRAP, readiness unknown: runnable when it starts).
+      '700 GoBlockNet g=2',
+      '900 GoUnblock g=0 g=2',
+      '900 GoStart g=2 g=2',
+      '920 UserTaskEnd g=2 taskid=7',
+      '950 GoBlock g=2',
+      '1000 GoUnblock g=0 g=1',
+      '1000 GoStart g=1 g=1',
+      // Flow 3's events inside flow 1's run: flow 3 runs for them, then flow 1 goes on.
+      '1040 GoBlock g=1',
+      '1040 GoCreate g=0 g=3',
+      '1040 GoStart g=3 g=3',
+      '1040 UserRegion g=3 taskid=0 mode=0 name=child',
+      '1050 UserRegion g=3 taskid=0 mode=1 name=child',
+      '1050 GoBlock g=3',
+      '1050 GoUnblock g=0 g=1',
+      '1050 GoStart g=1 g=1',
+      '1100 GoBlock g=1',
+    ]);
+  });
+
   test("names and messages longer than Go's limit are cut at a character boundary, and Go loads them", async () => {
     const longName = 'r'.repeat(999_999) + '€€'; // 1,000,005 bytes: the cut falls inside the first €
     const longMessage = 'é'.repeat(600_000); // 1,200,000 bytes
@@ -844,6 +907,32 @@ describe('streaming (no Go needed)', () => {
 });
 
 // The helpers above must not rot when Go is absent.
+test("what a flow waited on decides the Go event its goroutine blocks with (docs/export.md's table)", () => {
+  const reasons = Object.fromEntries(
+    ['Timeout', 'TIMERWRAP', 'TCPWRAP', 'TCPCONNECTWRAP', 'PIPEWRAP', 'TLSWRAP', 'HTTPINCOMINGMESSAGE', 'HTTPCLIENTREQUEST', 'GETADDRINFOREQWRAP', 'FSREQCALLBACK', 'FILEHANDLE', 'PROMISE', 'Immediate', 'TickObject', ''].map((w) => [
+      w,
+      goParkReasonOf(w),
+    ]),
+  );
+  expect(reasons).toEqual({
+    Timeout: GoEvent.GoSleep,
+    TIMERWRAP: GoEvent.GoSleep,
+    TCPWRAP: GoEvent.GoBlockNet,
+    TCPCONNECTWRAP: GoEvent.GoBlockNet,
+    PIPEWRAP: GoEvent.GoBlockNet,
+    TLSWRAP: GoEvent.GoBlockNet,
+    HTTPINCOMINGMESSAGE: GoEvent.GoBlockNet,
+    HTTPCLIENTREQUEST: GoEvent.GoBlockNet,
+    GETADDRINFOREQWRAP: GoEvent.GoBlockNet,
+    FSREQCALLBACK: GoEvent.GoBlockNet,
+    FILEHANDLE: GoEvent.GoBlockNet,
+    PROMISE: GoEvent.GoBlockRecv,
+    Immediate: GoEvent.GoBlock,
+    TickObject: GoEvent.GoBlock,
+    '': GoEvent.GoBlock,
+  });
+});
+
 test('Go durations and seconds are read exactly', () => {
   expect(goDuration('0s')).toBe(0);
   expect(goDuration('850ns')).toBe(850);
