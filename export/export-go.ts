@@ -10,6 +10,12 @@
  * regions and logs become Go's user annotation events on the goroutine of their flow, so a task that
  * spans threads has regions on several Ps; GCs go on P 1, so that they can be written when they are
  * observed.
+ *
+ * With scheduling events (Run events), goroutines follow the runs instead: a flow's goroutine is
+ * runnable from when its run became ready, runs exactly during the run, and blocks with the Go event
+ * that matches what its next run resumed from (go-wait-reason.ts), so Go's goroutine analysis shows our
+ * running, queued and waiting times. Run events arrive after the events they contain, so each thread's
+ * Go events wait in a {@link TimeOrderedQueue} for a bounded window before they are written.
  */
 import type { Writable } from 'node:stream';
 import { formatDuration } from '../analysis/format-duration.js';
@@ -678,7 +684,10 @@ const openInTrace = (region: OpenRegion): boolean => region.endedAt < 0;
  * stack frames), logs, GCs and heap samples. Go's tool then shows the same task counts and latencies
  * (to the nanosecond), regions and logs as our analysis — except where the traced program misused
  * regions: Go rejects a whole trace whose regions do not nest strictly, so the export repairs them
- * and says how in `warnings`.
+ * and says how in `warnings`. A trace recorded with scheduling events also gets goroutines that run
+ * exactly during their flow's runs: Go's execution and scheduler-wait times are our running and
+ * queued times, and waits for timers, I/O and promises are Go's sleeps, network waits and sync blocks
+ * (docs/export.md, "With scheduling events"). A trace without them exports as it always has.
  *
  * Streams in bounded memory: it resolves once every byte has been handed to `out` (respecting its
  * backpressure); it does not end `out`. A damaged or cut-off trace is exported up to where reading

@@ -13,11 +13,11 @@ const IO_RESOURCE = /^(TCP|PIPE|TLS|TTY|UDP|HTTP|JSSTREAM|GETADDRINFO|GETNAMEINF
  * sockets, pipes, HTTP, DNS and files → `GoBlockNet` (Go's "Network wait" and /io profile: Go 1.19
  * has no file wait, and Node waits for both in its poller); timers (`Timeout`, `TIMERWRAP`) →
  * `GoSleep` (Go's time.Sleep: not a blocking-profile entry); a promise (`PROMISE`: awaiting a value
- * another callback delivers) → `GoBlockRecv` (a channel receive: Go's "Sync block" and /block
- * profile); anything else (immediates, callbacks run inside another, unknown) → `GoBlock`.
+ * another callback delivers) or a message from another thread (`MESSAGEPORT`) → `GoBlockRecv` (a
+ * channel receive: Go's "Sync block" and /block profile); anything else (immediates, callbacks run inside another, unknown) → `GoBlock`.
  */
 export function goParkReasonOf(waitedOn: string): GoParkReason {
-  if (waitedOn === 'PROMISE') return GoEvent.GoBlockRecv;
+  if (waitedOn === 'PROMISE' || waitedOn === 'MESSAGEPORT') return GoEvent.GoBlockRecv;
   if (waitedOn === 'Timeout' || waitedOn === 'TIMERWRAP') return GoEvent.GoSleep;
   if (IO_RESOURCE.test(waitedOn)) return GoEvent.GoBlockNet;
   return GoEvent.GoBlock;

@@ -2,7 +2,8 @@
  * `exportGo` (tstrace export --format go), checked against Go's own `go tool trace` (Debian's Go 1.19,
  * `apt-get install -y golang-go`): the export loads, and Go's /usertasks, /usertask, /userregions and
  * /userregion pages show the same tasks (counts, latencies to the nanosecond), regions and logs as our
- * analysis; misuse is repaired and reported; a big trace exports in bounded memory.
+ * analysis; misuse is repaired and reported; a big trace exports in bounded memory. With scheduling
+ * events, Go's goroutine analysis (/goroutine) shows each task's running and queued time as ours.
  *
  * Without Go 1.19 these tests skip, saying so — except under CI=true, where they fail.
  */
@@ -909,7 +910,7 @@ describe('streaming (no Go needed)', () => {
 // The helpers above must not rot when Go is absent.
 test("what a flow waited on decides the Go event its goroutine blocks with (docs/export.md's table)", () => {
   const reasons = Object.fromEntries(
-    ['Timeout', 'TIMERWRAP', 'TCPWRAP', 'TCPCONNECTWRAP', 'PIPEWRAP', 'TLSWRAP', 'HTTPINCOMINGMESSAGE', 'HTTPCLIENTREQUEST', 'GETADDRINFOREQWRAP', 'FSREQCALLBACK', 'FILEHANDLE', 'PROMISE', 'Immediate', 'TickObject', ''].map((w) => [
+    ['Timeout', 'TIMERWRAP', 'TCPWRAP', 'TCPCONNECTWRAP', 'PIPEWRAP', 'TLSWRAP', 'HTTPINCOMINGMESSAGE', 'HTTPCLIENTREQUEST', 'GETADDRINFOREQWRAP', 'FSREQCALLBACK', 'FILEHANDLE', 'PROMISE', 'MESSAGEPORT', 'Immediate', 'TickObject', ''].map((w) => [
       w,
       goParkReasonOf(w),
     ]),
@@ -927,6 +928,7 @@ test("what a flow waited on decides the Go event its goroutine blocks with (docs
     FSREQCALLBACK: GoEvent.GoBlockNet,
     FILEHANDLE: GoEvent.GoBlockNet,
     PROMISE: GoEvent.GoBlockRecv,
+    MESSAGEPORT: GoEvent.GoBlockRecv,
     Immediate: GoEvent.GoBlock,
     TickObject: GoEvent.GoBlock,
     '': GoEvent.GoBlock,
