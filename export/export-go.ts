@@ -337,7 +337,10 @@ export class GoTraceConverter {
 
   private writeOp(proc: Proc, op: PendingOp): void {
     const eventFlow = op.kind === 'event' && 'flow' in op.event ? op.event.flow : 0;
-    if (proc.running !== 0 && proc.running !== proc.inRun && eventFlow !== proc.running) {
+    // A run whose start (or readiness) is before what was written already (its events, converted
+    // before the trace's first Run event) takes over the goroutine running for them.
+    const alreadyRunning = (op.kind === 'unblock' || op.kind === 'start') && op.flow === proc.running && op.ts <= proc.lastTs;
+    if (proc.running !== 0 && proc.running !== proc.inRun && eventFlow !== proc.running && !alreadyRunning) {
       // A goroutine run for an event outside its runs (see run) stops at its last event,
       this.park(proc);
       // and the run it interrupted goes on.
