@@ -103,7 +103,7 @@ const RUNNABLE = 1;
 const RUNNING = 2;
 
 /** Events read before deciding whether the trace has Run events (they come early: the first at the first run's end). */
-const PROBE_EVENTS = 10_000;
+const PROBE_EVENTS = 50_000;
 /**
  * With Run events, a thread's events are written this long (trace time) after the latest run end seen
  * on it: a Run event arrives after the events it contains and says when its flow became ready, which

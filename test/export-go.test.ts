@@ -761,15 +761,15 @@ describe.skipIf(!go)(`exportGo, checked with go tool trace (Go 1.19)${go ? '' : 
     ]);
   });
 
-  test('a trace whose first Run event comes after the first 10,000 events: converted as without runs up to it, with runs from it, and Go loads it', async () => {
+  test('a trace whose first Run event comes after the first 50,000 events: converted as without runs up to it, with runs from it, and Go loads it', async () => {
     const bytes = synthesize((b) => {
       b.regionStart(1, 2, 0, 'before', null);
-      for (let i = 0; i < 10_000; i++) b.log(10 + i, 1, 0, 'n', String(i), null); // outside any run
-      b.log(20_050, 2, 0, 'in', 'the run', null);
-      b.run(20_100, 2, 0, 100, 80, 20_000, 'PROMISE'); // flow 2 ran 20,000..20,080, ready at 1
-      b.regionEnd(20_200, 2, 'before');
-      b.run(20_300, 2, 0, 150, 100, 1, 'Timeout');
-    }, 30_000, 5);
+      for (let i = 0; i < 50_000; i++) b.log(10 + i, 1, 0, 'n', String(i), null); // outside any run
+      b.log(60_050, 2, 0, 'in', 'the run', null);
+      b.run(60_100, 2, 0, 100, 80, 60_000, 'PROMISE'); // flow 2 ran 60,000..60,080, ready at 1
+      b.regionEnd(60_200, 2, 'before');
+      b.run(60_300, 2, 0, 150, 100, 1, 'Timeout'); // 60,150..60,250
+    }, 70_000, 5);
     const { goFile, result } = await exportToFile(bytes);
     expect(result.warnings).toEqual([]);
     const parsed = await goParse(goFile);
@@ -787,14 +787,14 @@ describe.skipIf(!go)(`exportGo, checked with go tool trace (Go 1.19)${go ? '' : 
       '1 Gomaxprocs g=2 procs=1',
       '1 UserRegion g=2 taskid=0 mode=0 name=before',
       '1 GoBlock g=2',
-      '20050 GoUnblock g=0 g=2', // its log, the 10,002nd event
-      '20050 GoStart g=2 g=2',
+      '60050 GoUnblock g=0 g=2', // its log, the 50,002nd event
+      '60050 GoStart g=2 g=2',
       // The first Run event: that run takes the running goroutine over, and ends at its end.
-      '20080 GoSleep g=2',
-      '20150 GoUnblock g=0 g=2',
-      '20150 GoStart g=2 g=2',
-      '20200 UserRegion g=2 taskid=0 mode=1 name=before',
-      '20250 GoBlock g=2',
+      '60080 GoSleep g=2',
+      '60150 GoUnblock g=0 g=2',
+      '60150 GoStart g=2 g=2',
+      '60200 UserRegion g=2 taskid=0 mode=1 name=before',
+      '60250 GoBlock g=2',
     ]);
   });
 
