@@ -381,6 +381,7 @@ export class GoTraceConverter {
   private unblock(proc: Proc, flow: number, ready: Nanos): void {
     const seq = this.seqs.get(flow);
     if (seq !== 0 && this.states.get(flow) !== WAITING) return;
+    if (seq === 0 && proc.running !== 0 && (this.regions.get(proc.running)?.length ?? 0) > 0) return;
     let ts = ready;
     if (ready < proc.lastTs) {
       // Written already past its readiness (beyond the reorder window, or before the trace's first Run event).
@@ -389,7 +390,6 @@ export class GoTraceConverter {
       ts = proc.lastTs;
     }
     if (seq === 0) {
-      if (proc.running !== 0 && (this.regions.get(proc.running)?.length ?? 0) > 0) return;
       this.enc.goCreate(proc.p, this.time(proc, ts), flow, this.goroutineStack(flow, this.takeFirstEvent(flow, null)), 0);
       this.seqs.set(flow, 1);
     } else {
