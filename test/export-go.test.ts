@@ -10,6 +10,7 @@
 import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -439,7 +440,11 @@ describe.skipIf(!go)(`exportGo, checked with go tool trace (Go 1.19)${go ? '' : 
 
   test("scheduling events: each flow's goroutine runs during its runs, waits runnable while queued and blocks on what it waited for — Go's goroutine analysis agrees with ours", async () => {
     // A task that holds the thread 80 ms after a short timer, three that a 20 ms timer wakes while it
-    // does (so they queue behind it), and one that awaits a promise another task resolves after it.
+    // does (so they queue behind it), one that awaits a promise another task resolves after it, and one
+    // that waits for a server's answer on a socket.
+    const answering = createServer((socket) => setTimeout(() => socket.end('answer'), 30));
+    await new Promise<void>((resolve) => answering.listen(0, '127.0.0.1', resolve));
+    const port = (answering.address() as AddressInfo).port;
     const file = await traceTo(
       async () => {
         let release = (): void => {};
@@ -470,10 +475,18 @@ describe.skipIf(!go)(`exportGo, checked with go tool trace (Go 1.19)${go ? '' : 
             await released;
             busy(2);
           }),
+          job('fetcher', async () => {
+            await new Promise<void>((resolve, reject) => {
+              const socket = connect(port, '127.0.0.1');
+              socket.on('data', () => {});
+              socket.on('end', resolve);
+              socket.on('error', reject);
+            });
+          }),
         ]);
       },
       { scheduling: true },
-    );
+    ).finally(() => answering.close());
     const { events } = await loadTrace(file);
     const runs = events.filter((e) => e.kind === 'run');
     expect(runs.length).toBeGreaterThan(0);
@@ -501,10 +514,10 @@ describe.skipIf(!go)(`exportGo, checked with go tool trace (Go 1.19)${go ? '' : 
       const groups = [...(await fetchPage(`${server.url}/goroutines`)).matchAll(/<a href="\/goroutine\?id=(\d+)">([^<]*)<\/a> N=(\d+)/g)];
       const goroutines = new Map<number, GoGoroutine>();
       for (const [, pc, name] of groups) {
-        if (!['crunch', 'napper', 'releaser', 'awaiter'].includes(unescapeHtml(name))) continue;
+        if (!['crunch', 'napper', 'releaser', 'awaiter', 'fetcher'].includes(unescapeHtml(name))) continue;
         for (const g of parseGoroutines(await fetchPage(`${server.url}/goroutine?id=${pc}`))) goroutines.set(g.id, g);
       }
-      expect(goroutines.size).toBe(6);
+      expect(goroutines.size).toBe(7);
       // Each task's running and queued time, ours and Go's (its goroutine: the flow of its region).
       // Both come from the same runs; they differ by Go's rounding (it prints 10 ms and more in whole
       // ms) and what runs on a task's flow outside its lifetime (µs, unless a loaded machine preempts
@@ -528,8 +541,13 @@ describe.skipIf(!go)(`exportGo, checked with go tool trace (Go 1.19)${go ? '' : 
       const awaiter = execution.tasks.find((t) => t.type === 'awaiter')!;
       expect(awaiter.waiting).toBeGreaterThan(50e6);
       expect(Math.abs(byType('awaiter')[0].syncBlock - awaiter.waiting), `awaiter sync block: Go ${byType('awaiter')[0].syncBlock}, ours waiting ${awaiter.waiting}`).toBeLessThan(tolerance);
+      // The fetcher's wait for the answer (30 ms or more) is Go's network wait (on /io), most of our waiting time.
+      const fetcher = execution.tasks.find((t) => t.type === 'fetcher')!;
+      const fetcherGo = byType('fetcher')[0];
+      expect(fetcherGo.networkWait).toBeGreaterThan(25e6);
+      expect(Math.abs(fetcherGo.networkWait - fetcher.waiting), `fetcher network wait: Go ${fetcherGo.networkWait}, ours waiting ${fetcher.waiting}`).toBeLessThan(tolerance);
       // Go's blocking and scheduler-latency profiles (raw: drawing them needs Graphviz) have the waits.
-      for (const page of ['/block', '/sched']) expect((await fetchPage(`${server.url}${page}?raw=1`)).length).toBeGreaterThan(0);
+      for (const page of ['/block', '/sched', '/io']) expect((await fetchPage(`${server.url}${page}?raw=1`)).length).toBeGreaterThan(0);
     } finally {
       server.close();
     }
