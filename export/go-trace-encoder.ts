@@ -17,8 +17,11 @@ export const GoEvent = {
   GCDone: 8,
   GoCreate: 13,
   GoStart: 14,
+  GoSleep: 19,
   GoBlock: 20,
   GoUnblock: 21,
+  GoBlockRecv: 23,
+  GoBlockNet: 27,
   HeapAlloc: 33,
   String: 37,
   UserTaskCreate: 45,
@@ -26,6 +29,9 @@ export const GoEvent = {
   UserRegion: 47,
   UserLog: 48,
 } as const;
+
+/** The events that stop a running goroutine until a GoUnblock: what Go's analysis counts its wait as. */
+export type GoParkReason = typeof GoEvent.GoSleep | typeof GoEvent.GoBlock | typeof GoEvent.GoBlockRecv | typeof GoEvent.GoBlockNet;
 
 /** `"go 1.19 trace\0\0\0"`: the 16-byte header. */
 export const GO_TRACE_HEADER = new Uint8Array([...Buffer.from('go 1.19 trace', 'latin1'), 0, 0, 0]);
@@ -223,8 +229,13 @@ export class GoTraceEncoder {
   }
 
   goBlock(p: number, ts: number): void {
+    this.goPark(p, ts, GoEvent.GoBlock);
+  }
+
+  /** The P's running goroutine stops running for `reason`, one of Go's `[dt, stack]` blocking events. */
+  goPark(p: number, ts: number, reason: GoParkReason): void {
     const stream = this.proc(p);
-    stream.head(GoEvent.GoBlock, 2, ts);
+    stream.head(reason, 2, ts);
     stream.out.uvarint(0); // stack
   }
 

@@ -2,13 +2,15 @@
  * `exportGo` (tstrace export --format go), checked against Go's own `go tool trace` (Debian's Go 1.19,
  * `apt-get install -y golang-go`): the export loads, and Go's /usertasks, /usertask, /userregions and
  * /userregion pages show the same tasks (counts, latencies to the nanosecond), regions and logs as our
- * analysis; misuse is repaired and reported; a big trace exports in bounded memory.
+ * analysis; misuse is repaired and reported; a big trace exports in bounded memory. With scheduling
+ * events, Go's goroutine analysis (/goroutine) shows each task's running and queued time as ours.
  *
  * Without Go 1.19 these tests skip, saying so — except under CI=true, where they fail.
  */
 import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +21,12 @@ import { MisuseKind } from '../format/spec.js';
 import { background, log, newTask, start, startRegion, stop, withContext, withRegion, type StartOptions } from '../runtime/index.js';
 import type { TraceAnalysis } from '../analysis/analysis-types.js';
 import { analyzeTrace } from '../analysis/analysis.js';
+import { loadTrace } from '../analysis/reader.js';
+import { analyzeExecution } from '../analysis/time-breakdown.js';
 import { exportGo } from '../export/export-go.js';
 import type { ExportResult } from '../export/export-types.js';
+import { GoEvent } from '../export/go-trace-encoder.js';
+import { goParkReasonOf } from '../export/go-wait-reason.js';
 import { samplePath } from './helpers/sample.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -28,6 +34,11 @@ const dir = mkdtempSync(join(tmpdir(), 'tstrace-export-go-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Holds the thread for `ms`. */
+function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
 
 // ---- Go 1.19 ------------------------------------------------------------------------------------
 
@@ -198,6 +209,31 @@ function parseGoEvents(stdout: string) {
   return { count, regions, logs };
 }
 
+interface GoGoroutine {
+  id: number;
+  execution: number;
+  networkWait: number;
+  syncBlock: number;
+  schedulerWait: number;
+}
+
+/** Go's "nice" durations on /goroutine: "123ns", "45µs", "67ms", "8s ". */
+function niceDuration(text: string): number {
+  const m = /^(\d+)(ns|µs|ms|s)\s*$/.exec(text.trim());
+  if (!m) throw new Error(`not a Go nice duration: ${text}`);
+  return Number(m[1]) * units[m[2]];
+}
+
+/** /goroutine?id=PC: each goroutine of the group with its execution and wait times. */
+function parseGoroutines(html: string): GoGoroutine[] {
+  return [...html.matchAll(/<td> <a href="\/trace\?goid=(\d+)">\d+<\/a> <\/td>[\s\S]*?<\/tr>/g)].map(([row, id]) => {
+    const cells = [...row.matchAll(/<td> ([^<]*?)<\/td>/g)].map(([, text]) => text);
+    // Cells after the id: total, execution, network wait, sync block, syscall, scheduler wait, sweep, GC.
+    const times = cells.slice(-7).map((text) => niceDuration(text.replace(/\(.*\)/, '')));
+    return { id: Number(id), execution: times[0], networkWait: times[1], syncBlock: times[2], schedulerWait: times[4] };
+  });
+}
+
 // ---- what Go should show, from our analysis ---------------------------------------------------------
 
 /** Go's text for a log: `category=message`, or the one that is not empty. */
@@ -312,12 +348,12 @@ async function exportToFile(source: string | Uint8Array): Promise<{ goFile: stri
 }
 
 /** A trace with exactly the events `write` encodes, and a footer ending at `endTs`. */
-function synthesize(write: (batch: BatchEncoder) => void, endTs: number): Uint8Array {
+function synthesize(write: (batch: BatchEncoder) => void, endTs: number, version = 1): Uint8Array {
   const encoder = new BatchEncoder();
   encoder.begin(0);
   write(encoder);
   return Buffer.concat([
-    encodeFileStart({ version: 1, wallClockOriginNs: 1_700_000_000_000_000_000n, hrtimeOriginNs: 0n, pid: 42, nodeVersion: 'v20.0.0', command: 'node synth' }),
+    encodeFileStart({ version, wallClockOriginNs: 1_700_000_000_000_000_000n, hrtimeOriginNs: 0n, pid: 42, nodeVersion: 'v20.0.0', command: 'node synth' }),
     encoder.finish(),
     encodeFooter({ events: 0, dropped: 0, endTs }),
   ]);
@@ -400,6 +436,121 @@ describe.skipIf(!go)(`exportGo, checked with go tool trace (Go 1.19)${go ? '' : 
     expect(ends.sort()).toEqual(analysis.regions.filter((r) => r.complete).map((r) => `${r.end} g${r.flow} ${r.type}`).sort());
 
     await compareWithGo(goFile, analysis);
+  });
+
+  test("scheduling events: each flow's goroutine runs during its runs, waits runnable while queued and blocks on what it waited for — Go's goroutine analysis agrees with ours", async () => {
+    // A task that holds the thread 80 ms after a short timer, three that a 20 ms timer wakes while it
+    // does (so they queue behind it), one that awaits a promise another task resolves after it, and one
+    // that waits for a server's answer on a socket.
+    const answering = createServer((socket) => setTimeout(() => socket.end('answer'), 30));
+    await new Promise<void>((resolve) => answering.listen(0, '127.0.0.1', resolve));
+    const port = (answering.address() as AddressInfo).port;
+    const file = await traceTo(
+      async () => {
+        let release = (): void => {};
+        const released = new Promise<void>((resolve) => (release = resolve));
+        const job = (type: string, body: () => Promise<void>): Promise<void> => {
+          const [ctx, task] = newTask(background, type);
+          return withRegion(ctx, type, async () => {
+            await body();
+            task.end();
+          });
+        };
+        await Promise.all([
+          job('crunch', async () => {
+            await sleep(5);
+            busy(80);
+          }),
+          job('releaser', async () => {
+            await sleep(40);
+            release();
+          }),
+          ...[1, 2, 3].map(() =>
+            job('napper', async () => {
+              await sleep(20);
+              busy(2);
+            }),
+          ),
+          job('awaiter', async () => {
+            await released;
+            busy(2);
+          }),
+          job('fetcher', async () => {
+            await new Promise<void>((resolve, reject) => {
+              const socket = connect(port, '127.0.0.1');
+              socket.on('data', () => {});
+              socket.on('end', resolve);
+              socket.on('error', reject);
+            });
+          }),
+        ]);
+      },
+      { scheduling: true },
+    ).finally(() => answering.close());
+    const { events } = await loadTrace(file);
+    const runs = events.filter((e) => e.kind === 'run');
+    expect(runs.length).toBeGreaterThan(0);
+    const execution = analyzeExecution(events);
+    const analysis = await analyzeTrace(file);
+
+    const { goFile, result } = await exportToFile(file);
+    expect(result.warnings).toEqual([]);
+    const parsed = await goParse(goFile);
+    expect(parsed.stderr).not.toMatch(/failed|error/i);
+    expect(parsed.code).toBe(0);
+    // The goroutine of each flow starts exactly when each of its runs starts.
+    const goStarts = new Set(parsed.stdout.split('\n').flatMap((line) => {
+      const m = /^(\d+) GoStart p=\d+ g=(\d+) /.exec(line);
+      return m ? [`${m[1]} g${m[2]}`] : [];
+    }));
+    for (const run of runs) expect(goStarts).toContain(`${run.ts} g${run.flow}`);
+    // Blocking reasons: the timers are sleeps, the promise a receive.
+    expect(parsed.stdout).toMatch(/ GoSleep /);
+    expect(parsed.stdout).toMatch(/ GoBlockRecv /);
+
+    const server = await serve(goFile);
+    try {
+      // Goroutines are grouped by their first region: one group per task type, one goroutine per task.
+      const groups = [...(await fetchPage(`${server.url}/goroutines`)).matchAll(/<a href="\/goroutine\?id=(\d+)">([^<]*)<\/a> N=(\d+)/g)];
+      const goroutines = new Map<number, GoGoroutine>();
+      for (const [, pc, name] of groups) {
+        if (!['crunch', 'napper', 'releaser', 'awaiter', 'fetcher'].includes(unescapeHtml(name))) continue;
+        for (const g of parseGoroutines(await fetchPage(`${server.url}/goroutine?id=${pc}`))) goroutines.set(g.id, g);
+      }
+      expect(goroutines.size).toBe(7);
+      // Each task's running and queued time, ours and Go's (its goroutine: the flow of its region).
+      // Both come from the same runs; they differ by Go's rounding (it prints 10 ms and more in whole
+      // ms) and what runs on a task's flow outside its lifetime (µs, unless a loaded machine preempts
+      // the process right there): 15 ms is generous.
+      const tolerance = 15e6;
+      for (const task of execution.tasks.filter((t) => t.type !== '')) {
+        const flow = analysis.regions.find((r) => r.task === task.task && r.type === task.type)!.flow;
+        const g = goroutines.get(flow)!;
+        expect(g, `task ${task.task} (${task.type}) on goroutine ${flow}`).toBeDefined();
+        expect(Math.abs(g.execution - task.running), `${task.type} execution: Go ${g.execution}, ours ${task.running}`).toBeLessThan(tolerance);
+        expect(Math.abs(g.schedulerWait - task.queued), `${task.type} scheduler wait: Go ${g.schedulerWait}, ours ${task.queued}`).toBeLessThan(tolerance);
+      }
+      const byType = (type: string): GoGoroutine[] => execution.tasks.filter((t) => t.type === type).map((t) => goroutines.get(analysis.regions.find((r) => r.task === t.task && r.type === type)!.flow)!);
+      // The busy task ran ~80 ms; the nappers queued behind it for most of that, and ran briefly.
+      expect(byType('crunch')[0].execution).toBeGreaterThan(70e6);
+      for (const g of byType('napper')) {
+        expect(g.schedulerWait).toBeGreaterThan(30e6);
+        expect(g.execution).toBeLessThan(30e6);
+      }
+      // The awaiter's wait for the promise is Go's sync block time (a channel receive, on /block): our waiting time.
+      const awaiter = execution.tasks.find((t) => t.type === 'awaiter')!;
+      expect(awaiter.waiting).toBeGreaterThan(50e6);
+      expect(Math.abs(byType('awaiter')[0].syncBlock - awaiter.waiting), `awaiter sync block: Go ${byType('awaiter')[0].syncBlock}, ours waiting ${awaiter.waiting}`).toBeLessThan(tolerance);
+      // The fetcher's wait for the answer (30 ms or more) is Go's network wait (on /io), most of our waiting time.
+      const fetcher = execution.tasks.find((t) => t.type === 'fetcher')!;
+      const fetcherGo = byType('fetcher')[0];
+      expect(fetcherGo.networkWait).toBeGreaterThan(25e6);
+      expect(Math.abs(fetcherGo.networkWait - fetcher.waiting), `fetcher network wait: Go ${fetcherGo.networkWait}, ours waiting ${fetcher.waiting}`).toBeLessThan(tolerance);
+      // Go's blocking and scheduler-latency profiles (raw: drawing them needs Graphviz) have the waits.
+      for (const page of ['/block', '/sched', '/io']) expect((await fetchPage(`${server.url}${page}?raw=1`)).length).toBeGreaterThan(0);
+    } finally {
+      server.close();
+    }
   });
 
   test("samples/workers: each thread is a P of its own (on an M with the thread's id), each flow a goroutine on its thread's P, and every job has regions on every thread's P", async () => {
@@ -569,6 +720,104 @@ describe.skipIf(!go)(`exportGo, checked with go tool trace (Go 1.19)${go ? '' : 
     }
   });
 
+  test('a synthesized trace with runs: goroutines created or unblocked when ready, running exactly during runs, blocked with what the next run waited on', async () => {
+    // Run events come after the events they contain, at the start of the next run.
+    const bytes = synthesize((b) => {
+      b.taskCreate(110, 1, 7, 0, 'job', null);
+      b.run(300, 1, 0, 200, 100, 0, ''); // flow 1 ran 100..200, readiness unknown
+      b.regionStart(310, 2, 7, 'step', null);
+      b.run(600, 2, 7, 300, 100, 51, 'PROMISE'); // flow 2 ran 300..400, ready at 250
+      b.regionEnd(650, 2, 'step');
+      b.run(900, 2, 7, 300, 100, 101, 'Timeout'); // 600..700, ready at 500
+      b.taskEnd(920, 2, 7, null);
+      b.run(1000, 2, 7, 100, 50, 0, 'TCPWRAP'); // 900..950, readiness unknown
+      b.regionStart(1040, 3, 0, 'child', null); // events of another flow inside flow 1's run
+      b.regionEnd(1050, 3, 'child');
+      b.run(1200, 1, 0, 200, 100, 1, 'PROMISE'); // 1000..1100, not queued
+    }, 2000, 5);
+    const { goFile, result } = await exportToFile(bytes);
+    expect(result.warnings).toEqual([]);
+    const parsed = await goParse(goFile);
+    expect(parsed.code).toBe(0);
+    const lines = parsed.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => / (Go|User)/.test(l))
+      .map((l) => l.replace(/ p=\d+| off=\d+| typeid=\d+| stack=\d+| seq=\d+| pid=\d+/g, ''));
+    expect(lines).toEqual([
+      // Flow 1's first run: readiness unknown, so created when it starts; it then waits for a promise.
+      '100 GoCreate g=0 g=1',
+      '100 GoStart g=1 g=1',
+      '100 Gomaxprocs g=1 procs=1',
+      '110 UserTaskCreate g=1 taskid=7 name=job',
+      '200 GoBlockRecv g=1',
+      // Flow 2: created when its first run became ready, runnable 50 ns (Go's scheduler wait)…
+      '250 GoCreate g=0 g=2',
+      '300 GoStart g=2 g=2',
+      '310 UserRegion g=2 taskid=7 mode=0 name=step',
+      // …then sleeps (its next run resumes from a Timeout), runnable from 500, runs at 600…
+      '400 GoSleep g=2',
+      '500 GoUnblock g=0 g=2',
+      '600 GoStart g=2 g=2',
+      '650 UserRegion g=2 taskid=7 mode=1 name=step',
+      // …waits on the network (TCPWRAP, readiness unknown: runnable when it starts).
+      '700 GoBlockNet g=2',
+      '900 GoUnblock g=0 g=2',
+      '900 GoStart g=2 g=2',
+      '920 UserTaskEnd g=2 taskid=7',
+      '950 GoBlock g=2',
+      '1000 GoUnblock g=0 g=1',
+      '1000 GoStart g=1 g=1',
+      // Flow 3's events inside flow 1's run: flow 3 runs for them, then flow 1 goes on.
+      '1040 GoBlock g=1',
+      '1040 GoCreate g=0 g=3',
+      '1040 GoStart g=3 g=3',
+      '1040 UserRegion g=3 taskid=0 mode=0 name=child',
+      '1050 UserRegion g=3 taskid=0 mode=1 name=child',
+      '1050 GoBlock g=3',
+      '1050 GoUnblock g=0 g=1',
+      '1050 GoStart g=1 g=1',
+      '1100 GoBlock g=1',
+    ]);
+  });
+
+  test('a trace whose first Run event comes after the first 50,000 events: converted as without runs up to it, with runs from it, and Go loads it', async () => {
+    const bytes = synthesize((b) => {
+      b.regionStart(1, 2, 0, 'before', null);
+      for (let i = 0; i < 50_000; i++) b.log(10 + i, 1, 0, 'n', String(i), null); // outside any run
+      b.log(60_050, 2, 0, 'in', 'the run', null);
+      b.run(60_100, 2, 0, 100, 80, 60_000, 'PROMISE'); // flow 2 ran 60,000..60,080, ready at 1
+      b.regionEnd(60_200, 2, 'before');
+      b.run(60_300, 2, 0, 150, 100, 1, 'Timeout'); // 60,150..60,250
+    }, 70_000, 5);
+    const { goFile, result } = await exportToFile(bytes);
+    expect(result.warnings).toEqual([]);
+    const parsed = await goParse(goFile);
+    expect(parsed.stderr).not.toMatch(/failed|error/i);
+    expect(parsed.code).toBe(0);
+    const lines = parsed.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => / (Go|UserRegion)/.test(l) && !/ g=1 /.test(l))
+      .map((l) => l.replace(/ p=\d+| off=\d+| typeid=\d+| stack=\d+| seq=\d+/g, ''));
+    expect(lines).toEqual([
+      // Converted before the first Run event: goroutines run at their events (flow 1's are left out here).
+      '1 GoCreate g=0 g=2',
+      '1 GoStart g=2 g=2',
+      '1 Gomaxprocs g=2 procs=1',
+      '1 UserRegion g=2 taskid=0 mode=0 name=before',
+      '1 GoBlock g=2',
+      '60050 GoUnblock g=0 g=2', // its log, the 50,002nd event
+      '60050 GoStart g=2 g=2',
+      // The first Run event: that run takes the running goroutine over, and ends at its end.
+      '60080 GoSleep g=2',
+      '60150 GoUnblock g=0 g=2',
+      '60150 GoStart g=2 g=2',
+      '60200 UserRegion g=2 taskid=0 mode=1 name=before',
+      '60250 GoBlock g=2',
+    ]);
+  });
+
   test("names and messages longer than Go's limit are cut at a character boundary, and Go loads them", async () => {
     const longName = 'r'.repeat(999_999) + '€€'; // 1,000,005 bytes: the cut falls inside the first €
     const longMessage = 'é'.repeat(600_000); // 1,200,000 bytes
@@ -716,6 +965,33 @@ describe('streaming (no Go needed)', () => {
 });
 
 // The helpers above must not rot when Go is absent.
+test("what a flow waited on decides the Go event its goroutine blocks with (docs/export.md's table)", () => {
+  const reasons = Object.fromEntries(
+    ['Timeout', 'TIMERWRAP', 'TCPWRAP', 'TCPCONNECTWRAP', 'PIPEWRAP', 'TLSWRAP', 'HTTPINCOMINGMESSAGE', 'HTTPCLIENTREQUEST', 'GETADDRINFOREQWRAP', 'FSREQCALLBACK', 'FILEHANDLE', 'PROMISE', 'MESSAGEPORT', 'Immediate', 'TickObject', ''].map((w) => [
+      w,
+      goParkReasonOf(w),
+    ]),
+  );
+  expect(reasons).toEqual({
+    Timeout: GoEvent.GoSleep,
+    TIMERWRAP: GoEvent.GoSleep,
+    TCPWRAP: GoEvent.GoBlockNet,
+    TCPCONNECTWRAP: GoEvent.GoBlockNet,
+    PIPEWRAP: GoEvent.GoBlockNet,
+    TLSWRAP: GoEvent.GoBlockNet,
+    HTTPINCOMINGMESSAGE: GoEvent.GoBlockNet,
+    HTTPCLIENTREQUEST: GoEvent.GoBlockNet,
+    GETADDRINFOREQWRAP: GoEvent.GoBlockNet,
+    FSREQCALLBACK: GoEvent.GoBlockNet,
+    FILEHANDLE: GoEvent.GoBlockNet,
+    PROMISE: GoEvent.GoBlockRecv,
+    MESSAGEPORT: GoEvent.GoBlockRecv,
+    Immediate: GoEvent.GoBlock,
+    TickObject: GoEvent.GoBlock,
+    '': GoEvent.GoBlock,
+  });
+});
+
 test('Go durations and seconds are read exactly', () => {
   expect(goDuration('0s')).toBe(0);
   expect(goDuration('850ns')).toBe(850);
