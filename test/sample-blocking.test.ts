@@ -24,6 +24,9 @@ describe('samples/blocking (npm run sample:blocking)', () => {
   afterAll(() => removeSampleRun(run));
 
   const report = (): TaskTimeBreakdown => times.tasks.find((t) => t.type === 'GET /report')!;
+  // The job's run. Not necessarily the first blocker: on a loaded machine (a CI run's parallel test
+  // files) a stall of the process can make another request's run longer still, and that is measured too.
+  const jobRun = () => times.blockers.find((b) => b.task === report().task && b.region === 'buildReport')!;
 
   it('serves 41 requests, then prints the stats with where the time went, and the blockers', () => {
     expect(run.code, `run.mjs failed:\n${run.stderr}`).toBe(0);
@@ -31,12 +34,11 @@ describe('samples/blocking (npm run sample:blocking)', () => {
     expect(run.stdout).toContain('Served 41 requests');
     expect(run.stdout).toContain('Where the time went, by task type');
     const table = run.stdout.slice(run.stdout.lastIndexOf('DELAYED'));
-    const firstRow = table.split('\n')[1];
-    expect(firstRow).toMatch(/task \d+ \(GET \/report\)\s+buildReport/);
+    expect(table).toMatch(/task \d+ \(GET \/report\)\s+buildReport/);
   });
 
   it('the report’s job is one run of at least its 50 ms, attributed to the report task and its region', () => {
-    const job = times.blockers[0];
+    const job = jobRun();
     expect(job).toMatchObject({ task: report().task, taskType: 'GET /report', region: 'buildReport' });
     // The region's location: the line of service.mjs that runs the job.
     expect(job.location?.file).toMatch(/samples\/blocking\/service\.mjs$/);
@@ -47,8 +49,8 @@ describe('samples/blocking (npm run sample:blocking)', () => {
     expect(ms(report().running)).toBeGreaterThanOrEqual(50);
   });
 
-  it('every request queued during the job names it as its top blocker, for about the time it overlapped', () => {
-    const job = times.blockers[0];
+  it('every request queued during the job names it as a blocker (the top one, unless a stall ran longer), for about the time it overlapped', () => {
+    const job = jobRun();
     const jobEnd = job.start + job.duration;
     const drinks = times.tasks.filter((t) => t.type === 'GET /drinks/:name');
     expect(drinks).toHaveLength(40);
@@ -56,10 +58,14 @@ describe('samples/blocking (npm run sample:blocking)', () => {
     const delayed = drinks.filter((t) => t.blockers.some((b) => b.task === job.task && b.region === 'buildReport'));
     expect(delayed.length).toBeGreaterThanOrEqual(5);
     for (const t of delayed) {
-      expect(t.blockers[0]).toMatchObject({ task: job.task, region: 'buildReport' });
+      const top = t.blockers[0];
+      // The job, unless a stall made another run longer than it (then that run is named first, rightly).
+      if (top.task !== job.task) expect(top.duration).toBeGreaterThan(job.duration);
+      else expect(top).toMatchObject({ task: job.task, region: 'buildReport' });
+      const byJob = t.blockers.find((b) => b.task === job.task)!;
       // Queued from its due time (≥ the job's start) to the job's end at most, and within the task's life.
-      expect(t.blockers[0].delayed).toBeLessThanOrEqual(job.duration);
-      expect(t.queued).toBeGreaterThanOrEqual(t.blockers[0].delayed);
+      expect(byJob.delayed).toBeLessThanOrEqual(job.duration);
+      expect(t.queued).toBeGreaterThanOrEqual(byJob.delayed);
       expect(t.start + t.wall).toBeGreaterThanOrEqual(jobEnd);
       expect(t.running + t.queued + t.waiting).toBe(t.wall);
     }
