@@ -153,7 +153,8 @@ Usage:
   ${usage.merge}
       Merge traces (one per process or worker thread: tstrace run's OUT.PID files, say) into
       one: each input's flows and tasks get ids of their own, its times are aligned by the
-      traces' wall-clock origins. The output is complete only if every input is.
+      traces' wall-clock origins. The output is complete only if every input is. --threads
+      makes each input a thread of its own (named after its file and pid).
   ${RUN_USAGE}
       Run COMMAND with every Node.js process in it traced from its first module on (a preload
       passed through NODE_OPTIONS), until it exits: normally, by process.exit(), by an uncaught
