@@ -50,6 +50,8 @@ interface SchedulingState {
   start: number;
   readyBefore: number;
   waitedOn: string;
+  /** Task ids and regions handed out when the open run began: a run outside any task that then began one is that task's. */
+  claimMark: number;
   /** When the outermost callback of the open run returned; -1 while one runs. */
   pausedAt: number;
   /** The runs nested callbacks interrupted (flow, task pairs), to resume after them. */
@@ -81,6 +83,18 @@ function openRun(st: SchedulingState, flow: number, task: number, start: number,
   st.start = start;
   st.readyBefore = readyBefore;
   st.waitedOn = waitedOn;
+  st.claimMark = S.lastTaskId + S.lastRegionSeq;
+}
+
+/**
+ * Whether the next callback of the open run's flow and task continues it. A run outside any task (a
+ * server's request callbacks, one after the other) is not continued once its code created a task or
+ * began a region: the next callback's work is someone else's, and the reader names a run by the first
+ * task it began (analysis/time-breakdown.ts).
+ */
+function continues(st: SchedulingState, flow: number, task: number, now: number): boolean {
+  if (flow !== st.flow || task !== st.task || now - st.pausedAt >= JOIN_GAP_MS) return false;
+  return task !== 0 || st.claimMark === S.lastTaskId + S.lastRegionSeq;
 }
 
 /** When the resource about to run (of `type`; undefined: a promise) became ready, as ms before `now` + 1; 0 when unknown. */
@@ -113,6 +127,7 @@ function makeState(): SchedulingState {
     start: 0,
     readyBefore: 0,
     waitedOn: '',
+    claimMark: 0,
     pausedAt: -1,
     outer: [],
     lastNow: performance.now(),
@@ -160,7 +175,7 @@ function makeState(): SchedulingState {
       const readyBefore = readiness(st, asyncId, resource, type, now);
       const waitedOn = type ?? 'PROMISE';
       if (st.flow >= 0) {
-        if (flow === st.flow && task === st.task && now - st.pausedAt < JOIN_GAP_MS) {
+        if (continues(st, flow, task, now)) {
           st.pausedAt = -1;
           return;
         }

@@ -7,6 +7,7 @@ import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js
 import { background, FlightRecorder, newTask, withRegion } from '../runtime/index.js';
 import { schedulingActive } from '../runtime/scheduling.js';
 import { mergeTraces } from '../export/merge-traces.js';
+import { ExecutionCollector } from '../analysis/time-breakdown.js';
 import { sleep, tempTracePath, traceOf } from './helpers/trace.js';
 
 type Run = Extract<TraceEvent, { kind: 'run' }>;
@@ -82,6 +83,43 @@ describe('scheduling events: recording', () => {
     // Due at ~10 ms, run after the busy stretch ended at ~42 ms: queued for about 30 ms.
     expect(ms(timerRun.queued!)).toBeGreaterThan(20);
     expect(ms(timerRun.queued!)).toBeLessThan(ms(longest.duration) + 3);
+  });
+
+  test('callbacks outside any task that run back to back, as a server’s request callbacks do, are each named by the task they began', async () => {
+    let quick = 0;
+    let slow = 0;
+    let workMs = 0;
+    const { events, status } = await traceOf(
+      () =>
+        new Promise<void>((resolve) => {
+          // Two callbacks due at once, from outside any task: each begins a task of its own, as a request handler does.
+          setImmediate(() => {
+            const [, task] = newTask(background, 'quick');
+            quick = task.id;
+            task.end();
+          });
+          setImmediate(() => {
+            const [ctx, task] = newTask(background, 'slow');
+            slow = task.id;
+            withRegion(ctx, 'work', () => {
+              const from = performance.now();
+              busy(20);
+              workMs = performance.now() - from;
+            });
+            task.end();
+            resolve();
+          });
+        }),
+      { scheduling: true },
+    );
+    expect(status.problem).toBeNull();
+    const collector = new ExecutionCollector();
+    for (const event of events) collector.add(event);
+    const times = collector.finish(status.footer!.endTs);
+    const running = (id: number): number => ms(times.tasks.find((t) => t.task === id)?.running ?? 0);
+    // The slow task's work is its own running time, not the quick task's (whose callback ran just before it).
+    expect(running(slow)).toBeGreaterThanOrEqual(workMs);
+    expect(running(quick)).toBeLessThan(workMs);
   });
 
   test('runs never overlap, and each carries what it waited for', async () => {
