@@ -93,7 +93,12 @@ function openRun(st: SchedulingState, flow: number, task: number, start: number,
  * task it began (analysis/time-breakdown.ts).
  */
 function continues(st: SchedulingState, flow: number, task: number, now: number): boolean {
-  if (flow !== st.flow || task !== st.task || now - st.pausedAt >= JOIN_GAP_MS) return false;
+  return now - st.pausedAt < JOIN_GAP_MS && continuesUntimed(st, flow, task);
+}
+
+/** {@link continues}, the gap aside. */
+function continuesUntimed(st: SchedulingState, flow: number, task: number): boolean {
+  if (flow !== st.flow || task !== st.task) return false;
   return task !== 0 || st.claimMark === S.lastTaskId + S.lastRegionSeq;
 }
 
@@ -157,10 +162,18 @@ function makeState(): SchedulingState {
       st.resolvedAt[slot] = st.lastNow;
     },
     before(asyncId) {
-      const now = (st.lastNow = performance.now());
       const scope = S.als?.getStore();
       const flow = currentLane(scope).id;
       const task = taskOfScope(scope?.ctx);
+      if (st.depth === 0 && st.pausedAt >= 0 && st.promiseId[asyncId & MASK] === asyncId && continuesUntimed(st, flow, task)) {
+        // A promise reaction of the run just paused: reactions run right after the callback before them
+        // returns (a microtask checkpoint), so the gap is the queue's own and the clock need not be read.
+        st.depth = 1;
+        st.pausedAt = -1;
+        st.resource = null;
+        return;
+      }
+      const now = (st.lastNow = performance.now());
       if (st.depth++ > 0) {
         // A callback run synchronously inside another: not queued; it interrupts the outer run.
         st.outer.push(st.flow, st.task);
