@@ -69,6 +69,11 @@ export interface Frame {
   region: Region | null;
   /** `return` handed back a promise: the region ends when it settles, not in `finally`. */
   settling: boolean;
+  /**
+   * An async function resumed from an `await`: its body now runs in a microtask of its own, with no
+   * caller on the stack to give a scope back to when it suspends or returns.
+   */
+  continued: boolean;
 }
 
 const NOOP: Frame = Object.freeze({
@@ -82,6 +87,7 @@ const NOOP: Frame = Object.freeze({
   caller: undefined,
   region: null,
   settling: false,
+  continued: false,
 });
 
 const live = (f: Frame): boolean => f.generation === S.generation && S.enabled;
@@ -106,7 +112,7 @@ export function call(site: Site, ctx: Context | undefined, kind: Kind): Frame {
   // Async kinds and tasks get a scope of their own (continuations and callees see the region and the
   // task); a sync generator's resumption is bracketed on the stack like a sync call.
   const scope: Scope | null = async || task ? { ctx: context, flow: region.flow, top: region } : null;
-  const frame: Frame = { site, kind, generation: S.generation, ctx: context, task, lane: async ? region.flow : null, scope, caller, region, settling: false };
+  const frame: Frame = { site, kind, generation: S.generation, ctx: context, task, lane: async ? region.flow : null, scope, caller, region, settling: false, continued: false };
   if (scope) als.enterWith(scope);
   else bracket(region);
   return frame;
@@ -135,14 +141,20 @@ export function awaiting<T>(f: Frame, value: T): T {
   if (f !== NOOP && live(f)) {
     // Regions the body started by hand since (startRegion) are in the current scope: resume with them.
     if (f.scope) f.scope = S.als!.getStore() ?? f.scope;
-    restoreCaller(f);
+    // In a continuation the await's own microtask ends here: the body's scope is what resumes it.
+    if (!f.continued) restoreCaller(f);
   }
   return value;
 }
 
 /** After an `await` resumed the call: back in the call's scope. */
 export function awaited<T>(f: Frame, value: T): T {
-  if (f !== NOOP && live(f) && f.scope) S.als!.enterWith(f.scope);
+  if (f === NOOP || !live(f)) return value;
+  // Resumed in a continuation, the await kept the body's scope (see awaiting): entering it again would
+  // only copy the context (Node 24: a new AsyncContextFrame).
+  const kept = f.continued;
+  if (f.kind === FrameKind.Async) f.continued = true;
+  if (f.scope && !kept) S.als!.enterWith(f.scope);
   return value;
 }
 
@@ -254,7 +266,7 @@ function settled(f: Frame): void {
 /** In the call's `finally`: ends the region (unless a returned promise will), the task, and the scope. */
 export function finish(f: Frame): void {
   if (f === NOOP || !live(f)) return;
-  restoreCaller(f);
+  if (!f.continued) restoreCaller(f);
   if (f.settling) return;
   closeRegion(f);
   f.task?.endAt(f.site.location);
