@@ -130,3 +130,114 @@ await Promise.all(workers.map((worker) => worker.terminate()));
     expect(count(analyses.download)).toBeLessThan(count(analyses.flight));
   }, 120_000);
 });
+
+describe("the flight ring forgets the workers that left, once their last batch has left the window", () => {
+  /** Each worker's encoder: its string table spans its frames. */
+  const encoders = new Map<number, BatchEncoder>();
+  /** A ThreadEvents frame of worker `thread`: a region of task `task`, on the ring's clock now. */
+  function workerFrame(ring: FlightRing, thread: number, task: number): Uint8Array {
+    let encoder = encoders.get(thread);
+    if (encoder === undefined) encoders.set(thread, (encoder = new BatchEncoder(thread)));
+    const ts = ring.ns(performance.now());
+    encoder.begin(ts);
+    encoder.regionStart(ts, 1000 + thread, task, 'part', null);
+    encoder.regionEnd(ts, 1000 + thread, 'part');
+    return encoder.finish();
+  }
+
+  it('a thousand short-lived workers: the state kept per worker stays bounded, and a snapshot reads', async () => {
+    const t0 = performance.now();
+    const ring = new FlightRing({ t0, wallNs: BigInt(Math.round((performance.timeOrigin + t0) * 1e6)), hrtimeNs: process.hrtime.bigint() }, 0, 60_000e6, 4096);
+    encoders.clear();
+    let most = 0;
+    for (let id = 1; id <= 1000; id++) {
+      ring.threadJoined(id, `worker ${id}`, ring.ns(performance.now()));
+      ring.takeFromThread(workerFrame(ring, id, id), 2);
+      // Half of them are still in the window when they leave (forgotten at eviction), half are not.
+      if (id % 2 === 0) ring.takeFromThread(workerFrame(ring, id, id), 2);
+      ring.threadLeft(id);
+      // The workers kept are those with a frame held (within maxBytes: a few hundred at most).
+      if (ring.threadCount > ring.batchCount) throw new Error(`${ring.threadCount} workers kept, ${ring.batchCount} frames held`);
+      most = Math.max(most, ring.threadCount);
+    }
+    expect(ring.bytes).toBeLessThanOrEqual(4096);
+    expect(most).toBeLessThan(4096 / 8);
+    expect(ring.threadCount).toBeGreaterThan(0);
+
+    const bytes = Buffer.concat([...ring.snapshot().chunks()]);
+    const { status } = await loadTrace(bytes);
+    expect([status.complete, status.problem]).toEqual([true, null]);
+    expect(status.threads).toHaveLength(ring.threadCount);
+    const analysis = await analyzeTrace(new Uint8Array(bytes));
+    expect(analysis.problems).toEqual([]);
+    expect(new Set(analysis.regions.toArray().map((r) => r.thread))).toEqual(new Set(status.threads!.map((t) => t.id)));
+  });
+
+  it('a worker still running is never forgotten, even with no batch in the window', async () => {
+    const t0 = performance.now();
+    const ring = new FlightRing({ t0, wallNs: BigInt(Math.round((performance.timeOrigin + t0) * 1e6)), hrtimeNs: process.hrtime.bigint() }, 0, 60_000e6, 512);
+    encoders.clear();
+    ring.threadJoined(1, 'worker 1', 0);
+    ring.takeFromThread(workerFrame(ring, 1, 1), 2);
+    for (let id = 2; id <= 100; id++) {
+      ring.threadJoined(id, `worker ${id}`, ring.ns(performance.now()));
+      ring.takeFromThread(workerFrame(ring, id, id), 2);
+      ring.threadLeft(id);
+    }
+    expect(ring.threadCount).toBeLessThan(20);
+    const { status } = await loadTrace(Buffer.concat([...ring.snapshot().chunks()]));
+    expect(status.problem).toBeNull();
+    expect(status.threads!.map((t) => t.id)).toContain(1);
+  });
+
+  // A real program: workers come and go (half return, half are terminated: those send no `done`, the
+  // main thread sees them exit), each doing a part of a job, while a recorder runs.
+  const main = `
+import { Worker } from 'node:worker_threads';
+import { FlightRecorder, background, linkOf, newTask, withRegion } from RUNTIME;
+const minAge = 200;
+const recorder = new FlightRecorder({ gc: false, heap: false, eventLoop: false, minAge, sampleInterval: 20 });
+recorder.start();
+const ask = (worker, message) => new Promise((resolve) => { worker.once('message', resolve); worker.postMessage(message); });
+async function job(workers) {
+  const [ctx, task] = newTask(background, 'job');
+  await withRegion(ctx, 'scatter', () => Promise.all(workers.map((worker, i) => ask(worker, { kind: 'part', link: linkOf(ctx), i }))));
+  task.end();
+}
+const gone = [];
+for (let n = 0; n < 30; n++) {
+  const worker = new Worker(new URL('./worker.mjs', import.meta.url));
+  await job([worker]);
+  gone.push(worker.threadId);
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  if (n % 2 === 0) worker.terminate();
+  else worker.postMessage({ kind: 'exit' });
+  await exited;
+}
+// The main thread works on for 3 minAge and until a terminated worker's exit has been seen (a second later).
+await new Promise((resolve) => setTimeout(resolve, 1100));
+for (const end = performance.now() + 3 * minAge; performance.now() < end; ) await job([]);
+const live = [1, 2].map(() => new Worker(new URL('./worker.mjs', import.meta.url)));
+for (let j = 0; j < 3; j++) await job(live);
+await recorder.writeTo('flight.trace');
+await recorder.stop();
+console.log(JSON.stringify({ gone, live: live.map((worker) => worker.threadId) }));
+await Promise.all(live.map((worker) => worker.terminate()));
+`;
+  const shortLived = worker.replace("parentPort.on('message', ({ kind, link, i }) => {", "parentPort.on('message', ({ kind, link, i }) => {\n  if (kind === 'exit') process.exit(0);");
+
+  it('a snapshot after 30 workers came and went has the workers still running, not those gone, and reads', async () => {
+    const { at, stdout } = await runProgram('pruned', main, shortLived);
+    const { gone, live } = JSON.parse(stdout) as { gone: number[]; live: number[] };
+    const file = join(at, 'flight.trace');
+    const { status } = await loadTrace(readFileSync(file));
+    expect([status.complete, status.problem]).toEqual([true, null]);
+    const kept = (status.threads ?? []).map((t) => t.id);
+    expect(kept.sort((a, b) => a - b)).toEqual(live.sort((a, b) => a - b));
+    for (const id of gone) expect(kept).not.toContain(id);
+    const analysis = await analyzeTrace(file);
+    expect(analysis.problems).toEqual([]);
+    const lastJob = analysis.tasks.toArray().filter((t) => t.type === 'job').at(-1)!;
+    expect(lastJob.threads).toEqual([0, ...live.sort((a, b) => a - b)]);
+  }, 120_000);
+});
