@@ -1,6 +1,7 @@
 import { BroadcastChannel, getEnvironmentData, isMainThread, threadId } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Consumer, S, flush } from './recorder.js';
+import { closeOpenRun } from './scheduling.js';
 import { CONTROL_CHANNEL, SESSION_KEY, threadChannel, type Batch, type ControlMessage, type ThreadMessage, type TraceSession } from './thread-protocol.js';
 
 /** How long a worker keeps its batches channel open after its last message (see ThreadOutput.finish). */
@@ -62,6 +63,8 @@ class ThreadOutput extends Consumer {
 
   /** Flushes, sends the rest and the totals; the last thing this thread sends for the trace. */
   finish(control: BroadcastChannel): void {
+    // The run under way (the callback that stops the trace, or the last one before it) ends in the trace.
+    closeOpenRun();
     flush();
     // Events that went out in batches are counted by the main thread as they arrive; dropped ones never did.
     const totals = { recorded: this.dropped, dropped: this.dropped };

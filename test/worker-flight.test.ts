@@ -106,7 +106,10 @@ await Promise.all(workers.map((worker) => worker.terminate()));
       expect(analysis.status.complete, name).toBe(true);
       expect(analysis.problems, name).toEqual([]);
       analyses[name] = analysis;
-      const jobs = analysis.tasks.toArray().filter((t) => t.type === 'job' && t.created && t.complete);
+      // A job begun while stop() waits for the workers' last batches is the main thread's only (the
+      // workers have left): those created after the last part the workers sent are not counted.
+      const lastPart = Math.max(...analysis.regions.toArray().filter((r) => r.type === 'part').map((r) => r.start));
+      const jobs = analysis.tasks.toArray().filter((t) => t.type === 'job' && t.created && t.complete && t.start < lastPart);
       expect(jobs.length, name).toBeGreaterThan(0);
       for (const task of jobs) {
         // Main thread first, then each worker: every job has a part on each.
@@ -239,5 +242,66 @@ await Promise.all(live.map((worker) => worker.terminate()));
     expect(analysis.problems).toEqual([]);
     const lastJob = analysis.tasks.toArray().filter((t) => t.type === 'job').at(-1)!;
     expect(lastJob.threads).toEqual([0, ...live.sort((a, b) => a - b)]);
+  }, 120_000);
+});
+
+describe('workers record scheduling (Run) events when the trace does (issue 13)', () => {
+  const main = `
+import { Worker } from 'node:worker_threads';
+import { background, linkOf, newTask, start, stop } from RUNTIME;
+const worker = new Worker(new URL('./worker.mjs', import.meta.url));
+await new Promise((resolve) => worker.once('online', resolve));
+start('trace.out', { gc: false, heap: false, eventLoop: false, scheduling: true });
+const ask = (message) => new Promise((resolve) => { worker.once('message', resolve); worker.postMessage(message); });
+// A first message joins the worker if the trace's start message has not reached it yet: a callback
+// during which the worker joins records no run (the hook was not installed when it began).
+await ask({ link: linkOf(background), ms: 0 });
+const [ctx, task] = newTask(background, 'job');
+const crunchMs = await ask({ link: linkOf(ctx), ms: 50 });
+task.end();
+await stop();
+console.log(JSON.stringify({ worker: worker.threadId, task: task.id, crunchMs }));
+await worker.terminate();
+`;
+  const busyWorker = `
+import { parentPort } from 'node:worker_threads';
+import { contextFrom, withRegion } from RUNTIME;
+parentPort.on('message', ({ link, ms }) => {
+  // Busy for ms of this thread's clock, as measured here.
+  const began = performance.now();
+  withRegion(contextFrom(link), 'crunch', () => { while (performance.now() - began < ms); });
+  parentPort.postMessage(performance.now() - began);
+});
+`;
+
+  it("the worker's runs carry its thread and its task; tstrace tasks and stats count them as the task's running time", async () => {
+    const { at, stdout } = await runProgram('scheduling', main, busyWorker);
+    const { worker: thread, task, crunchMs } = JSON.parse(stdout) as { worker: number; task: number; crunchMs: number };
+    const file = join(at, 'trace.out');
+    const { events, status } = await loadTrace(readFileSync(file));
+    expect(status.problem).toBeNull();
+    const runs = events.filter((e) => e.kind === 'run' && e.thread === thread);
+    expect(runs.length).toBeGreaterThan(0);
+    // The message's callback runs outside any task (the reader names the run by the task its region is of).
+    const longest = Math.max(...runs.map((e) => (e.kind === 'run' ? e.duration : 0)));
+    expect(longest / 1e6).toBeGreaterThanOrEqual(crunchMs - 0.01);
+
+    const cli = join(root, 'dist/esm/cli/cli.js');
+    const tasks = await node([cli, 'tasks', file, '--json', '--quiet'], at);
+    expect(tasks.code, tasks.stderr).toBe(0);
+    const doc = JSON.parse(tasks.stdout) as { tasks: { id: number; threads: number[]; time: { wall: number; running: number; queued: number; waiting: number } }[] };
+    const job = doc.tasks.find((t) => t.id === task)!;
+    expect(job.threads).toEqual([0, thread]);
+    expect(job.time.running / 1e6).toBeGreaterThanOrEqual(crunchMs - 0.01);
+    expect(job.time.running + job.time.queued + job.time.waiting).toBe(job.time.wall);
+    const text = await node([cli, 'tasks', file, '--quiet'], at);
+    expect(text.stdout).toMatch(/ {2}threads +main, worker \d+\n {2}time +running \S+, queued \S+, waiting \S+ \(\d+ runs?/);
+
+    const stats = await node([cli, 'stats', file, '--json', '--quiet'], at);
+    expect(stats.code, stats.stderr).toBe(0);
+    const execution = (JSON.parse(stats.stdout) as { execution: { taskTypes: { type: string; tasks: number; running: { max: number } | null }[] } }).execution;
+    const jobType = execution.taskTypes.find((t) => t.type === 'job')!;
+    expect(jobType.tasks).toBe(1);
+    expect(jobType.running!.max / 1e6).toBeGreaterThanOrEqual(crunchMs - 0.01);
   }, 120_000);
 });
