@@ -6,7 +6,8 @@
 // the worker's batches); bytes of
 // trace per pair; and how long stop() takes with a live worker. The worker's run again with a flight
 // recorder (defaults: it evicts, and reads what it evicts, all along) instead of a file: the main
-// thread's busy time is then holding the worker's batches in the ring.
+// thread's busy time is then holding the worker's batches in the ring; and with both at once (the
+// worker encodes its batches for each; bytes/pair is then the file's).
 //
 //   node bench/workers.mjs [--quick]      (needs a build)
 import { rmSync, statSync } from 'node:fs';
@@ -65,7 +66,21 @@ if (!isMainThread) {
       return this.held;
     },
   };
-  for (const [where, run, tracing] of [['main thread', (ctx) => workload(ctx, PAIRS), file], ['worker thread', inWorker, file], ['worker thread', inWorker, flight]]) {
+  // Both at once (a recorder running, a trace started beside it): the worker encodes each batch for each.
+  const both = {
+    name: 'flight + file',
+    begin() {
+      flight.begin();
+      file.begin();
+    },
+    async end() {
+      await file.end();
+      await flight.end();
+    },
+    bytes: () => file.bytes(),
+  };
+  const modes = [['main thread', (ctx) => workload(ctx, PAIRS), file], ['worker thread', inWorker, file], ['worker thread', inWorker, flight], ['worker thread', inWorker, both]];
+  for (const [where, run, tracing] of modes) {
     const off = await run(background);
     tracing.begin();
     const [ctx, task] = newTask(background, 'bench');
@@ -84,6 +99,6 @@ if (!isMainThread) {
   await worker.terminate();
   console.log(`${PAIRS.toLocaleString('en')} region pairs (start/start/end/end) under one task, in chunks of ${CHUNK}`);
   console.log('(flight: bytes/pair is what the ring held at the end, over all pairs: it keeps the last 10 s within 10 MiB)');
-  console.log('where, into           off ns/pair  on ns/pair  main thread busy ns/pair  bytes/pair  stop() ms');
-  for (const r of rows) console.log(`${r.where.padEnd(21)} ${r.off.padStart(11)} ${r.on.padStart(11)} ${r.mainBusy.padStart(25)} ${r.bytes.padStart(11)} ${r.stopMs.padStart(10)}`);
+  console.log('where, into                   off ns/pair  on ns/pair  main thread busy ns/pair  bytes/pair  stop() ms');
+  for (const r of rows) console.log(`${r.where.padEnd(29)} ${r.off.padStart(11)} ${r.on.padStart(11)} ${r.mainBusy.padStart(25)} ${r.bytes.padStart(11)} ${r.stopMs.padStart(10)}`);
 }
