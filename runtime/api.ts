@@ -155,15 +155,15 @@ export function start(writer: string | Writable, options: StartOptions = {}): vo
     if (options.captureLocations === true) S.captureLocations = true;
   }
   const maxBufferedBytes = options.maxBufferedBytes ?? 64 << 20;
-  const trace = new TraceOutput(t0, S.lastRegionSeq, sink, maxBufferedBytes);
-  S.traceNumber++;
+  // Trace numbers are shared with flight recorders' sessions (thread-collector.ts): both name a session of workers.
+  const trace = new TraceOutput(t0, S.lastRegionSeq, sink, maxBufferedBytes, ++S.traceNumber);
   S.trace = trace;
   threadFlushTimeout = options.threadFlushTimeout ?? THREAD_FLUSH_TIMEOUT_MS;
   // Worker threads that load the runtime (now or later) record into this trace too (docs/design.md),
   // also while a flight recorder gets their events: they encode them once for each.
   if (isMainThread) {
     new ThreadCollector(trace, {
-      session: S.traceNumber,
+      session: trace.number,
       wallOriginMs: performance.timeOrigin + t0,
       captureLocations: S.captureLocations,
       flushInterval: options.sampleInterval ?? 100,
@@ -319,7 +319,7 @@ export function isEnabled(): boolean {
  * alone is no trace). Lets the code that started a trace stop it only if it is still that one.
  */
 export function runningTrace(): number | null {
-  return S.trace !== null ? S.traceNumber : null;
+  return S.trace !== null ? S.trace.number : null;
 }
 
 /** The ambient context of the current chain of execution ({@link background} outside any, or while tracing is off). */

@@ -343,6 +343,8 @@ export class TraceOutput extends Consumer {
     firstSeq: number,
     readonly sink: Sink,
     private readonly maxBufferedBytes: number,
+    /** Names this trace among the process's traces and flight recorders' sessions (`S.traceNumber`). */
+    readonly number = 0,
   ) {
     super(t0, firstSeq);
   }

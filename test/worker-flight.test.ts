@@ -305,3 +305,20 @@ parentPort.on('message', ({ link, ms }) => {
     expect(jobType.running!.max / 1e6).toBeGreaterThanOrEqual(crunchMs - 0.01);
   }, 120_000);
 });
+
+describe('trace numbers', () => {
+  it("a flight recorder starting beside a trace does not rename it (the endpoint's download would think it stopped)", async () => {
+    const { start, stop, runningTrace } = await import('../runtime/api.js');
+    const { FlightRecorder } = await import('../runtime/flight-recorder.js');
+    const { Writable } = await import('node:stream');
+    start(new Writable({ write: (_chunk, _encoding, done) => done() }), { gc: false, heap: false, eventLoop: false });
+    const running = runningTrace();
+    const recorder = new FlightRecorder({ gc: false, heap: false, eventLoop: false });
+    recorder.start();
+    expect(runningTrace()).toBe(running);
+    await recorder.stop();
+    expect(runningTrace()).toBe(running);
+    await stop();
+    expect(runningTrace()).toBeNull();
+  });
+});
