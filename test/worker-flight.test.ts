@@ -40,12 +40,13 @@ async function runProgram(name: string, main: string, worker: string): Promise<{
 
 const worker = `
 import { parentPort } from 'node:worker_threads';
-import { contextFrom, startRegion, withRegion } from RUNTIME;
-let held = null;
+import { contextFrom, withRegion } from RUNTIME;
+let release = null;
 parentPort.on('message', ({ kind, link, i }) => {
   const ctx = contextFrom(link);
-  if (kind === 'hold') held = startRegion(ctx, 'held');
-  else if (kind === 'release') held.end();
+  // Held open until 'release': it ends in the chain that began it.
+  if (kind === 'hold') void withRegion(ctx, 'held', () => new Promise((resolve) => { release = resolve; }));
+  else if (kind === 'release') release();
   else withRegion(ctx, 'part', () => { let h = i; for (let n = 0; n < 20000; n++) h = (h * 31 + n) % 1000003; });
   parentPort.postMessage('done');
 });
