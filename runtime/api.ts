@@ -104,7 +104,7 @@ export interface StartOptions {
    * task's latency into running, waiting and queued behind other work, and `tstrace blockers` can name
    * the work that held the thread (docs/design.md, "Where the time went"). Installs an `async_hooks` hook
    * while tracing: every promise and callback of the program pays for it (`npm run bench` measures how
-   * much). Default false: nothing is installed.
+   * much). Worker threads that join the trace record theirs too. Default false: nothing is installed.
    */
   scheduling?: boolean;
   /**
