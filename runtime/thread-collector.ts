@@ -31,6 +31,9 @@ export function collectorOf(destination: ThreadDestination): ThreadCollector | n
   return null;
 }
 
+/** Finished workers a collector remembers (see ThreadCollector.gone). */
+const MAX_GONE = 4096;
+
 /** How long after a worker's exit its last messages (sent on its way out) may still be on their way. */
 const EXIT_GRACE_MS = 1000;
 
@@ -66,6 +69,11 @@ function publishSessions(): void {
 export class ThreadCollector {
   private readonly control = new BroadcastChannel(CONTROL_CHANNEL);
   private readonly threads = new Map<number, JoinedThread>();
+  /**
+   * Workers that have finished (the latest {@link MAX_GONE}): a message of theirs that comes late (an
+   * `early` after their exit was seen) must not join them again (a second Thread frame is corruption).
+   */
+  private readonly gone = new Set<number>();
   private onDone: (() => void) | null = null;
   private closed = false;
   /** The last flush request sent, and the threads whose answer to it is awaited. */
@@ -116,7 +124,7 @@ export class ThreadCollector {
 
   /** Announces the thread to the destination (its Thread frame) and listens to its channel; null if it had joined already. */
   private join(id: number, name: string, early: boolean): JoinedThread | null {
-    if (this.threads.has(id)) return null;
+    if (this.threads.has(id) || this.gone.has(id)) return null;
     this.destination.threadJoined(id, name, this.destination.ns(now()));
     const channel = new BroadcastChannel(threadChannel(this.session.session, id));
     channel.unref();
@@ -181,6 +189,8 @@ export class ThreadCollector {
     thread.channel.close();
     // Thread ids are never reused: a long-running recorder keeps nothing per worker gone.
     this.threads.delete(thread.id);
+    this.gone.add(thread.id);
+    if (this.gone.size > MAX_GONE) this.gone.delete(this.gone.values().next().value as number);
     this.destination.threadLeft(thread.id);
     if (this.onDone !== null && !this.waiting) this.onDone();
   }
