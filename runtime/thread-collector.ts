@@ -53,6 +53,27 @@ function watchWorkerExits(): void {
 }
 if (isMainThread) watchWorkerExits();
 
+/** Listens on the control channel for joins of traces no collector runs (see answerStaleJoins). */
+let responder: BroadcastChannel | null = null;
+
+/**
+ * Answers `stop` to a worker that joins a trace that no longer runs — from a link made while it ran,
+ * read after it stopped — so that it does not record for nobody. Made with the first collector (a
+ * program that never traces listens to nothing), kept for the life of the thread, never keeping it alive.
+ */
+function answerStaleJoins(): void {
+  if (responder !== null) return;
+  const channel = new BroadcastChannel(CONTROL_CHANNEL);
+  channel.unref();
+  channel.onmessage = (message: { readonly data: unknown }): void => {
+    const m = message.data as ControlMessage;
+    if (m.kind !== 'hello' || S.threads.some((collector) => collector.session.session === m.session)) return;
+    const stop: ControlMessage = { kind: 'stop', session: m.session };
+    channel.postMessage(stop);
+  };
+  responder = channel;
+}
+
 /** Tells workers created from now on which traces run (their sessions). */
 function publishSessions(): void {
   setEnvironmentData(SESSION_KEY, S.threads.length === 0 ? undefined : S.threads.map((collector) => collector.session));
@@ -91,6 +112,7 @@ export class ThreadCollector {
   ) {
     this.control.unref();
     this.control.onmessage = (message: { readonly data: unknown }): void => this.onControl(message.data as ControlMessage);
+    answerStaleJoins();
     S.threads.push(this);
     publishSessions();
     this.send({ kind: 'start', ...session });
@@ -110,8 +132,6 @@ export class ThreadCollector {
     if (this.closed) return;
     if (m.kind === 'hello') {
       if (m.session === this.session.session) this.join(m.thread, m.name, false);
-      // A stale trace (an old link): answered by the first collector, unless one runs it.
-      else if (S.threads[0] === this && !S.threads.some((c) => c.session.session === m.session)) this.send({ kind: 'stop', session: m.session });
     } else if (m.kind === 'early' && m.session === this.session.session) {
       // Its hello may have been welcomed already: the welcome came too late for it.
       const thread = this.threads.get(m.thread) ?? this.join(m.thread, m.name, true);

@@ -323,3 +323,35 @@ describe('trace numbers', () => {
     expect(runningTrace()).toBeNull();
   });
 });
+
+describe('a stale link', () => {
+  it('a worker that joins a trace from a link read after it stopped is told to leave: it records for nobody no longer', async () => {
+    const main = `
+import { Worker } from 'node:worker_threads';
+import { background, linkOf, newTask, start, stop } from RUNTIME;
+start('old.trace', { gc: false, heap: false, eventLoop: false });
+const [ctx, task] = newTask(background, 'old');
+const stale = linkOf(ctx);
+task.end();
+await stop();
+// Created after the trace stopped: the worker never heard of it.
+const worker = new Worker(new URL('./worker.mjs', import.meta.url));
+const answer = await new Promise((resolve) => { worker.once('message', resolve); worker.postMessage({ link: stale }); });
+console.log(JSON.stringify(answer));
+await worker.terminate();
+`;
+    const staleWorker = `
+import { parentPort } from 'node:worker_threads';
+import { contextFrom, isEnabled } from RUNTIME;
+parentPort.on('message', async ({ link }) => {
+  contextFrom(link);
+  const joined = isEnabled();
+  const began = performance.now();
+  while (isEnabled() && performance.now() - began < 10_000) await new Promise((resolve) => setTimeout(resolve, 5));
+  parentPort.postMessage({ joined, left: !isEnabled() });
+});
+`;
+    const { stdout } = await runProgram('stale', main, staleWorker);
+    expect(JSON.parse(stdout)).toEqual({ joined: true, left: true });
+  }, 60_000);
+});
