@@ -53,25 +53,36 @@ function watchWorkerExits(): void {
 }
 if (isMainThread) watchWorkerExits();
 
-/** Listens on the control channel for joins of traces no collector runs (see answerStaleJoins). */
+/** Listens on the control channel while no collector runs, once one has (see answerStaleJoins). */
 let responder: BroadcastChannel | null = null;
 
 /**
  * Answers `stop` to a worker that joins a trace that no longer runs — from a link made while it ran,
- * read after it stopped — so that it does not record for nobody. Made with the first collector (a
- * program that never traces listens to nothing), kept for the life of the thread, never keeping it alive.
+ * read after it stopped — so that it does not record for nobody: while collectors run, the first of
+ * them answers; while none runs (after the first), a channel of its own does, never keeping the thread
+ * alive. A program that never traces listens to nothing.
  */
 function answerStaleJoins(): void {
+  if (S.threads.length > 0) {
+    responder?.close();
+    responder = null;
+    return;
+  }
   if (responder !== null) return;
   const channel = new BroadcastChannel(CONTROL_CHANNEL);
   channel.unref();
   channel.onmessage = (message: { readonly data: unknown }): void => {
     const m = message.data as ControlMessage;
-    if (m.kind !== 'hello' || S.threads.some((collector) => collector.session.session === m.session)) return;
-    const stop: ControlMessage = { kind: 'stop', session: m.session };
-    channel.postMessage(stop);
+    if (m.kind === 'hello') answerStale(channel, m.session);
   };
   responder = channel;
+}
+
+/** Tells the workers to leave `session` if no collector runs it. */
+function answerStale(channel: BroadcastChannel, session: number): void {
+  if (S.threads.some((collector) => collector.session.session === session)) return;
+  const stop: ControlMessage = { kind: 'stop', session };
+  channel.postMessage(stop);
 }
 
 /** Tells workers created from now on which traces run (their sessions). */
@@ -112,8 +123,8 @@ export class ThreadCollector {
   ) {
     this.control.unref();
     this.control.onmessage = (message: { readonly data: unknown }): void => this.onControl(message.data as ControlMessage);
-    answerStaleJoins();
     S.threads.push(this);
+    answerStaleJoins();
     publishSessions();
     this.send({ kind: 'start', ...session });
   }
@@ -132,6 +143,7 @@ export class ThreadCollector {
     if (this.closed) return;
     if (m.kind === 'hello') {
       if (m.session === this.session.session) this.join(m.thread, m.name, false);
+      else if (S.threads[0] === this) answerStale(this.control, m.session);
     } else if (m.kind === 'early' && m.session === this.session.session) {
       // Its hello may have been welcomed already: the welcome came too late for it.
       const thread = this.threads.get(m.thread) ?? this.join(m.thread, m.name, true);
@@ -240,6 +252,7 @@ export class ThreadCollector {
     const at = S.threads.indexOf(this);
     if (at < 0) return;
     S.threads.splice(at, 1);
+    answerStaleJoins();
     publishSessions();
   }
 
