@@ -1,5 +1,6 @@
 // Worker threads with a flight recorder and a trace at once (issue 12): real programs, run as processes
-// of their own. A recorder started at boot, workers doing parts of the main thread's tasks, then a
+// of their own. Their waits for the workers' last batches (threadFlushTimeout) are long: a loaded
+// machine may keep a live worker from answering for longer than the default half second. A recorder started at boot, workers doing parts of the main thread's tasks, then a
 // download of /debug/tstrace/trace?seconds=N: both the download and the recorder's window have the
 // workers' regions, each thread named, and read with no problem.
 import { execFile } from 'node:child_process';
@@ -62,7 +63,7 @@ import { Worker } from 'node:worker_threads';
 import { FlightRecorder, background, linkOf, newTask, withRegion } from RUNTIME;
 import { traceHandler } from HTTP;
 const quiet = { gc: false, heap: false, eventLoop: false };
-const recorder = new FlightRecorder({ ...quiet, minAge: 60_000 });
+const recorder = new FlightRecorder({ ...quiet, minAge: 60_000, threadFlushTimeout: 30_000 });
 recorder.start();
 const workers = [1, 2].map(() => new Worker(new URL('./worker.mjs', import.meta.url)));
 const ask = (worker, message) => new Promise((resolve) => { worker.once('message', resolve); worker.postMessage(message); });
@@ -71,7 +72,7 @@ async function job() {
   await withRegion(ctx, 'scatter', () => Promise.all(workers.map((worker, i) => ask(worker, { kind: 'part', link: linkOf(ctx), i }))));
   task.end();
 }
-const handler = traceHandler({ startOptions: quiet });
+const handler = traceHandler({ startOptions: { ...quiet, threadFlushTimeout: 30_000 } });
 const server = createServer((req, res) => void handler(req, res)).listen(0, '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
 const [longCtx, long] = newTask(background, 'long');
@@ -200,7 +201,7 @@ describe("the flight ring forgets the workers that left, once their last batch h
 import { Worker } from 'node:worker_threads';
 import { FlightRecorder, background, linkOf, newTask, withRegion } from RUNTIME;
 const minAge = 200;
-const recorder = new FlightRecorder({ gc: false, heap: false, eventLoop: false, minAge, sampleInterval: 20 });
+const recorder = new FlightRecorder({ gc: false, heap: false, eventLoop: false, minAge, sampleInterval: 20, threadFlushTimeout: 30_000 });
 recorder.start();
 const ask = (worker, message) => new Promise((resolve) => { worker.once('message', resolve); worker.postMessage(message); });
 async function job(workers) {
@@ -252,7 +253,7 @@ import { Worker } from 'node:worker_threads';
 import { background, linkOf, newTask, start, stop } from RUNTIME;
 const worker = new Worker(new URL('./worker.mjs', import.meta.url));
 await new Promise((resolve) => worker.once('online', resolve));
-start('trace.out', { gc: false, heap: false, eventLoop: false, scheduling: true });
+start('trace.out', { gc: false, heap: false, eventLoop: false, scheduling: true, threadFlushTimeout: 30_000 });
 const ask = (message) => new Promise((resolve) => { worker.once('message', resolve); worker.postMessage(message); });
 // A first message joins the worker if the trace's start message has not reached it yet: a callback
 // during which the worker joins records no run (the hook was not installed when it began).
