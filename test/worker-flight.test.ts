@@ -108,10 +108,13 @@ await Promise.all(workers.map((worker) => worker.terminate()));
       expect(analysis.status.complete, name).toBe(true);
       expect(analysis.problems, name).toEqual([]);
       analyses[name] = analysis;
-      // A job begun while stop() waits for the workers' last batches is the main thread's only (the
-      // workers have left): those created after the last part the workers sent are not counted.
-      const lastPart = Math.max(...analysis.regions.toArray().filter((r) => r.type === 'part').map((r) => r.start));
-      const jobs = analysis.tasks.toArray().filter((t) => t.type === 'job' && t.created && t.complete && t.start < lastPart);
+      // A job begun while stop() waits for the workers' last batches has parts only from the workers
+      // that had not left yet: counted are the jobs created before every worker's last part (jobs run
+      // one after another, so each of those has a part on each worker before its last).
+      const lastPart = new Map<number, number>();
+      for (const r of analysis.regions.toArray()) if (r.type === 'part') lastPart.set(r.thread, Math.max(lastPart.get(r.thread) ?? 0, r.start));
+      const cutoff = Math.min(...threads.map((thread) => lastPart.get(thread) ?? 0));
+      const jobs = analysis.tasks.toArray().filter((t) => t.type === 'job' && t.created && t.complete && t.start < cutoff);
       expect(jobs.length, name).toBeGreaterThan(0);
       for (const task of jobs) {
         // Main thread first, then each worker: every job has a part on each.
