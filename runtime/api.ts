@@ -10,7 +10,7 @@ import { chainTopRaw, currentLane, currentScope, inCurrentChain, laneFor, parent
 import { callerLocation } from './location.js';
 import { isMainThread } from 'node:worker_threads';
 import { resetFlowIds } from './shared-ids.js';
-import { ThreadCollector } from './thread-collector.js';
+import { ThreadCollector, collectorOf } from './thread-collector.js';
 import { joinMainThreadTraces } from './thread-join.js';
 import { S, TraceOutput, flush, lastRecordTime, nextFlowId, nextTaskId, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 import { formatTraceparent, OTEL_TRACE_CATEGORY, parseTraceparent } from '../format/trace-context.js';
@@ -104,7 +104,7 @@ export interface StartOptions {
    * task's latency into running, waiting and queued behind other work, and `tstrace blockers` can name
    * the work that held the thread (docs/design.md, "Where the time went"). Installs an `async_hooks` hook
    * while tracing: every promise and callback of the program pays for it (`npm run bench` measures how
-   * much). Default false: nothing is installed.
+   * much). Worker threads that join the trace record theirs too. Default false: nothing is installed.
    */
   scheduling?: boolean;
   /**
@@ -155,28 +155,26 @@ export function start(writer: string | Writable, options: StartOptions = {}): vo
     if (options.captureLocations === true) S.captureLocations = true;
   }
   const maxBufferedBytes = options.maxBufferedBytes ?? 64 << 20;
-  const trace = new TraceOutput(t0, S.lastRegionSeq, sink, maxBufferedBytes);
-  S.traceNumber++;
+  // Trace numbers are shared with flight recorders' sessions (thread-collector.ts): both name a session of workers.
+  const trace = new TraceOutput(t0, S.lastRegionSeq, sink, maxBufferedBytes, ++S.traceNumber);
   S.trace = trace;
   threadFlushTimeout = options.threadFlushTimeout ?? THREAD_FLUSH_TIMEOUT_MS;
-  // Worker threads that load the runtime (now or later) record into this trace too (docs/design.md) —
-  // unless a flight recorder that started first has them (a worker's events go to one destination).
-  if (S.threads === null && isMainThread) {
-    S.threads = new ThreadCollector(trace, {
-      session: S.traceNumber,
+  // Worker threads that load the runtime (now or later) record into this trace too (docs/design.md),
+  // also while a flight recorder gets their events: they encode them once for each.
+  if (isMainThread) {
+    new ThreadCollector(trace, {
+      session: trace.number,
       wallOriginMs: performance.timeOrigin + t0,
       captureLocations: S.captureLocations,
       flushInterval: options.sampleInterval ?? 100,
       maxBufferedBytes,
+      scheduling: sessionScheduling,
     });
   }
   // A process that exits while tracing loses nothing: the rest is written synchronously.
   const onExit = (): void => {
     if (S.trace === trace) {
-      if (S.threads?.destination === trace) {
-        S.threads.close();
-        S.threads = null;
-      }
+      collectorOf(trace)?.close();
       closeOpenRun();
       trace.finish();
       S.trace = null;
@@ -202,6 +200,9 @@ export interface SessionOptions {
   /** On a worker thread: the session is its part of the main thread's trace (thread-join.ts). */
   joined?: boolean;
 }
+
+/** @internal Whether the session records scheduling events (its first consumer's `scheduling`): worker threads that join do too. */
+export let sessionScheduling = false;
 
 /**
  * @internal Turns tracing on for the first consumer (start() or a flight recorder): a new generation,
@@ -243,7 +244,8 @@ export function beginSession(options: SessionOptions): void {
     eventLoop: options.eventLoop ?? true,
     sampleInterval: options.sampleInterval ?? 100,
   });
-  const stopScheduling = options.scheduling === true ? startScheduling() : null;
+  sessionScheduling = options.scheduling === true;
+  const stopScheduling = sessionScheduling ? startScheduling() : null;
   S.stopExecutionEvents =
     stopScheduling === null
       ? stopCheap
@@ -255,7 +257,7 @@ export function beginSession(options: SessionOptions): void {
 
 /** @internal Turns tracing off once its last consumer has left (after its final flush). */
 export function endSessionIfUnused(): void {
-  if (S.trace !== null || S.flight !== null || S.thread !== null || !S.enabled) return;
+  if (S.trace !== null || S.flight !== null || S.joined.length > 0 || !S.enabled) return;
   S.enabled = false;
   S.stopExecutionEvents?.();
   S.stopExecutionEvents = null;
@@ -282,9 +284,8 @@ let stopping: Promise<void> | null = null;
 async function stopTrace(): Promise<void> {
   const trace = S.trace;
   if (trace === null) return;
-  const threads = S.threads;
-  if (threads !== null && threads.destination === trace) {
-    S.threads = null;
+  const threads = collectorOf(trace);
+  if (threads !== null) {
     if (threads.waiting) {
       // Workers send what they recorded since their last flush; then the footer closes the trace.
       await threads.finish(threadFlushTimeout);
@@ -318,7 +319,7 @@ export function isEnabled(): boolean {
  * alone is no trace). Lets the code that started a trace stop it only if it is still that one.
  */
 export function runningTrace(): number | null {
-  return S.trace !== null ? S.traceNumber : null;
+  return S.trace !== null ? S.trace.number : null;
 }
 
 /** The ambient context of the current chain of execution ({@link background} outside any, or while tracing is off). */
@@ -521,7 +522,15 @@ joinMainThreadTraces({
   begin(session) {
     // A worker running a trace of its own (its own flow numbering) stays out of the main thread's.
     if (S.enabled) return false;
-    beginSession({ gc: false, heap: false, eventLoop: false, sampleInterval: session.flushInterval, captureLocations: session.captureLocations, joined: true });
+    beginSession({
+      gc: false,
+      heap: false,
+      eventLoop: false,
+      sampleInterval: session.flushInterval,
+      captureLocations: session.captureLocations,
+      scheduling: session.scheduling === true,
+      joined: true,
+    });
     return true;
   },
   end: endSessionIfUnused,

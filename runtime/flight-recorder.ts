@@ -6,11 +6,11 @@
 import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
 import { isMainThread } from 'node:worker_threads';
-import { beginSession, endSessionIfUnused, THREAD_FLUSH_TIMEOUT_MS, type StartOptions } from './api.js';
+import { beginSession, endSessionIfUnused, sessionScheduling, THREAD_FLUSH_TIMEOUT_MS, type StartOptions } from './api.js';
 import { FlightRing, type Snapshot } from './flight-ring.js';
 import { S, flush } from './recorder.js';
 import { writeChunks } from './snapshot-writer.js';
-import { ThreadCollector } from './thread-collector.js';
+import { ThreadCollector, collectorOf } from './thread-collector.js';
 
 /** How much a {@link FlightRecorder} keeps, and the execution events it records. */
 export interface FlightRecorderOptions extends Pick<StartOptions, 'gc' | 'heap' | 'eventLoop' | 'sampleInterval' | 'captureLocations' | 'scheduling'> {
@@ -113,15 +113,16 @@ export class FlightRecorder {
       if (this.#options.captureLocations === true) S.captureLocations = true;
     }
     const ring = new FlightRing(origin, S.lastRegionSeq, this.#minAgeNs, this.#maxBytes);
-    // Worker threads' events enter the ring too — unless a trace that started first has them.
-    if (S.threads === null && isMainThread) {
+    // Worker threads' events enter the ring too (also while a trace gets them: they encode them once for each).
+    if (isMainThread) {
       S.traceNumber++;
-      S.threads = new ThreadCollector(ring, {
+      new ThreadCollector(ring, {
         session: S.traceNumber,
         wallOriginMs: performance.timeOrigin + t0,
         captureLocations: S.captureLocations,
         flushInterval: this.#options.sampleInterval ?? 100,
         maxBufferedBytes: this.#maxBytes,
+        scheduling: sessionScheduling,
       });
     }
     S.flight = ring;
@@ -138,10 +139,7 @@ export class FlightRecorder {
     if (ring === null) return;
     this.#ring = null;
     if (running === this) running = null;
-    if (S.threads?.destination === ring) {
-      S.threads.close();
-      S.threads = null;
-    }
+    collectorOf(ring)?.close();
     if (S.flight === ring) {
       S.flight = null;
       endSessionIfUnused();
@@ -164,9 +162,9 @@ export class FlightRecorder {
     if (typeof writer !== 'string' && (writer === null || typeof writer !== 'object' || typeof (writer as Partial<Writable>).write !== 'function')) {
       return Promise.reject(new TypeError('tstrace FlightRecorder.writeTo: writer must be a file path or a Writable stream'));
     }
-    const threads = S.threads;
+    const threads = collectorOf(ring);
     let snapshot: Snapshot | Promise<Snapshot>;
-    if (threads !== null && threads.destination === ring && threads.waiting) {
+    if (threads !== null && threads.waiting) {
       snapshot = threads.flushWorkers(this.#options.threadFlushTimeout ?? THREAD_FLUSH_TIMEOUT_MS).then(() => {
         flush();
         return ring.snapshot();

@@ -5,7 +5,7 @@
  * under the same rules. What leaves the ring passes through {@link WindowStarts}, so a snapshot can
  * say what was open, on each thread, when its window began.
  */
-import { batchBaseTs } from '../format/batch-scan.js';
+import { batchBaseTs, batchThread } from '../format/batch-scan.js';
 import { encodeFileStart, encodeFooter, encodeThreadFrame, rebaseBatch } from '../format/encode.js';
 import { FORMAT_VERSION } from '../format/spec.js';
 import { Consumer, flush, now } from './recorder.js';
@@ -30,12 +30,19 @@ export interface ClockOrigin {
   readonly hrtimeNs: bigint;
 }
 
-/** A worker thread that joined while the ring ran: every snapshot has its Thread frame. */
+/**
+ * A worker thread that joined while the ring ran: every snapshot has its Thread frame, until it has
+ * left and its last batch has left the window (then it is forgotten, with its window start).
+ */
 interface JoinedThread {
   readonly id: number;
   readonly name: string;
   /** When it joined (ns of the ring's clock). */
   readonly ts: number;
+  /** Its batches held now. */
+  held: number;
+  /** It sends nothing more (its `done` came, or it exited). */
+  left: boolean;
 }
 
 export class FlightRing extends Consumer implements ThreadDestination {
@@ -47,7 +54,7 @@ export class FlightRing extends Consumer implements ThreadDestination {
   /** Bytes of the batches held. */
   bytes = 0;
   private readonly window = new WindowStarts();
-  private readonly threads: JoinedThread[] = [];
+  private readonly threads = new Map<number, JoinedThread>();
 
   constructor(
     private readonly origin: ClockOrigin,
@@ -69,7 +76,25 @@ export class FlightRing extends Consumer implements ThreadDestination {
 
   /** A worker thread joined (thread-collector.ts); `ts` on the ring's clock. */
   threadJoined(id: number, name: string, ts: number): void {
-    this.threads.push({ id, name, ts });
+    this.threads.set(id, { id, name, ts, held: 0, left: false });
+  }
+
+  /** A worker thread left (thread-collector.ts): forgotten once none of its batches is in the window. */
+  threadLeft(id: number): void {
+    const thread = this.threads.get(id);
+    if (thread === undefined) return;
+    thread.left = true;
+    if (thread.held === 0) this.forget(thread);
+  }
+
+  private forget(thread: JoinedThread): void {
+    this.threads.delete(thread.id);
+    this.window.forgetThread(thread.id);
+  }
+
+  /** Worker threads whose state the ring keeps (those that joined, less those forgotten). */
+  get threadCount(): number {
+    return this.threads.size;
   }
 
   /**
@@ -80,6 +105,8 @@ export class FlightRing extends Consumer implements ThreadDestination {
    */
   takeFromThread(frame: Uint8Array, events: number): void {
     flush();
+    const thread = this.threads.get(batchThread(frame));
+    if (thread !== undefined) thread.held++;
     this.hold(frame, batchBaseTs(frame), events);
   }
 
@@ -119,6 +146,11 @@ export class FlightRing extends Consumer implements ThreadDestination {
       this.head++;
       this.bytes -= oldest.length;
       this.window.pass(oldest);
+      const id = batchThread(oldest);
+      if (id !== 0) {
+        const thread = this.threads.get(id);
+        if (thread !== undefined && --thread.held === 0 && thread.left) this.forget(thread);
+      }
     }
     if (this.head > 1024 && this.head * 2 > this.batches.length) {
       this.batches = this.batches.slice(this.head);
@@ -151,7 +183,7 @@ export class FlightRing extends Consumer implements ThreadDestination {
       nodeVersion: process.version,
       command: process.argv.join(' '),
     });
-    const threads = this.threads.map((thread) => encodeThreadFrame(thread.id, thread.name, Math.max(0, thread.ts - windowStart)));
+    const threads = [...this.threads.values()].map((thread) => encodeThreadFrame(thread.id, thread.name, Math.max(0, thread.ts - windowStart)));
     const preamble = this.window.preamble(windowStart);
     const footer = encodeFooter({ events, dropped: 0, endTs: Math.max(0, nowNs - windowStart) });
     return {

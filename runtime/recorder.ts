@@ -131,10 +131,13 @@ export interface TracerState {
   trace: TraceOutput | null;
   /** The flight recorder's ring, or null. */
   flight: Consumer | null;
-  /** On the main thread, while `start()`'s trace runs: the worker threads' part of it. */
-  threads: ThreadCollector | null;
-  /** On a worker thread: what goes to the main thread's trace while it runs (thread-join.ts), or null. */
-  thread: Consumer | null;
+  /**
+   * On the main thread: the worker threads' part of each destination running — the trace `start()`
+   * writes, the flight recorder's ring — one collector each (thread-collector.ts).
+   */
+  threads: ThreadCollector[];
+  /** On a worker thread: what goes to each of the main thread's traces it joined (thread-join.ts), one encoding each. */
+  joined: (Consumer & { readonly session: TraceSession })[];
   /** On a worker thread: whether the runtime listens for the main thread's traces (once per thread). */
   threadJoined: boolean;
   /** On a worker thread that listens: joins the main thread's trace `session` now (thread-join.ts), if it is new. */
@@ -181,8 +184,8 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   count: 0,
   trace: null,
   flight: null,
-  threads: null,
-  thread: null,
+  threads: [],
+  joined: [],
   threadJoined: false,
   joinTrace: null,
   traceNumber: 0,
@@ -194,6 +197,8 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
 // A copy of an older version may have made the state: the fields it lacks are "none".
 S.listener ??= null;
 S.traceContext ??= null;
+S.threads ??= [];
+S.joined ??= [];
 
 export const now = (): number => performance.now();
 
@@ -338,6 +343,8 @@ export class TraceOutput extends Consumer {
     firstSeq: number,
     readonly sink: Sink,
     private readonly maxBufferedBytes: number,
+    /** Names this trace among the process's traces and flight recorders' sessions (`S.traceNumber`). */
+    readonly number = 0,
   ) {
     super(t0, firstSeq);
   }
@@ -375,6 +382,9 @@ export class TraceOutput extends Consumer {
     this.dropped += count;
   }
 
+  /** A worker thread left the trace: its Thread frame stays (it was written when it joined). */
+  threadLeft(): void {}
+
   /** Flushes the hot buffer and queues the footer: after this the sink holds the whole trace. */
   finish(): void {
     flush();
@@ -397,10 +407,10 @@ export function flush(): void {
   S.count = 0;
   const trace = S.trace;
   const flight = S.flight;
-  const thread = S.thread;
+  const joined = S.joined;
   if (trace !== null) encodeFor(trace, count);
   if (flight !== null) encodeFor(flight, count);
-  if (thread !== null) encodeFor(thread, count);
+  for (let i = 0; i < joined.length; i++) encodeFor(joined[i], count);
   S.strs.fill(undefined, 0, count);
   S.msgs.fill(undefined, 0, count);
 }

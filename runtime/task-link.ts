@@ -13,20 +13,21 @@ export interface TaskLink {
   /** The task's type (for the worker's own use: the trace has it from the task's creation). */
   readonly type: string;
   /**
-   * The main thread's trace running when the link was made: a worker that has not joined it yet (the
-   * message saying it started may still be on its way) joins it when {@link contextFrom} reads the link,
-   * so the regions of the job the link came with are in it. Absent while no trace runs.
+   * The main thread's traces running when the link was made (the trace `start()` writes, a flight
+   * recorder's): a worker that has not joined one yet (the message saying it started may still be on
+   * its way) joins it when {@link contextFrom} reads the link, so the regions of the job the link came
+   * with are in it. Absent while no trace runs.
    */
-  readonly trace?: TraceSession;
+  readonly traces?: readonly TraceSession[];
 }
 
 /** The link of `ctx`'s task, to send to a worker thread. Never throws. */
 export function linkOf(ctx: Context | undefined): TaskLink {
   const task = ctx?.task;
   const link: TaskLink = task ? { task: task.id, type: task.type } : { task: 0, type: '' };
-  // The main thread's trace (on the main thread, or in a worker that is part of it).
-  const trace = S.threads?.session ?? (S.thread as { session?: TraceSession } | null)?.session;
-  return trace === undefined ? link : { ...link, trace };
+  // The main thread's traces (on the main thread, or in a worker that is part of them).
+  const traces = S.threads.length > 0 ? S.threads.map((threads) => threads.session) : S.joined.map((output) => output.session);
+  return traces.length === 0 ? link : { ...link, traces };
 }
 
 /**
@@ -37,8 +38,8 @@ export function linkOf(ctx: Context | undefined): TaskLink {
  */
 export function contextFrom(link: unknown): Context {
   if (typeof link !== 'object' || link === null) return background;
-  const { task, type, trace } = link as { task?: unknown; type?: unknown; trace?: unknown };
-  if (S.joinTrace !== null && isTraceSession(trace)) S.joinTrace(trace);
+  const { task, type, traces } = link as { task?: unknown; type?: unknown; traces?: unknown };
+  if (S.joinTrace !== null && Array.isArray(traces)) for (const trace of traces as unknown[]) if (isTraceSession(trace)) S.joinTrace(trace);
   if (typeof task !== 'number' || !Number.isSafeInteger(task) || task <= 0) return background;
   return Object.freeze({ task: new Task(task, typeof type === 'string' ? type : '') });
 }
@@ -51,6 +52,7 @@ function isTraceSession(value: unknown): value is TraceSession {
     typeof v.wallOriginMs === 'number' &&
     typeof v.captureLocations === 'boolean' &&
     typeof v.flushInterval === 'number' &&
-    typeof v.maxBufferedBytes === 'number'
+    typeof v.maxBufferedBytes === 'number' &&
+    typeof v.scheduling === 'boolean'
   );
 }

@@ -1,8 +1,9 @@
-import { BroadcastChannel, setEnvironmentData } from 'node:worker_threads';
-import { now } from './recorder.js';
+import { BroadcastChannel, isMainThread, setEnvironmentData, type Worker } from 'node:worker_threads';
+import { S, now } from './recorder.js';
 import { CONTROL_CHANNEL, SESSION_KEY, threadChannel, type ControlMessage, type ThreadMessage, type TraceSession } from './thread-protocol.js';
 
 interface JoinedThread {
+  readonly id: number;
   readonly channel: BroadcastChannel;
   done: boolean;
 }
@@ -20,18 +21,91 @@ export interface ThreadDestination {
   takeFromThread(frame: Uint8Array, events: number): void;
   /** Events a worker dropped itself. */
   droppedByThread(count: number): void;
+  /** Worker `id` left (sent its last batch, or exited): it sends nothing more to this destination. */
+  threadLeft(id: number): void;
+}
+
+/** The collector of `destination`, if it has one running. */
+export function collectorOf(destination: ThreadDestination): ThreadCollector | null {
+  for (const collector of S.threads) if (collector.destination === destination) return collector;
+  return null;
+}
+
+/** Finished workers a collector remembers (see ThreadCollector.gone). */
+const MAX_GONE = 4096;
+
+/** How long after a worker's exit its last messages (sent on its way out) may still be on their way. */
+const EXIT_GRACE_MS = 1000;
+
+/**
+ * Tells the collectors when a worker created by this thread exits, a second later: one that was
+ * terminated sends no `done`, and nothing kept for it would be let go otherwise.
+ */
+function watchWorkerExits(): void {
+  process.on('worker', (worker: Worker) => {
+    const id = worker.threadId; // -1 once it has exited
+    worker.once('exit', () => {
+      setTimeout(() => {
+        for (const collector of [...S.threads]) collector.exited(id);
+      }, EXIT_GRACE_MS).unref();
+    });
+  });
+}
+if (isMainThread) watchWorkerExits();
+
+/** Listens on the control channel while no collector runs, once one has (see answerStaleJoins). */
+let responder: BroadcastChannel | null = null;
+
+/**
+ * Answers `stop` to a worker that joins a trace that no longer runs — from a link made while it ran,
+ * read after it stopped — so that it does not record for nobody: while collectors run, the first of
+ * them answers; while none runs (after the first), a channel of its own does, never keeping the thread
+ * alive. A program that never traces listens to nothing.
+ */
+function answerStaleJoins(): void {
+  if (S.threads.length > 0) {
+    responder?.close();
+    responder = null;
+    return;
+  }
+  if (responder !== null) return;
+  const channel = new BroadcastChannel(CONTROL_CHANNEL);
+  channel.unref();
+  channel.onmessage = (message: { readonly data: unknown }): void => {
+    const m = message.data as ControlMessage;
+    if (m.kind === 'hello') answerStale(channel, m.session);
+  };
+  responder = channel;
+}
+
+/** Tells the workers to leave `session` if no collector runs it. */
+function answerStale(channel: BroadcastChannel, session: number): void {
+  if (S.threads.some((collector) => collector.session.session === session)) return;
+  const stop: ControlMessage = { kind: 'stop', session };
+  channel.postMessage(stop);
+}
+
+/** Tells workers created from now on which traces run (their sessions). */
+function publishSessions(): void {
+  setEnvironmentData(SESSION_KEY, S.threads.length === 0 ? undefined : S.threads.map((collector) => collector.session));
 }
 
 /**
  * The main thread's side of worker threads, for one destination — the trace `start()` writes, or a
- * flight recorder, whichever of them started first (workers record on its clock, with one string
- * table per thread: their frames cannot be shared with a destination that joins later): it tells
- * workers (those running and those created later) that a trace runs, announces each that joins, and
- * hands their batches to the destination as they arrive.
+ * flight recorder's ring; while both run, each has a collector and a session of its own, and every
+ * worker encodes its events once for each (its clock origin, its string table): it tells workers
+ * (those running and those created later) that a trace runs, announces each that joins, and hands
+ * their batches to the destination as they arrive. It is in `S.threads` from its construction until
+ * it finishes or closes.
  */
 export class ThreadCollector {
   private readonly control = new BroadcastChannel(CONTROL_CHANNEL);
   private readonly threads = new Map<number, JoinedThread>();
+  /**
+   * Workers that have finished (the latest {@link MAX_GONE}): a message of theirs that comes late (an
+   * `early` after their exit was seen) must not join them again (a second Thread frame is corruption).
+   */
+  private readonly gone = new Set<number>();
   private onDone: (() => void) | null = null;
   private closed = false;
   /** The last flush request sent, and the threads whose answer to it is awaited. */
@@ -49,7 +123,9 @@ export class ThreadCollector {
   ) {
     this.control.unref();
     this.control.onmessage = (message: { readonly data: unknown }): void => this.onControl(message.data as ControlMessage);
-    setEnvironmentData(SESSION_KEY, session);
+    S.threads.push(this);
+    answerStaleJoins();
+    publishSessions();
     this.send({ kind: 'start', ...session });
   }
 
@@ -66,8 +142,8 @@ export class ThreadCollector {
   private onControl(m: ControlMessage): void {
     if (this.closed) return;
     if (m.kind === 'hello') {
-      if (m.session !== this.session.session) this.send({ kind: 'stop', session: m.session });
-      else this.join(m.thread, m.name, false);
+      if (m.session === this.session.session) this.join(m.thread, m.name, false);
+      else if (S.threads[0] === this) answerStale(this.control, m.session);
     } else if (m.kind === 'early' && m.session === this.session.session) {
       // Its hello may have been welcomed already: the welcome came too late for it.
       const thread = this.threads.get(m.thread) ?? this.join(m.thread, m.name, true);
@@ -80,11 +156,11 @@ export class ThreadCollector {
 
   /** Announces the thread to the destination (its Thread frame) and listens to its channel; null if it had joined already. */
   private join(id: number, name: string, early: boolean): JoinedThread | null {
-    if (this.threads.has(id)) return null;
+    if (this.threads.has(id) || this.gone.has(id)) return null;
     this.destination.threadJoined(id, name, this.destination.ns(now()));
     const channel = new BroadcastChannel(threadChannel(this.session.session, id));
     channel.unref();
-    const thread: JoinedThread = { channel, done: false };
+    const thread: JoinedThread = { id, channel, done: false };
     this.threads.set(id, thread);
     channel.onmessage = (message: { readonly data: unknown }): void => {
       const m = message.data as ThreadMessage;
@@ -143,6 +219,11 @@ export class ThreadCollector {
     if (this.awaitingFlush.has(thread)) this.flushAnswered(thread); // its last batches came with `done`
     thread.done = true;
     thread.channel.close();
+    // Thread ids are never reused: a long-running recorder keeps nothing per worker gone.
+    this.threads.delete(thread.id);
+    this.gone.add(thread.id);
+    if (this.gone.size > MAX_GONE) this.gone.delete(this.gone.values().next().value as number);
+    this.destination.threadLeft(thread.id);
     if (this.onDone !== null && !this.waiting) this.onDone();
   }
 
@@ -152,7 +233,7 @@ export class ThreadCollector {
    * now on do not join. Nothing is written into the trace after this resolves.
    */
   async finish(timeoutMs: number): Promise<void> {
-    setEnvironmentData(SESSION_KEY, undefined);
+    this.detach();
     this.send({ kind: 'stop', session: this.session.session });
     if (this.waiting) {
       await new Promise<void>((resolve) => {
@@ -166,11 +247,26 @@ export class ThreadCollector {
     this.close();
   }
 
+  /** Leaves `S.threads`: workers created from now on do not join this trace. */
+  private detach(): void {
+    const at = S.threads.indexOf(this);
+    if (at < 0) return;
+    S.threads.splice(at, 1);
+    answerStaleJoins();
+    publishSessions();
+  }
+
+  /** Worker `id` exited (seen by the main thread: a terminated worker sends no `done`). */
+  exited(id: number): void {
+    const thread = this.threads.get(id);
+    if (thread !== undefined && !this.closed && !thread.done) this.finished(thread);
+  }
+
   /** At once (process exit, or no worker left to wait for): what arrived is in the trace; nothing more is taken. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    setEnvironmentData(SESSION_KEY, undefined);
+    this.detach();
     this.send({ kind: 'stop', session: this.session.session });
     for (const thread of this.threads.values()) if (!thread.done) thread.channel.close();
     this.control.close();

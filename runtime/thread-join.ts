@@ -1,6 +1,7 @@
 import { BroadcastChannel, getEnvironmentData, isMainThread, threadId } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Consumer, S, flush } from './recorder.js';
+import { closeOpenRun } from './scheduling.js';
 import { CONTROL_CHANNEL, SESSION_KEY, threadChannel, type Batch, type ControlMessage, type ThreadMessage, type TraceSession } from './thread-protocol.js';
 
 /** How long a worker keeps its batches channel open after its last message (see ThreadOutput.finish). */
@@ -21,9 +22,11 @@ class ThreadOutput extends Consumer {
   constructor(
     readonly session: TraceSession,
     private readonly name: string,
+    /** See Consumer.firstSeq: regions this thread began before it joined this trace. */
+    firstSeq: number,
   ) {
     // Trace time 0 is the main thread's: this thread's `performance.now()` has an origin of its own.
-    super(session.wallOriginMs - performance.timeOrigin, 0, threadId);
+    super(session.wallOriginMs - performance.timeOrigin, firstSeq, threadId);
   }
 
   accepts(): boolean {
@@ -60,6 +63,8 @@ class ThreadOutput extends Consumer {
 
   /** Flushes, sends the rest and the totals; the last thing this thread sends for the trace. */
   finish(control: BroadcastChannel): void {
+    // The run under way (the callback that stops the trace, or the last one before it) ends in the trace.
+    closeOpenRun();
     flush();
     // Events that went out in batches are counted by the main thread as they arrive; dropped ones never did.
     const totals = { recorded: this.dropped, dropped: this.dropped };
@@ -89,10 +94,14 @@ export interface SessionHooks {
   end(): void;
 }
 
+/** Sessions remembered as left, at most (a stale link of an older one is answered `stop` by the main thread anyway). */
+const MAX_LEFT = 256;
+
 /**
  * Called once when the runtime loads in a worker thread: from then on, every trace the main thread
- * starts with `start()` — running now, or started later — records this thread's events too. Nothing to
- * call in the worker: importing the runtime is enough. Never keeps the worker alive.
+ * starts — `start()` or a flight recorder, running now or started later — records this thread's events
+ * too, each in an encoding of its own (its clock, its string table) while both run. Nothing to call in
+ * the worker: importing the runtime is enough. Never keeps the worker alive.
  */
 export function joinMainThreadTraces(hooks: SessionHooks): void {
   // Ids unique across the trace's threads need the main thread's counters (shared-ids.ts).
@@ -101,43 +110,46 @@ export function joinMainThreadTraces(hooks: SessionHooks): void {
   const control = new BroadcastChannel(CONTROL_CHANNEL);
   control.unref();
   const name = `worker ${threadId}`;
+  const outputs = S.joined as ThreadOutput[];
+  const outputOf = (session: number): ThreadOutput | undefined => outputs.find((output) => output.session.session === session);
 
-  /** The newest trace this thread joined or was told of: older ones (a stale link, a late message) are not joined. */
-  let newest = 0;
+  /** Traces this thread left or was told had stopped: a late message or a stale link does not join them again. */
+  const left = new Set<number>();
   const begin = (session: TraceSession): void => {
-    if (session.session <= newest) return;
-    newest = session.session;
-    if (S.thread !== null) end();
-    if (!hooks.begin(session)) return;
-    const output = new ThreadOutput(session, name);
-    S.thread = output;
+    if (left.has(session.session) || outputOf(session.session) !== undefined) return;
+    if (outputs.length === 0) {
+      if (!hooks.begin(session)) return;
+    } else flush(); // what the hot buffer holds happened before this trace: it goes to the others
+    const output = new ThreadOutput(session, name, S.lastRegionSeq);
+    outputs.push(output);
     const hello: ControlMessage = { kind: 'hello', session: session.session, thread: threadId, name };
     control.postMessage(hello);
   };
-  const end = (): void => {
-    const current = S.thread as ThreadOutput | null;
-    if (current === null) return;
-    current.finish(control);
-    S.thread = null;
-    hooks.end();
+  const end = (session: number): void => {
+    left.add(session);
+    if (left.size > MAX_LEFT) left.delete(left.values().next().value as number);
+    const output = outputOf(session);
+    if (output === undefined) return;
+    output.finish(control);
+    outputs.splice(outputs.indexOf(output), 1);
+    if (outputs.length === 0) hooks.end();
   };
 
   control.onmessage = (message: { readonly data: unknown }): void => {
     const m = message.data as ControlMessage;
-    const current = S.thread as ThreadOutput | null;
     if (m.kind === 'start') begin(m);
-    else if (m.kind === 'welcome' && m.thread === threadId && current?.session.session === m.session) current.welcome();
-    else if (m.kind === 'flush' && current?.session.session === m.session) current.flushNow(m.request);
-    else if (m.kind === 'stop') {
-      newest = Math.max(newest, m.session);
-      if (current?.session.session === m.session) end();
-    }
+    else if (m.kind === 'welcome') {
+      if (m.thread === threadId) outputOf(m.session)?.welcome();
+    } else if (m.kind === 'flush') outputOf(m.session)?.flushNow(m.request);
+    else if (m.kind === 'stop') end(m.session);
   };
   // A worker that returns, calls process.exit() or throws sends everything first; terminate() does not
   // run this: what it recorded since its last flush is lost.
-  process.on('exit', end);
+  process.on('exit', () => {
+    for (const output of [...outputs]) end(output.session.session);
+  });
   S.joinTrace = begin;
 
-  const running = getEnvironmentData(SESSION_KEY) as TraceSession | undefined;
-  if (running !== undefined) begin(running);
+  const running = getEnvironmentData(SESSION_KEY) as readonly TraceSession[] | undefined;
+  if (Array.isArray(running)) for (const session of running) begin(session);
 }

@@ -5,10 +5,16 @@
  */
 
 export const CONTROL_CHANNEL = 'tstrace.threads.v1';
-/** Environment data (`worker_threads.setEnvironmentData`): the running trace's {@link TraceSession}, for workers created during it. */
-export const SESSION_KEY = 'tstrace.session.v1';
+/**
+ * Environment data (`worker_threads.setEnvironmentData`): the {@link TraceSession}s running now (the
+ * trace `start()` writes, a flight recorder's), for workers created during them.
+ */
+export const SESSION_KEY = 'tstrace.sessions.v2';
 
-/** The batches channel of `thread` in trace `session`. */
+/**
+ * The batches channel of `thread` in trace `session`. A worker in two traces at once (a trace and a
+ * flight recorder) has one per trace: each gets its own encoding of the worker's events.
+ */
 export const threadChannel = (session: number, thread: number): string => `tstrace.thread.v1.${session}.${thread}`;
 
 /** What a worker needs to record into the main thread's trace. */
@@ -22,6 +28,8 @@ export interface TraceSession {
   readonly flushInterval: number;
   /** Encoded bytes a worker keeps while it waits to be welcomed, before it drops events. */
   readonly maxBufferedBytes: number;
+  /** Whether the main thread records scheduling (Run) events: the worker records its own then. */
+  readonly scheduling: boolean;
 }
 
 /** Main thread → workers, on the control channel. */

@@ -175,6 +175,16 @@ export class WindowStarts {
     window.pass(batch);
   }
 
+  /** Forgets worker `thread` (it left, and its last batch has passed): what it left open is gone with it. */
+  forgetThread(thread: number): void {
+    this.workers.delete(thread);
+  }
+
+  /** Worker threads followed now. */
+  get threads(): number {
+    return this.workers.size;
+  }
+
   /** Open tasks carried now, on every thread. */
   get openTasks(): number {
     let open = this.main.openTasks;

@@ -454,7 +454,7 @@ describe('a flight recorder and a trace written with start(), in a program with 
   const runtimeUrl = JSON.stringify(pathToFileURL(join(root, 'dist/esm/runtime/index.js')).href);
   // Jobs of a task on the main thread with a part on each of 2 workers. A: the recorder runs, a trace
   // starts and stops beside it, the recorder goes on. B: a trace runs, a recorder starts and goes on
-  // after the trace stops. The workers record for the one that started first.
+  // after the trace stops. The workers record for both, each in an encoding of its own.
   const main = `
 import { Worker } from 'node:worker_threads';
 import { FlightRecorder, background, linkOf, newTask, start, stop, withRegion } from RUNTIME;
@@ -500,7 +500,7 @@ parentPort.on('message', ({ link, i }) => {
 });
 `;
 
-  it('the workers record for the one that started first: it has their parts of every job it covers; the other has the main thread\'s events, readable', async () => {
+  it('the workers record for both: each has their parts of every job it covers, on its own clock, readable', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tstrace-flight-beside-'));
     try {
       writeFileSync(join(dir, 'main.mjs'), main.replaceAll('RUNTIME', runtimeUrl));
@@ -509,10 +509,10 @@ parentPort.on('message', ({ link, i }) => {
       expect(run.code, run.stderr).toBe(0);
       const threads = (JSON.parse(run.stdout) as number[]).sort((x, y) => x - y);
       const expected: Record<string, { types: string[]; workers: boolean }> = {
-        'a.trace': { types: ['a-during'], workers: false },
+        'a.trace': { types: ['a-during'], workers: true },
         'a.flight': { types: ['a-before', 'a-during', 'a-after'], workers: true },
         'b.trace': { types: ['b-before', 'b-during'], workers: true },
-        'b.flight': { types: ['b-during', 'b-after'], workers: false },
+        'b.flight': { types: ['b-during', 'b-after'], workers: true },
       };
       for (const [name, { types, workers }] of Object.entries(expected)) {
         const analysis = await analyzeTrace(join(dir, `out.${name}`));
