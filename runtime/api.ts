@@ -284,7 +284,14 @@ let stopping: Promise<void> | null = null;
 async function stopTrace(): Promise<void> {
   const trace = S.trace;
   if (trace === null) return;
-  const threads = collectorOf(trace);
+  let threads = collectorOf(trace);
+  if (threads !== null) {
+    // One turn of the loop first: a worker that has just exited (its 'exit' is often what the program
+    // waited for before stopping) may have messages — its hello, its last batch — not delivered yet.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (S.trace !== trace) return;
+    threads = collectorOf(trace);
+  }
   if (threads !== null) {
     if (threads.waiting) {
       // Workers send what they recorded since their last flush; then the footer closes the trace.

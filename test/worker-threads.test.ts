@@ -234,9 +234,11 @@ start(process.argv[2], { sampleInterval: 60_000 });
 const [ctx, task] = newTask(background, 'job');
 const w = new Worker(new URL('./worker.mjs', import.meta.url));
 w.postMessage({ link: linkOf(ctx), mode: 'throw' });
+// Listened for at once: Node may emit 'error' and 'exit' in one go, as the worker's exit drains its port.
+const exited = new Promise((resolve) => w.once('exit', resolve));
 const error = await new Promise((resolve) => w.once('error', resolve));
 if (!/on purpose/.test(error.message)) throw error;
-await new Promise((resolve) => w.once('exit', resolve));
+await exited;
 task.end();
 await stop();
 `,
