@@ -10,11 +10,21 @@ import { loadTrace } from '../analysis/reader.js';
 import { analyzeExecution } from '../analysis/time-breakdown.js';
 import type { TraceEvent } from '../format/events.js';
 import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
+import { runCli } from '../cli/cli-run.js';
+import { loadViewerModel, taskJson } from '../viewer/model.js';
 import { tempTracePath } from './helpers/trace.js';
 
 type Run = Extract<TraceEvent, { kind: 'run' }>;
 const runsOf = (events: TraceEvent[]): Run[] => events.filter((e): e is Run => e.kind === 'run');
-const server = join(import.meta.dirname, 'fixtures', 'http-waits.mjs');
+const root = join(import.meta.dirname, '..');
+const server = join(root, 'test', 'fixtures', 'http-waits.mjs');
+const shown = 'test/fixtures/http-waits.mjs'; // as the reports print it, relative to the working directory
+
+const cli = async (args: string[]) => {
+  const out = { stdout: '', stderr: '' };
+  const code = await runCli(args, { stdout: (t: string) => void (out.stdout += t), stderr: (t: string) => void (out.stderr += t), version: '0', cwd: root });
+  return { code, ...out };
+};
 
 /** The line of the fixture that ends with the comment `marker`. */
 function lineOf(marker: string): number {
@@ -60,6 +70,34 @@ describe('where a run’s resource was created', () => {
       expect(timer!.waiting).toBeLessThanOrEqual(task.wall);
       expect(task.waits.find((w) => w.waitedOn === 'FSREQPROMISE')).toMatchObject({ createdAt: { file: server, line: lineOf('file read') } });
     }
+    // The first request's query fell due while a background job (a timer of the server's) held the thread.
+    const first = times.tasks.find((t) => t.task === Math.min(...requestTasks))!;
+    expect(first.blockers[0]).toMatchObject({ task: 0, waitedOn: 'Timeout', createdAt: { file: server, line: lineOf('the job') }, createdInRegion: false });
+  });
+
+  test('tstrace tasks and blockers, as text and JSON, and the viewer’s task page say what was waited on and where it was created', async () => {
+    const { path, requestTasks } = await serve('calls', 2);
+    const id = Math.min(...requestTasks);
+    const text = await cli(['tasks', path, '--type', 'request', '--limit', '1', '--quiet']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`waited on {3}Timeout created at ${shown}:${lineOf('db timer')}:\\d+: \\S+ \\(1 run resumed from it\\)`));
+    expect(text.stdout).toContain(`FSREQPROMISE created at ${shown}:${lineOf('file read')}:`);
+    expect(text.stdout).toMatch(new RegExp(`blocked by {2}background for \\S+ \\(a \\S+ run at \\S+, after Timeout created at ${shown}:${lineOf('the job')}:\\d+\\)`));
+
+    const json = JSON.parse((await cli(['tasks', path, '--json', '--quiet'])).stdout) as { tasks: { id: number; time: { waits: { waitedOn: string; createdAt: { line: number } | null; createdInRegion: boolean; runs: number; waiting: number }[] } }[] };
+    const waits = json.tasks.find((t) => t.id === id)!.time.waits;
+    expect(waits.find((w) => w.waitedOn === 'Timeout')).toMatchObject({ createdAt: { file: server, line: lineOf('db timer') }, createdInRegion: false, runs: 1 });
+
+    const blockers = await cli(['blockers', path, '--limit', '1', '--quiet']);
+    expect(blockers.stdout.split('\n')[0]).toMatch(/LOCATION\s+RESUMED FROM$/);
+    expect(blockers.stdout.split('\n')[1]).toMatch(new RegExp(`^\\s*\\S+\\s+1\\s+background\\s+-\\s+.*Timeout created at ${shown}:${lineOf('the job')}:\\d+$`));
+    const blockersJson = JSON.parse((await cli(['blockers', path, '--json', '--quiet'])).stdout) as { blockers: object[] };
+    expect(blockersJson.blockers[0]).toMatchObject({ task: 0, waitedOn: 'Timeout', createdAt: { line: lineOf('the job') } });
+
+    const model = await loadViewerModel(path, root);
+    const time = taskJson(model, id)!.time!;
+    expect(time.waits.find((w) => w.waitedOn === 'Timeout')!.text).toBe(`Timeout created at ${shown}:${lineOf('db timer')}:${waits.find((w) => w.waitedOn === 'Timeout')!.createdAt!.column}`);
+    expect(time.blockers[0].resumed).toMatch(new RegExp(`^Timeout created at ${shown}:${lineOf('the job')}:\\d+$`));
   });
 
   test('without captureLocations, a resource is named by the region it was created in (a traced function’s), when that has a location', async () => {
