@@ -71,10 +71,14 @@ export function waitedOn(type: string, site: number): WaitedOn {
   return (last = w);
 }
 
-/** This module's directory, as V8 names files: frames from it (the runtime's modules) are tstrace's own. */
+/**
+ * This module's directory, as V8 names files: frames from it (the runtime's modules) are tstrace's own.
+ * "" when it is not the package's `runtime/` (a bundle that holds the program too): no frame is.
+ */
 const ownDir = ((): string => {
   const file = captureFrames(captureFrames, 1)[0]?.getFileName() ?? '';
-  return file.slice(0, Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1);
+  const dir = file.slice(0, Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1);
+  return /[/\\]runtime[/\\]$/.test(dir) ? dir : '';
 })();
 
 /**
@@ -85,7 +89,7 @@ export function creationSite(type: string): number {
   if (!SITED_TYPES.has(type)) return 0;
   if (S.captureLocations) {
     const call = callSite();
-    if (call !== 0) return 2 * call;
+    if (call !== 0) return call < 0 ? 0 : 2 * call;
   }
   const region = regionLocation();
   return region === 0 ? 0 : 2 * region + 1;
@@ -101,8 +105,8 @@ function regionLocation(): number {
 }
 
 /**
- * The location of the innermost frame below the hook that is not Node's own, or 0 — also when that
- * frame is tstrace's: the resource is the tracer's (its trace file's writes, its timers).
+ * The location of the innermost frame below the hook that is not Node's own; 0 when there is none; −1
+ * when it is tstrace's: the resource is the tracer's (its trace file's writes, its timers).
  */
 function callSite(): number {
   try {
@@ -111,7 +115,7 @@ function callSite(): number {
     for (let i = 1; i < frames.length; i++) {
       const file = frames[i].getFileName() ?? '';
       if (file === '' || file.startsWith('node:')) continue;
-      return ownDir !== '' && file.startsWith(ownDir) ? 0 : frameLocation(frames[i]);
+      return ownDir !== '' && file.startsWith(ownDir) ? -1 : frameLocation(frames[i]);
     }
   } catch {
     // A stack that cannot be captured names no site.
