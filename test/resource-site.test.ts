@@ -65,14 +65,16 @@ describe('where a run’s resource was created', () => {
       const task = times.tasks.find((t) => t.task === id)!;
       const timer = task.waits.find((w) => w.waitedOn === 'Timeout');
       expect(timer).toMatchObject({ createdAt: { file: server, line: lineOf('db timer') }, createdInRegion: false, runs: 1 });
-      // The timer's 5 ms, at least, and no more than the task's own wall time.
-      expect(timer!.waiting).toBeGreaterThanOrEqual(4e6);
-      expect(timer!.waiting).toBeLessThanOrEqual(task.wall);
+      // Its 5 ms delay, from its creation to when it fell due, went to waiting or to the task's own
+      // running (the rest of the run that created it: longer on a loaded machine).
+      expect(timer!.waiting).toBeLessThanOrEqual(5e6 + 1e3);
+      expect(timer!.waiting + task.running).toBeGreaterThanOrEqual(5e6 - 1e4);
       expect(task.waits.find((w) => w.waitedOn === 'FSREQPROMISE')).toMatchObject({ createdAt: { file: server, line: lineOf('file read') } });
     }
     // The first request's query fell due while a background job (a timer of the server's) held the thread.
     const first = times.tasks.find((t) => t.task === Math.min(...requestTasks))!;
-    expect(first.blockers[0]).toMatchObject({ task: 0, waitedOn: 'Timeout', createdAt: { file: server, line: lineOf('the job') }, createdInRegion: false });
+    const job = first.blockers.find((b) => b.task === 0 && b.waitedOn === 'Timeout');
+    expect(job).toMatchObject({ createdAt: { file: server, line: lineOf('the job') }, createdInRegion: false });
   });
 
   test('tstrace tasks and blockers, as text and JSON, and the viewer’s task page say what was waited on and where it was created', async () => {
@@ -80,24 +82,25 @@ describe('where a run’s resource was created', () => {
     const id = Math.min(...requestTasks);
     const text = await cli(['tasks', path, '--type', 'request', '--limit', '1', '--quiet']);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(new RegExp(`waited on {3}Timeout created at ${shown}:${lineOf('db timer')}:\\d+: \\S+ \\(1 run resumed from it\\)`));
+    expect(text.stdout).toMatch(new RegExp(`\\n {2}(waited on| {9}) {3}Timeout created at ${shown}:${lineOf('db timer')}:\\d+: \\S+ \\(1 run resumed from it\\)`));
     expect(text.stdout).toContain(`FSREQPROMISE created at ${shown}:${lineOf('file read')}:`);
-    expect(text.stdout).toMatch(new RegExp(`blocked by {2}background for \\S+ \\(a \\S+ run at \\S+, after Timeout created at ${shown}:${lineOf('the job')}:\\d+\\)`));
+    expect(text.stdout).toMatch(new RegExp(`background for \\S+ \\(a \\S+ run at \\S+, after Timeout created at ${shown}:${lineOf('the job')}:\\d+\\)`));
 
     const json = JSON.parse((await cli(['tasks', path, '--json', '--quiet'])).stdout) as { tasks: { id: number; time: { waits: { waitedOn: string; createdAt: { line: number } | null; createdInRegion: boolean; runs: number; waiting: number }[] } }[] };
     const waits = json.tasks.find((t) => t.id === id)!.time.waits;
     expect(waits.find((w) => w.waitedOn === 'Timeout')).toMatchObject({ createdAt: { file: server, line: lineOf('db timer') }, createdInRegion: false, runs: 1 });
 
-    const blockers = await cli(['blockers', path, '--limit', '1', '--quiet']);
+    const blockers = await cli(['blockers', path, '--quiet']);
     expect(blockers.stdout.split('\n')[0]).toMatch(/LOCATION\s+RESUMED FROM$/);
-    expect(blockers.stdout.split('\n')[1]).toMatch(new RegExp(`^\\s*\\S+\\s+1\\s+background\\s+-\\s+.*Timeout created at ${shown}:${lineOf('the job')}:\\d+$`));
+    // The job's row (the top one, unless a stall of the machine held up a request longer).
+    expect(blockers.stdout.split('\n').slice(1)).toContainEqual(expect.stringMatching(new RegExp(`^\\s*\\S+\\s+1\\s+background\\s+-\\s+.*Timeout created at ${shown}:${lineOf('the job')}:\\d+$`)));
     const blockersJson = JSON.parse((await cli(['blockers', path, '--json', '--quiet'])).stdout) as { blockers: object[] };
-    expect(blockersJson.blockers[0]).toMatchObject({ task: 0, waitedOn: 'Timeout', createdAt: { line: lineOf('the job') } });
+    expect(blockersJson.blockers).toContainEqual(expect.objectContaining({ task: 0, waitedOn: 'Timeout', createdAt: expect.objectContaining({ line: lineOf('the job') }) }));
 
     const model = await loadViewerModel(path, root);
     const time = taskJson(model, id)!.time!;
     expect(time.waits.find((w) => w.waitedOn === 'Timeout')!.text).toBe(`Timeout created at ${shown}:${lineOf('db timer')}:${waits.find((w) => w.waitedOn === 'Timeout')!.createdAt!.column}`);
-    expect(time.blockers[0].resumed).toMatch(new RegExp(`^Timeout created at ${shown}:${lineOf('the job')}:\\d+$`));
+    expect(time.blockers.map((b) => b.resumed)).toContainEqual(expect.stringMatching(new RegExp(`^Timeout created at ${shown}:${lineOf('the job')}:\\d+$`)));
   });
 
   test('without captureLocations, a resource is named by the region it was created in (a traced function’s), when that has a location', async () => {
