@@ -234,8 +234,8 @@ export class ExecutionCollector {
   }
 
   private fromIndex(waitedOn: string, createdAt: SourceLocation | null, createdInRegion: boolean): number {
-    const at = createdAt === null ? '' : `${createdAt.file}:${createdAt.line}:${createdAt.column}:${createdAt.function}`;
-    const key = `${waitedOn}\0${at}\0${createdInRegion ? 1 : 0}`;
+    // Most runs have no site (promises): their type is the key, with no string made per run.
+    const key = createdAt === null ? waitedOn : `${waitedOn}\0${createdAt.file}:${createdAt.line}:${createdAt.column}:${createdAt.function}\0${createdInRegion ? 1 : 0}`;
     let index = this.resumedIndex.get(key);
     if (index === undefined) this.resumedIndex.set(key, (index = this.resumedFrom.push({ waitedOn, createdAt, createdInRegion }) - 1));
     return index;

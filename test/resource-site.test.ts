@@ -54,23 +54,33 @@ describe('where a run’s resource was created', () => {
     expect(timerRuns).toHaveLength(3);
     for (const run of timerRuns) expect(run).toMatchObject({ createdAt: { file: server, line: lineOf('db timer') }, createdInRegion: false });
     const fileRuns = runs.filter((r) => r.waitedOn === 'FSREQPROMISE');
-    expect(fileRuns.length).toBeGreaterThanOrEqual(3);
+    // (A file request that completes within 20 µs of the run that made it continues that run: a fast disk joins some.)
+    expect(fileRuns.length).toBeGreaterThan(0);
     for (const run of fileRuns) expect(run).toMatchObject({ createdAt: { file: server, line: lineOf('file read') }, createdInRegion: false });
     // Promises are never sited: they are the most numerous resources.
     expect(runsOf(events).filter((r) => r.waitedOn === 'PROMISE' && r.createdAt !== undefined)).toEqual([]);
 
     // The breakdown says what each request waited on, and where that was created.
     const times = analyzeExecution(events, status.footer!.endTs);
+    let timerWaits = 0;
     for (const id of requestTasks) {
       const task = times.tasks.find((t) => t.task === id)!;
+      // What it waited on is part of its waiting time, named by the lines that created it.
+      expect(task.waits.reduce((sum, w) => sum + w.waiting, 0)).toBeLessThanOrEqual(task.waiting);
       const timer = task.waits.find((w) => w.waitedOn === 'Timeout');
-      expect(timer).toMatchObject({ createdAt: { file: server, line: lineOf('db timer') }, createdInRegion: false, runs: 1 });
-      // Its 5 ms delay, from its creation to when it fell due, went to waiting or to the task's own
-      // running (the rest of the run that created it: longer on a loaded machine).
-      expect(timer!.waiting).toBeLessThanOrEqual(5e6 + 1e3);
-      expect(timer!.waiting + task.running).toBeGreaterThanOrEqual(5e6 - 1e4);
-      expect(task.waits.find((w) => w.waitedOn === 'FSREQPROMISE')).toMatchObject({ createdAt: { file: server, line: lineOf('file read') } });
+      // (None when the machine stalled in the run that made it past its 5 ms: it was due as that run ended.)
+      if (timer !== undefined) {
+        timerWaits++;
+        expect(timer).toMatchObject({ createdAt: { file: server, line: lineOf('db timer') }, createdInRegion: false, runs: 1 });
+        // From after its creation to when it fell due: at most its 5 ms delay.
+        expect(timer.waiting).toBeGreaterThan(0);
+        expect(timer.waiting).toBeLessThanOrEqual(5e6 + 1e3);
+      }
+      for (const wait of task.waits.filter((w) => w.waitedOn === 'FSREQPROMISE')) expect(wait).toMatchObject({ createdAt: { file: server, line: lineOf('file read') } });
     }
+    expect(timerWaits).toBeGreaterThan(0);
+    // A file request that completed within the run that made it (or right after it: one run) ended no wait.
+    expect(times.tasks.filter((t) => requestTasks.has(t.task) && t.waits.some((w) => w.waitedOn === 'FSREQPROMISE')).length).toBeGreaterThan(0);
     // The first request's query fell due while a background job (a timer of the server's) held the thread.
     const first = times.tasks.find((t) => t.task === Math.min(...requestTasks))!;
     const job = first.blockers.find((b) => b.task === 0 && b.waitedOn === 'Timeout');
@@ -78,17 +88,18 @@ describe('where a run’s resource was created', () => {
   });
 
   test('tstrace tasks and blockers, as text and JSON, and the viewer’s task page say what was waited on and where it was created', async () => {
-    const { path, requestTasks } = await serve('calls', 2);
-    const id = Math.min(...requestTasks);
-    const text = await cli(['tasks', path, '--type', 'request', '--limit', '1', '--quiet']);
+    const { path, requestTasks } = await serve('calls', 3);
+    // (A machine that stalls in the run that made the timer, past its 5 ms, leaves no wait for it: look at every request.)
+    const json = JSON.parse((await cli(['tasks', path, '--json', '--quiet'])).stdout) as { tasks: { id: number; time: { waits: { waitedOn: string; createdAt: { line: number; column: number } | null; createdInRegion: boolean; runs: number; waiting: number }[] } }[] };
+    const waited = json.tasks.filter((t) => requestTasks.has(t.id) && t.time.waits.some((w) => w.waitedOn === 'Timeout'));
+    expect(waited.length).toBeGreaterThan(0);
+    const { id, time: { waits } } = waited[0];
+    expect(waits.find((w) => w.waitedOn === 'Timeout')).toMatchObject({ createdAt: { file: server, line: lineOf('db timer') }, createdInRegion: false, runs: 1 });
+
+    const text = await cli(['tasks', path, '--type', 'request', '--quiet']);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`\\n {2}(waited on| {9}) {3}Timeout created at ${shown}:${lineOf('db timer')}:\\d+: \\S+ \\(1 run resumed from it\\)`));
-    expect(text.stdout).toContain(`FSREQPROMISE created at ${shown}:${lineOf('file read')}:`);
     expect(text.stdout).toMatch(new RegExp(`background for \\S+ \\(a \\S+ run at \\S+, after Timeout created at ${shown}:${lineOf('the job')}:\\d+\\)`));
-
-    const json = JSON.parse((await cli(['tasks', path, '--json', '--quiet'])).stdout) as { tasks: { id: number; time: { waits: { waitedOn: string; createdAt: { line: number } | null; createdInRegion: boolean; runs: number; waiting: number }[] } }[] };
-    const waits = json.tasks.find((t) => t.id === id)!.time.waits;
-    expect(waits.find((w) => w.waitedOn === 'Timeout')).toMatchObject({ createdAt: { file: server, line: lineOf('db timer') }, createdInRegion: false, runs: 1 });
 
     const blockers = await cli(['blockers', path, '--quiet']);
     expect(blockers.stdout.split('\n')[0]).toMatch(/LOCATION\s+RESUMED FROM$/);
