@@ -15,9 +15,31 @@ const RECENT_MARKS = 256;
 const PENDING_EVENTS = 16_384;
 /** Blockers listed per task. */
 const BLOCKERS_PER_TASK = 3;
+/** What a task waited on: kinds listed per task. */
+const WAITS_PER_TASK = 5;
 
-/** A run that held the thread while a task was queued. */
-export interface Blocker {
+/**
+ * What a run resumed from: the async resource type (`Timeout`, `FSREQCALLBACK`, `PROMISE`…; "" for a
+ * callback run inside another) and, when the trace says (format version 6), where it was created.
+ */
+export interface ResumedFrom {
+  readonly waitedOn: string;
+  /** Where the resource was created; null when unknown (always for promises). */
+  readonly createdAt: SourceLocation | null;
+  /** `createdAt` is the location of the region it was created in, not of the creating call. */
+  readonly createdInRegion: boolean;
+}
+
+/** One kind of thing a task waited on (a resource type created at one site), and how long for. */
+export interface TaskWait extends ResumedFrom {
+  /** The task's runs that resumed from it. */
+  readonly runs: number;
+  /** The task's waiting time that ended when one of them became ready (or ran, when readiness is unknown). */
+  readonly waiting: Nanos;
+}
+
+/** A run that held the thread while a task was queued; what it had resumed from (ResumedFrom) names the callback when no region does. */
+export interface Blocker extends ResumedFrom {
   /** The task the run was for (0: the background task). */
   readonly task: number;
   readonly taskType: string;
@@ -50,6 +72,8 @@ export interface TaskTimeBreakdown {
   readonly readinessUnknown: number;
   /** The runs that held the thread while it was queued, most delay first. */
   readonly blockers: readonly Blocker[];
+  /** What it waited on, most waiting first (at most five kinds with some waiting; runs inside another callback's are left out). */
+  readonly waits: readonly TaskWait[];
 }
 
 /** Running, queued and waiting over the complete tasks of one type. */
@@ -112,6 +136,10 @@ export class ExecutionCollector {
   private readonly runQueued: number[] = [];
   private readonly runTask: number[] = [];
   private readonly runThread: number[] = [];
+  /** What each run resumed from: an index into `resumedFrom` (equal ones are one object). */
+  private readonly runFrom: number[] = [];
+  private readonly resumedFrom: ResumedFrom[] = [];
+  private readonly resumedIndex = new Map<string, number>();
   private readonly tasks = new Map<number, TaskSpan>();
   private readonly open = new Map<string, OpenRegion[]>();
   private readonly regions = new Map<number, RegionSpan[]>();
@@ -150,6 +178,7 @@ export class ExecutionCollector {
     switch (event.kind) {
       case 'run':
         this.addRun(event.ts, event.duration, event.queued, event.task, thread);
+        this.runFrom.push(this.fromIndex(event.waitedOn, event.createdAt ?? null, event.createdInRegion === true));
         if (event.ts + event.duration > this.lastTs) this.lastTs = event.ts + event.duration;
         break;
       case 'taskCreate': {
@@ -204,6 +233,14 @@ export class ExecutionCollector {
     return span;
   }
 
+  private fromIndex(waitedOn: string, createdAt: SourceLocation | null, createdInRegion: boolean): number {
+    // Most runs have no site (promises): their type is the key, with no string made per run.
+    const key = createdAt === null ? waitedOn : `${waitedOn}\0${createdAt.file}:${createdAt.line}:${createdAt.column}:${createdAt.function}\0${createdInRegion ? 1 : 0}`;
+    let index = this.resumedIndex.get(key);
+    if (index === undefined) this.resumedIndex.set(key, (index = this.resumedFrom.push({ waitedOn, createdAt, createdInRegion }) - 1));
+    return index;
+  }
+
   private mark(ts: Nanos, task: number, thread: number): void {
     const i = this.marks++ % RECENT_MARKS;
     this.markTs[i] = ts;
@@ -255,6 +292,8 @@ export class ExecutionCollector {
       queued: this.runQueued,
       task: this.runTask,
       thread: this.runThread,
+      from: this.runFrom,
+      resumedFrom: this.resumedFrom,
       tasks: this.tasks,
       regions: this.regions,
     };
@@ -293,7 +332,7 @@ function subtract(from: Interval[], cut: Interval[]): Interval[] {
 const total = (intervals: Interval[]): Nanos => intervals.reduce((sum, [s, e]) => sum + (e - s), 0);
 
 function breakdown(collector: ExecutionCollector, traceEnd: Nanos): ExecutionAnalysis {
-  const { start, duration, queued, task, thread, tasks, regions } = collector.data;
+  const { start, duration, queued, task, thread, from: fromOf, resumedFrom, tasks, regions } = collector.data;
   const n = start.length;
   // Runs by thread, in time order (runs of one thread never overlap, so their ends are in order too).
   const byThread = new Map<number, number[]>();
@@ -314,7 +353,7 @@ function breakdown(collector: ExecutionCollector, traceEnd: Nanos): ExecutionAna
   const typeOf = (id: number): string => tasks.get(id)?.type ?? '';
   const blockerOf = (i: number, delayed: Nanos): Blocker => {
     const named = regionOf(regions.get(task[i]), start[i], start[i] + duration[i]);
-    return { task: task[i], taskType: task[i] === 0 ? '' : typeOf(task[i]), region: named?.type ?? null, location: named?.location ?? null, start: start[i], duration: duration[i], thread: thread[i], delayed };
+    return { task: task[i], taskType: task[i] === 0 ? '' : typeOf(task[i]), region: named?.type ?? null, location: named?.location ?? null, start: start[i], duration: duration[i], thread: thread[i], delayed, ...resumedFrom[fromOf[i]] };
   };
 
   const results: TaskTimeBreakdown[] = [];
@@ -344,6 +383,7 @@ function breakdown(collector: ExecutionCollector, traceEnd: Nanos): ExecutionAna
     const runningNs = total(ran);
     const queuedNs = total(queuedPieces);
     const wall = Math.max(0, to - from);
+    const waits = waitsOf(subtract(subtract([[from, to]], ran), queuedPieces), own, (i) => (queued[i] > 0 ? start[i] - queued[i] : start[i]), fromOf, resumedFrom);
     // Who held the thread while this task was queued: the runs overlapping its queued time.
     const delays = new Map<number, number>();
     const threadRuns = byThread.get(thread[own[0]]) ?? [];
@@ -382,6 +422,7 @@ function breakdown(collector: ExecutionCollector, traceEnd: Nanos): ExecutionAna
       runs: own.length,
       readinessUnknown: unknown,
       blockers: top.map(([i, delayed]) => blockerOf(i, delayed)),
+      waits,
     });
   }
 
@@ -408,6 +449,29 @@ function breakdown(collector: ExecutionCollector, traceEnd: Nanos): ExecutionAna
     .map(([i, { delayed, tasks: count }]) => ({ ...blockerOf(i, delayed), tasksDelayed: count }));
 
   return { runs: n, tasks: results, taskTypes, blockers };
+}
+
+/**
+ * What a task waited on: each of its waiting pieces (sorted) ended when the first of its runs `own` to
+ * be ready after it became ready (`readyAt`), so the piece is that run's wait; grouped by what the runs
+ * resumed from (`fromOf`, an index into `resumedFrom`). A piece that ends at the task's end is no one's.
+ */
+function waitsOf(pieces: Interval[], own: number[], readyAt: (i: number) => Nanos, fromOf: number[], resumedFrom: ResumedFrom[]): TaskWait[] {
+  const byReady = own.filter((i) => resumedFrom[fromOf[i]].waitedOn !== '').sort((a, b) => readyAt(a) - readyAt(b));
+  const runs = new Map<number, number>();
+  const waiting = new Map<number, number>();
+  for (const i of byReady) runs.set(fromOf[i], (runs.get(fromOf[i]) ?? 0) + 1);
+  let k = 0;
+  for (const [s, e] of pieces) {
+    while (k < byReady.length && readyAt(byReady[k]) < e) k++;
+    if (k === byReady.length) break;
+    const from = fromOf[byReady[k]];
+    waiting.set(from, (waiting.get(from) ?? 0) + (e - s));
+  }
+  return [...waiting]
+    .map(([from, ns]) => ({ ...resumedFrom[from], runs: runs.get(from)!, waiting: ns }))
+    .sort((a, b) => b.waiting - a.waiting || b.runs - a.runs)
+    .slice(0, WAITS_PER_TASK);
 }
 
 /**

@@ -228,7 +228,7 @@ async function writeEvents(file: FileHandle, events: readonly ShiftedEvent[], in
         encoder.misuse(ts, event.flow + flowOffset, misuseCodes[event.misuse]!, event.type, location(event.location), event.regionsAbove);
         break;
       case 'run':
-        encoder.run(ts, event.flow + flowOffset, task(event.task), event.duration, event.duration, event.queued === null ? 0 : event.queued + 1, event.waitedOn);
+        encoder.run(ts, event.flow + flowOffset, task(event.task), event.duration, event.duration, event.queued === null ? 0 : event.queued + 1, event.waitedOn, event.createdAt ?? null, event.createdInRegion === true);
         break;
     }
     if (encoder.pendingBytes >= BATCH_BYTES) {

@@ -113,6 +113,7 @@ export function scanBatch(frame: Uint8Array, definitions: Definitions, visitor: 
         r.uvarint();
         r.uvarint();
         r.uvarint();
+        r.uvarint(); // the site (version 6)
         break;
       case EventType.Misuse: {
         const kind = r.uvarint();

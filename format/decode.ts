@@ -330,10 +330,21 @@ export class TraceDecoder {
           const duration = r.uvarint();
           const readyBefore = r.uvarint();
           const waitedOn = this.string(r);
+          const siteAt = r.pos;
+          const site = this.version >= 6 ? r.uvarint() : 0;
           if (duration > startedBefore) r.fail(`a Run event lasts ${duration} ns but started only ${startedBefore} ns before it was recorded`, at);
           // A run that began before the trace (a flight-recorder snapshot's window cuts it) starts at 0.
           const cut = Math.max(0, startedBefore - ts);
-          out.push({ kind: 'run', ts: ts - startedBefore + cut, flow, task, duration: Math.max(0, duration - cut), queued: readyBefore === 0 ? null : readyBefore - 1, waitedOn });
+          const event: TraceEvent = { kind: 'run', ts: ts - startedBefore + cut, flow, task, duration: Math.max(0, duration - cut), queued: readyBefore === 0 ? null : readyBefore - 1, waitedOn };
+          if (site !== 0) {
+            // Site = 2 × location id (+1: the location of the region it was created in).
+            const id = Math.floor(site / 2);
+            const createdAt = this.locations[id];
+            if (id === 0 || createdAt == null) r.fail(`a Run event's site ${site} names location id ${id}, which ${id === 0 ? 'is "unknown"' : 'is not defined'}`, siteAt);
+            event.createdAt = createdAt;
+            event.createdInRegion = site % 2 === 1;
+          }
+          out.push(event);
           break;
         }
         case EventType.Dropped:

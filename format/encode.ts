@@ -3,8 +3,8 @@ import { ByteWriter, putUvarint } from './bytes.js';
 import type { SourceLocation, TraceFooter, TraceHeader } from './events.js';
 import { EventType, FORMAT_VERSION, FRAME_HEADER_BYTES, FrameKind, MAGIC, MAX_VARINT_BYTES, SAME_FLOW, SAME_TASK } from './spec.js';
 
-/** Room {@link BatchEncoder} makes for one event: the head byte and up to seven varints (dt, flow, task, four fields). */
-const EVENT_ROOM = 1 + 7 * MAX_VARINT_BYTES;
+/** Room {@link BatchEncoder} makes for one event: the head byte and up to eight varints (dt, flow, task, five fields). */
+const EVENT_ROOM = 1 + 8 * MAX_VARINT_BYTES;
 
 /** Writes `u32le length, u32le crc, kind` in front of a payload that was written after `start`. */
 function sealFrame(out: ByteWriter, start: number, kind: number): void {
@@ -169,7 +169,7 @@ export class BatchEncoder {
   /**
    * Writes the type byte with SAME_FLOW/SAME_TASK flags, then dt, then the flow and task fields they
    * did not omit; returns where the event's other fields go. Room is made for EVENT_ROOM bytes in all,
-   * so the caller writes up to four varint fields with `putUvarint` and then sets `out.length`.
+   * so the caller writes up to five varint fields with `putUvarint` and then sets `out.length`.
    */
   private head(type: number, ts: number, flow: number, task: number): number {
     const out = this.out;
@@ -293,16 +293,20 @@ export class BatchEncoder {
   /**
    * A run of `flow` for `task` that started `startedBefore` ns before `ts` and lasted `duration` ns
    * (format version 5). `readyBefore`: 0 when when it became ready is unknown, else that many ns minus 1
-   * before its start. `waitedOn`: the async resource type it resumed (Timeout, TCPWRAP, PROMISE…).
+   * before its start. `waitedOn`: the async resource type it resumed (Timeout, TCPWRAP, PROMISE…);
+   * `createdAt`: where that resource was created (version 6), the location of the region it was created
+   * in when `createdInRegion`; null: unknown.
    */
-  run(ts: number, flow: number, task: number, startedBefore: number, duration: number, readyBefore: number, waitedOn: string): void {
+  run(ts: number, flow: number, task: number, startedBefore: number, duration: number, readyBefore: number, waitedOn: string, createdAt: SourceLocation | null = null, createdInRegion = false): void {
     const waited = this.stringId(waitedOn);
+    const loc = this.locationId(createdAt);
     let n = this.head(EventType.Run, ts, flow, task);
     const b = this.out.bytes;
     n = putUvarint(b, n, startedBefore);
     n = putUvarint(b, n, duration);
     n = putUvarint(b, n, readyBefore);
-    this.out.length = putUvarint(b, n, waited);
+    n = putUvarint(b, n, waited);
+    this.out.length = putUvarint(b, n, loc === 0 ? 0 : 2 * loc + (createdInRegion ? 1 : 0));
   }
 
   dropped(ts: number, count: number): void {

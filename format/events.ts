@@ -48,9 +48,11 @@ export type TraceEventOnThread =
    * `duration` ns without a break (docs/design.md, "Where the time went"). `queued`: how long it had
    * been ready before it started (its continuation was due or resolved while something else ran);
    * null when Node does not say when it became ready (I/O). `waitedOn`: the async resource type it
-   * resumed (`Timeout`, `TCPWRAP`, `FSREQCALLBACK`, `PROMISE`…), "" when none.
+   * resumed (`Timeout`, `TCPWRAP`, `FSREQCALLBACK`, `PROMISE`…), "" when none. `createdAt` (format
+   * version 6): where that resource was created — absent when unknown (always for promises); with
+   * `createdInRegion` true it is the location of the region it was created in, not of the creating call.
    */
-  | { kind: 'run'; ts: Nanos; flow: number; task: number; duration: Nanos; queued: Nanos | null; waitedOn: string }
+  | { kind: 'run'; ts: Nanos; flow: number; task: number; duration: Nanos; queued: Nanos | null; waitedOn: string; createdAt?: SourceLocation; createdInRegion?: boolean }
   /** `count` events were dropped (the writer could not keep up, or failed) before `ts`. */
   | { kind: 'dropped'; ts: Nanos; count: number }
   /**

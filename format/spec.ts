@@ -1,11 +1,11 @@
 /**
- * The tstrace binary trace format, version 5: the constants shared by the writer (runtime) and the
+ * The tstrace binary trace format, version 6: the constants shared by the writer (runtime) and the
  * reader (analysis/). `docs/format.md` is the prose version of this file; change both together.
  */
 
 /** The first 8 bytes of every trace file. */
 export const MAGIC = Uint8Array.of(0x54, 0x53, 0x54, 0x52, 0x41, 0x43, 0x45, 0x0a); // "TSTRACE\n"
-export const FORMAT_VERSION = 5;
+export const FORMAT_VERSION = 6;
 
 /** Every frame starts with `u32le payloadLength, u32le crc32(kind byte + payload), u8 kind`. */
 export const FRAME_HEADER_BYTES = 9;
@@ -52,7 +52,8 @@ export const EventType = {
   BeganBefore: 14,
   /**
    * Version 5: a stretch of the thread's time that one flow (of one task) ran without a break: when it
-   * started, how long it ran, when what it resumed became ready, and what it had waited for.
+   * started, how long it ran, when what it resumed became ready, and what it had waited for — and,
+   * since version 6, where that was created.
    */
   Run: 15,
 } as const;

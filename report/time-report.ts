@@ -2,7 +2,7 @@
  * Where the time went (analysis/time-breakdown.ts) as text: a task's running/queued/waiting lines for
  * `tstrace tasks`, the per-type table for `tstrace stats`, and `tstrace blockers`' table.
  */
-import type { ExecutionAnalysis, StretchBlame, TaskTimeBreakdown } from '../analysis/time-breakdown.js';
+import type { ExecutionAnalysis, ResumedFrom, StretchBlame, TaskTimeBreakdown } from '../analysis/time-breakdown.js';
 import { formatLocation } from '../analysis/summary.js';
 import { formatDuration } from '../analysis/format-duration.js';
 import type { DurationStats } from '../analysis/duration-digest.js';
@@ -15,6 +15,16 @@ export const READINESS_NOTE =
 
 const who = (b: { task: number; taskType: string }): string => (b.task === 0 ? 'background' : `task ${b.task} (${b.taskType === '' ? 'unknown' : b.taskType})`);
 
+/**
+ * What a run resumed from, and where that was created: "Timeout created at service.ts:28:13",
+ * "FSREQCALLBACK created in the region at config.ts:12:3 load", "PROMISE"; "" for a nested callback's run.
+ */
+export function resumedText(r: ResumedFrom, location: (l: StretchBlame['location']) => string): string {
+  if (r.waitedOn === '') return '';
+  const where = location(r.createdAt);
+  return where === '' ? r.waitedOn : `${r.waitedOn} created ${r.createdInRegion ? 'in the region at' : 'at'} ${where}`;
+}
+
 /** The rows `tstrace tasks` adds to a task's facts when the trace has scheduling events. */
 export function taskTimeRows(time: TaskTimeBreakdown, location: (l: StretchBlame['location']) => string): [string, string][] {
   const rows: [string, string][] = [
@@ -26,7 +36,11 @@ export function taskTimeRows(time: TaskTimeBreakdown, location: (l: StretchBlame
   time.blockers.forEach((b, i) => {
     const region = b.region === null ? '' : ` region "${b.region}"`;
     const where = location(b.location);
-    rows.push([i === 0 ? 'blocked by' : '', `${who(b)}${region} for ${formatDuration(b.delayed)} (a ${formatDuration(b.duration)} run at ${formatDuration(b.start)})${where ? `  ${where}` : ''}`]);
+    const resumed = resumedText(b, location);
+    rows.push([i === 0 ? 'blocked by' : '', `${who(b)}${region} for ${formatDuration(b.delayed)} (a ${formatDuration(b.duration)} run at ${formatDuration(b.start)}${resumed ? `, after ${resumed}` : ''})${where ? `  ${where}` : ''}`]);
+  });
+  time.waits.forEach((w, i) => {
+    rows.push([i === 0 ? 'waited on' : '', `${resumedText(w, location)}: ${formatDuration(w.waiting)} (${w.runs} run${w.runs === 1 ? '' : 's'} resumed from it)`]);
   });
   return rows;
 }
@@ -61,10 +75,11 @@ const blockerColumns: readonly Column[] = [
   { title: 'START', align: 'right' },
   { title: 'DURATION', align: 'right' },
   { title: 'LOCATION' },
+  { title: 'RESUMED FROM' },
 ];
 
 function blockerCells(b: StretchBlame, location: (l: StretchBlame['location']) => string): string[] {
-  return [formatDuration(b.delayed), String(b.tasksDelayed), who(b), b.region ?? '-', formatDuration(b.start), formatDuration(b.duration), location(b.location)];
+  return [formatDuration(b.delayed), String(b.tasksDelayed), who(b), b.region ?? '-', formatDuration(b.start), formatDuration(b.duration), location(b.location) || '-', resumedText(b, location) || '-'];
 }
 
 /** `tstrace blockers`: the runs that delayed the most queued time of other tasks, as chunks of text. */

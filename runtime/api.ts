@@ -102,7 +102,9 @@ export interface StartOptions {
    * Record when each flow runs on the thread, what it waited for (the async resource type: Timeout,
    * TCPWRAP, FSREQCALLBACK, PROMISE…) and when that became ready, so that `tstrace tasks` can split each
    * task's latency into running, waiting and queued behind other work, and `tstrace blockers` can name
-   * the work that held the thread (docs/design.md, "Where the time went"). Installs an `async_hooks` hook
+   * the work that held the thread (docs/design.md, "Where the time went"). Timers, file system requests,
+   * sockets and the like are also named by where they were created: the creating call's line with
+   * `captureLocations` (a stack capture each), else the creating region's location. Installs an `async_hooks` hook
    * while tracing: every promise and callback of the program pays for it (`npm run bench` measures how
    * much). Worker threads that join the trace record theirs too. Default false: nothing is installed.
    */
@@ -113,7 +115,8 @@ export interface StartOptions {
    */
   maxBufferedBytes?: number;
   /**
-   * Record the source location of hand-written `startRegion`/`withRegion`/`newTask`/`log` calls.
+   * Record the source location of hand-written `startRegion`/`withRegion`/`newTask`/`log` calls and,
+   * with `scheduling`, of the calls that create timers, file system requests, sockets and the like.
    * Costs microseconds per call; instrumented code gets locations for free. Default false.
    */
   captureLocations?: boolean;

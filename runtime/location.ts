@@ -35,21 +35,25 @@ export function captureFrames(skip: Function, limit: number): NodeJS.CallSite[] 
 export function callerLocation(skip: Function): number {
   try {
     const frame = captureFrames(skip, 1)[0];
-    if (!frame) return 0;
-    const file = frame.getFileName() ?? '';
-    const line = frame.getLineNumber() ?? 0;
-    const column = frame.getColumnNumber() ?? 0;
-    const fn = frame.getFunctionName() ?? '';
-    const key = `${file}\0${line}\0${column}\0${fn}`;
-    let id = resolved.get(key);
-    if (id === undefined) {
-      id = resolveLocation(file, line, column, fn);
-      resolved.set(key, id);
-    }
-    return id;
+    return frame ? frameLocation(frame) : 0;
   } catch {
     return 0;
   }
+}
+
+/** The location id of a captured frame: resolved (and source-mapped) once per raw position. */
+export function frameLocation(frame: NodeJS.CallSite): number {
+  const file = frame.getFileName() ?? '';
+  const line = frame.getLineNumber() ?? 0;
+  const column = frame.getColumnNumber() ?? 0;
+  const fn = frame.getFunctionName() ?? '';
+  const key = `${file}\0${line}\0${column}\0${fn}`;
+  let id = resolved.get(key);
+  if (id === undefined) {
+    id = resolveLocation(file, line, column, fn);
+    resolved.set(key, id);
+  }
+  return id;
 }
 
 /** The location id of a raw stack position, mapped to the original source when Node has a source map for the file. */

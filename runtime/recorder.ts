@@ -4,6 +4,7 @@ import { BatchEncoder, encodeFooter, encodeThreadFrame } from '../format/encode.
 import type { SourceLocation } from '../format/events.js';
 import { EventType } from '../format/spec.js';
 import { ID_BLOCK, FLOW_COUNTER, TASK_COUNTER, sharedIdCounters, takeIdBlock } from './shared-ids.js';
+import type { WaitedOn } from './resource-site.js';
 import type { Sink } from './sink.js';
 import type { ThreadCollector } from './thread-collector.js';
 import type { TraceSession } from './thread-protocol.js';
@@ -245,7 +246,7 @@ export function record(type: number, flow: number, task: number, a: number, b: n
  * {@link record} with a time the caller read (`ms`, a `performance.now()`), saving a clock read; never
  * earlier than the event before it in the hot buffer (times must not decrease within a batch).
  */
-export function recordAt(ms: number, type: number, flow: number, task: number, a: number, b: number, str: string | undefined, msg?: string | number): void {
+export function recordAt(ms: number, type: number, flow: number, task: number, a: number, b: number, str: string | WaitedOn | undefined, msg?: string | number): void {
   let n = S.count;
   if (n === SLOTS) {
     flush();
@@ -472,7 +473,7 @@ function encodeSlots(encoder: BatchEncoder, t0: number, firstSeq: number, from: 
       if (encoder.pendingBytes >= BATCH_BYTES) return n + 1;
       continue;
     }
-    const str = text(strs[n]);
+    const str = type === EventType.Run ? '' : text(strs[n]);
     switch (type) {
       case EventType.RegionStart:
         encoder.regionStart(ts, flow, task, str, locations[a] ?? null);
@@ -502,10 +503,13 @@ function encodeSlots(encoder: BatchEncoder, t0: number, firstSeq: number, from: 
         encoder.eventLoop(ts, a, Math.round(b * 1e6));
         break;
       case EventType.Run: {
-        // a: its start, b: its duration (ms); msg: ms it was ready before its start + 1, 0 unknown.
+        // a: its start, b: its duration (ms); str: the resource type, or a WaitedOn with its site; msg: ms it was ready before its start + 1, 0 unknown.
         const startedBefore = ts - toNs(a, t0);
         const ready = S.msgs[n] as number;
-        encoder.run(ts, flow, task, startedBefore, Math.min(startedBefore, Math.round(b * 1e6)), ready > 0 ? Math.round((ready - 1) * 1e6) + 1 : 0, str);
+        const waited = strs[n] as string | WaitedOn;
+        const sited = typeof waited === 'object';
+        const site = sited ? waited.site : 0;
+        encoder.run(ts, flow, task, startedBefore, Math.min(startedBefore, Math.round(b * 1e6)), ready > 0 ? Math.round((ready - 1) * 1e6) + 1 : 0, sited ? waited.type : text(waited), locations[site >>> 1] ?? null, (site & 1) === 1);
         break;
       }
       case EventType.Misuse:

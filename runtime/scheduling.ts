@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { EventType } from '../format/spec.js';
 import { currentLane } from './chains.js';
 import { S, recordAt } from './recorder.js';
+import { creationSite, waitedOn as waitedOnAt, type WaitedOn } from './resource-site.js';
 
 /** Callbacks of the same flow and task less than this many ms apart are one run (the loop's own bookkeeping between them). */
 const JOIN_GAP_MS = 0.02;
@@ -23,10 +24,13 @@ const MASK = (1 << TABLE_BITS) - 1;
 /** On a non-promise resource: its type, and when it is (next) ready in `performance.now()` ms (NaN: unknown). */
 const TYPE = Symbol('tstrace.resourceType');
 const READY = Symbol('tstrace.readyAt');
+/** On a non-promise resource created at a known site: its type and site (resource-site.ts). */
+const SITE = Symbol('tstrace.site');
 
 interface Marked {
   [TYPE]?: string;
   [READY]?: number;
+  [SITE]?: WaitedOn;
   _idleTimeout?: number;
   _repeat?: number | null;
 }
@@ -50,6 +54,8 @@ interface SchedulingState {
   start: number;
   readyBefore: number;
   waitedOn: string;
+  /** What the open run resumed from, with the site it was created at; null when that is unknown. */
+  waitedOnSite: WaitedOn | null;
   /** Task ids and regions handed out when the open run began: a run outside any task that then began one is that task's. */
   claimMark: number;
   /** When the outermost callback of the open run returned; -1 while one runs. */
@@ -72,8 +78,8 @@ const taskOfScope = (ctx: unknown): number => {
 /** Records the open run as ending at `end`. */
 function closeRun(st: SchedulingState, end: number): void {
   if (st.flow < 0) return;
-  // a: its start, b: its duration (ms); msg: ms ready before its start + 1 (0 unknown). Recorded at its end.
-  recordAt(end, EventType.Run, st.flow, st.task, st.start, end - st.start, st.waitedOn, st.readyBefore);
+  // a: its start, b: its duration (ms); str: what it resumed (a WaitedOn with a site); msg: ms ready before its start + 1 (0 unknown). Recorded at its end.
+  recordAt(end, EventType.Run, st.flow, st.task, st.start, end - st.start, st.waitedOnSite ?? st.waitedOn, st.readyBefore);
   st.flow = -1;
 }
 
@@ -83,6 +89,8 @@ function openRun(st: SchedulingState, flow: number, task: number, start: number,
   st.start = start;
   st.readyBefore = readyBefore;
   st.waitedOn = waitedOn;
+  // A run that resumed a resource (not one nested in another) is opened right after `before` set st.resource to it.
+  st.waitedOnSite = waitedOn === '' ? null : (st.resource?.[SITE] ?? null);
   st.claimMark = S.lastTaskId + S.lastRegionSeq;
 }
 
@@ -132,6 +140,7 @@ function makeState(): SchedulingState {
     start: 0,
     readyBefore: 0,
     waitedOn: '',
+    waitedOnSite: null,
     claimMark: 0,
     pausedAt: -1,
     outer: [],
@@ -151,6 +160,8 @@ function makeState(): SchedulingState {
         marked[TYPE] = type;
         if (type === 'Timeout') marked[READY] = performance.now() + (marked._idleTimeout ?? 0);
         else if (READY_AT_INIT.has(type)) marked[READY] = st.lastNow; // the last hook's time, as for promises
+        const site = creationSite(type);
+        if (site !== 0) marked[SITE] = waitedOnAt(type, site);
       } catch {
         // A frozen resource (a user's AsyncResource) stays unmarked: an exception in a hook would end the process.
       }

@@ -207,6 +207,8 @@ browserSuite('viewer-scheduling.test.ts', 'scheduling events in headless Chromiu
     expect(facts).toMatch(/waiting\s/);
     expect(facts).toContain(`Runs\t${expected.runs}`);
     await shot(tab, 'viewer-task-time.png');
+    // What it waited on: its 30 ms timer (no site: hand-written regions without captureLocations have no location).
+    expect(await tab.locator('#task-waits tbody tr').first().innerText()).toMatch(/^Timeout\t/);
     const first = tab.locator('#task-blockers tbody tr').first();
     expect(await first.innerText()).toContain('crunch');
     await first.locator('a').click();

@@ -11,6 +11,7 @@ import { formatLocation } from '../analysis/summary.js';
 import { loadTraceTables, type TraceTables } from '../analysis/trace-tables.js';
 import type { Nanos } from '../format/events.js';
 import { locationText, tasksText } from '../report/text-report.js';
+import { resumedText } from '../report/time-report.js';
 import { CounterSeries, IntervalRow, packRows, RowPacker, type CounterPoint, type PackedRows, type TimelineItem } from './timeline-index.js';
 import { RunCollector, type RunIndex, type RunJson } from './run-index.js';
 import { firstLaneReaching, flowFacts, lanePerFlow, layOut, packFlows, type LaneLayout, type TimelineLayout } from './timeline-layout.js';
@@ -251,6 +252,7 @@ function taskTimeJson(model: ViewerModel, id: number) {
   const time = model.runs?.taskTime(id) ?? null;
   if (time === null) return null;
   const { start, wall, running, queued, waiting, runs, readinessUnknown } = time;
+  const where = (l: Parameters<typeof locationText>[0]): string => locationText(l, { cwd: model.cwd });
   return {
     start,
     wall,
@@ -259,7 +261,9 @@ function taskTimeJson(model: ViewerModel, id: number) {
     waiting,
     runs,
     readinessUnknown,
-    blockers: time.blockers.map((b) => ({ ...b, where: b.location ? locationText(b.location, { cwd: model.cwd }) : '' })),
+    blockers: time.blockers.map((b) => ({ ...b, where: b.location ? locationText(b.location, { cwd: model.cwd }) : '', resumed: resumedText(b, where) })),
+    // What it waited on, and where that was created (format version 6), as `tstrace tasks` prints it.
+    waits: time.waits.map((w) => ({ ...w, text: resumedText(w, where) })),
   };
 }
 

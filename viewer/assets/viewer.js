@@ -288,9 +288,14 @@
           .map(([name, value]) => h('tr', {}, h('td', {}, name), h('td', {}, value))))),
       h('h2', {}, `Blocked by (${time.blockers.length})`),
       time.blockers.length === 0 ? h('p', { class: 'muted' }, 'Nothing held the thread while it was queued.') :
-        table([{ title: 'TASK' }, { title: 'TYPE' }, { title: 'REGION' }, { title: 'LOCATION' }, { title: 'DELAYED', num: true }, { title: 'RUN', num: true }, { title: 'AT', num: true }],
-          time.blockers.map((b) => [b.task === 0 ? '0 (background)' : h('a', { href: `#/task/${b.task}` }, String(b.task)), typeName(b.taskType), b.region ?? '-', b.where || '-', formatDuration(b.delayed), formatDuration(b.duration), formatDuration(b.start)]),
-          { id: 'task-blockers' }));
+        table([{ title: 'TASK' }, { title: 'TYPE' }, { title: 'REGION' }, { title: 'LOCATION' }, { title: 'DELAYED', num: true }, { title: 'RUN', num: true }, { title: 'AT', num: true }, { title: 'RESUMED FROM' }],
+          time.blockers.map((b) => [b.task === 0 ? '0 (background)' : h('a', { href: `#/task/${b.task}` }, String(b.task)), typeName(b.taskType), b.region ?? '-', b.where || '-', formatDuration(b.delayed), formatDuration(b.duration), formatDuration(b.start), b.resumed || '-']),
+          { id: 'task-blockers' }),
+      // What it waited on (the resource its runs resumed from, and where it was created), most waiting first.
+      h('h2', {}, `Waited on (${time.waits.length})`),
+      time.waits.length === 0 ? h('p', { class: 'muted' }, 'No waiting ended by a run of its own.') :
+        table([{ title: 'RESOURCE' }, { title: 'WAITING', num: true }, { title: 'RUNS', num: true }],
+          time.waits.map((w) => [w.text, formatDuration(w.waiting), String(w.runs)]), { id: 'task-waits' }));
   }
 
   async function regionGroupsPage() {
