@@ -9,6 +9,7 @@ import type { Nanos, ReadStatus, SourceLocation, TraceEvent } from '../format/ev
 import { OTEL_TRACE_CATEGORY, parseTraceparent, type TraceContext } from '../format/trace-context.js';
 import type { Listing, LogInfo, RegionInfo, TaskEventInfo, TaskInfo, TraceStats } from './analysis-types.js';
 import { IdIndex } from './id-index.js';
+import { sortRows } from './sort-rows.js';
 import { typeMatcher } from './type-pattern.js';
 import { readTrace, type TraceSource } from './reader.js';
 import type { RegionRecord } from './region-stacks.js';
@@ -18,6 +19,7 @@ type Event<K extends TraceEvent['kind']> = Extract<TraceEvent, { kind: K }>;
 type Column = Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array;
 
 type ColumnType = { new (length: number): Column; new (buffer: ArrayBuffer): Column; readonly BYTES_PER_ELEMENT: number };
+type ColumnView = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Column;
 
 // ES2024's resizable ArrayBuffer (Node 20+), declared here: the project's lib is ES2022.
 interface ResizableBuffer extends ArrayBuffer {
@@ -55,13 +57,12 @@ class Columns<T extends Record<string, Column>> {
   trim(): void {
     const rows = Math.max(1, this.length);
     if (rows === this.capacity) return;
-    if (this.inPlace) {
-      for (const column of Object.values(this.data)) (column.buffer as ResizableBuffer).resize(rows * column.BYTES_PER_ELEMENT);
-    } else {
-      const trimmed: Record<string, Column> = {};
-      for (const [name, column] of Object.entries(this.data)) trimmed[name] = column.slice(0, rows);
-      this.data = trimmed as T;
+    const trimmed: Record<string, Column> = {};
+    for (const [name, column] of Object.entries(this.data)) {
+      // In place, a view of the rows: shrinking the buffer would zero (touch) the room never used, which holds no memory.
+      trimmed[name] = this.inPlace ? new (column.constructor as ColumnView)(column.buffer, 0, rows) : column.slice(0, rows);
     }
+    this.data = trimmed as T;
     this.capacity = rows;
   }
 
@@ -148,18 +149,18 @@ interface Grouped {
   readonly items: Int32Array;
 }
 
-/** Groups item indexes by the task row `rowOf(item)` (−1: none), keeping item order. */
-function groupByTask(count: number, tasks: number, rowOf: (item: number) => number): Grouped {
+/** Groups item indexes `0 .. count` by their task row `rowOf[item]` (−1: none), keeping item order. */
+function groupByTask(count: number, tasks: number, rowOf: Int32Array): Grouped {
   const offsets = new Int32Array(tasks + 1);
   for (let i = 0; i < count; i++) {
-    const row = rowOf(i);
+    const row = rowOf[i];
     if (row >= 0) offsets[row + 1]++;
   }
   for (let t = 0; t < tasks; t++) offsets[t + 1] += offsets[t];
   const fill = offsets.slice(0, tasks);
   const items = new Int32Array(offsets[tasks]);
   for (let i = 0; i < count; i++) {
-    const row = rowOf(i);
+    const row = rowOf[i];
     if (row >= 0) items[fill[row]++] = i;
   }
   return { offsets, items };
@@ -273,16 +274,20 @@ export class TraceTables {
     for (let i = 0; i < this.tasks.length; i++) {
       if (!t.ended[i]) t.end[i] = this.traceEnd;
     }
-    this.taskOrder = Int32Array.from({ length: this.tasks.length }, (_, i) => i).sort((a, b) => t.id[a] - t.id[b]);
+    const rows = new Int32Array(this.tasks.length);
+    for (let i = 0; i < rows.length; i++) rows[i] = i;
+    this.taskOrder = sortRows(rows, (a, b) => t.id[a] - t.id[b]);
     const tasks = this.tasks.length;
-    this.taskRegions = groupByTask(this.regions.length, tasks, (i) => r.taskRow[i]);
-    this.taskLogs = groupByTask(this.logs.length, tasks, (i) => this.logs.data.taskRow[i]);
+    this.taskRegions = groupByTask(this.regions.length, tasks, r.taskRow);
+    this.taskLogs = groupByTask(this.logs.length, tasks, this.logs.data.taskRow);
     // Children in id order: group the rows taken in id order.
     const byId = this.taskOrder;
-    const children = groupByTask(tasks, tasks, (k) => {
+    const parentRow = new Int32Array(tasks);
+    for (let k = 0; k < tasks; k++) {
       const parent = t.parent[byId[k]];
-      return parent > 0 ? loading.taskRows.get(parent) : -1;
-    });
+      parentRow[k] = parent > 0 ? loading.taskRows.get(parent) : -1;
+    }
+    const children = groupByTask(tasks, tasks, parentRow);
     this.taskChildren = { offsets: children.offsets, items: children.items.map((k) => byId[k]) };
     if (this.traceContexts.size > 0) this.inheritTraceIds();
   }
@@ -479,8 +484,13 @@ export class TraceTables {
 
   /** Numbers the flows in ascending order (they were numbered as first seen), in every column that holds one. */
   private sortFlows(seen: readonly number[]): void {
+    this.flowIds = Float64Array.from(seen);
+    // Flows are numbered by their runtime as they start, and mostly seen in that order: nothing to renumber then.
+    let ascending = true;
+    for (let k = 1; k < seen.length && ascending; k++) ascending = seen[k - 1] < seen[k];
+    if (ascending) return;
     // Sorted natively (no comparator: ids are distinct numbers), then each id's old index looked up.
-    this.flowIds = Float64Array.from(seen).sort();
+    this.flowIds.sort();
     const oldIndex = new IdIndex();
     seen.forEach((id, old) => oldIndex.set(id, old));
     const renumbered = new Int32Array(seen.length);
