@@ -233,6 +233,8 @@ export class TraceTables {
   /** By task row, after finish: the trace id of the task, its own or its nearest ancestor's. */
   readonly traceIds = new Map<number, string>();
   private seq = 0;
+  private lastTask = NaN;
+  private lastTaskRow = -1;
   /** While reading: task id → row, flow → index (let go at finish, when binary searches take over). */
   private loading: { readonly taskRows: IdIndex; readonly flows: InternedIds; summarizer: TraceSummarizer } | null;
 
@@ -508,6 +510,8 @@ export class TraceTables {
 
   /** The row of task `id`, added (unknown: type "", not created) when first seen. */
   private knownTask(taskRows: IdIndex, id: number): number {
+    // A task's events come in runs: the last one's row needs no look-up.
+    if (id === this.lastTask) return this.lastTaskRow;
     let row = taskRows.get(id);
     if (row < 0) {
       row = this.tasks.push();
@@ -517,7 +521,8 @@ export class TraceTables {
       t.parent[row] = NaN;
       taskRows.set(id, row);
     }
-    return row;
+    this.lastTask = id;
+    return (this.lastTaskRow = row);
   }
 
   private locationIndex(location: SourceLocation | null): number {
@@ -527,7 +532,10 @@ export class TraceTables {
   private recordKeeper(): TraceRecordKeeper {
     // Called only while loading: `this.loading` is set then.
     const taskRows = () => this.loading!.taskRows;
-    const flow = (id: number) => this.loading!.flows.of(id);
+    // Events of one flow come in runs: the last flow's index needs no look-up.
+    let lastFlow = NaN;
+    let lastFlowIndex = -1;
+    const flow = (id: number) => (id === lastFlow ? lastFlowIndex : ((lastFlow = id), (lastFlowIndex = this.loading!.flows.of(id))));
     return {
       taskCreated: (event: Event<'taskCreate'>) => {
         const row = this.knownTask(taskRows(), event.task);
