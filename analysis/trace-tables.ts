@@ -224,9 +224,10 @@ export class TraceTables {
   private lastWorkerFlow = -1;
   /** Task rows by id, ascending (after finish). */
   taskOrder = new Int32Array(0);
-  taskRegions!: Grouped;
-  taskLogs!: Grouped;
-  taskChildren!: Grouped;
+  /** Each task's regions, logs and children: made when a task is first asked for (the timeline and statistics need none). */
+  private grouped: { readonly regions: Grouped; readonly logs: Grouped; readonly children: Grouped } | null = null;
+  /** By task row taken in id order (`taskOrder`): its parent's row, −1 for none; let go once grouped. */
+  private parentRows: Int32Array | null = null;
   traceEnd: Nanos = 0;
   /** By task row: the W3C trace context recorded with the task (its first valid `otel.trace` log). */
   readonly traceContexts = new Map<number, TraceContext>();
@@ -267,7 +268,8 @@ export class TraceTables {
     this.tasks.trim();
     this.logs.trim();
     this.sortFlows(loading.flows.values);
-    this.flowThreads = Float64Array.from(this.flowIds, (flow) => this.workerFlows.get(flow) ?? 0);
+    // Without worker threads every flow is the main thread's (0): no look-up per flow.
+    this.flowThreads = this.workerFlows.size === 0 ? new Float64Array(this.flowIds.length) : Float64Array.from(this.flowIds, (flow) => this.workerFlows.get(flow) ?? 0);
     const r = this.regions.data;
     for (let i = 0; i < this.regions.length; i++) {
       if (!r.complete[i]) r.end[i] = this.traceEnd;
@@ -280,18 +282,29 @@ export class TraceTables {
     for (let i = 0; i < rows.length; i++) rows[i] = i;
     this.taskOrder = sortRows(rows, (a, b) => t.id[a] - t.id[b]);
     const tasks = this.tasks.length;
-    this.taskRegions = groupByTask(this.regions.length, tasks, r.taskRow);
-    this.taskLogs = groupByTask(this.logs.length, tasks, this.logs.data.taskRow);
-    // Children in id order: group the rows taken in id order.
     const byId = this.taskOrder;
-    const parentRow = new Int32Array(tasks);
+    const parentRows = new Int32Array(tasks);
     for (let k = 0; k < tasks; k++) {
       const parent = t.parent[byId[k]];
-      parentRow[k] = parent > 0 ? loading.taskRows.get(parent) : -1;
+      parentRows[k] = parent > 0 ? loading.taskRows.get(parent) : -1;
     }
-    const children = groupByTask(tasks, tasks, parentRow);
-    this.taskChildren = { offsets: children.offsets, items: children.items.map((k) => byId[k]) };
+    this.parentRows = parentRows;
     if (this.traceContexts.size > 0) this.inheritTraceIds();
+  }
+
+  /** Each task's regions, logs and children (in id order), grouped when first needed. */
+  private groups(): { readonly regions: Grouped; readonly logs: Grouped; readonly children: Grouped } {
+    if (this.grouped) return this.grouped;
+    const tasks = this.tasks.length;
+    // Children in id order: group the rows taken in id order.
+    const byId = this.taskOrder;
+    const children = groupByTask(tasks, tasks, this.parentRows!);
+    this.parentRows = null;
+    return (this.grouped = {
+      regions: groupByTask(this.regions.length, tasks, this.regions.data.taskRow),
+      logs: groupByTask(this.logs.length, tasks, this.logs.data.taskRow),
+      children: { offsets: children.offsets, items: children.items.map((k) => byId[k]) },
+    });
   }
 
   /** Each task's trace id: its own, else its parent's (parents have smaller ids: they were created first). */
@@ -392,7 +405,8 @@ export class TraceTables {
       events.push({ event: { kind: 'end', ts: t.end[row], flow, thread: flowThreads[t.endFlow[row]], location: this.location(t.endLocation[row]) }, seq: t.endSeq[row] });
       flows.add(flow);
     }
-    const { offsets, items } = this.taskRegions;
+    const grouped = this.groups();
+    const { offsets, items } = grouped.regions;
     // Straight from the columns: a task page (or analyzeTrace) makes many of these.
     for (let k = offsets[row]; k < offsets[row + 1]; k++) {
       const i = items[k];
@@ -409,7 +423,7 @@ export class TraceTables {
       });
       if (complete) events.push({ event: { kind: 'regionEnd', ts: r.end[i], flow, thread, region: id, type }, seq: r.endSeq[i] });
     }
-    const logs = this.taskLogs;
+    const logs = grouped.logs;
     const l = this.logs.data;
     for (let k = logs.offsets[row]; k < logs.offsets[row + 1]; k++) {
       const i = logs.items[k];
@@ -421,7 +435,7 @@ export class TraceTables {
       });
     }
     events.sort((a, b) => a.event.ts - b.event.ts || a.seq - b.seq);
-    const children = this.taskChildren;
+    const children = grouped.children;
     return {
       id: t.id[row],
       type: this.taskType(row),
