@@ -46,6 +46,9 @@ export class RegionStacks {
   private readonly openFlows = new Map<number, FlowState>();
   private readonly parents: boolean;
   private lastId = 0;
+  /** The last flow looked up and its state: events of one flow come in runs. */
+  private lastFlow = NaN;
+  private lastState: FlowState | null = null;
 
   /**
    * With `parents: false`, regions get no parent and a flow is forgotten while it has no open region,
@@ -70,12 +73,19 @@ export class RegionStacks {
   }
 
   private state(flow: number): FlowState | null {
-    if (!this.parents) return this.openFlows.get(flow) ?? null;
-    const index = this.flowIndex.get(flow);
-    return index < 0 ? null : this.states[index];
+    if (flow === this.lastFlow) return this.lastState;
+    let state: FlowState | null;
+    if (!this.parents) state = this.openFlows.get(flow) ?? null;
+    else {
+      const index = this.flowIndex.get(flow);
+      state = index < 0 ? null : this.states[index];
+    }
+    this.lastFlow = flow;
+    return (this.lastState = state);
   }
 
   private setState(flow: number, state: FlowState | null): void {
+    this.lastFlow = NaN;
     if (!this.parents) {
       if (state) this.openFlows.set(flow, state);
       else this.openFlows.delete(flow);
@@ -109,14 +119,16 @@ export class RegionStacks {
    * the runtime said how many regions were nested in the ended one (`regionsAbove`), exactly that one.
    */
   end(ts: Nanos, flow: number, type: string, regionsAbove = 0): RegionEndPairing {
-    const stack = this.state(flow)?.stack;
-    const index = stack ? pairRegionEnd(stack, type, regionsAbove) : -1;
-    if (!stack || index < 0) return { region: null, outOfOrder: false };
+    const state = this.state(flow);
+    const index = state ? pairRegionEnd(state.stack, type, regionsAbove) : -1;
+    if (!state || index < 0) return { region: null, outOfOrder: false };
+    const stack = state.stack;
     const region = stack[index];
     const outOfOrder = index !== stack.length - 1;
-    stack.splice(index, 1);
+    if (outOfOrder) stack.splice(index, 1);
+    else stack.pop();
     // A flow with nothing open and no fork parent is as good as unknown: forget it (a trace may have millions).
-    if (stack.length === 0 && (!this.parents || this.state(flow)?.forkParent === null)) this.setState(flow, null);
+    if (stack.length === 0 && (!this.parents || state.forkParent === null)) this.setState(flow, null);
     region.end = ts;
     return { region, outOfOrder };
   }

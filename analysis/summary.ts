@@ -78,6 +78,7 @@ export class TraceSummarizer {
   /** Per flow: the runtime announced an out-of-order end, and how many regions were nested in the ended one. */
   private readonly announcedOutOfOrder = new Map<number, number>();
   private readonly knownTasks = new IdSet();
+  private lastKnownTask = NaN;
   private readonly createdTasks = new IdSet();
   private readonly endedTasks = new IdSet();
   /** Created, not yet ended: their type and start. */
@@ -196,7 +197,10 @@ export class TraceSummarizer {
 
   /** Counts a task id the first time it is seen. */
   private knowTask(id: number): void {
+    // A task's events come in runs: the last one known needs no look-up.
+    if (id === this.lastKnownTask) return;
     if (this.knownTasks.add(id)) this.taskCount++;
+    this.lastKnownTask = id;
   }
 
   private taskType(type: string): TaskTypeAccumulator {
@@ -270,7 +274,7 @@ export class TraceSummarizer {
   }
 
   private regionEnd(event: Event<'regionEnd'>): void {
-    const regionsAbove = this.announcedOutOfOrder.get(event.flow);
+    const regionsAbove = this.announcedOutOfOrder.size === 0 ? undefined : this.announcedOutOfOrder.get(event.flow);
     if (regionsAbove !== undefined) this.announcedOutOfOrder.delete(event.flow);
     const { region, outOfOrder } = this.regionStacks.end(event.ts, event.flow, event.type, regionsAbove);
     if (!region) {

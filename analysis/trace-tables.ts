@@ -9,6 +9,7 @@ import type { Nanos, ReadStatus, SourceLocation, TraceEvent } from '../format/ev
 import { OTEL_TRACE_CATEGORY, parseTraceparent, type TraceContext } from '../format/trace-context.js';
 import type { Listing, LogInfo, RegionInfo, TaskEventInfo, TaskInfo, TraceStats } from './analysis-types.js';
 import { IdIndex } from './id-index.js';
+import { sortRows } from './sort-rows.js';
 import { typeMatcher } from './type-pattern.js';
 import { readTrace, type TraceSource } from './reader.js';
 import type { RegionRecord } from './region-stacks.js';
@@ -18,6 +19,7 @@ type Event<K extends TraceEvent['kind']> = Extract<TraceEvent, { kind: K }>;
 type Column = Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array;
 
 type ColumnType = { new (length: number): Column; new (buffer: ArrayBuffer): Column; readonly BYTES_PER_ELEMENT: number };
+type ColumnView = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Column;
 
 // ES2024's resizable ArrayBuffer (Node 20+), declared here: the project's lib is ES2022.
 interface ResizableBuffer extends ArrayBuffer {
@@ -55,13 +57,12 @@ class Columns<T extends Record<string, Column>> {
   trim(): void {
     const rows = Math.max(1, this.length);
     if (rows === this.capacity) return;
-    if (this.inPlace) {
-      for (const column of Object.values(this.data)) (column.buffer as ResizableBuffer).resize(rows * column.BYTES_PER_ELEMENT);
-    } else {
-      const trimmed: Record<string, Column> = {};
-      for (const [name, column] of Object.entries(this.data)) trimmed[name] = column.slice(0, rows);
-      this.data = trimmed as T;
+    const trimmed: Record<string, Column> = {};
+    for (const [name, column] of Object.entries(this.data)) {
+      // In place, a view of the rows: shrinking the buffer would zero (touch) the room never used, which holds no memory.
+      trimmed[name] = this.inPlace ? new (column.constructor as ColumnView)(column.buffer, 0, rows) : column.slice(0, rows);
     }
+    this.data = trimmed as T;
     this.capacity = rows;
   }
 
@@ -148,18 +149,18 @@ interface Grouped {
   readonly items: Int32Array;
 }
 
-/** Groups item indexes by the task row `rowOf(item)` (−1: none), keeping item order. */
-function groupByTask(count: number, tasks: number, rowOf: (item: number) => number): Grouped {
+/** Groups item indexes `0 .. count` by their task row `rowOf[item]` (−1: none), keeping item order. */
+function groupByTask(count: number, tasks: number, rowOf: Int32Array): Grouped {
   const offsets = new Int32Array(tasks + 1);
   for (let i = 0; i < count; i++) {
-    const row = rowOf(i);
+    const row = rowOf[i];
     if (row >= 0) offsets[row + 1]++;
   }
   for (let t = 0; t < tasks; t++) offsets[t + 1] += offsets[t];
   const fill = offsets.slice(0, tasks);
   const items = new Int32Array(offsets[tasks]);
   for (let i = 0; i < count; i++) {
-    const row = rowOf(i);
+    const row = rowOf[i];
     if (row >= 0) items[fill[row]++] = i;
   }
   return { offsets, items };
@@ -223,15 +224,18 @@ export class TraceTables {
   private lastWorkerFlow = -1;
   /** Task rows by id, ascending (after finish). */
   taskOrder = new Int32Array(0);
-  taskRegions!: Grouped;
-  taskLogs!: Grouped;
-  taskChildren!: Grouped;
+  /** Each task's regions, logs and children: made when a task is first asked for (the timeline and statistics need none). */
+  private grouped: { readonly regions: Grouped; readonly logs: Grouped; readonly children: Grouped } | null = null;
+  /** By task row taken in id order (`taskOrder`): its parent's row, −1 for none; let go once grouped. */
+  private parentRows: Int32Array | null = null;
   traceEnd: Nanos = 0;
   /** By task row: the W3C trace context recorded with the task (its first valid `otel.trace` log). */
   readonly traceContexts = new Map<number, TraceContext>();
   /** By task row, after finish: the trace id of the task, its own or its nearest ancestor's. */
   readonly traceIds = new Map<number, string>();
   private seq = 0;
+  private lastTask = NaN;
+  private lastTaskRow = -1;
   /** While reading: task id → row, flow → index (let go at finish, when binary searches take over). */
   private loading: { readonly taskRows: IdIndex; readonly flows: InternedIds; summarizer: TraceSummarizer } | null;
 
@@ -264,7 +268,8 @@ export class TraceTables {
     this.tasks.trim();
     this.logs.trim();
     this.sortFlows(loading.flows.values);
-    this.flowThreads = Float64Array.from(this.flowIds, (flow) => this.workerFlows.get(flow) ?? 0);
+    // Without worker threads every flow is the main thread's (0): no look-up per flow.
+    this.flowThreads = this.workerFlows.size === 0 ? new Float64Array(this.flowIds.length) : Float64Array.from(this.flowIds, (flow) => this.workerFlows.get(flow) ?? 0);
     const r = this.regions.data;
     for (let i = 0; i < this.regions.length; i++) {
       if (!r.complete[i]) r.end[i] = this.traceEnd;
@@ -273,18 +278,33 @@ export class TraceTables {
     for (let i = 0; i < this.tasks.length; i++) {
       if (!t.ended[i]) t.end[i] = this.traceEnd;
     }
-    this.taskOrder = Int32Array.from({ length: this.tasks.length }, (_, i) => i).sort((a, b) => t.id[a] - t.id[b]);
+    const rows = new Int32Array(this.tasks.length);
+    for (let i = 0; i < rows.length; i++) rows[i] = i;
+    this.taskOrder = sortRows(rows, (a, b) => t.id[a] - t.id[b]);
     const tasks = this.tasks.length;
-    this.taskRegions = groupByTask(this.regions.length, tasks, (i) => r.taskRow[i]);
-    this.taskLogs = groupByTask(this.logs.length, tasks, (i) => this.logs.data.taskRow[i]);
+    const byId = this.taskOrder;
+    const parentRows = new Int32Array(tasks);
+    for (let k = 0; k < tasks; k++) {
+      const parent = t.parent[byId[k]];
+      parentRows[k] = parent > 0 ? loading.taskRows.get(parent) : -1;
+    }
+    this.parentRows = parentRows;
+    if (this.traceContexts.size > 0) this.inheritTraceIds();
+  }
+
+  /** Each task's regions, logs and children (in id order), grouped when first needed. */
+  private groups(): { readonly regions: Grouped; readonly logs: Grouped; readonly children: Grouped } {
+    if (this.grouped) return this.grouped;
+    const tasks = this.tasks.length;
     // Children in id order: group the rows taken in id order.
     const byId = this.taskOrder;
-    const children = groupByTask(tasks, tasks, (k) => {
-      const parent = t.parent[byId[k]];
-      return parent > 0 ? loading.taskRows.get(parent) : -1;
+    const children = groupByTask(tasks, tasks, this.parentRows!);
+    this.parentRows = null;
+    return (this.grouped = {
+      regions: groupByTask(this.regions.length, tasks, this.regions.data.taskRow),
+      logs: groupByTask(this.logs.length, tasks, this.logs.data.taskRow),
+      children: { offsets: children.offsets, items: children.items.map((k) => byId[k]) },
     });
-    this.taskChildren = { offsets: children.offsets, items: children.items.map((k) => byId[k]) };
-    if (this.traceContexts.size > 0) this.inheritTraceIds();
   }
 
   /** Each task's trace id: its own, else its parent's (parents have smaller ids: they were created first). */
@@ -385,7 +405,8 @@ export class TraceTables {
       events.push({ event: { kind: 'end', ts: t.end[row], flow, thread: flowThreads[t.endFlow[row]], location: this.location(t.endLocation[row]) }, seq: t.endSeq[row] });
       flows.add(flow);
     }
-    const { offsets, items } = this.taskRegions;
+    const grouped = this.groups();
+    const { offsets, items } = grouped.regions;
     // Straight from the columns: a task page (or analyzeTrace) makes many of these.
     for (let k = offsets[row]; k < offsets[row + 1]; k++) {
       const i = items[k];
@@ -402,7 +423,7 @@ export class TraceTables {
       });
       if (complete) events.push({ event: { kind: 'regionEnd', ts: r.end[i], flow, thread, region: id, type }, seq: r.endSeq[i] });
     }
-    const logs = this.taskLogs;
+    const logs = grouped.logs;
     const l = this.logs.data;
     for (let k = logs.offsets[row]; k < logs.offsets[row + 1]; k++) {
       const i = logs.items[k];
@@ -414,7 +435,7 @@ export class TraceTables {
       });
     }
     events.sort((a, b) => a.event.ts - b.event.ts || a.seq - b.seq);
-    const children = this.taskChildren;
+    const children = grouped.children;
     return {
       id: t.id[row],
       type: this.taskType(row),
@@ -479,8 +500,13 @@ export class TraceTables {
 
   /** Numbers the flows in ascending order (they were numbered as first seen), in every column that holds one. */
   private sortFlows(seen: readonly number[]): void {
+    this.flowIds = Float64Array.from(seen);
+    // Flows are numbered by their runtime as they start, and mostly seen in that order: nothing to renumber then.
+    let ascending = true;
+    for (let k = 1; k < seen.length && ascending; k++) ascending = seen[k - 1] < seen[k];
+    if (ascending) return;
     // Sorted natively (no comparator: ids are distinct numbers), then each id's old index looked up.
-    this.flowIds = Float64Array.from(seen).sort();
+    this.flowIds.sort();
     const oldIndex = new IdIndex();
     seen.forEach((id, old) => oldIndex.set(id, old));
     const renumbered = new Int32Array(seen.length);
@@ -498,6 +524,8 @@ export class TraceTables {
 
   /** The row of task `id`, added (unknown: type "", not created) when first seen. */
   private knownTask(taskRows: IdIndex, id: number): number {
+    // A task's events come in runs: the last one's row needs no look-up.
+    if (id === this.lastTask) return this.lastTaskRow;
     let row = taskRows.get(id);
     if (row < 0) {
       row = this.tasks.push();
@@ -507,7 +535,8 @@ export class TraceTables {
       t.parent[row] = NaN;
       taskRows.set(id, row);
     }
-    return row;
+    this.lastTask = id;
+    return (this.lastTaskRow = row);
   }
 
   private locationIndex(location: SourceLocation | null): number {
@@ -517,7 +546,10 @@ export class TraceTables {
   private recordKeeper(): TraceRecordKeeper {
     // Called only while loading: `this.loading` is set then.
     const taskRows = () => this.loading!.taskRows;
-    const flow = (id: number) => this.loading!.flows.of(id);
+    // Events of one flow come in runs: the last flow's index needs no look-up.
+    let lastFlow = NaN;
+    let lastFlowIndex = -1;
+    const flow = (id: number) => (id === lastFlow ? lastFlowIndex : ((lastFlow = id), (lastFlowIndex = this.loading!.flows.of(id))));
     return {
       taskCreated: (event: Event<'taskCreate'>) => {
         const row = this.knownTask(taskRows(), event.task);

@@ -91,8 +91,12 @@ async function child(mode, args) {
     // What `tstrace view` does before it serves: the columns and the timeline index; then the queries a
     // page makes, each timed (median of 5).
     const { loadViewerModel, regionGroupsJson, regionsJson, tasksJson, timelineJson } = await built('viewer/model');
+    // CPU time as well as wall time: on a shared, loaded machine the wall clock also counts other jobs' turns.
+    const cpu = process.cpuUsage();
     const model = await loadViewerModel(args[0], '/');
     const loadMs = performance.now() - t0;
+    const loaded = process.cpuUsage(cpu);
+    const loadCpuMs = (loaded.user + loaded.system) / 1000;
     globalThis.gc?.(); // what the model holds, not the garbage of reading
     // The columns are typed arrays, outside the JS heap; the big ones are resizable buffers, which
     // neither `arrayBuffers` nor `external` follows once resized: they are summed here.
@@ -115,6 +119,7 @@ async function child(mode, args) {
     const group = regionGroupsJson(model).find((g) => g.type === 'query');
     result = {
       loadMs,
+      loadCpuMs,
       heapUsedMb,
       regions: model.stats.summary.regions,
       lanes: model.perFlow.lanes.length,
@@ -318,7 +323,10 @@ export async function runReaderBench({ quick = false, progress = (text) => proce
       const firstScreenMs = view.loadMs + view.queries['timeline, whole trace, first screen'];
       const full = events >= 10_000_000;
       const scope = full ? '' : ` (a ${fmtN(Math.round(events / 1e6))} M-event trace: the goals are for 10 M)`;
-      console.log(`  ${!full ? 'n/a    ' : firstScreenMs <= 5000 ? 'met    ' : 'NOT MET'}  ${pad('tstrace view, 10 M events: first screen ≤ 5 s', 52)} ${fmtMs(firstScreenMs)} (reading and indexing ${fmtMs(view.loadMs)}, the first screen's query)${scope}`);
+      console.log(
+        `  ${!full ? 'n/a    ' : firstScreenMs <= 5000 ? 'met    ' : 'NOT MET'}  ${pad('tstrace view, 10 M events: first screen ≤ 5 s', 52)} ${fmtMs(firstScreenMs)} ` +
+          `(reading and indexing ${fmtMs(view.loadMs)}, ${fmtMs(view.loadCpuMs)} of CPU; the first screen's query)${scope}`,
+      );
       console.log(
         `  ${!full ? 'n/a    ' : view.heapUsedMb <= 400 ? 'met    ' : 'NOT MET'}  ${pad('tstrace view, 10 M events: ≤ 400 MB', 52)} ${Math.round(view.heapUsedMb)} MB held (heap and columns); ` +
           `peak RSS while reading ${fmtMb(view.maxRssKb)} (the process, Node's own ~45 MB and the reader's garbage included)`,

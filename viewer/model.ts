@@ -8,6 +8,7 @@ import type { TaskInfo, TraceStats } from '../analysis/analysis-types.js';
 import { bucketLowerBound, latencyBucket } from '../analysis/histogram.js';
 import type { TraceSource } from '../analysis/reader.js';
 import { formatLocation } from '../analysis/summary.js';
+import { sortRows } from '../analysis/sort-rows.js';
 import { loadTraceTables, type TraceTables } from '../analysis/trace-tables.js';
 import type { Nanos } from '../format/events.js';
 import { locationText, tasksText } from '../report/text-report.js';
@@ -59,7 +60,7 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
   gcEvents.forEach(([ts, duration], i) => gc.add(ts, ts + duration, i, 0));
 
   const t = tables.tasks.data;
-  const taskRows = Int32Array.from(tables.taskOrder).sort((a, b) => t.start[a] - t.start[b] || t.id[a] - t.id[b]);
+  const taskRows = sortRows(Int32Array.from(tables.taskOrder), (a, b) => t.start[a] - t.start[b] || t.id[a] - t.id[b]);
   const packer = new RowPacker();
   const rowOfTask = taskRows.map((row) => packer.add(t.start[row], t.end[row]));
   const tasks = packRows(packer.rows, rowOfTask, { start: t.start, end: t.end, type: t.type, id: (row) => t.id[row] }, taskRows);
@@ -74,18 +75,18 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
   if (tasks.rows > 0) fixed.push({ id: 'tasks', label: 'tasks', kind: 'tasks', rows: tasks.rows, firstRow: 0, flow: 0, logRow: 0 });
   // The flows' facts are made again for the packed layout rather than held (bytes per region count).
   const flows = flowFacts(tables);
-  const perFlow = layOut(tables, fixed, ...lanePerFlow(flows), flows);
+  const perFlow = layOut(tables, fixed, lanePerFlow(flows), flows);
   let packed: TimelineLayout | null = null;
   let packedRuns: PackedRows | null = null;
   const pack = (): TimelineLayout => {
     if (packed) return packed;
     const flows = flowFacts(tables);
-    const [count, laneOf, name] = packFlows(flows);
+    const lanes = packFlows(flows);
     if (runs) {
-      const laneOfFlow = new Map(flows.ids.map((id, k) => [id, laneOf(k)]));
-      packedRuns = runs.inLanes(count, (flow) => laneOfFlow.get(flow) ?? -1);
+      const laneOfFlow = new Map(flows.ids.map((id, k) => [id, lanes.laneOf[k]]));
+      packedRuns = runs.inLanes(lanes.count, (flow) => laneOfFlow.get(flow) ?? -1);
     }
-    return (packed = layOut(tables, fixed, count, laneOf, name, flows));
+    return (packed = layOut(tables, fixed, lanes, flows));
   };
   return {
     tables,

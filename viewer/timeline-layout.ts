@@ -64,59 +64,94 @@ export function flowFacts(tables: TraceTables): FlowFacts {
   const l = tables.logs.data;
   const regions = tables.regions.length;
   const logs = tables.logs.length;
+  const flowIds = tables.flowIds;
   // The tables number every flow in ascending order; the lanes are those of the flows with regions or logs.
-  const laneIndex = new Int32Array(tables.flowIds.length).fill(-1);
-  for (let i = 0; i < regions; i++) laneIndex[r.flow[i]] = 0;
-  for (let i = 0; i < logs; i++) laneIndex[l.flow[i]] = 0;
+  const laneIndex = new Int32Array(flowIds.length).fill(-1);
+  const regionFlow = r.flow;
+  const logFlow = l.flow;
+  for (let i = 0; i < regions; i++) laneIndex[regionFlow[i]] = 0;
+  for (let i = 0; i < logs; i++) laneIndex[logFlow[i]] = 0;
   const ids: number[] = [];
-  laneIndex.forEach((used, flow) => {
-    if (used === 0) laneIndex[flow] = ids.push(tables.flowIds[flow]) - 1;
-  });
+  for (let flow = 0; flow < laneIndex.length; flow++) {
+    if (laneIndex[flow] === 0) laneIndex[flow] = ids.push(flowIds[flow]) - 1;
+  }
   const ofRegion = new Int32Array(regions);
   const ofLog = new Int32Array(logs);
   const rows = new Int32Array(ids.length).fill(1);
   const first = new Float64Array(ids.length).fill(Infinity);
   const last = new Float64Array(ids.length).fill(-Infinity);
+  const { depth, start, end } = r;
   for (let i = 0; i < regions; i++) {
-    const k = (ofRegion[i] = laneIndex[r.flow[i]]);
-    rows[k] = Math.max(rows[k], r.depth[i] + 1);
-    first[k] = Math.min(first[k], r.start[i]);
-    last[k] = Math.max(last[k], r.end[i]);
+    const k = (ofRegion[i] = laneIndex[regionFlow[i]]);
+    if (depth[i] >= rows[k]) rows[k] = depth[i] + 1;
+    if (start[i] < first[k]) first[k] = start[i];
+    if (end[i] > last[k]) last[k] = end[i];
   }
+  const ts = l.ts;
   for (let i = 0; i < logs; i++) {
-    const k = (ofLog[i] = laneIndex[l.flow[i]]);
-    first[k] = Math.min(first[k], l.ts[i]);
-    last[k] = Math.max(last[k], l.ts[i]);
+    const k = (ofLog[i] = laneIndex[logFlow[i]]);
+    if (ts[i] < first[k]) first[k] = ts[i];
+    if (ts[i] > last[k]) last[k] = ts[i];
   }
   const threads = new Float64Array(ids.length);
-  laneIndex.forEach((k, flow) => {
-    if (k >= 0) threads[k] = tables.flowThreads[flow] ?? 0;
-  });
+  const flowThreads = tables.flowThreads;
+  for (let flow = 0; flow < laneIndex.length; flow++) {
+    const k = laneIndex[flow];
+    if (k >= 0) threads[k] = flowThreads[flow] ?? 0;
+  }
   return { ids, threads, ofRegion, ofLog, rows, first, last };
 }
 
 /** The name of a thread in lane labels: worker threads' lanes say whose they are, the main thread's do not. */
 const threadPrefix = (thread: number): string => (thread === 0 ? '' : `worker ${thread} · `);
 
+/** How flows are given lanes: the lane count, the lane of each flow (by index), and how each lane is named. */
+export interface FlowLanes {
+  readonly count: number;
+  readonly laneOf: Int32Array;
+  name(lane: number): Pick<LaneLayout, 'id' | 'label' | 'flow'>;
+  /** The flow of a lane of one flow, −1 for a lane of packed flows: `name(lane).flow` without making the name. */
+  flowOf(lane: number): number;
+}
+
+/** The flows' indexes, threads ascending and each thread's in index order (a stable sort by thread: few threads, many flows). */
+function byThread(threads: Float64Array): Int32Array {
+  const order = new Int32Array(threads.length);
+  let one = true;
+  for (let k = 1; k < threads.length && one; k++) one = threads[k] === threads[0];
+  if (one) {
+    for (let k = 0; k < order.length; k++) order[k] = k;
+    return order;
+  }
+  let at = 0;
+  for (const thread of [...new Set(threads)].sort((a, b) => a - b)) {
+    for (let k = 0; k < threads.length; k++) if (threads[k] === thread) order[at++] = k;
+  }
+  return order;
+}
+
 /**
  * A lane per flow, grouped by thread: the main thread's flows first, then each worker thread's, each
- * group in ascending flow id. Returns the lane count, the lane of each flow (by index) and how each
- * lane is named.
+ * group in ascending flow id.
  */
-export function lanePerFlow(flows: FlowFacts): [number, (flow: number) => number, (lane: number) => Pick<LaneLayout, 'id' | 'label' | 'flow'>] {
+export function lanePerFlow(flows: FlowFacts): FlowLanes {
   const { ids, threads } = flows;
-  const order = Int32Array.from(ids.keys()).sort((a, b) => threads[a] - threads[b] || a - b);
+  const order = byThread(threads);
   const laneOf = new Int32Array(ids.length);
-  order.forEach((k, lane) => (laneOf[k] = lane));
-  return [ids.length, (k) => laneOf[k], (lane) => ({ id: `flow:${ids[order[lane]]}`, label: `${threadPrefix(threads[order[lane]])}flow ${ids[order[lane]]}`, flow: ids[order[lane]] })];
+  for (let lane = 0; lane < order.length; lane++) laneOf[order[lane]] = lane;
+  return {
+    count: ids.length,
+    laneOf,
+    name: (lane) => ({ id: `flow:${ids[order[lane]]}`, label: `${threadPrefix(threads[order[lane]])}flow ${ids[order[lane]]}`, flow: ids[order[lane]] }),
+    flowOf: (lane) => ids[order[lane]],
+  };
 }
 
 /**
  * Packs flows into lanes: in order of their first event, each flow goes to the lane free the longest
- * (its last flow ended before this one began), or to a new lane. Returns the lane count, the lane of
- * each flow (by index) and how each lane is named.
+ * (its last flow ended before this one began), or to a new lane.
  */
-export function packFlows(flows: FlowFacts): [number, (flow: number) => number, (lane: number) => Pick<LaneLayout, 'id' | 'label' | 'flow'>] {
+export function packFlows(flows: FlowFacts): FlowLanes {
   const { threads } = flows;
   // Each thread's flows are packed into lanes of their own: the main thread's first, then each worker's.
   const order = Int32Array.from(flows.ids.keys()).sort((a, b) => threads[a] - threads[b] || flows.first[a] - flows.first[b] || a - b);
@@ -141,25 +176,19 @@ export function packFlows(flows: FlowFacts): [number, (flow: number) => number, 
     const prefix = threadPrefix(laneThread[lane]);
     return { id: `flows:${prefix === '' ? '' : `${laneThread[lane]}:`}${laneNumber[lane]}`, label: `${prefix}flows ${laneNumber[lane]}`, flow: -1 };
   };
-  return [base + packer.rows, (k) => laneOf[k], name];
+  return { count: base + packer.rows, laneOf, name, flowOf: () => -1 };
 }
 
-/** The layout of the fixed lanes, then `laneCount` flow lanes, flow `k` (by index) in lane `laneOf(k)`. */
-export function layOut(
-  tables: TraceTables,
-  fixed: readonly Omit<LaneLayout, 'top'>[],
-  laneCount: number,
-  laneOf: (flow: number) => number,
-  name: (lane: number) => Pick<LaneLayout, 'id' | 'label' | 'flow'>,
-  flows: FlowFacts,
-): TimelineLayout {
+/** The layout of the fixed lanes, then the flow lanes `lanes`. */
+export function layOut(tables: TraceTables, fixed: readonly Omit<LaneLayout, 'top'>[], flowLanes: FlowLanes, flows: FlowFacts): TimelineLayout {
+  const { count: laneCount, laneOf, name } = flowLanes;
   const count = fixed.length + laneCount;
   const tops = new Int32Array(count);
   const rows = new Int32Array(count);
   const flowOf = new Float64Array(count).fill(-1);
   fixed.forEach((lane, k) => (rows[k] = lane.rows));
   for (let k = 0; k < flows.ids.length; k++) {
-    const lane = fixed.length + laneOf(k);
+    const lane = fixed.length + laneOf[k];
     rows[lane] = Math.max(rows[lane], flows.rows[k]);
   }
   // The first region row of each flow lane, in the packed rows.
@@ -171,7 +200,7 @@ export function layOut(
     if (k >= fixed.length) {
       const lane = k - fixed.length;
       firstRow[lane + 1] = firstRow[lane] + rows[k];
-      flowOf[k] = name(lane).flow;
+      flowOf[k] = flowLanes.flowOf(lane);
     }
   }
   const lanes: Listing<LaneLayout> = {
@@ -184,10 +213,12 @@ export function layOut(
   };
   const r = tables.regions.data;
   const rowOf = new Int32Array(tables.regions.length);
-  for (let i = 0; i < rowOf.length; i++) rowOf[i] = firstRow[laneOf(flows.ofRegion[i])] + r.depth[i];
+  const { ofRegion, ofLog } = flows;
+  const depth = r.depth;
+  for (let i = 0; i < rowOf.length; i++) rowOf[i] = firstRow[laneOf[ofRegion[i]]] + depth[i];
   const l = tables.logs.data;
   const logRow = new Int32Array(tables.logs.length);
-  for (let i = 0; i < logRow.length; i++) logRow[i] = laneOf(flows.ofLog[i]);
+  for (let i = 0; i < logRow.length; i++) logRow[i] = laneOf[ofLog[i]];
   return {
     lanes,
     tops,
