@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
 import type { TraceEvent } from '../format/events.js';
+import { FORMAT_VERSION } from '../format/spec.js';
 import { MisuseKind } from '../format/spec.js';
 import { background, current, log, newTask, start, startRegion, stop, withRegion } from '../runtime/index.js';
 import { analyzeTrace } from '../analysis/analysis.js';
@@ -305,7 +306,7 @@ describe('a real trace', () => {
     const header = service.result.status.header!;
     expect(service.doc.metadata).toMatchObject({
       source: 'tstrace',
-      formatVersion: 5,
+      formatVersion: FORMAT_VERSION,
       pid: header.pid,
       nodeVersion: process.version,
       commandLine: header.command,

@@ -133,6 +133,8 @@ describe('plugin option coverAsyncReturn: false', () => {
     expect(traced.diagnostics).toEqual([]);
     const analysis = await analyzeTrace(runFixtures(traced.outDir, ['flows.js'], 'on').tracePath);
     const [slow] = analysis.regions.filter((r) => r.type === 'slowReturn');
-    expect(slow.duration).toBeLessThan(5_000_000);
+    // Covering the returned promise would make it at least 10 ms (slowReturn returns atLeast(10)); the body
+    // itself returns at once — under 10 ms whatever a loaded machine's stalls add.
+    expect(slow.duration).toBeLessThan(10_000_000);
   });
 });
