@@ -12,7 +12,7 @@ import type { TraceEvent } from '../format/events.js';
 import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
 import { runCli } from '../cli/cli-run.js';
 import { loadViewerModel, taskJson } from '../viewer/model.js';
-import { tempTracePath } from './helpers/trace.js';
+import { encodedTrace, tempTracePath } from './helpers/trace.js';
 
 type Run = Extract<TraceEvent, { kind: 'run' }>;
 const runsOf = (events: TraceEvent[]): Run[] => events.filter((e): e is Run => e.kind === 'run');
@@ -127,12 +127,7 @@ describe('where a run’s resource was created', () => {
 describe('the Run event’s site in the format', () => {
   const header = { version: 6, wallClockOriginNs: 0n, hrtimeOriginNs: 0n, pid: 1, nodeVersion: 'v20', command: 'x' };
   const here = { file: '/srv/service.ts', line: 28, column: 13, function: 'query' };
-  function traceWith(write: (e: BatchEncoder) => void): Buffer {
-    const e = new BatchEncoder();
-    e.begin(0);
-    write(e);
-    return Buffer.concat([encodeFileStart(header), e.finish(), encodeFooter({ events: 1, dropped: 0, endTs: 100_000 })]);
-  }
+  const traceWith = (write: (e: BatchEncoder) => void): Buffer => encodedTrace(header, write);
 
   test('reads back as the location it was created at, or the region it was created in', async () => {
     const { events, status } = await loadTrace(

@@ -8,7 +8,7 @@ import { background, FlightRecorder, newTask, withRegion } from '../runtime/inde
 import { schedulingActive } from '../runtime/scheduling.js';
 import { mergeTraces } from '../export/merge-traces.js';
 import { ExecutionCollector } from '../analysis/time-breakdown.js';
-import { sleep, tempTracePath, traceOf } from './helpers/trace.js';
+import { encodedTrace, sleep, tempTracePath, traceOf } from './helpers/trace.js';
 
 type Run = Extract<TraceEvent, { kind: 'run' }>;
 const runsOf = (events: TraceEvent[]): Run[] => events.filter((e): e is Run => e.kind === 'run');
@@ -201,12 +201,7 @@ test('a program’s own AsyncResource (frozen after creation) and its own async 
 
 describe('scheduling events: format', () => {
   const header = { version: 5, wallClockOriginNs: 0n, hrtimeOriginNs: 0n, pid: 1, nodeVersion: 'v20', command: 'x' };
-  function traceWith(write: (e: BatchEncoder) => void): Buffer {
-    const e = new BatchEncoder();
-    e.begin(0);
-    write(e);
-    return Buffer.concat([encodeFileStart(header), e.finish(), encodeFooter({ events: 1, dropped: 0, endTs: 100_000 })]);
-  }
+  const traceWith = (write: (e: BatchEncoder) => void): Buffer => encodedTrace(header, write);
 
   test('a Run reads back with its start, duration, queued time (null: unknown) and resource type', async () => {
     const { events, status } = await loadTrace(

@@ -3,12 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TraceEvent } from '../../format/events.js';
 import { loadTrace } from '../../analysis/reader.js';
+import { BatchEncoder, encodeFileStart, encodeFooter } from '../../format/encode.js';
 import { start, stop, type StartOptions } from '../../runtime/index.js';
 
 // One temporary folder per test file, removed when its worker exits.
 const folder = mkdtempSync(join(tmpdir(), 'tstrace-test-'));
 process.on('exit', () => rmSync(folder, { recursive: true, force: true }));
 let files = 0;
+
+/** A trace file with `header` and one batch that `write` fills (its footer: one event, ending at 100 µs): format tests' input. */
+export function encodedTrace(header: Parameters<typeof encodeFileStart>[0], write: (e: BatchEncoder) => void): Buffer {
+  const e = new BatchEncoder();
+  e.begin(0);
+  write(e);
+  return Buffer.concat([encodeFileStart(header), e.finish(), encodeFooter({ events: 1, dropped: 0, endTs: 100_000 })]);
+}
 
 /** A fresh path for a trace file in a temporary folder. */
 export function tempTracePath(name = 'trace.out'): string {
