@@ -199,7 +199,9 @@ function makeState(): SchedulingState {
       const readyBefore = readiness(st, asyncId, resource, type, now);
       const waitedOn = type ?? 'PROMISE';
       if (st.flow >= 0) {
-        if (continues(st, flow, task, now)) {
+        // Outside any task, a callback of another kind (a timer after a socket read) is a run of its own:
+        // it is named by what it resumed and where that was created (a background job, say).
+        if (continues(st, flow, task, now) && (task !== 0 || type === undefined || waitedOn === st.waitedOn)) {
           st.pausedAt = -1;
           return;
         }
