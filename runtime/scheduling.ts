@@ -100,8 +100,11 @@ function openRun(st: SchedulingState, flow: number, task: number, start: number,
  * began a region: the next callback's work is someone else's, and the reader names a run by the first
  * task it began (analysis/time-breakdown.ts).
  */
-function continues(st: SchedulingState, flow: number, task: number, now: number): boolean {
-  return now - st.pausedAt < JOIN_GAP_MS && continuesUntimed(st, flow, task);
+function continues(st: SchedulingState, flow: number, task: number, now: number, kind: string | null): boolean {
+  if (now - st.pausedAt >= JOIN_GAP_MS || !continuesUntimed(st, flow, task)) return false;
+  // Outside any task, a callback of another kind (a timer after a socket read) is a run of its own: it
+  // is named by what it resumed and where that was created (a background job, say). `kind` null: a promise.
+  return task !== 0 || kind === null || kind === st.waitedOn;
 }
 
 /** {@link continues}, the gap aside. */
@@ -199,9 +202,7 @@ function makeState(): SchedulingState {
       const readyBefore = readiness(st, asyncId, resource, type, now);
       const waitedOn = type ?? 'PROMISE';
       if (st.flow >= 0) {
-        // Outside any task, a callback of another kind (a timer after a socket read) is a run of its own:
-        // it is named by what it resumed and where that was created (a background job, say).
-        if (continues(st, flow, task, now) && (task !== 0 || type === undefined || waitedOn === st.waitedOn)) {
+        if (continues(st, flow, task, now, type === undefined ? null : waitedOn)) {
           st.pausedAt = -1;
           return;
         }
