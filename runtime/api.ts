@@ -9,7 +9,6 @@ import { closeOpenRun, startScheduling } from './scheduling.js';
 import { chainTopRaw, currentLane, currentScope, inCurrentChain, laneFor, parentFor } from './chains.js';
 import { callerLocation } from './location.js';
 import { isMainThread } from 'node:worker_threads';
-import { resetFlowIds } from './shared-ids.js';
 import { ThreadCollector, collectorOf } from './thread-collector.js';
 import { joinMainThreadTraces } from './thread-join.js';
 import { S, TraceOutput, flush, lastRecordTime, nextFlowId, nextTaskId, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
@@ -219,8 +218,8 @@ export function beginSession(options: SessionOptions): void {
   S.msgs.fill(undefined);
   S.captureLocations = options.captureLocations ?? false;
   if (isMainThread) {
-    // Flow ids of the new session start again after the root flow's 1; workers take theirs from the same counter.
-    resetFlowIds(S.ids);
+    // Flow ids go on from the shared counter, never again from 1: a worker still in an older session
+    // (one it joined before hearing it stopped) brings its flows into this one, and they must not collide.
     S.localFlowIds = false;
     S.lastFlowId = 1;
     S.flowBlockEnd = 1;

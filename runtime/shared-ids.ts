@@ -10,7 +10,7 @@ import { getEnvironmentData, isMainThread, setEnvironmentData, threadId } from '
 export const ID_BLOCK = 1024;
 /** Index of the task id counter: never reset (task ids are process-wide, from 1). */
 export const TASK_COUNTER = 0;
-/** Index of the flow id counter: reset to 1 (the main thread's root flow) when the main thread's tracing turns on. */
+/** Index of the flow id counter: from 2 (1 is the main thread's root flow), never reset (a worker's flows may outlive a session). */
 export const FLOW_COUNTER = 1;
 
 const IDS_KEY = 'tstrace.ids.v1';
@@ -51,7 +51,3 @@ export function takeIdBlock(counters: BigInt64Array, index: number): number {
   return Number(Atomics.add(counters, index, BigInt(ID_BLOCK)));
 }
 
-/** Main thread, when its tracing turns on: flow ids start again after 1, the root flow's. */
-export function resetFlowIds(counters: BigInt64Array): void {
-  Atomics.store(counters, FLOW_COUNTER, 1n);
-}

@@ -500,11 +500,7 @@ parentPort.on('message', ({ link, i }) => {
 });
 `;
 
-  // Skipped for a known bug (issue 12, open): in part B (a trace runs, then a recorder starts beside it), the
-  // trace can lack a worker's parts of its jobs — 1 run in 3 on Node 24 (none in 6 on Node 20), where the
-  // workers' messages of the two sessions interleave differently. What this test asks is the behaviour to
-  // restore; test/worker-flight.test.ts covers a recorder running first, then a download beside it.
-  it.skip('the workers record for both: each has their parts of every job it covers, on its own clock, readable', async () => {
+  it('the workers record for both: each has their parts of every job it covers, on its own clock, readable', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tstrace-flight-beside-'));
     try {
       writeFileSync(join(dir, 'main.mjs'), main.replaceAll('RUNTIME', runtimeUrl));
@@ -536,6 +532,72 @@ parentPort.on('message', ({ link, i }) => {
           }
         }
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  // A flight recorder's stop() does not wait for the workers: one that is busy then joins the next trace
+  // through a job's link while still in the recorder's session, with the flows it had there. Another
+  // worker, which heard of the stop and the start, began afresh. Their regions must stay on their threads.
+  const held = `
+import { Worker } from 'node:worker_threads';
+import { FlightRecorder, background, linkOf, newTask, start, stop } from RUNTIME;
+const [out] = process.argv.slice(2);
+const quiet = { gc: false, heap: false, eventLoop: false };
+const [first, second] = [1, 2].map(() => new Worker(new URL('./worker.mjs', import.meta.url)));
+const ask = (worker, message) => new Promise((resolve) => { worker.once('message', resolve); worker.postMessage(message); });
+const recorder = new FlightRecorder(quiet);
+recorder.start();
+const [before, beforeTask] = newTask(background, 'before');
+await ask(first, { link: linkOf(before), i: 0 });
+await ask(second, { link: linkOf(before), i: 1 });
+beforeTask.end();
+const gate = new Int32Array(new SharedArrayBuffer(4));
+await ask(first, { gate });
+await recorder.stop();
+start(out, quiet);
+const [during, duringTask] = newTask(background, 'during');
+await ask(second, { link: linkOf(during), i: 1 });
+const part = ask(first, { link: linkOf(during), i: 0 });
+Atomics.store(gate, 0, 1);
+Atomics.notify(gate, 0);
+await part;
+duringTask.end();
+await stop();
+console.log(JSON.stringify([first.threadId, second.threadId]));
+await Promise.all([first.terminate(), second.terminate()]);
+`;
+  const heldWorker = `
+import { parentPort } from 'node:worker_threads';
+import { contextFrom, withRegion } from RUNTIME;
+parentPort.on('message', ({ link, i, gate }) => {
+  if (gate) {
+    parentPort.postMessage('held');
+    Atomics.wait(gate, 0, 0); // busy until the main thread has stopped the recorder and started a trace
+    return;
+  }
+  withRegion(contextFrom(link), 'part', () => {});
+  parentPort.postMessage('done');
+});
+`;
+
+  it('a worker still in a stopped recorder joins the next trace with its own flows: its regions stay on its thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tstrace-flight-held-'));
+    try {
+      writeFileSync(join(dir, 'main.mjs'), held.replaceAll('RUNTIME', runtimeUrl));
+      writeFileSync(join(dir, 'worker.mjs'), heldWorker.replaceAll('RUNTIME', runtimeUrl));
+      const run = await execNode([join(dir, 'main.mjs'), join(dir, 'out')], dir);
+      expect(run.code, run.stderr).toBe(0);
+      const [first, second] = JSON.parse(run.stdout) as number[];
+      const analysis = await analyzeTrace(join(dir, 'out'));
+      expect(analysis.problems).toEqual([]);
+      const [task] = tasksOf(analysis);
+      expect(task.type).toBe('during');
+      const parts = task.regions.map((id) => analysis.regions.at(id - 1)!).filter((r) => r.type === 'part');
+      expect(parts.map((r) => r.thread).sort((x, y) => x - y)).toEqual([first, second].sort((x, y) => x - y));
+      // Each worker's flows are its own in the trace.
+      expect(new Set(parts.map((r) => r.flow)).size).toBe(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
