@@ -286,15 +286,10 @@ let stopping: Promise<void> | null = null;
 async function stopTrace(): Promise<void> {
   const trace = S.trace;
   if (trace === null) return;
-  let threads = collectorOf(trace);
+  const threads = collectorOf(trace);
   if (threads !== null) {
-    // One turn of the loop first: a worker that has just exited (its 'exit' is often what the program
-    // waited for before stopping) may have messages — its hello, its last batch — not delivered yet.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (S.trace !== trace) return;
-    threads = collectorOf(trace);
-  }
-  if (threads !== null) {
+    // Also waits for workers whose hello is still on its way: one that has just exited (its 'exit' is
+    // often what the program waited for), or whose reply to a job came first.
     if (threads.waiting) {
       // Workers send what they recorded since their last flush; then the footer closes the trace.
       await threads.finish(threadFlushTimeout);

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { BatchEncoder, encodeFooter, encodeThreadFrame } from '../format/encode.js';
 import type { SourceLocation } from '../format/events.js';
 import { EventType } from '../format/spec.js';
-import { ID_BLOCK, FLOW_COUNTER, TASK_COUNTER, sharedIdCounters, takeIdBlock } from './shared-ids.js';
+import { ID_BLOCK, FLOW_COUNTER, JOIN_SLOTS, TASK_COUNTER, sharedIdCounters, takeIdBlock } from './shared-ids.js';
 import type { WaitedOn } from './resource-site.js';
 import type { Sink } from './sink.js';
 import type { ThreadCollector } from './thread-collector.js';
@@ -101,6 +101,8 @@ export interface TracerState {
   readonly ids: BigInt64Array;
   /** `threadId` of the thread that made `ids`: 0 when they are the main thread's. */
   readonly idsOwner: number;
+  /** Workers counted into each trace (shared-ids.ts JOIN_SLOTS), in the same shared buffer. */
+  joins: Int32Array;
   /**
    * Flow ids of this session are this thread's own, from 1 (a worker thread's own `start()`), not taken
    * from the shared counter (the main thread's sessions and a worker's part of them).
@@ -170,7 +172,7 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   lastFlowId: 1,
   flowBlockEnd: 1,
   // Made once per process and thread, with the state (a second copy of the package finds them here).
-  ...(({ counters, owner }) => ({ ids: counters, idsOwner: owner }))(sharedIdCounters()),
+  ...(({ counters, joins, owner }) => ({ ids: counters, joins, idsOwner: owner }))(sharedIdCounters()),
   localFlowIds: false,
   rootFlow: { id: 1, top: null, base: null },
   als: null,
@@ -200,6 +202,7 @@ S.listener ??= null;
 S.traceContext ??= null;
 S.threads ??= [];
 S.joined ??= [];
+S.joins ??= new Int32Array(JOIN_SLOTS);
 
 export const now = (): number => performance.now();
 

@@ -1,5 +1,6 @@
 import { BroadcastChannel, isMainThread, setEnvironmentData, type Worker } from 'node:worker_threads';
 import { S, now } from './recorder.js';
+import { joinsOf } from './shared-ids.js';
 import { CONTROL_CHANNEL, SESSION_KEY, threadChannel, type ControlMessage, type ThreadMessage, type TraceSession } from './thread-protocol.js';
 
 interface JoinedThread {
@@ -44,14 +45,17 @@ const EXIT_GRACE_MS = 1000;
 function watchWorkerExits(): void {
   process.on('worker', (worker: Worker) => {
     const id = worker.threadId; // -1 once it has exited
-    worker.once('exit', () => {
-      setTimeout(() => {
-        for (const collector of [...S.threads]) collector.exited(id);
-      }, EXIT_GRACE_MS).unref();
-    });
+    worker.once('exit', () => workerExited(id));
   });
 }
 if (isMainThread) watchWorkerExits();
+
+/** Worker `id` exited (a worker of this thread's, or of a worker's: see thread-join.ts): the collectors let it go a second later. */
+function workerExited(id: number): void {
+  setTimeout(() => {
+    for (const collector of [...S.threads]) collector.exited(id);
+  }, EXIT_GRACE_MS).unref();
+}
 
 /** Listens on the control channel while no collector runs, once one has (see answerStaleJoins). */
 let responder: BroadcastChannel | null = null;
@@ -114,6 +118,9 @@ export class ThreadCollector {
   private onFlushed: (() => void) | null = null;
   /** The flush request under way (see flushWorkers). */
   private flushing: Promise<void> = Promise.resolve();
+  /** The session's join counter when this collector began, and the workers it has heard join since. */
+  private readonly joinsBefore: number;
+  private heardJoin = 0;
 
   constructor(
     /** Where the workers' events go. */
@@ -121,6 +128,7 @@ export class ThreadCollector {
     /** The trace, as workers join it (also carried by task links: task-link.ts). */
     readonly session: TraceSession,
   ) {
+    this.joinsBefore = joinsOf(S.joins, session.session);
     this.control.unref();
     this.control.onmessage = (message: { readonly data: unknown }): void => this.onControl(message.data as ControlMessage);
     S.threads.push(this);
@@ -129,8 +137,9 @@ export class ThreadCollector {
     this.send({ kind: 'start', ...session });
   }
 
-  /** Whether a joined worker has not sent its last batch yet. */
+  /** Whether a joined worker has not sent its last batch yet, or one that announced it joined has not been heard. */
   get waiting(): boolean {
+    if (this.heardJoin < joinsOf(S.joins, this.session.session) - this.joinsBefore) return true;
     for (const thread of this.threads.values()) if (!thread.done) return true;
     return false;
   }
@@ -144,6 +153,9 @@ export class ThreadCollector {
     if (m.kind === 'hello') {
       if (m.session === this.session.session) this.join(m.thread, m.name, false);
       else if (S.threads[0] === this) answerStale(this.control, m.session);
+    } else if (m.kind === 'exited') {
+      // Every collector hears it: the first acts for all.
+      if (S.threads[0] === this) workerExited(m.thread);
     } else if (m.kind === 'early' && m.session === this.session.session) {
       // Its hello may have been welcomed already: the welcome came too late for it.
       const thread = this.threads.get(m.thread) ?? this.join(m.thread, m.name, true);
@@ -162,6 +174,7 @@ export class ThreadCollector {
     channel.unref();
     const thread: JoinedThread = { id, channel, done: false };
     this.threads.set(id, thread);
+    this.heardJoin++;
     channel.onmessage = (message: { readonly data: unknown }): void => {
       const m = message.data as ThreadMessage;
       if (this.closed || thread.done) return;

@@ -43,6 +43,8 @@ export type ControlMessage =
   | { readonly kind: 'stop'; readonly session: number }
   /** Workers → main thread: `thread` records for `session` and waits to be welcomed. */
   | { readonly kind: 'hello'; readonly session: number; readonly thread: number; readonly name: string }
+  /** Workers → main thread: a worker that `thread` created has exited (the main thread sees only its own workers exit). */
+  | { readonly kind: 'exited'; readonly thread: number }
   /** Workers → main thread: what a worker that exits before its welcome recorded. */
   | ({ readonly kind: 'early'; readonly session: number; readonly thread: number; readonly name: string } & Readonly<ThreadTotals> & {
         readonly batches: readonly Batch[];

@@ -250,6 +250,64 @@ await Promise.all(live.map((worker) => worker.terminate()));
   }, 120_000);
 });
 
+describe('workers created by a worker, then terminated, are let go too', () => {
+  // The main thread sees only its own workers exit: a worker tells it of those it created.
+  const main = `
+import { Worker } from 'node:worker_threads';
+import { FlightRecorder, background, linkOf, newTask } from RUNTIME;
+const minAge = 200;
+const recorder = new FlightRecorder({ gc: false, heap: false, eventLoop: false, minAge, sampleInterval: 20, threadFlushTimeout: 30_000 });
+recorder.start();
+const middle = new Worker(new URL('./worker.mjs', import.meta.url));
+const ask = (message) => new Promise((resolve) => { middle.once('message', resolve); middle.postMessage(message); });
+async function job(kind) {
+  const [ctx, task] = newTask(background, kind);
+  const answer = await ask({ kind, link: linkOf(ctx) });
+  task.end();
+  return answer;
+}
+const gone = [];
+for (let n = 0; n < 10; n++) gone.push(await job('nested'));
+// Exits are acted on a second later; then the window moves past the workers' last batches.
+await new Promise((resolve) => setTimeout(resolve, 1100));
+for (const end = performance.now() + 3 * minAge; performance.now() < end; ) await job('part');
+await recorder.writeTo('flight.trace');
+await recorder.stop();
+console.log(JSON.stringify({ gone, middle: middle.threadId }));
+await middle.terminate();
+`;
+  const middle = `
+import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { contextFrom, withRegion } from RUNTIME;
+parentPort.on('message', async ({ kind, link }) => {
+  if (kind === 'nested' && workerData !== 'nested') {
+    // A worker of its own does the part, and is terminated once it has: it sends no \`done\`.
+    const child = new Worker(new URL(import.meta.url), { workerData: 'nested' });
+    const id = child.threadId;
+    await new Promise((resolve) => { child.once('message', resolve); child.postMessage({ kind: 'part', link }); });
+    await child.terminate();
+    parentPort.postMessage(id);
+    return;
+  }
+  withRegion(contextFrom(link), 'part', () => { let h = 0; for (let n = 0; n < 20000; n++) h = (h * 31 + n) % 1000003; });
+  parentPort.postMessage('done');
+});
+`;
+
+  it('a snapshot after 10 nested workers came and went holds only the worker still running', async () => {
+    const { at, stdout } = await runProgram('nested', main, middle);
+    const { gone, middle: live } = JSON.parse(stdout) as { gone: number[]; middle: number };
+    expect(new Set(gone).size).toBe(10);
+    const file = join(at, 'flight.trace');
+    const { status } = await loadTrace(readFileSync(file));
+    expect([status.complete, status.problem]).toEqual([true, null]);
+    expect((status.threads ?? []).map((t) => t.id)).toEqual([live]);
+    const analysis = await analyzeTrace(file);
+    expect(analysis.problems).toEqual([]);
+    expect(analysis.tasks.toArray().filter((t) => t.type === 'part').at(-1)!.threads).toEqual([0, live]);
+  }, 120_000);
+});
+
 describe('workers record scheduling (Run) events when the trace does (issue 13)', () => {
   const main = `
 import { Worker } from 'node:worker_threads';
