@@ -121,6 +121,8 @@ export class ThreadCollector {
   /** The session's join counter when this collector began, and the workers it has heard join since. */
   private readonly joinsBefore: number;
   private heardJoin = 0;
+  /** Workers announced (see announced) when the flush request under way was sent: it waits for their answers too. */
+  private flushJoins = 0;
 
   constructor(
     /** Where the workers' events go. */
@@ -139,9 +141,14 @@ export class ThreadCollector {
 
   /** Whether a joined worker has not sent its last batch yet, or one that announced it joined has not been heard. */
   get waiting(): boolean {
-    if (this.heardJoin < joinsOf(S.joins, this.session.session) - this.joinsBefore) return true;
+    if (this.heardJoin < this.announced()) return true;
     for (const thread of this.threads.values()) if (!thread.done) return true;
     return false;
+  }
+
+  /** Workers that counted themselves into this trace (their hellos may still be on their way). */
+  private announced(): number {
+    return joinsOf(S.joins, this.session.session) - this.joinsBefore;
   }
 
   private send(message: ControlMessage): void {
@@ -174,7 +181,8 @@ export class ThreadCollector {
     channel.unref();
     const thread: JoinedThread = { id, channel, done: false };
     this.threads.set(id, thread);
-    this.heardJoin++;
+    // One announced before the flush request under way got it too: it answers once welcomed.
+    if (++this.heardJoin <= this.flushJoins && this.onFlushed !== null) this.awaitingFlush.add(thread);
     channel.onmessage = (message: { readonly data: unknown }): void => {
       const m = message.data as ThreadMessage;
       if (this.closed || thread.done) return;
@@ -207,7 +215,8 @@ export class ThreadCollector {
     const request = ++this.flushRequest;
     this.awaitingFlush.clear();
     for (const thread of this.threads.values()) if (!thread.done) this.awaitingFlush.add(thread);
-    if (this.awaitingFlush.size === 0) return;
+    this.flushJoins = this.announced();
+    if (this.awaitingFlush.size === 0 && this.heardJoin >= this.flushJoins) return;
     this.send({ kind: 'flush', session: this.session.session, request });
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => this.flushAnswered(null), timeoutMs);
@@ -220,9 +229,11 @@ export class ThreadCollector {
 
   /** `thread` answered the flush request (null: the wait timed out, or the collector closed). */
   private flushAnswered(thread: JoinedThread | null): void {
-    if (thread === null) this.awaitingFlush.clear();
-    else this.awaitingFlush.delete(thread);
-    if (this.awaitingFlush.size > 0 || this.onFlushed === null) return;
+    if (thread === null) {
+      this.awaitingFlush.clear();
+      this.flushJoins = 0;
+    } else this.awaitingFlush.delete(thread);
+    if (this.awaitingFlush.size > 0 || this.heardJoin < this.flushJoins || this.onFlushed === null) return;
     const resolve = this.onFlushed;
     this.onFlushed = null;
     resolve();

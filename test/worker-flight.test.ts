@@ -250,6 +250,44 @@ await Promise.all(live.map((worker) => worker.terminate()));
   }, 120_000);
 });
 
+describe('a snapshot right after a worker answered', () => {
+  // The worker's hello and its reply travel apart; writeTo must wait for a worker it has not heard from.
+  it("has the worker's part, 30 recorders in a row", async () => {
+    const { at, stdout } = await runProgram(
+      'snapshot-after-reply',
+      `import { Worker } from 'node:worker_threads';
+import { FlightRecorder, background, linkOf, newTask } from RUNTIME;
+const worker = new Worker(new URL('./worker.mjs', import.meta.url));
+await new Promise((resolve) => worker.once('online', resolve));
+const files = [];
+for (let n = 0; n < 30; n++) {
+  const recorder = new FlightRecorder({ gc: false, heap: false, eventLoop: false, threadFlushTimeout: 30_000 });
+  recorder.start();
+  const [ctx, task] = newTask(background, 'job');
+  await new Promise((resolve) => { worker.once('message', resolve); worker.postMessage({ kind: 'part', link: linkOf(ctx), i: n }); });
+  task.end();
+  await recorder.writeTo('snapshot.' + n);
+  await recorder.stop();
+  files.push('snapshot.' + n);
+}
+console.log(JSON.stringify(files));
+await worker.terminate();
+`,
+      worker,
+    );
+    const files = JSON.parse(stdout) as string[];
+    expect(files).toHaveLength(30);
+    const missing: string[] = [];
+    for (const file of files) {
+      const analysis = await analyzeTrace(join(at, file));
+      expect(analysis.problems, file).toEqual([]);
+      const parts = analysis.regions.toArray().filter((r) => r.type === 'part' && r.thread !== 0);
+      if (parts.length !== 1) missing.push(file);
+    }
+    expect(missing).toEqual([]);
+  }, 120_000);
+});
+
 describe('workers created by a worker, then terminated, are let go too', () => {
   // The main thread sees only its own workers exit: a worker tells it of those it created.
   const main = `
