@@ -13,7 +13,7 @@ import { sortRows } from './sort-rows.js';
 import { typeMatcher } from './type-pattern.js';
 import { readTrace, type TraceSource } from './reader.js';
 import type { RegionRecord } from './region-stacks.js';
-import { TraceSummarizer, type TraceRecordKeeper } from './summary.js';
+import { TraceSummarizer, type OpenTasks, type TraceRecordKeeper } from './summary.js';
 
 type Event<K extends TraceEvent['kind']> = Extract<TraceEvent, { kind: K }>;
 type Column = Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array;
@@ -550,7 +550,17 @@ export class TraceTables {
     let lastFlow = NaN;
     let lastFlowIndex = -1;
     const flow = (id: number) => (id === lastFlow ? lastFlowIndex : ((lastFlow = id), (lastFlowIndex = this.loading!.flows.of(id))));
+    // The tasks' columns hold what the summarizer needs of an open task: it is not kept twice (nor promoted to the old heap per task).
+    const openTasks: OpenTasks = {
+      opened: () => {},
+      closed: (id) => {
+        const row = taskRows().get(id);
+        const t = this.tasks.data;
+        return row >= 0 && t.created[row] === 1 && t.ended[row] === 0 ? { type: this.strings.values[t.type[row]], start: t.start[row] } : null;
+      },
+    };
     return {
+      openTasks,
       taskCreated: (event: Event<'taskCreate'>) => {
         const row = this.knownTask(taskRows(), event.task);
         const t = this.tasks.data;
