@@ -110,6 +110,10 @@ const regionColumns = (n: number) => ({
   endSeq: new Uint32Array(n),
 });
 
+/** Log messages up to this long are shared by the logs that repeat them, the first {@link KEPT_MESSAGES} distinct ones. */
+const SHARED_MESSAGE_LENGTH = 64;
+const KEPT_MESSAGES = 1 << 16;
+
 /** Deeper regions share the deepest row of their lane. */
 const MAX_DEPTH = 0xffff;
 
@@ -237,7 +241,7 @@ export class TraceTables {
   private lastTask = NaN;
   private lastTaskRow = -1;
   /** While reading: task id → row, flow → index (let go at finish, when binary searches take over). */
-  private loading: { readonly taskRows: IdIndex; readonly flows: InternedIds; summarizer: TraceSummarizer } | null;
+  private loading: { readonly taskRows: IdIndex; readonly flows: InternedIds; summarizer: TraceSummarizer; readonly messages: Map<string, string> } | null;
 
   /** `maxProblems`: problems listed in the statistics (default LISTED_PROBLEMS, as `stats` lists). */
   constructor(options: { readonly maxProblems?: number } = {}) {
@@ -245,6 +249,7 @@ export class TraceTables {
       taskRows: new IdIndex(),
       flows: new InternedIds(),
       summarizer: new TraceSummarizer({ maxProblems: options.maxProblems, records: this.recordKeeper() }),
+      messages: new Map(),
     };
   }
 
@@ -539,6 +544,19 @@ export class TraceTables {
     return (this.lastTaskRow = row);
   }
 
+  /**
+   * The message to keep for a log: one string for each short message that repeats ("ok", "done"), not
+   * one per log (each decoded afresh), up to {@link KEPT_MESSAGES} distinct ones.
+   */
+  private keptMessage(message: string): string {
+    if (message.length > SHARED_MESSAGE_LENGTH) return message;
+    const seen = this.loading!.messages;
+    const kept = seen.get(message);
+    if (kept !== undefined) return kept;
+    if (seen.size < KEPT_MESSAGES) seen.set(message, message);
+    return message;
+  }
+
   private locationIndex(location: SourceLocation | null): number {
     return location === null ? -1 : this.locations.of(location);
   }
@@ -614,7 +632,7 @@ export class TraceTables {
         l.category[i] = this.strings.of(event.category);
         l.location[i] = this.locationIndex(event.location);
         l.seq[i] = this.seq;
-        this.messages.push(event.message);
+        this.messages.push(this.keptMessage(event.message));
         l.taskRow[i] = event.task === 0 ? -1 : this.knownTask(taskRows(), event.task);
         if (event.category === OTEL_TRACE_CATEGORY && l.taskRow[i] >= 0 && !this.traceContexts.has(l.taskRow[i])) {
           const context = parseTraceparent(event.message);

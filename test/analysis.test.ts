@@ -610,6 +610,15 @@ describe('summary', () => {
     );
   });
 
+  test('every log keeps its own message: repeated, distinct past the tables\' sharing of short ones, and long', async () => {
+    const messages = ['ok', 'x'.repeat(65), 'ok'];
+    for (let i = 0; i < 70_000; i++) messages.push(i % 3 === 0 ? 'ok' : `req ${i}`);
+    messages.push('ok', 'y'.repeat(64), 'req 1');
+    const bytes = synthesize((b) => messages.forEach((message, i) => b.log(i, 1, 0, 'c', message, null)), messages.length);
+    const { logs } = await analyzeTrace(bytes);
+    expect(logs.toArray().map((l) => l.message)).toEqual(messages);
+  });
+
   test('a damaged trace is analysed up to the damage', async () => {
     const good = synthesize((b) => b.taskCreate(100, 1, 1, 0, 'A', null), null);
     const encoder = new BatchEncoder();
