@@ -240,7 +240,7 @@ export class TraceTables {
   private seq = 0;
   private lastTask = NaN;
   private lastTaskRow = -1;
-  /** While reading: task id → row, flow → index (let go at finish, when binary searches take over). */
+  /** While reading: task id → row, flow → index (let go at finish, when binary searches take over), the short messages kept. */
   private loading: { readonly taskRows: IdIndex; readonly flows: InternedIds; summarizer: TraceSummarizer; readonly messages: Map<string, string> } | null;
 
   /** `maxProblems`: problems listed in the statistics (default LISTED_PROBLEMS, as `stats` lists). */
