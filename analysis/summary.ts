@@ -25,6 +25,35 @@ export interface TraceRecordKeeper {
   regionStarted(event: Event<'regionStart'>, region: RegionRecord): void;
   regionEnded(event: Event<'regionEnd'>, region: RegionRecord): void;
   logged(event: Event<'log'>): void;
+  /** When given, the open tasks are looked up in the keeper's records (which hold every task's type and start) rather than kept twice. */
+  readonly openTasks?: OpenTasks;
+}
+
+/** The tasks created in the trace and not yet ended: what their latencies need. */
+export interface OpenTasks {
+  /** Task `id` was created in the trace at `start` (told before the keeper's `taskCreated`). */
+  opened(id: number, type: string, start: Nanos): void;
+  /** Task `id` ended (told before the keeper's `taskEnded`): its type and start if it was open, and it is no longer; else null. */
+  closed(id: number): OpenTask | null;
+}
+
+export interface OpenTask {
+  readonly type: string;
+  readonly start: Nanos;
+}
+
+/** The open tasks in a map, while they are open: memory follows what is open at once. */
+class OpenTaskMap implements OpenTasks {
+  private readonly open = new Map<number, OpenTask>();
+  opened(id: number, type: string, start: Nanos): void {
+    this.open.set(id, { type, start });
+  }
+  closed(id: number): OpenTask | null {
+    const task = this.open.get(id);
+    if (task === undefined) return null;
+    this.open.delete(id);
+    return task;
+  }
 }
 
 export interface SummarizerOptions {
@@ -82,7 +111,7 @@ export class TraceSummarizer {
   private readonly createdTasks = new IdSet();
   private readonly endedTasks = new IdSet();
   /** Created, not yet ended: their type and start. */
-  private readonly openTasks = new Map<number, { readonly type: string; readonly start: Nanos }>();
+  private readonly openTasks: OpenTasks;
   /** Ended without a creation so far (created before the trace started, as a rule): their end. */
   private readonly endedUncreated = new Map<number, Nanos>();
   private readonly taskTypes = new Map<string, TaskTypeAccumulator>();
@@ -106,6 +135,7 @@ export class TraceSummarizer {
   constructor(options: SummarizerOptions = {}) {
     this.records = options.records ?? null;
     this.maxProblems = options.maxProblems ?? LISTED_PROBLEMS;
+    this.openTasks = options.records?.openTasks ?? new OpenTaskMap();
     this.regionStacks = new RegionStacks({ parents: this.records !== null });
   }
 
@@ -229,7 +259,7 @@ export class TraceSummarizer {
       this.endedUncreated.delete(event.task);
       type.latency.add(end - event.ts);
     } else {
-      this.openTasks.set(event.task, { type: event.type, start: event.ts });
+      this.openTasks.opened(event.task, event.type, event.ts);
     }
     // A parent created before the trace started is known only by id: an incomplete task.
     if (event.parent !== 0) this.knowTask(event.parent);
@@ -242,9 +272,8 @@ export class TraceSummarizer {
       return;
     }
     this.knowTask(event.task);
-    const open = this.openTasks.get(event.task);
+    const open = this.openTasks.closed(event.task);
     if (open) {
-      this.openTasks.delete(event.task);
       this.taskType(open.type).latency.add(event.ts - open.start);
     } else if (!this.createdTasks.has(event.task)) {
       this.endedUncreated.set(event.task, event.ts);

@@ -13,7 +13,7 @@ import { sortRows } from './sort-rows.js';
 import { typeMatcher } from './type-pattern.js';
 import { readTrace, type TraceSource } from './reader.js';
 import type { RegionRecord } from './region-stacks.js';
-import { TraceSummarizer, type TraceRecordKeeper } from './summary.js';
+import { TraceSummarizer, type OpenTasks, type TraceRecordKeeper } from './summary.js';
 
 type Event<K extends TraceEvent['kind']> = Extract<TraceEvent, { kind: K }>;
 type Column = Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array;
@@ -109,6 +109,10 @@ const regionColumns = (n: number) => ({
   startSeq: new Uint32Array(n),
   endSeq: new Uint32Array(n),
 });
+
+/** Log messages up to this long are shared by the logs that repeat them, the first {@link KEPT_MESSAGES} distinct ones. */
+const SHARED_MESSAGE_LENGTH = 64;
+const KEPT_MESSAGES = 1 << 16;
 
 /** Deeper regions share the deepest row of their lane. */
 const MAX_DEPTH = 0xffff;
@@ -236,8 +240,8 @@ export class TraceTables {
   private seq = 0;
   private lastTask = NaN;
   private lastTaskRow = -1;
-  /** While reading: task id → row, flow → index (let go at finish, when binary searches take over). */
-  private loading: { readonly taskRows: IdIndex; readonly flows: InternedIds; summarizer: TraceSummarizer } | null;
+  /** While reading: task id → row, flow → index (let go at finish, when binary searches take over), the short messages kept. */
+  private loading: { readonly taskRows: IdIndex; readonly flows: InternedIds; summarizer: TraceSummarizer; readonly messages: Map<string, string> } | null;
 
   /** `maxProblems`: problems listed in the statistics (default LISTED_PROBLEMS, as `stats` lists). */
   constructor(options: { readonly maxProblems?: number } = {}) {
@@ -245,6 +249,7 @@ export class TraceTables {
       taskRows: new IdIndex(),
       flows: new InternedIds(),
       summarizer: new TraceSummarizer({ maxProblems: options.maxProblems, records: this.recordKeeper() }),
+      messages: new Map(),
     };
   }
 
@@ -539,6 +544,19 @@ export class TraceTables {
     return (this.lastTaskRow = row);
   }
 
+  /**
+   * The message to keep for a log: one string for each short message that repeats ("ok", "done"), not
+   * one per log (each decoded afresh), up to {@link KEPT_MESSAGES} distinct ones.
+   */
+  private keptMessage(message: string): string {
+    if (message.length > SHARED_MESSAGE_LENGTH) return message;
+    const seen = this.loading!.messages;
+    const kept = seen.get(message);
+    if (kept !== undefined) return kept;
+    if (seen.size < KEPT_MESSAGES) seen.set(message, message);
+    return message;
+  }
+
   private locationIndex(location: SourceLocation | null): number {
     return location === null ? -1 : this.locations.of(location);
   }
@@ -550,7 +568,17 @@ export class TraceTables {
     let lastFlow = NaN;
     let lastFlowIndex = -1;
     const flow = (id: number) => (id === lastFlow ? lastFlowIndex : ((lastFlow = id), (lastFlowIndex = this.loading!.flows.of(id))));
+    // The tasks' columns hold what the summarizer needs of an open task: it is not kept twice (nor promoted to the old heap per task).
+    const openTasks: OpenTasks = {
+      opened: () => {},
+      closed: (id) => {
+        const row = taskRows().get(id);
+        const t = this.tasks.data;
+        return row >= 0 && t.created[row] === 1 && t.ended[row] === 0 ? { type: this.strings.values[t.type[row]], start: t.start[row] } : null;
+      },
+    };
     return {
+      openTasks,
       taskCreated: (event: Event<'taskCreate'>) => {
         const row = this.knownTask(taskRows(), event.task);
         const t = this.tasks.data;
@@ -604,7 +632,7 @@ export class TraceTables {
         l.category[i] = this.strings.of(event.category);
         l.location[i] = this.locationIndex(event.location);
         l.seq[i] = this.seq;
-        this.messages.push(event.message);
+        this.messages.push(this.keptMessage(event.message));
         l.taskRow[i] = event.task === 0 ? -1 : this.knownTask(taskRows(), event.task);
         if (event.category === OTEL_TRACE_CATEGORY && l.taskRow[i] >= 0 && !this.traceContexts.has(l.taskRow[i])) {
           const context = parseTraceparent(event.message);

@@ -328,8 +328,13 @@ export async function runReaderBench({ quick = false, progress = (text) => proce
           `(reading and indexing ${fmtMs(view.loadMs)}, ${fmtMs(view.loadCpuMs)} of CPU; the first screen's query)${scope}`,
       );
       console.log(
-        `  ${!full ? 'n/a    ' : view.heapUsedMb <= 400 ? 'met    ' : 'NOT MET'}  ${pad('tstrace view, 10 M events: ≤ 400 MB', 52)} ${Math.round(view.heapUsedMb)} MB held (heap and columns); ` +
-          `peak RSS while reading ${fmtMb(view.maxRssKb)} (the process, Node's own ~45 MB and the reader's garbage included)`,
+        `  ${!full ? 'n/a    ' : view.heapUsedMb <= 400 ? 'met    ' : 'NOT MET'}  ${pad('tstrace view, 10 M events: ≤ 400 MB held', 52)} ${Math.round(view.heapUsedMb)} MB held after the first screen (heap and columns)`,
+      );
+      // The peak, not only what is held: what the machine must have to spare (this child also runs the queries).
+      const peakMb = view.maxRssKb / 1024;
+      console.log(
+        `  ${!full ? 'n/a    ' : peakMb <= 400 ? 'met    ' : 'NOT MET'}  ${pad('tstrace view, 10 M events: peak RSS ≤ 400 MB', 52)} ${fmtMb(view.maxRssKb)} ` +
+          `(the process's peak: reading and indexing, then the pages' queries below — the packed lanes' layout too —, Node's own ~45 MB and the garbage included)`,
       );
       console.log(
         `  viewer: ${((view.heapUsedMb * 2 ** 20) / view.regions).toFixed(0)} bytes per region held; ` +

@@ -4,6 +4,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { READ_CHUNK_BYTES } from '../analysis/reader.js';
 
 export interface ProgressBar {
   /** Bytes read so far of `totalBytes` (null: unknown, only the bytes are shown). */
@@ -92,7 +93,7 @@ export async function* fileChunks(path: string, bar: ProgressBar): AsyncIterable
   try {
     const { size } = await stat(path);
     let bytesRead = 0;
-    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }) as AsyncIterable<Buffer>) {
       yield chunk;
       bytesRead += chunk.length;
       bar.update(bytesRead, size);

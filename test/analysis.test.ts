@@ -3,10 +3,12 @@
  * logs, specified on traces the runtime writes, and on synthesized traces where exact timestamps matter.
  */
 import { inspect } from 'node:util';
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { sleep, traceOf } from './helpers/trace.js';
 import { BatchEncoder, encodeFileStart, encodeFooter } from '../format/encode.js';
 import type { SourceLocation } from '../format/events.js';
+import { FORMAT_VERSION } from '../format/spec.js';
 import { background, current, log, newTask, startRegion, withContext, withRegion, type StartOptions } from '../runtime/index.js';
 import {
   analyzeTrace,
@@ -582,6 +584,39 @@ describe('summary', () => {
     expect(stats).toEqual(analysisStats);
     expect(stats.taskTypes).toMatchObject([{ type: 'late', count: 1, complete: 1, latency: { min: -10 } }]);
     void [tasks, regions, logs];
+  });
+
+  test("the tables' tasks are measured as summarizeTrace measures them, whatever the order of their creations and ends", async () => {
+    // A few task ids created (some carried into a snapshot), ended, twice or never, in any order; the
+    // tables keep the open tasks in their columns, summarizeTrace in a map of its own.
+    const step = fc.record({ end: fc.boolean(), task: fc.integer({ min: 1, max: 6 }), parent: fc.integer({ min: 0, max: 6 }), carried: fc.boolean(), type: fc.constantFrom('a', 'b') });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 30 }), async (steps) => {
+        const encoder = new BatchEncoder();
+        encoder.begin(0);
+        steps.forEach((s, i) => {
+          if (s.end) return encoder.taskEnd(i * 10, 1, s.task, null);
+          if (s.carried) encoder.beganBefore(i * 10, 5);
+          encoder.taskCreate(i * 10, 1, s.task, s.parent, s.type, null);
+        });
+        const header = { version: FORMAT_VERSION, wallClockOriginNs: 0n, hrtimeOriginNs: 0n, pid: 1, nodeVersion: 'v24.0.0', command: 'node synth' };
+        const bytes = Buffer.concat([encodeFileStart(header), encoder.finish(), encodeFooter({ events: 0, dropped: 0, endTs: steps.length * 10 })]);
+        const { tasks, regions, logs, ...analysisStats } = await analyzeTrace(bytes);
+        expect(analysisStats).toEqual(await summarizeTrace(bytes));
+        expect(tasks.length).toBe(analysisStats.summary.tasks);
+        void [regions, logs];
+      }),
+      { seed: 14, numRuns: 300 },
+    );
+  });
+
+  test('every log keeps its own message: repeated, distinct past the tables\' sharing of short ones, and long', async () => {
+    const messages = ['ok', 'x'.repeat(65), 'ok'];
+    for (let i = 0; i < 70_000; i++) messages.push(i % 3 === 0 ? 'ok' : `req ${i}`);
+    messages.push('ok', 'y'.repeat(64), 'req 1');
+    const bytes = synthesize((b) => messages.forEach((message, i) => b.log(i, 1, 0, 'c', message, null)), messages.length);
+    const { logs } = await analyzeTrace(bytes);
+    expect(logs.toArray().map((l) => l.message)).toEqual(messages);
   });
 
   test('a damaged trace is analysed up to the damage', async () => {
