@@ -11,10 +11,10 @@ import { TraceDecoder } from '../format/decode.js';
 import type { ReadStatus, TraceEvent, TraceHeader } from '../format/events.js';
 import { filterEvents } from './export-filter.js';
 import type { ExportOptions } from './export-types.js';
-import type { TraceSource } from '../analysis/reader.js';
+import { READ_CHUNK_BYTES, type TraceSource } from '../analysis/reader.js';
 
 /** Input is read in chunks of this size (and progress reported per chunk)… */
-const INPUT_CHUNK_BYTES = 1 << 20;
+const INPUT_CHUNK_BYTES = READ_CHUNK_BYTES;
 /** …and handed to the decoder in pieces of this size: the output of one piece is written before the next is read. */
 const PIECE_BYTES = 64 * 1024;
 /** Warnings kept word for word; further ones are counted by kind. */

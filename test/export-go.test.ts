@@ -21,7 +21,7 @@ import { MisuseKind } from '../format/spec.js';
 import { background, log, newTask, start, startRegion, stop, withContext, withRegion, type StartOptions } from '../runtime/index.js';
 import type { TraceAnalysis } from '../analysis/analysis-types.js';
 import { analyzeTrace } from '../analysis/analysis.js';
-import { loadTrace } from '../analysis/reader.js';
+import { READ_CHUNK_BYTES, loadTrace } from '../analysis/reader.js';
 import { analyzeExecution } from '../analysis/time-breakdown.js';
 import { exportGo } from '../export/export-go.js';
 import type { ExportResult } from '../export/export-types.js';
@@ -954,7 +954,7 @@ describe('streaming (no Go needed)', () => {
     expect(result.warnings).toEqual([]);
     expect(written).toBeGreaterThan(2 << 20);
     expect(maxWaiting).toBeLessThan(128 * 1024);
-    expect(progress.length).toBe(Math.ceil(bytes.length / (1 << 20)));
+    expect(progress.length).toBe(Math.ceil(bytes.length / READ_CHUNK_BYTES));
     expect(progress.at(-1)).toEqual([bytes.length, bytes.length]);
   });
 
