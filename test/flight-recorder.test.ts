@@ -500,14 +500,23 @@ parentPort.on('message', ({ link, i }) => {
 });
 `;
 
-  it('the workers record for both: each has their parts of every job it covers, on its own clock, readable', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tstrace-flight-beside-'));
+  /** Writes main.mjs and worker.mjs into a folder of their own, runs main.mjs with `out` there, then `check`s. */
+  async function runProgram(name: string, mainCode: string, workerCode: string, check: (dir: string, stdout: string) => Promise<void>): Promise<void> {
+    const dir = mkdtempSync(join(tmpdir(), `tstrace-flight-${name}-`));
     try {
-      writeFileSync(join(dir, 'main.mjs'), main.replaceAll('RUNTIME', runtimeUrl));
-      writeFileSync(join(dir, 'worker.mjs'), worker.replaceAll('RUNTIME', runtimeUrl));
+      writeFileSync(join(dir, 'main.mjs'), mainCode.replaceAll('RUNTIME', runtimeUrl));
+      writeFileSync(join(dir, 'worker.mjs'), workerCode.replaceAll('RUNTIME', runtimeUrl));
       const run = await execNode([join(dir, 'main.mjs'), join(dir, 'out')], dir);
       expect(run.code, run.stderr).toBe(0);
-      const threads = (JSON.parse(run.stdout) as number[]).sort((x, y) => x - y);
+      await check(dir, run.stdout);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('the workers record for both: each has their parts of every job it covers, on its own clock, readable', async () => {
+    await runProgram('beside', main, worker, async (dir, stdout) => {
+      const threads = (JSON.parse(stdout) as number[]).sort((x, y) => x - y);
       const expected: Record<string, { types: string[]; workers: boolean }> = {
         'a.trace': { types: ['a-during'], workers: true },
         'a.flight': { types: ['a-before', 'a-during', 'a-after'], workers: true },
@@ -532,9 +541,7 @@ parentPort.on('message', ({ link, i }) => {
           }
         }
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }, 60_000);
 
   // A flight recorder's stop() does not wait for the workers: one that is busy then joins the next trace
@@ -583,13 +590,8 @@ parentPort.on('message', ({ link, i, gate }) => {
 `;
 
   it('a worker still in a stopped recorder joins the next trace with its own flows: its regions stay on its thread', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tstrace-flight-held-'));
-    try {
-      writeFileSync(join(dir, 'main.mjs'), held.replaceAll('RUNTIME', runtimeUrl));
-      writeFileSync(join(dir, 'worker.mjs'), heldWorker.replaceAll('RUNTIME', runtimeUrl));
-      const run = await execNode([join(dir, 'main.mjs'), join(dir, 'out')], dir);
-      expect(run.code, run.stderr).toBe(0);
-      const [first, second] = JSON.parse(run.stdout) as number[];
+    await runProgram('held', held, heldWorker, async (dir, stdout) => {
+      const [first, second] = JSON.parse(stdout) as number[];
       const analysis = await analyzeTrace(join(dir, 'out'));
       expect(analysis.problems).toEqual([]);
       const [task] = tasksOf(analysis);
@@ -598,9 +600,7 @@ parentPort.on('message', ({ link, i, gate }) => {
       expect(parts.map((r) => r.thread).sort((x, y) => x - y)).toEqual([first, second].sort((x, y) => x - y));
       // Each worker's flows are its own in the trace.
       expect(new Set(parts.map((r) => r.flow)).size).toBe(2);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }, 60_000);
 });
 

@@ -14,6 +14,7 @@ import { analyzeTrace } from '../analysis/analysis.js';
 import { loadTrace } from '../analysis/reader.js';
 import { BatchEncoder, encodeThreadFrame } from '../format/encode.js';
 import { FlightRing } from '../runtime/flight-ring.js';
+import { lackingWorkerRegion } from './helpers/trace.js';
 
 const root = join(import.meta.dirname, '..');
 const dist = (path: string): string => JSON.stringify(pathToFileURL(join(root, 'dist/esm', path)).href);
@@ -275,16 +276,9 @@ await worker.terminate();
 `,
       worker,
     );
-    const files = JSON.parse(stdout) as string[];
+    const files = (JSON.parse(stdout) as string[]).map((file) => join(at, file));
     expect(files).toHaveLength(30);
-    const missing: string[] = [];
-    for (const file of files) {
-      const analysis = await analyzeTrace(join(at, file));
-      expect(analysis.problems, file).toEqual([]);
-      const parts = analysis.regions.toArray().filter((r) => r.type === 'part' && r.thread !== 0);
-      if (parts.length !== 1) missing.push(file);
-    }
-    expect(missing).toEqual([]);
+    expect(await lackingWorkerRegion(files, 'part')).toEqual([]);
   }, 120_000);
 });
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TraceEvent } from '../../format/events.js';
 import { loadTrace } from '../../analysis/reader.js';
+import { analyzeTrace } from '../../analysis/analysis.js';
 import { BatchEncoder, encodeFileStart, encodeFooter } from '../../format/encode.js';
 import { start, stop, type StartOptions } from '../../runtime/index.js';
 
@@ -50,4 +51,15 @@ export async function sleep(ms: number): Promise<void> {
   const end = performance.now() + ms;
   do await new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, end - performance.now())));
   while (performance.now() < end);
+}
+
+/** Of `files`, each that has problems or not exactly one region of `type` on a worker thread, with what it has. */
+export async function lackingWorkerRegion(files: readonly string[], type: string): Promise<string[]> {
+  const lacking: string[] = [];
+  for (const file of files) {
+    const analysis = await analyzeTrace(file);
+    const regions = analysis.regions.toArray().filter((r) => r.type === type && r.thread !== 0).length;
+    if (analysis.problems.length > 0 || regions !== 1) lacking.push(`${file}: ${analysis.problems.length} problems, ${regions} "${type}" regions on workers`);
+  }
+  return lacking;
 }
