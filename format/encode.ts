@@ -5,6 +5,13 @@ import { EventType, FORMAT_VERSION, FRAME_HEADER_BYTES, FrameKind, MAGIC, MAX_VA
 
 /** Room {@link BatchEncoder} makes for one event: the head byte and up to eight varints (dt, flow, task, five fields). */
 const EVENT_ROOM = 1 + 8 * MAX_VARINT_BYTES;
+// Module constants of this file, which V8 folds into the code of BatchEncoder.regionRun (an imported
+// binding is read from its cell, with a check, each time).
+const REGION_START = EventType.RegionStart;
+const REGION_END = EventType.RegionEnd;
+const SAME_FLOW_BIT = SAME_FLOW;
+const SAME_TASK_BIT = SAME_TASK;
+const putVarint = putUvarint;
 
 /** Writes `u32le length, u32le crc, kind` in front of a payload that was written after `start`. */
 function sealFrame(out: ByteWriter, start: number, kind: number): void {
@@ -110,6 +117,9 @@ export class BatchEncoder {
   /** The last string looked up and its id: names repeat, so most lookups end here without hashing. */
   private lastString = '';
   private lastStringId = 0;
+  /** The same for locations: a compiled function's regions all start at its location. */
+  private lastLocation: SourceLocation | null = null;
+  private lastLocationId = 0;
 
   /** Bytes of the batch being written (to decide when to cut it). */
   get pendingBytes(): number {
@@ -150,6 +160,7 @@ export class BatchEncoder {
 
   locationId(location: SourceLocation | null | undefined): number {
     if (!location) return 0;
+    if (location === this.lastLocation) return this.lastLocationId;
     let id = this.locations.get(location);
     if (id === undefined) {
       const file = this.stringId(location.file);
@@ -163,6 +174,8 @@ export class BatchEncoder {
       this.out.uvarint(location.column);
       this.out.uvarint(fn);
     }
+    this.lastLocation = location;
+    this.lastLocationId = id;
     return id;
   }
 
@@ -233,20 +246,77 @@ export class BatchEncoder {
   }
 
   /**
-   * The bulk of a busy trace, in one step: a region start without a location (`type` RegionStart) or
-   * a region end (`type` RegionEnd, `task` ignored) named by the string this encoder looked up last.
-   * Writes what regionStart/regionEnd would and returns true; returns false, writing nothing, when
-   * `name` is anything else.
+   * The bulk of a busy trace in one loop, from slot `from` of a recorder's buffer: region starts and
+   * ends named by the string this encoder looked up last and, for a start at a location, at the
+   * location it looked up last — written as regionStart/regionEnd would, with the encoder's state in
+   * locals (a call per event would box its numbers). `slots` holds `stride` numbers per event: its time (a
+   * `performance.now()`; `t0` is time 0), type, flow, task, then a start's location (an index into
+   * `locations`) or an end's region number (ends of regions up to `firstSeq` are left out); `names`
+   * holds each event's name. Stops at `count`, at the first other event, or once the batch holds
+   * `maxBytes`; returns the index of the first slot it did not encode.
    */
-  regionNamedAsLast(type: number, ts: number, flow: number, task: number, name: unknown): boolean {
-    if (name !== this.lastString) return false;
-    const isStart = type === EventType.RegionStart;
-    let n = this.head(type, ts, flow, isStart ? task : -1);
-    const b = this.out.bytes;
-    n = putUvarint(b, n, this.lastStringId);
-    if (isStart) b[n++] = 0; // location 0: unknown
-    this.out.length = n;
-    return true;
+  regionRun(slots: Float64Array, stride: number, names: readonly unknown[], locations: readonly (SourceLocation | null)[], t0: number, firstSeq: number, from: number, count: number, maxBytes: number): number {
+    const out = this.out;
+    const name = this.lastString;
+    const nameId = this.lastStringId;
+    const location = this.lastLocation;
+    const locationId = this.lastLocationId;
+    const end = this.frameStart + maxBytes;
+    let lastTs = this.lastTs;
+    let lastFlow = this.lastFlow;
+    let lastTask = this.lastTask;
+    let b = out.bytes;
+    let at = out.length;
+    let n = from;
+    for (; n < count; n++) {
+      const i = n * stride;
+      const type = slots[i + 1];
+      const isStart = type === REGION_START;
+      if ((!isStart && type !== REGION_END) || names[n] !== name) break;
+      let loc = 0;
+      if (isStart) {
+        const site = locations[slots[i + 4]] ?? null;
+        if (site !== null) {
+          if (site !== location) break;
+          loc = locationId;
+        }
+      } else if (slots[i + 4] <= firstSeq) continue;
+      const ms = Math.round((slots[i] - t0) * 1e6);
+      const ts = ms > 0 ? ms : 0;
+      const flow = slots[i + 2];
+      const task = isStart ? slots[i + 3] : -1;
+      if (at + EVENT_ROOM > b.length) {
+        out.length = at;
+        out.reserve(EVENT_ROOM);
+        b = out.bytes;
+      }
+      const sameFlow = flow >= 0 && flow === lastFlow;
+      const sameTask = task >= 0 && task === lastTask;
+      b[at++] = type | (sameFlow ? SAME_FLOW_BIT : 0) | (sameTask ? SAME_TASK_BIT : 0);
+      if (ts > lastTs) {
+        at = putVarint(b, at, ts - lastTs);
+        lastTs = ts;
+      } else b[at++] = 0;
+      if (flow >= 0 && !sameFlow) {
+        at = putVarint(b, at, flow);
+        lastFlow = flow;
+      }
+      if (task >= 0 && !sameTask) {
+        at = putVarint(b, at, task);
+        lastTask = task;
+      }
+      at = putVarint(b, at, nameId);
+      if (isStart) at = putVarint(b, at, loc);
+      if (at >= end) {
+        n++;
+        break;
+      }
+    }
+    out.length = at;
+    this.lastTs = lastTs;
+    this.lastFlow = lastFlow;
+    this.lastTask = lastTask;
+    return n;
   }
 
   log(ts: number, flow: number, task: number, category: string, message: string, location: SourceLocation | null): void {

@@ -415,8 +415,13 @@ export function flush(): void {
   if (trace !== null) encodeFor(trace, count);
   if (flight !== null) encodeFor(flight, count);
   for (let i = 0; i < joined.length; i++) encodeFor(joined[i], count);
-  S.strs.fill(undefined, 0, count);
-  S.msgs.fill(undefined, 0, count);
+  release(S.strs, count);
+  release(S.msgs, count);
+}
+
+/** Lets go of the names and messages the first `count` slots held: a loop, as `fill` is a slow runtime call per element here. */
+function release(values: unknown[], count: number): void {
+  for (let i = 0; i < count; i++) values[i] = undefined;
 }
 
 function encodeFor(consumer: Consumer, count: number): void {
@@ -454,73 +459,71 @@ function encodeFor(consumer: Consumer, count: number): void {
  * would be thrown away at the end of every later flush.
  */
 function encodeSlots(encoder: BatchEncoder, t0: number, firstSeq: number, from: number, count: number): number {
-  const s = S.slots;
-  const strs = S.strs;
-  const locations = S.locations;
   for (let n = from; n < count; n++) {
-    const i = n * STRIDE;
-    const ts = toNs(s[i], t0);
-    const type = s[i + 1];
-    const flow = s[i + 2];
-    const task = s[i + 3];
-    const a = s[i + 4];
-    const b = s[i + 5];
-    // Most events of a busy trace: a region start without a location, or an end, with the last name.
-    if (type === EventType.RegionEnd) {
-      if (a <= firstSeq) continue;
-      if (encoder.regionNamedAsLast(type, ts, flow, task, strs[n])) {
-        if (encoder.pendingBytes >= BATCH_BYTES) return n + 1;
-        continue;
-      }
-    } else if (type === EventType.RegionStart && a === 0 && encoder.regionNamedAsLast(type, ts, flow, task, strs[n])) {
-      if (encoder.pendingBytes >= BATCH_BYTES) return n + 1;
-      continue;
-    }
-    const str = type === EventType.Run ? '' : text(strs[n]);
-    switch (type) {
-      case EventType.RegionStart:
-        encoder.regionStart(ts, flow, task, str, locations[a] ?? null);
-        break;
-      case EventType.RegionEnd:
-        encoder.regionEnd(ts, flow, str);
-        break;
-      case EventType.TaskCreate:
-        encoder.taskCreate(ts, flow, a, task, str, locations[b] ?? null);
-        break;
-      case EventType.TaskEnd:
-        encoder.taskEnd(ts, flow, task, locations[b] ?? null);
-        break;
-      case EventType.Log:
-        encoder.log(ts, flow, task, str, text(S.msgs[n]), locations[b] ?? null);
-        break;
-      case EventType.FlowStart:
-        encoder.flowStart(ts, flow, a, b);
-        break;
-      case EventType.GC:
-        encoder.gc(ts, Math.round(a * 1e6), Math.round(b * 1e6), task);
-        break;
-      case EventType.Heap:
-        encoder.heap(ts, a);
-        break;
-      case EventType.EventLoop:
-        encoder.eventLoop(ts, a, Math.round(b * 1e6));
-        break;
-      case EventType.Run: {
-        // a: its start, b: its duration (ms); str: the resource type, or a WaitedOn with its site; msg: ms it was ready before its start + 1, 0 unknown.
-        const startedBefore = ts - toNs(a, t0);
-        const ready = S.msgs[n] as number;
-        const waited = strs[n] as string | WaitedOn;
-        const sited = typeof waited === 'object';
-        const site = sited ? waited.site : 0;
-        encoder.run(ts, flow, task, startedBefore, Math.min(startedBefore, Math.round(b * 1e6)), ready > 0 ? Math.round((ready - 1) * 1e6) + 1 : 0, sited ? waited.type : text(waited), locations[site >>> 1] ?? null, (site & 1) === 1);
-        break;
-      }
-      case EventType.Misuse:
-        if ((S.msgs[n] as number) <= firstSeq) continue;
-        encoder.misuse(ts, flow, a, str, locations[b] ?? null, task);
-        break;
-    }
+    // Most events of a busy trace: region starts and ends with the name (and location) encoded last.
+    n = encoder.regionRun(S.slots, STRIDE, S.strs, S.locations, t0, firstSeq, n, count, BATCH_BYTES);
+    if (n === count || encoder.pendingBytes >= BATCH_BYTES) return n;
+    encodeEvent(encoder, t0, firstSeq, n);
     if (encoder.pendingBytes >= BATCH_BYTES) return n + 1;
   }
   return count;
+}
+
+/** Encodes slot `n` of the hot buffer, whatever its event (see encodeSlots). */
+function encodeEvent(encoder: BatchEncoder, t0: number, firstSeq: number, n: number): void {
+  const s = S.slots;
+  const strs = S.strs;
+  const locations = S.locations;
+  const i = n * STRIDE;
+  const ts = toNs(s[i], t0);
+  const type = s[i + 1];
+  const flow = s[i + 2];
+  const task = s[i + 3];
+  const a = s[i + 4];
+  const b = s[i + 5];
+  const str = type === EventType.Run ? '' : text(strs[n]);
+  switch (type) {
+    case EventType.RegionStart:
+      encoder.regionStart(ts, flow, task, str, locations[a] ?? null);
+      break;
+    case EventType.RegionEnd:
+      if (a <= firstSeq) return;
+      encoder.regionEnd(ts, flow, str);
+      break;
+    case EventType.TaskCreate:
+      encoder.taskCreate(ts, flow, a, task, str, locations[b] ?? null);
+      break;
+    case EventType.TaskEnd:
+      encoder.taskEnd(ts, flow, task, locations[b] ?? null);
+      break;
+    case EventType.Log:
+      encoder.log(ts, flow, task, str, text(S.msgs[n]), locations[b] ?? null);
+      break;
+    case EventType.FlowStart:
+      encoder.flowStart(ts, flow, a, b);
+      break;
+    case EventType.GC:
+      encoder.gc(ts, Math.round(a * 1e6), Math.round(b * 1e6), task);
+      break;
+    case EventType.Heap:
+      encoder.heap(ts, a);
+      break;
+    case EventType.EventLoop:
+      encoder.eventLoop(ts, a, Math.round(b * 1e6));
+      break;
+    case EventType.Run: {
+      // a: its start, b: its duration (ms); str: the resource type, or a WaitedOn with its site; msg: ms it was ready before its start + 1, 0 unknown.
+      const startedBefore = ts - toNs(a, t0);
+      const ready = S.msgs[n] as number;
+      const waited = strs[n] as string | WaitedOn;
+      const sited = typeof waited === 'object';
+      const site = sited ? waited.site : 0;
+      encoder.run(ts, flow, task, startedBefore, Math.min(startedBefore, Math.round(b * 1e6)), ready > 0 ? Math.round((ready - 1) * 1e6) + 1 : 0, sited ? waited.type : text(waited), locations[site >>> 1] ?? null, (site & 1) === 1);
+      break;
+    }
+    case EventType.Misuse:
+      if ((S.msgs[n] as number) <= firstSeq) return;
+      encoder.misuse(ts, flow, a, str, locations[b] ?? null, task);
+      break;
+  }
 }
