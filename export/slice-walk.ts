@@ -184,12 +184,8 @@ export class SliceWalker<R> {
       case 'dropped':
         this.dropped += event.count;
         return this.sink.dropped(event.ts, event.count);
-      case 'run': {
-        if (this.sink.run === undefined) return;
-        if (event.ts + event.duration > this.lastTs) this.lastTs = event.ts + event.duration;
-        const task = event.task === 0 ? undefined : this.tasks.get(event.task);
-        return this.sink.run(event, event.task === 0 ? 'background' : (task?.name ?? this.endedNames.get(event.task) ?? `task ${event.task}`));
-      }
+      case 'run':
+        return this.run(event);
     }
   }
 
@@ -366,6 +362,33 @@ export class SliceWalker<R> {
     }
     this.sink.taskEnd(id, task, ts, flow, location);
     if (task.row >= 0) this.rows!.release(task.row, ts);
+  }
+
+  // ---- runs ---------------------------------------------------------------------------------------
+
+  /** Where each thread's last run ended (runs arrive as they end, so in order on each thread). */
+  private readonly runEnds = new Map<number, Nanos>();
+
+  private run(event: EventOf<'run'>): void {
+    if (this.sink.run === undefined) return;
+    const end = event.ts + event.duration;
+    if (end > this.lastTs) this.lastTs = end;
+    // A thread runs one callback at a time: runs that overlap come from a damaged trace. Their slices
+    // (on the flow's track and the thread's long-runs track) must not: the later one is cut, or left out.
+    const thread = event.thread ?? 0;
+    const lastEnd = this.runEnds.get(thread) ?? -Infinity;
+    let shown = event;
+    if (event.ts < lastEnd) {
+      if (end <= lastEnd) {
+        this.warnings.add('overlapping runs', `a run at ${formatDuration(event.ts)} lies within the previous run of its thread; it is left out`);
+        return;
+      }
+      this.warnings.add('overlapping runs', `a run at ${formatDuration(event.ts)} started before the previous run of its thread ended; its slice starts at that end`);
+      shown = { ...event, ts: lastEnd, duration: end - lastEnd };
+    }
+    this.runEnds.set(thread, end);
+    const task = event.task === 0 ? undefined : this.tasks.get(event.task);
+    this.sink.run(shown, event.task === 0 ? 'background' : (task?.name ?? this.endedNames.get(event.task) ?? `task ${event.task}`));
   }
 
   // ---- GC -----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeTrace, TYPE } from '../fuzz/frames.mjs';
 // @ts-expect-error: a plain JavaScript module without declarations
 import { chromeRuleProblems } from '../fuzz/chrome-rules.mjs';
+import { encodedTrace } from './helpers/trace.js';
 
 type ChromeEvent = { ph: string; name: string; ts: number; tid: number; dur?: number };
 
@@ -94,6 +95,23 @@ describe('fuzz regressions', () => {
     const { events, problems } = await chrome(bytes);
     expect(problems).toEqual([]);
     expect(events.filter((e) => e.ph === 's' || e.ph === 'f')).toEqual([]);
+  });
+
+  it('Chrome export: runs of one thread that overlap (a damaged trace) are cut or left out, so slices never overlap', async () => {
+    // Run A 5–10 ms; B 8–12 ms starts inside A; C 9.5–10.5 ms lies within B. All on flow 1 of thread 0.
+    const bytes = encodedTrace({ version: 6, wallClockOriginNs: 0n, hrtimeOriginNs: 0n, pid: 1, nodeVersion: 'v24', command: 'x' }, (e) => {
+      e.run(10e6, 1, 0, 5e6, 5e6, 0, 'Timeout');
+      e.run(12e6, 1, 0, 4e6, 4e6, 0, 'Immediate');
+      e.run(12.5e6, 1, 0, 3e6, 1e6, 0, 'PROMISE');
+    });
+    const { events, warnings, problems } = await chrome(bytes);
+    expect(problems).toEqual([]);
+    const runs = events.filter((e) => e.name === 'running').map((e) => [e.ts, e.dur]);
+    expect(runs).toEqual([
+      [5000, 5000],
+      [10000, 2000],
+    ]);
+    expect(warnings.some((w) => /overlapping runs/.test(w) || /started before the previous run/.test(w))).toBe(true);
   });
 
   it('sparse task ids cost bytes each, not a 512-byte bitmap each (a hostile trace cannot make the reader take 150 times its size)', () => {
