@@ -57,8 +57,8 @@ describe('fuzzing: truncated, bit-flipped, spliced and generated traces', () => 
   });
 
   it('100 cases of a random seed (printed, for reproduction)', async () => {
-    const seed = Math.floor(Math.random() * 2 ** 31);
-    console.log(`fuzz test: random seed ${seed} (fc.assert's seed; a failure also prints the path to the failing case)`);
+    const seed = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
+    console.log(`fuzz test: random seed ${seed} (fc.assert's seed, FUZZ_SEED=${seed} runs it again; a failure also prints the path to the failing case)`);
     await fc.assert(fc.asyncProperty(context.arbitrary, property), { seed, numRuns: 100 });
   });
 
