@@ -1,6 +1,7 @@
-import { BroadcastChannel, isMainThread, setEnvironmentData, type Worker } from 'node:worker_threads';
+import { BroadcastChannel, isMainThread, setEnvironmentData } from 'node:worker_threads';
 import { S, now } from './recorder.js';
 import { joinsOf } from './shared-ids.js';
+import { watchWorkerExits } from './worker-exits.js';
 import { CONTROL_CHANNEL, SESSION_KEY, threadChannel, type ControlMessage, type ThreadMessage, type TraceSession } from './thread-protocol.js';
 
 interface JoinedThread {
@@ -38,17 +39,7 @@ const MAX_GONE = 4096;
 /** How long after a worker's exit its last messages (sent on its way out) may still be on their way. */
 const EXIT_GRACE_MS = 1000;
 
-/**
- * Tells the collectors when a worker created by this thread exits, a second later: one that was
- * terminated sends no `done`, and nothing kept for it would be let go otherwise.
- */
-function watchWorkerExits(): void {
-  process.on('worker', (worker: Worker) => {
-    const id = worker.threadId; // -1 once it has exited
-    worker.once('exit', () => workerExited(id));
-  });
-}
-if (isMainThread) watchWorkerExits();
+if (isMainThread) watchWorkerExits(workerExited);
 
 /** Worker `id` exited (a worker of this thread's, or of a worker's: see thread-join.ts): the collectors let it go a second later. */
 function workerExited(id: number): void {

@@ -1,8 +1,9 @@
-import { BroadcastChannel, getEnvironmentData, isMainThread, threadId, type Worker } from 'node:worker_threads';
+import { BroadcastChannel, getEnvironmentData, isMainThread, threadId } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Consumer, S, flush } from './recorder.js';
 import { closeOpenRun } from './scheduling.js';
 import { countJoin } from './shared-ids.js';
+import { watchWorkerExits } from './worker-exits.js';
 import { CONTROL_CHANNEL, SESSION_KEY, threadChannel, type Batch, type ControlMessage, type ThreadMessage, type TraceSession } from './thread-protocol.js';
 
 /** How long a worker keeps its batches channel open after its last message (see ThreadOutput.finish). */
@@ -148,22 +149,16 @@ export function joinMainThreadTraces(hooks: SessionHooks): void {
   // Workers this one creates join the main thread's traces too, but the main thread sees only its own
   // workers exit: it hears of these from here (a terminated one sends no `done`), and of those still
   // running when this one exits (they are terminated with it).
-  const children = new Set<number>();
   const exited = (id: number): void => {
-    if (!children.delete(id)) return;
     const message: ControlMessage = { kind: 'exited', thread: id };
     control.postMessage(message);
   };
-  process.on('worker', (worker: Worker) => {
-    const id = worker.threadId; // -1 once it has exited
-    children.add(id);
-    worker.once('exit', () => exited(id));
-  });
+  const children = watchWorkerExits(exited);
   // A worker that returns, calls process.exit() or throws sends everything first; terminate() does not
   // run this: what it recorded since its last flush is lost.
   process.on('exit', () => {
     for (const output of [...outputs]) end(output.session.session);
-    for (const id of [...children]) exited(id);
+    for (const id of children) exited(id);
   });
   S.joinTrace = begin;
 
