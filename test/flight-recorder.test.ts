@@ -5,14 +5,14 @@
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { writeWorkerProgram } from './helpers/worker-program.js';
 import { analyzeTrace, type TaskInfo, type TraceAnalysis } from '../reader/index.js';
 import { background, FlightRecorder, isEnabled, newTask, start, startRegion, stop, type Context } from '../runtime/index.js';
 import { traceHandler } from '../runtime/http.js';
@@ -355,9 +355,7 @@ describe('the trace endpoint and a flight recorder', () => {
 });
 
 describe('a flight recorder in a program with worker threads (a real program: 3 workers doing parts of each job)', () => {
-  const root = join(import.meta.dirname, '..');
-  const runtimeUrl = JSON.stringify(pathToFileURL(join(root, 'dist/esm/runtime/index.js')).href);
-  const cli = join(root, 'dist/esm/cli/cli.js');
+  const cli = join(import.meta.dirname, '..', 'dist/esm/cli/cli.js');
   // Each job is a task of the main thread with a region there and a part on every worker; a task
   // "long", created first, has a region "held" open on worker 1 all along. Jobs run for 1.5 s, five
   // times the recorder's minAge, then the window is written.
@@ -397,8 +395,7 @@ parentPort.on('message', ({ kind, link, i }) => {
   it('the snapshot holds every thread (Thread frames), regions from every thread, and what was open on a worker before the window', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tstrace-flight-workers-'));
     try {
-      writeFileSync(join(dir, 'main.mjs'), main.replaceAll('RUNTIME', runtimeUrl));
-      writeFileSync(join(dir, 'worker.mjs'), worker.replaceAll('RUNTIME', runtimeUrl));
+      writeWorkerProgram(dir, main, worker);
       const snapshot = join(dir, 'snapshot.trace');
       const run = await execNode([join(dir, 'main.mjs'), snapshot], dir);
       expect(run.code, run.stderr).toBe(0);
@@ -450,8 +447,6 @@ parentPort.on('message', ({ kind, link, i }) => {
 });
 
 describe('a flight recorder and a trace written with start(), in a program with worker threads', () => {
-  const root = join(import.meta.dirname, '..');
-  const runtimeUrl = JSON.stringify(pathToFileURL(join(root, 'dist/esm/runtime/index.js')).href);
   // Jobs of a task on the main thread with a part on each of 2 workers. A: the recorder runs, a trace
   // starts and stops beside it, the recorder goes on. B: a trace runs, a recorder starts and goes on
   // after the trace stops. The workers record for both, each in an encoding of its own.
@@ -504,8 +499,7 @@ parentPort.on('message', ({ link, i }) => {
   async function runProgram(name: string, mainCode: string, workerCode: string, check: (dir: string, stdout: string) => Promise<void>): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), `tstrace-flight-${name}-`));
     try {
-      writeFileSync(join(dir, 'main.mjs'), mainCode.replaceAll('RUNTIME', runtimeUrl));
-      writeFileSync(join(dir, 'worker.mjs'), workerCode.replaceAll('RUNTIME', runtimeUrl));
+      writeWorkerProgram(dir, mainCode, workerCode);
       const run = await execNode([join(dir, 'main.mjs'), join(dir, 'out')], dir);
       expect(run.code, run.stderr).toBe(0);
       await check(dir, run.stdout);

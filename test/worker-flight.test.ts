@@ -4,10 +4,9 @@
 // download of /debug/tstrace/trace?seconds=N: both the download and the recorder's window have the
 // workers' regions, each thread named, and read with no problem.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TraceAnalysis } from '../analysis/analysis-types.js';
 import { analyzeTrace } from '../analysis/analysis.js';
@@ -15,9 +14,9 @@ import { loadTrace } from '../analysis/reader.js';
 import { BatchEncoder, encodeThreadFrame } from '../format/encode.js';
 import { FlightRing } from '../runtime/flight-ring.js';
 import { lackingWorkerRegion } from './helpers/trace.js';
+import { writeWorkerProgram } from './helpers/worker-program.js';
 
 const root = join(import.meta.dirname, '..');
-const dist = (path: string): string => JSON.stringify(pathToFileURL(join(root, 'dist/esm', path)).href);
 const dir = mkdtempSync(join(tmpdir(), 'tstrace-worker-flight-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -32,9 +31,7 @@ function node(args: string[], cwd: string): Promise<{ code: number; stdout: stri
 /** Writes main.mjs and worker.mjs into a folder of their own and runs main.mjs there. */
 async function runProgram(name: string, main: string, worker: string): Promise<{ at: string; stdout: string }> {
   const at = mkdtempSync(join(dir, `${name}-`));
-  const withUrls = (code: string): string => code.replaceAll('RUNTIME', dist('runtime/index.js')).replaceAll('HTTP', dist('runtime/http.js'));
-  writeFileSync(join(at, 'main.mjs'), withUrls(main));
-  writeFileSync(join(at, 'worker.mjs'), withUrls(worker));
+  writeWorkerProgram(at, main, worker);
   const run = await node([join(at, 'main.mjs')], at);
   expect(run.code, run.stderr).toBe(0);
   return { at, stdout: run.stdout };

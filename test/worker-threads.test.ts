@@ -17,6 +17,7 @@ import { samplePath } from './helpers/sample.js';
 import { loadViewerModel, timelineJson } from '../viewer/model.js';
 import { collector } from './helpers/collector.js';
 import { lackingWorkerRegion } from './helpers/trace.js';
+import { writeWorkerProgram } from './helpers/worker-program.js';
 import { crc32 } from 'node:zlib';
 import { BatchEncoder, encodeFileStart, encodeFooter, encodeThreadFrame } from '../format/encode.js';
 
@@ -47,8 +48,7 @@ async function runProgram(name: string, main: string, worker: string): Promise<{
 async function runProgram(name: string, main: string, worker: string, options: { analyze: false }): Promise<{ run: Run; trace: string }>;
 async function runProgram(name: string, main: string, worker: string, options?: { analyze: false }): Promise<{ run: Run; trace: string; analysis?: TraceAnalysis }> {
   const at = mkdtempSync(join(dir, `${name}-`));
-  writeFileSync(join(at, 'main.mjs'), main.replaceAll('RUNTIME', runtimeUrl));
-  writeFileSync(join(at, 'worker.mjs'), worker.replaceAll('RUNTIME', runtimeUrl));
+  writeWorkerProgram(at, main, worker);
   const trace = join(at, 'trace.out');
   const run = await node([join(at, 'main.mjs'), trace], at);
   expect(run.code, run.stderr).toBe(0);
