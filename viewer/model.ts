@@ -15,7 +15,7 @@ import { locationText, tasksText } from '../report/text-report.js';
 import { resumedText } from '../report/time-report.js';
 import { CounterSeries, IntervalRow, packRows, RowPacker, type CounterPoint, type PackedRows, type TimelineItem } from './timeline-index.js';
 import { RunCollector, type RunIndex, type RunJson } from './run-index.js';
-import { firstLaneReaching, flowFacts, lanePerFlow, layOut, packFlows, type LaneLayout, type TimelineLayout } from './timeline-layout.js';
+import { firstLaneReaching, flowFacts, flowLifetimes, lanePerFlow, layOut, packFlows, type LaneLayout, type TimelineLayout } from './timeline-layout.js';
 
 /** The trace as the viewer holds it. */
 export interface ViewerModel {
@@ -81,10 +81,12 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
   const pack = (): TimelineLayout => {
     if (packed) return packed;
     const flows = flowFacts(tables);
-    const lanes = packFlows(flows);
+    const lanes = packFlows(flows, flowLifetimes(tables, flows));
     if (runs) {
-      const laneOfFlow = new Map(flows.ids.map((id, k) => [id, lanes.laneOf[k]]));
-      packedRuns = runs.inLanes(lanes.count, (flow) => laneOfFlow.get(flow) ?? -1);
+      packedRuns = runs.inLanes(lanes.count, (flow) => {
+        const k = indexOfSorted(flows.ids, flow);
+        return k < 0 ? -1 : lanes.laneOf[k];
+      });
     }
     return (packed = layOut(tables, fixed, lanes, flows));
   };
@@ -102,6 +104,18 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
     cwd,
     runs,
   };
+}
+
+/** The index of `value` in the ascending `values`, −1 when absent (no map of a million flows). */
+function indexOfSorted(values: Float64Array, value: number): number {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (values[mid] < value) low = mid + 1;
+    else high = mid;
+  }
+  return low < values.length && values[low] === value ? low : -1;
 }
 
 // ---- queries -------------------------------------------------------------------------------------

@@ -164,17 +164,33 @@ export class PackedRows implements IntervalColumns {
 }
 
 /**
- * Packs items into `rows` rows: the `k`-th item of `sequence` (item indexes in start order; the items
- * `0 .. rowOf.length` in order when null) goes to row `rowOf[k]`, keeping its order there.
+ * The row of each item: an array by item, or — no array of a million rows — `base[group[k]] + (plus?.[k] ?? 0)`
+ * (the regions' row is their flow lane's first row plus their depth).
  */
-export function packRows(rows: number, rowOf: Int32Array, items: ItemColumns, sequence: Int32Array | null = null): PackedRows {
-  const count = rowOf.length;
+export type RowOf = Int32Array | { readonly count: number; readonly group: ArrayLike<number>; readonly base: Int32Array; readonly plus?: ArrayLike<number> };
+
+/**
+ * Packs items into `rows` rows: the `k`-th item of `sequence` (item indexes in start order; the items
+ * `0 .. count` in order when null) goes to row `rowOf` of `k`, keeping its order there.
+ */
+export function packRows(rows: number, rowOf: RowOf, items: ItemColumns, sequence: Int32Array | null = null): PackedRows {
+  let count: number;
+  let rowAt: (k: number) => number;
+  if (rowOf instanceof Int32Array) {
+    count = rowOf.length;
+    rowAt = (k) => rowOf[k];
+  } else {
+    const { group, base, plus } = rowOf;
+    count = rowOf.count;
+    rowAt = plus === undefined ? (k) => base[group[k]] : (k) => base[group[k]] + plus[k];
+  }
+  // A counting sort in place: `offsets[row]` counts, then is the end of the row, then (filled backwards) its start.
   const offsets = new Int32Array(rows + 1);
-  for (let k = 0; k < count; k++) offsets[rowOf[k] + 1]++;
-  for (let row = 0; row < rows; row++) offsets[row + 1] += offsets[row];
-  const fill = offsets.slice(0, rows);
+  for (let k = 0; k < count; k++) offsets[rowAt(k)]++;
+  let end = 0;
+  for (let row = 0; row <= rows; row++) offsets[row] = end += offsets[row];
   const order = new Int32Array(count);
-  for (let k = 0; k < count; k++) order[fill[rowOf[k]]++] = sequence === null ? k : sequence[k];
+  for (let k = count - 1; k >= 0; k--) order[--offsets[rowAt(k)]] = sequence === null ? k : sequence[k];
   // Regions of one depth on a flow follow each other: their ends ascend, and the running maximum is the end.
   let ascending = true;
   for (let row = 0; row < rows && ascending; row++) {

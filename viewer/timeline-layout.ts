@@ -46,19 +46,18 @@ export interface TimelineLayout {
   readonly flowLogs: PackedRows;
 }
 
-/** The flows with regions or logs, ascending, with the depth of their deepest region and their lifetime. */
+/** The flows with regions or logs, ascending, with the depth of their deepest region. */
 export interface FlowFacts {
-  readonly ids: number[];
+  readonly ids: Float64Array;
   /** Per flow (by index): its thread, 0 the main thread, else a worker's `threadId`. */
   readonly threads: Float64Array;
-  /** Per region, and per log: the index of its flow in `ids`. */
-  readonly ofRegion: Int32Array;
-  readonly ofLog: Int32Array;
+  /** By the tables' flow index (`regions.flow`, `logs.flow`): the flow's index in `ids`, −1 for a flow with neither. */
+  readonly indexOf: Int32Array;
+  /** Per flow: the rows its lane needs (its deepest region's depth + 1). */
   readonly rows: Int32Array;
-  readonly first: Float64Array;
-  readonly last: Float64Array;
 }
 
+// Only what every layout needs is made here: a trace may have a million flows, each byte per flow or per region counts.
 export function flowFacts(tables: TraceTables): FlowFacts {
   const r = tables.regions.data;
   const l = tables.logs.data;
@@ -66,40 +65,50 @@ export function flowFacts(tables: TraceTables): FlowFacts {
   const logs = tables.logs.length;
   const flowIds = tables.flowIds;
   // The tables number every flow in ascending order; the lanes are those of the flows with regions or logs.
-  const laneIndex = new Int32Array(flowIds.length).fill(-1);
+  const indexOf = new Int32Array(flowIds.length).fill(-1);
   const regionFlow = r.flow;
   const logFlow = l.flow;
-  for (let i = 0; i < regions; i++) laneIndex[regionFlow[i]] = 0;
-  for (let i = 0; i < logs; i++) laneIndex[logFlow[i]] = 0;
-  const ids: number[] = [];
-  for (let flow = 0; flow < laneIndex.length; flow++) {
-    if (laneIndex[flow] === 0) laneIndex[flow] = ids.push(flowIds[flow]) - 1;
+  for (let i = 0; i < regions; i++) indexOf[regionFlow[i]] = 0;
+  for (let i = 0; i < logs; i++) indexOf[logFlow[i]] = 0;
+  let count = 0;
+  for (let flow = 0; flow < indexOf.length; flow++) if (indexOf[flow] === 0) indexOf[flow] = count++;
+  // Usually every flow has regions or logs: then the tables' own columns serve, not copies.
+  const every = count === flowIds.length;
+  const ids = every ? flowIds : new Float64Array(count);
+  const threads = every ? tables.flowThreads : new Float64Array(count);
+  for (let flow = 0; flow < indexOf.length && !every; flow++) {
+    const k = indexOf[flow];
+    if (k < 0) continue;
+    ids[k] = flowIds[flow];
+    threads[k] = tables.flowThreads[flow] ?? 0;
   }
-  const ofRegion = new Int32Array(regions);
-  const ofLog = new Int32Array(logs);
-  const rows = new Int32Array(ids.length).fill(1);
-  const first = new Float64Array(ids.length).fill(Infinity);
-  const last = new Float64Array(ids.length).fill(-Infinity);
-  const { depth, start, end } = r;
+  const rows = new Int32Array(count).fill(1);
+  const depth = r.depth;
   for (let i = 0; i < regions; i++) {
-    const k = (ofRegion[i] = laneIndex[regionFlow[i]]);
+    const k = indexOf[regionFlow[i]];
     if (depth[i] >= rows[k]) rows[k] = depth[i] + 1;
+  }
+  return { ids, threads, indexOf, rows };
+}
+
+/** Each flow's lifetime, from its first region or log to its last: what packing flows into lanes needs. */
+export function flowLifetimes(tables: TraceTables, flows: FlowFacts): { readonly first: Float64Array; readonly last: Float64Array } {
+  const { start, end, flow: regionFlow } = tables.regions.data;
+  const { ts, flow: logFlow } = tables.logs.data;
+  const first = new Float64Array(flows.ids.length).fill(Infinity);
+  const last = new Float64Array(flows.ids.length).fill(-Infinity);
+  const { indexOf } = flows;
+  for (let i = 0; i < tables.regions.length; i++) {
+    const k = indexOf[regionFlow[i]];
     if (start[i] < first[k]) first[k] = start[i];
     if (end[i] > last[k]) last[k] = end[i];
   }
-  const ts = l.ts;
-  for (let i = 0; i < logs; i++) {
-    const k = (ofLog[i] = laneIndex[logFlow[i]]);
+  for (let i = 0; i < tables.logs.length; i++) {
+    const k = indexOf[logFlow[i]];
     if (ts[i] < first[k]) first[k] = ts[i];
     if (ts[i] > last[k]) last[k] = ts[i];
   }
-  const threads = new Float64Array(ids.length);
-  const flowThreads = tables.flowThreads;
-  for (let flow = 0; flow < laneIndex.length; flow++) {
-    const k = laneIndex[flow];
-    if (k >= 0) threads[k] = flowThreads[flow] ?? 0;
-  }
-  return { ids, threads, ofRegion, ofLog, rows, first, last };
+  return { first, last };
 }
 
 /** The name of a thread in lane labels: worker threads' lanes say whose they are, the main thread's do not. */
@@ -151,10 +160,11 @@ export function lanePerFlow(flows: FlowFacts): FlowLanes {
  * Packs flows into lanes: in order of their first event, each flow goes to the lane free the longest
  * (its last flow ended before this one began), or to a new lane.
  */
-export function packFlows(flows: FlowFacts): FlowLanes {
+export function packFlows(flows: FlowFacts, lifetimes: { readonly first: Float64Array; readonly last: Float64Array }): FlowLanes {
   const { threads } = flows;
+  const { first, last } = lifetimes;
   // Each thread's flows are packed into lanes of their own: the main thread's first, then each worker's.
-  const order = Int32Array.from(flows.ids.keys()).sort((a, b) => threads[a] - threads[b] || flows.first[a] - flows.first[b] || a - b);
+  const order = Int32Array.from(flows.ids.keys()).sort((a, b) => threads[a] - threads[b] || first[a] - first[b] || a - b);
   const laneOf = new Int32Array(flows.ids.length);
   const laneThread: number[] = [];
   const laneNumber: number[] = [];
@@ -167,7 +177,7 @@ export function packFlows(flows: FlowFacts): FlowLanes {
       packer = new RowPacker();
       thread = threads[k];
     }
-    const lane = base + packer.add(flows.first[k], flows.last[k]);
+    const lane = base + packer.add(first[k], last[k]);
     laneOf[k] = lane;
     laneThread[lane] = thread;
     laneNumber[lane] = lane - base + 1;
@@ -212,13 +222,16 @@ export function layOut(tables: TraceTables, fixed: readonly Omit<LaneLayout, 'to
     },
   };
   const r = tables.regions.data;
-  const rowOf = new Int32Array(tables.regions.length);
-  const { ofRegion, ofLog } = flows;
-  const depth = r.depth;
-  for (let i = 0; i < rowOf.length; i++) rowOf[i] = firstRow[laneOf[ofRegion[i]]] + depth[i];
   const l = tables.logs.data;
-  const logRow = new Int32Array(tables.logs.length);
-  for (let i = 0; i < logRow.length; i++) logRow[i] = laneOf[ofLog[i]];
+  // By the tables' flow index: the first region row of its lane, and its lane (−1: a flow with neither regions nor logs).
+  const { indexOf } = flows;
+  const firstRowOfFlow = new Int32Array(indexOf.length);
+  const laneOfFlow = new Int32Array(indexOf.length);
+  for (let flow = 0; flow < indexOf.length; flow++) {
+    const lane = indexOf[flow] < 0 ? -1 : laneOf[indexOf[flow]];
+    laneOfFlow[flow] = lane;
+    firstRowOfFlow[flow] = lane < 0 ? -1 : firstRow[lane];
+  }
   return {
     lanes,
     tops,
@@ -226,8 +239,8 @@ export function layOut(tables: TraceTables, fixed: readonly Omit<LaneLayout, 'to
     flowOf,
     flowLanes: laneCount,
     layoutRows: Math.max(0, top - 1),
-    flowRows: packRows(firstRow[laneCount], rowOf, { start: r.start, end: r.end, type: r.type, id: (i) => i + 1 }),
-    flowLogs: packRows(laneCount, logRow, { start: l.ts, end: l.ts, type: l.category, id: (i) => i }),
+    flowRows: packRows(firstRow[laneCount], { count: tables.regions.length, group: r.flow, base: firstRowOfFlow, plus: r.depth }, { start: r.start, end: r.end, type: r.type, id: (i) => i + 1 }),
+    flowLogs: packRows(laneCount, { count: tables.logs.length, group: l.flow, base: laneOfFlow }, { start: l.ts, end: l.ts, type: l.category, id: (i) => i }),
   };
 }
 
