@@ -17,6 +17,11 @@ import { TraceSummarizer, type OpenTasks, type TraceRecordKeeper } from './summa
 
 type Event<K extends TraceEvent['kind']> = Extract<TraceEvent, { kind: K }>;
 type Column = Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array;
+/** An index into the strings or the locations: 16 bits while they are few (they nearly always are), 32 once they are not. */
+type IndexColumn = Uint16Array | Int32Array;
+/** The largest index a 16-bit index column holds. */
+const NARROW_INDEX_MAX = 0xffff;
+const indexColumn = (n: number): IndexColumn => new Uint16Array(n);
 
 type ColumnType = { new (length: number): Column; new (buffer: ArrayBuffer): Column; readonly BYTES_PER_ELEMENT: number };
 type ColumnView = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Column;
@@ -66,6 +71,18 @@ class Columns<T extends Record<string, Column>> {
     this.capacity = rows;
   }
 
+  /** Makes the named index columns 32-bit (an index outgrew 16 bits), keeping their rows. */
+  widen(names: readonly (keyof T & string)[]): void {
+    const data: Record<string, Column> = { ...this.data };
+    for (const name of names) {
+      if (data[name] instanceof Int32Array) continue;
+      const wide = this.inPlace ? new Int32Array(new ResizableBuffer(this.capacity * 4, { maxByteLength: MAX_COLUMN_BYTES })) : new Int32Array(this.capacity);
+      wide.set(data[name].subarray(0, this.length));
+      data[name] = wide;
+    }
+    this.data = data as T;
+  }
+
   private grow(capacity: number): void {
     if (capacity * 8 > MAX_COLUMN_BYTES) throw new RangeError(`a trace with more than ${MAX_COLUMN_BYTES / 8} tasks, regions or logs is more than tstrace can hold in memory`);
     if (this.inPlace) {
@@ -101,9 +118,9 @@ const regionColumns = (n: number) => ({
   taskRow: new Int32Array(n),
   /** Parent region id, 0 at the top level. */
   parent: new Int32Array(n),
-  type: new Int32Array(n),
-  /** Location index, -1 for none. */
-  location: new Int32Array(n),
+  type: indexColumn(n),
+  /** Location index (0: none). */
+  location: indexColumn(n),
   /** Nesting depth on its own flow (at most MAX_DEPTH). */
   depth: new Uint16Array(n),
   startSeq: new Uint32Array(n),
@@ -120,7 +137,7 @@ const MAX_DEPTH = 0xffff;
 const taskColumns = (n: number) => ({
   id: new Float64Array(n),
   /** String index of the type; the index of "" when the creation is not in the trace. */
-  type: new Int32Array(n),
+  type: indexColumn(n),
   /** NaN when the creation is not in the trace. */
   parent: new Float64Array(n),
   created: new Uint8Array(n),
@@ -130,8 +147,8 @@ const taskColumns = (n: number) => ({
   /** Flow indexes, as `regions.flow`. */
   createFlow: new Int32Array(n),
   endFlow: new Int32Array(n),
-  createLocation: new Int32Array(n),
-  endLocation: new Int32Array(n),
+  createLocation: indexColumn(n),
+  endLocation: indexColumn(n),
   createSeq: new Uint32Array(n),
   endSeq: new Uint32Array(n),
 });
@@ -142,8 +159,8 @@ const logColumns = (n: number) => ({
   flow: new Int32Array(n),
   /** The task's row, −1 for the background task. */
   taskRow: new Int32Array(n),
-  category: new Int32Array(n),
-  location: new Int32Array(n),
+  category: indexColumn(n),
+  location: indexColumn(n),
   seq: new Uint32Array(n),
 });
 
@@ -211,7 +228,8 @@ export class TraceTables {
   stats!: TraceStats;
   /** Region and task types, and log categories: indexes in the columns. */
   readonly strings = new Interned<string>();
-  readonly locations = new Interned<SourceLocation>();
+  /** Source locations; index 0 is none (null). */
+  readonly locations = new Interned<SourceLocation | null>();
   readonly regions = new Columns(regionColumns(1024));
   readonly tasks = new Columns(taskColumns(256));
   /** RegionInfo.beganBefore by region index and TaskInfo.beganBefore by task row: only flight-recorder snapshots have any. */
@@ -251,6 +269,7 @@ export class TraceTables {
       summarizer: new TraceSummarizer({ maxProblems: options.maxProblems, records: this.recordKeeper() }),
       messages: new Map(),
     };
+    this.locations.of(null);
   }
 
   add(event: TraceEvent): void {
@@ -344,7 +363,7 @@ export class TraceTables {
   }
 
   location(index: number): SourceLocation | null {
-    return index < 0 ? null : this.locations.values[index];
+    return this.locations.values[index] ?? null;
   }
 
   region(i: number): RegionInfo {
@@ -533,10 +552,11 @@ export class TraceTables {
     if (id === this.lastTask) return this.lastTaskRow;
     let row = taskRows.get(id);
     if (row < 0) {
+      const type = this.stringIndex('');
       row = this.tasks.push();
       const t = this.tasks.data;
       t.id[row] = id;
-      t.type[row] = this.strings.of('');
+      t.type[row] = type;
       t.parent[row] = NaN;
       taskRows.set(id, row);
     }
@@ -558,7 +578,23 @@ export class TraceTables {
   }
 
   private locationIndex(location: SourceLocation | null): number {
-    return location === null ? -1 : this.locations.of(location);
+    const index = this.locations.of(location);
+    if (index > NARROW_INDEX_MAX) {
+      this.regions.widen(['location']);
+      this.tasks.widen(['createLocation', 'endLocation']);
+      this.logs.widen(['location']);
+    }
+    return index;
+  }
+
+  private stringIndex(value: string): number {
+    const index = this.strings.of(value);
+    if (index > NARROW_INDEX_MAX) {
+      this.regions.widen(['type']);
+      this.tasks.widen(['type']);
+      this.logs.widen(['category']);
+    }
+    return index;
   }
 
   private recordKeeper(): TraceRecordKeeper {
@@ -581,28 +617,36 @@ export class TraceTables {
       openTasks,
       taskCreated: (event: Event<'taskCreate'>) => {
         const row = this.knownTask(taskRows(), event.task);
+        // Indexes first: a 16-bit index column made wider is a new column.
+        const type = this.stringIndex(event.type);
+        const location = this.locationIndex(event.location);
         const t = this.tasks.data;
         // A task carried into a snapshot: known type and parent, its creation not in the trace.
         t.created[row] = event.beganBefore === undefined ? 1 : 0;
         if (event.beganBefore !== undefined) this.taskBeganBefore.set(row, event.beganBefore);
-        t.type[row] = this.strings.of(event.type);
+        t.type[row] = type;
         t.parent[row] = event.parent;
         t.start[row] = event.ts;
         t.createFlow[row] = flow(event.flow);
-        t.createLocation[row] = this.locationIndex(event.location);
+        t.createLocation[row] = location;
         t.createSeq[row] = this.seq;
         if (event.parent !== 0) this.knownTask(taskRows(), event.parent);
       },
       taskEnded: (event: Event<'taskEnd'>) => {
         const row = this.knownTask(taskRows(), event.task);
+        const location = this.locationIndex(event.location);
         const t = this.tasks.data;
         t.ended[row] = 1;
         t.end[row] = event.ts;
         t.endFlow[row] = flow(event.flow);
-        t.endLocation[row] = this.locationIndex(event.location);
+        t.endLocation[row] = location;
         t.endSeq[row] = this.seq;
       },
       regionStarted: (event: Event<'regionStart'>, region: RegionRecord) => {
+        // Indexes first: a 16-bit index column made wider is a new column.
+        const type = this.stringIndex(event.type);
+        const location = this.locationIndex(event.location);
+        const taskRow = event.task === 0 ? -1 : this.knownTask(taskRows(), event.task);
         const i = this.regions.push();
         const r = this.regions.data;
         const parent = region.parent;
@@ -610,12 +654,12 @@ export class TraceTables {
         r.end[i] = NaN;
         r.flow[i] = flow(event.flow);
         r.parent[i] = parent === null ? 0 : parent.id;
-        r.type[i] = this.strings.of(event.type);
-        r.location[i] = this.locationIndex(event.location);
+        r.type[i] = type;
+        r.location[i] = location;
         r.depth[i] = parent !== null && parent.flow === event.flow ? Math.min(MAX_DEPTH, r.depth[parent.id - 1] + 1) : 0;
         r.startSeq[i] = this.seq;
         if (event.beganBefore !== undefined) this.regionBeganBefore.set(i, event.beganBefore);
-        r.taskRow[i] = event.task === 0 ? -1 : this.knownTask(taskRows(), event.task);
+        r.taskRow[i] = taskRow;
       },
       regionEnded: (event: Event<'regionEnd'>, region: RegionRecord) => {
         const r = this.regions.data;
@@ -625,15 +669,18 @@ export class TraceTables {
         r.endSeq[i] = this.seq;
       },
       logged: (event: Event<'log'>) => {
+        const category = this.stringIndex(event.category);
+        const location = this.locationIndex(event.location);
+        const taskRow = event.task === 0 ? -1 : this.knownTask(taskRows(), event.task);
         const i = this.logs.push();
         const l = this.logs.data;
         l.ts[i] = event.ts;
         l.flow[i] = flow(event.flow);
-        l.category[i] = this.strings.of(event.category);
-        l.location[i] = this.locationIndex(event.location);
+        l.category[i] = category;
+        l.location[i] = location;
         l.seq[i] = this.seq;
         this.messages.push(this.keptMessage(event.message));
-        l.taskRow[i] = event.task === 0 ? -1 : this.knownTask(taskRows(), event.task);
+        l.taskRow[i] = taskRow;
         if (event.category === OTEL_TRACE_CATEGORY && l.taskRow[i] >= 0 && !this.traceContexts.has(l.taskRow[i])) {
           const context = parseTraceparent(event.message);
           if (context !== null) this.traceContexts.set(l.taskRow[i], context);

@@ -293,12 +293,12 @@ export function regionsJson(model: ViewerModel, query: URLSearchParams) {
   const group = groupIndex === null ? null : (model.stats.regionGroups[groupIndex] ?? null);
   const type = group ? group.type : query.get('type');
   const typeIndex = type === null ? null : model.tables.strings.find(type);
-  // The group's locations: every location index that prints as the group's (−1: none).
+  // The group's locations: every location index that prints as the group's (0, none, prints as '').
   let inGroup: ((location: number) => boolean) | null = null;
   if (group) {
     const where = formatLocation(group.location);
     const matches = tables.locations.values.map((location) => formatLocation(location) === where);
-    inGroup = (location) => (location < 0 ? where === '' : matches[location]);
+    inGroup = (location) => matches[location];
   }
   const duration = durationFilter(query);
   return page(

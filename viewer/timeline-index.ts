@@ -115,7 +115,7 @@ export class IntervalRow implements IntervalColumns {
 export interface ItemColumns {
   readonly start: Float64Array;
   readonly end: Float64Array;
-  readonly type: Int32Array;
+  readonly type: Int32Array | Uint16Array;
   /** The id the timeline gives item `i`. */
   id(i: number): number;
 }
