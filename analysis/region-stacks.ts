@@ -20,7 +20,7 @@ export interface RegionRecord {
 
 interface FlowState {
   /** Open regions, innermost last. */
-  readonly stack: RegionRecord[];
+  stack: RegionRecord[];
   /** The region open on the parent flow when this flow was forked: the parent of its outermost regions. */
   readonly forkParent: RegionRecord | null;
 }
@@ -129,6 +129,8 @@ export class RegionStacks {
     else stack.pop();
     // A flow with nothing open and no fork parent is as good as unknown: forget it (a trace may have millions).
     if (stack.length === 0 && (!this.parents || state.forkParent === null)) this.setState(flow, null);
+    // One kept for its fork parent lets go of the room its stack grew (a trace may have millions of such flows).
+    else if (stack.length === 0) state.stack = [];
     region.end = ts;
     return { region, outOfOrder };
   }

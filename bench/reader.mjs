@@ -245,7 +245,9 @@ export async function runReaderBench({ quick = false, progress = (text) => proce
     const chrome = nodeJob(workDir, 'export-chrome', [tracePath], [`--max-old-space-size=${SUMMARY_HEAP_MB}`]);
     const perfetto = nodeJob(workDir, 'export-perfetto', [tracePath], [`--max-old-space-size=${SUMMARY_HEAP_MB}`]);
     progress(`  reader: the viewer's load and queries (child process)...\n`);
-    const view = nodeJob(workDir, 'view', [tracePath], ['--expose-gc']);
+    // With the flags `tstrace view` runs with (cli/node-flags.ts).
+    const { VIEW_NODE_FLAGS } = await import(`${runtimeDir}/cli/node-flags.js`);
+    const view = nodeJob(workDir, 'view', [tracePath], ['--expose-gc', ...VIEW_NODE_FLAGS]);
 
     const go = findGo();
     let goLoad = null;

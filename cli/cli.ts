@@ -6,6 +6,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runCli } from './cli-run.js';
+import { missingNodeFlags, relaunch, VIEW_NODE_FLAGS } from './node-flags.js';
 
 /** This module's file: `__filename` in the CommonJS build; in the ESM build, the script node runs (this one). */
 function thisFile(): string {
@@ -34,7 +35,10 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE') throw error;
 });
 
-runCli(process.argv.slice(2), {
+const args = process.argv.slice(2);
+// `view` runs with a smaller young generation (node-flags.ts): when started without it, in a child that has it.
+const missing = args[0] === 'view' ? missingNodeFlags(VIEW_NODE_FLAGS) : [];
+const run = missing.length > 0 ? relaunch(missing, thisFile(), args) : runCli(args, {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   get version() {
@@ -48,7 +52,8 @@ runCli(process.argv.slice(2), {
   raise: (signal) => {
     process.kill(process.pid, signal);
   },
-}).then(
+});
+run.then(
   (code) => {
     process.exitCode = code;
   },

@@ -3,12 +3,14 @@
  * Node.js process in it traced from its first module on (the preload module runtime/run-preload.ts,
  * through `NODE_OPTIONS=--import …`), then prints what was written and exits as the command did.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { summarizeTrace } from '../analysis/summary.js';
+import { runInPlace, type CommandEnd } from './child-run.js';
+
+export type { CommandEnd };
 import type { TraceStats } from '../analysis/analysis-types.js';
 
 /** The options `tstrace run` takes before the command: the output, --quiet, and those of `start()`. */
@@ -92,43 +94,17 @@ export function preloadModuleUrl(): string {
   return pathToFileURL(preload).href;
 }
 
-/** How the command ended. */
-export interface CommandEnd {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
-
-/** Signals `tstrace run` passes on to the command (a terminal's Ctrl-C reaches both anyway). */
-const FORWARDED_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
-
 /**
  * Runs the command with the preload in `NODE_OPTIONS` and the output in the environment, its standard
- * streams those of this process; resolves when it has exited. Rejects when it cannot be started.
+ * streams those of this process (a terminal's Ctrl-C reaches both; one sent to `tstrace` is passed on);
+ * resolves when it has exited. Rejects when it cannot be started.
  */
 export function runTraced(run: RunArguments, cwd: string): Promise<CommandEnd> {
   const output = resolve(cwd, run.output);
   const nodeOptions = [process.env.NODE_OPTIONS, `--import ${preloadModuleUrl()}`].filter(Boolean).join(' ');
-  const child = spawn(run.command, [...run.args], {
+  return runInPlace(run.command, run.args, {
     cwd,
-    stdio: 'inherit',
     env: { ...process.env, NODE_OPTIONS: nodeOptions, TSTRACE_RUN_OUTPUT: output, TSTRACE_RUN_OPTIONS: JSON.stringify(run.startOptions) },
-  });
-  const forward = FORWARDED_SIGNALS.map((signal) => {
-    const onSignal = (): void => {
-      child.kill(signal);
-    };
-    process.on(signal, onSignal);
-    return () => process.off(signal, onSignal);
-  });
-  return new Promise<CommandEnd>((resolvePromise, reject) => {
-    child.once('error', (error) => {
-      forward.forEach((off) => off());
-      reject(error);
-    });
-    child.once('exit', (code, signal) => {
-      forward.forEach((off) => off());
-      resolvePromise({ code, signal });
-    });
   });
 }
 

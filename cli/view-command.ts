@@ -37,17 +37,15 @@ export async function viewCommand(file: string, options: { port: number; host?: 
   }
   if (status.problem) io.stderr(`tstrace: warning: ${file} is ${status.problem.kind} at offset ${status.problem.offset}: ${status.problem.reason}; the viewer shows what comes before it\n`);
   if (!isLoopback(host)) io.stderr(`tstrace: warning: serving on ${host}, not only to this machine: whoever can reach it can read the trace\n`);
+  // Listening before the URL is out: whoever reads it may stop the viewer at once. Signals after the first
+  // are ignored until the process exits (the listeners keep nothing alive): a second Ctrl-C while closing.
+  let stop = (): void => {};
+  const stopped = new Promise<void>((done) => (stop = done));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   io.stdout(`tstrace view: ${file} at ${viewer.url}  (Ctrl-C to stop)\n`);
   if (options.open) openBrowser(viewer.url, io);
-  await new Promise<void>((done) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      done();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await stopped;
   await viewer.close();
   return 0;
 }

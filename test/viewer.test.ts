@@ -9,7 +9,7 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { get as httpGet } from 'node:http';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -438,6 +438,20 @@ describe('tstrace view', () => {
     expect(readFileSync(opened, 'utf8').trim()).toBe(url);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
+  });
+
+  test.runIf(process.platform === 'linux')('runs with a 16 MB young generation (in a node it starts, when started without); Ctrl-C on a terminal exits 0', async () => {
+    const child = spawn(process.execPath, [cli, 'view', tracePath], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    for (let i = 0; i < 200 && !stdout.includes('http://'); i++) await sleep(50);
+    expect(stdout).toMatch(/^tstrace view: .* at http:\/\/127\.0\.0\.1:\d+\/ {2}\(Ctrl-C to stop\)\n$/);
+    // The process serving is a child of the one started, with the flag.
+    const children = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(child.pid));
+    expect(children.map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'))).toEqual([expect.arrayContaining(['--max-semi-space-size=16', 'view', tracePath])]);
+    process.kill(-child.pid!, 'SIGINT'); // the whole process group, as a terminal's Ctrl-C
+    expect(await exited).toBe(0);
   });
 
   test("the API's locations have the one shape of the CLI's --json: { file, line, column, function } or null", async () => {

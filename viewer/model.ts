@@ -15,7 +15,7 @@ import { locationText, tasksText } from '../report/text-report.js';
 import { resumedText } from '../report/time-report.js';
 import { CounterSeries, IntervalRow, packRows, RowPacker, type CounterPoint, type PackedRows, type TimelineItem } from './timeline-index.js';
 import { RunCollector, type RunIndex, type RunJson } from './run-index.js';
-import { firstLaneReaching, flowFacts, flowLifetimes, lanePerFlow, layOut, packFlows, type LaneLayout, type TimelineLayout } from './timeline-layout.js';
+import { firstLaneReaching, flowFacts, flowLifetimes, indexOfSorted, lanePerFlow, layOut, packFlows, type LaneLayout, type TimelineLayout } from './timeline-layout.js';
 
 /** The trace as the viewer holds it. */
 export interface ViewerModel {
@@ -85,7 +85,7 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
     if (runs) {
       packedRuns = runs.inLanes(lanes.count, (flow) => {
         const k = indexOfSorted(flows.ids, flow);
-        return k < 0 ? -1 : lanes.laneOf[k];
+        return k < 0 ? -1 : lanes.laneOf(k);
       });
     }
     return (packed = layOut(tables, fixed, lanes, flows));
@@ -104,18 +104,6 @@ export async function loadViewerModel(source: TraceSource, cwd: string): Promise
     cwd,
     runs,
   };
-}
-
-/** The index of `value` in the ascending `values`, −1 when absent (no map of a million flows). */
-function indexOfSorted(values: Float64Array, value: number): number {
-  let low = 0;
-  let high = values.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (values[mid] < value) low = mid + 1;
-    else high = mid;
-  }
-  return low < values.length && values[low] === value ? low : -1;
 }
 
 // ---- queries -------------------------------------------------------------------------------------
@@ -422,7 +410,10 @@ export function timelineJson(model: ViewerModel, query: URLSearchParams) {
   const chosen = lanesMode === 'packed' ? model.packed() : model.perFlow;
   // With `flows`, the listed lanes are stacked on their own (no window).
   const picked: number[] = [];
-  if (only) chosen.flowOf.forEach((flow, k) => only.has(flow) && picked.push(k));
+  if (only) {
+    for (const flow of only) if (chosen.laneOfFlow(flow) >= 0) picked.push(chosen.laneOfFlow(flow));
+    picked.sort((a, b) => a - b);
+  }
   const laneCount = only ? picked.length : chosen.lanes.length;
   const laneAt = (k: number): LaneLayout => chosen.lanes.at(only ? picked[k] : k);
   let stacked = 0;

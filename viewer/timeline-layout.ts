@@ -34,8 +34,8 @@ export interface TimelineLayout {
   /** Per lane: its first layout row, and its rows. */
   readonly tops: Int32Array;
   readonly rows: Int32Array;
-  /** Per lane: the flow of a lane of one flow; −1 for the others (GC, tasks, packed flows). */
-  readonly flowOf: Float64Array;
+  /** The lane of flow `flow` when it has a lane of its own (a layout of a lane per flow), else −1. */
+  laneOfFlow(flow: number): number;
   /** How many of the lanes are flow lanes. */
   readonly flowLanes: number;
   /** Rows of the whole layout, spacers included. */
@@ -117,7 +117,8 @@ const threadPrefix = (thread: number): string => (thread === 0 ? '' : `worker ${
 /** How flows are given lanes: the lane count, the lane of each flow (by index), and how each lane is named. */
 export interface FlowLanes {
   readonly count: number;
-  readonly laneOf: Int32Array;
+  /** The lane of the flow of index `k` (in the flows' facts). */
+  laneOf(k: number): number;
   name(lane: number): Pick<LaneLayout, 'id' | 'label' | 'flow'>;
   /** The flow of a lane of one flow, −1 for a lane of packed flows: `name(lane).flow` without making the name. */
   flowOf(lane: number): number;
@@ -146,8 +147,13 @@ function byThread(threads: Float64Array): Int32Array {
 export function lanePerFlow(flows: FlowFacts): FlowLanes {
   const { ids, threads } = flows;
   const order = byThread(threads);
-  const laneOf = new Int32Array(ids.length);
-  for (let lane = 0; lane < order.length; lane++) laneOf[order[lane]] = lane;
+  // One thread (the usual case): the lanes are the flows in order, and no array of a million flows says so.
+  let laneOf: (k: number) => number = (k) => k;
+  if (order.some((k, lane) => k !== lane)) {
+    const lanes = new Int32Array(ids.length);
+    for (let lane = 0; lane < order.length; lane++) lanes[order[lane]] = lane;
+    laneOf = (k) => lanes[k];
+  }
   return {
     count: ids.length,
     laneOf,
@@ -186,7 +192,7 @@ export function packFlows(flows: FlowFacts, lifetimes: { readonly first: Float64
     const prefix = threadPrefix(laneThread[lane]);
     return { id: `flows:${prefix === '' ? '' : `${laneThread[lane]}:`}${laneNumber[lane]}`, label: `${prefix}flows ${laneNumber[lane]}`, flow: -1 };
   };
-  return { count: base + packer.rows, laneOf, name, flowOf: () => -1 };
+  return { count: base + packer.rows, laneOf: (k) => laneOf[k], name, flowOf: () => -1 };
 }
 
 /** The layout of the fixed lanes, then the flow lanes `lanes`. */
@@ -195,10 +201,10 @@ export function layOut(tables: TraceTables, fixed: readonly Omit<LaneLayout, 'to
   const count = fixed.length + laneCount;
   const tops = new Int32Array(count);
   const rows = new Int32Array(count);
-  const flowOf = new Float64Array(count).fill(-1);
+
   fixed.forEach((lane, k) => (rows[k] = lane.rows));
   for (let k = 0; k < flows.ids.length; k++) {
-    const lane = fixed.length + laneOf[k];
+    const lane = fixed.length + laneOf(k);
     rows[lane] = Math.max(rows[lane], flows.rows[k]);
   }
   // The first region row of each flow lane, in the packed rows.
@@ -210,7 +216,6 @@ export function layOut(tables: TraceTables, fixed: readonly Omit<LaneLayout, 'to
     if (k >= fixed.length) {
       const lane = k - fixed.length;
       firstRow[lane + 1] = firstRow[lane] + rows[k];
-      flowOf[k] = flowLanes.flowOf(lane);
     }
   }
   const lanes: Listing<LaneLayout> = {
@@ -228,7 +233,7 @@ export function layOut(tables: TraceTables, fixed: readonly Omit<LaneLayout, 'to
   const firstRowOfFlow = new Int32Array(indexOf.length);
   const laneOfFlow = new Int32Array(indexOf.length);
   for (let flow = 0; flow < indexOf.length; flow++) {
-    const lane = indexOf[flow] < 0 ? -1 : laneOf[indexOf[flow]];
+    const lane = indexOf[flow] < 0 ? -1 : laneOf(indexOf[flow]);
     laneOfFlow[flow] = lane;
     firstRowOfFlow[flow] = lane < 0 ? -1 : firstRow[lane];
   }
@@ -236,7 +241,11 @@ export function layOut(tables: TraceTables, fixed: readonly Omit<LaneLayout, 'to
     lanes,
     tops,
     rows,
-    flowOf,
+    laneOfFlow: (flow) => {
+      const k = indexOfSorted(flows.ids, flow);
+      if (k < 0 || flowLanes.flowOf(laneOf(k)) !== flow) return -1;
+      return fixed.length + laneOf(k);
+    },
     flowLanes: laneCount,
     layoutRows: Math.max(0, top - 1),
     flowRows: packRows(firstRow[laneCount], { count: tables.regions.length, group: r.flow, base: firstRowOfFlow, plus: r.depth }, { start: r.start, end: r.end, type: r.type, id: (i) => i + 1 }),
@@ -256,3 +265,14 @@ export function firstLaneReaching(layout: TimelineLayout, row: number): number {
   return low;
 }
 
+/** The index of `value` in the ascending `values`, −1 when absent (no map of a million flows). */
+export function indexOfSorted(values: Float64Array, value: number): number {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (values[mid] < value) low = mid + 1;
+    else high = mid;
+  }
+  return low < values.length && values[low] === value ? low : -1;
+}
