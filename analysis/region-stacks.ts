@@ -20,10 +20,12 @@ export interface RegionRecord {
 
 interface FlowState {
   /** Open regions, innermost last. */
-  stack: RegionRecord[];
+  readonly stack: RegionRecord[];
   /** The region open on the parent flow when this flow was forked: the parent of its outermost regions. */
   readonly forkParent: RegionRecord | null;
 }
+
+const isState = (kept: FlowState | RegionRecord): kept is FlowState => (kept as Partial<FlowState>).stack !== undefined;
 
 /** How a region end was paired. */
 export interface RegionEndPairing {
@@ -41,7 +43,8 @@ export interface RegionEndPairing {
 export class RegionStacks {
   /** With parents, every flow is kept: flow id → its state in `states` (a trace may have millions of flows). */
   private readonly flowIndex = new IdIndex();
-  private readonly states: (FlowState | null)[] = [];
+  /** A flow with nothing open is kept as its fork parent alone, not a state (a trace may have millions of such flows). */
+  private readonly states: (FlowState | RegionRecord | null)[] = [];
   /** Without parents, only the flows with open regions: a Map, from which they are deleted. */
   private readonly openFlows = new Map<number, FlowState>();
   private readonly parents: boolean;
@@ -78,16 +81,17 @@ export class RegionStacks {
     if (!this.parents) state = this.openFlows.get(flow) ?? null;
     else {
       const index = this.flowIndex.get(flow);
-      state = index < 0 ? null : this.states[index];
+      const kept = index < 0 ? null : this.states[index];
+      state = kept === null || isState(kept) ? kept : (this.states[index] = { stack: [], forkParent: kept });
     }
     this.lastFlow = flow;
     return (this.lastState = state);
   }
 
-  private setState(flow: number, state: FlowState | null): void {
+  private setState(flow: number, state: FlowState | RegionRecord | null): void {
     this.lastFlow = NaN;
     if (!this.parents) {
-      if (state) this.openFlows.set(flow, state);
+      if (state) this.openFlows.set(flow, state as FlowState);
       else this.openFlows.delete(flow);
       return;
     }
@@ -127,10 +131,9 @@ export class RegionStacks {
     const outOfOrder = index !== stack.length - 1;
     if (outOfOrder) stack.splice(index, 1);
     else stack.pop();
-    // A flow with nothing open and no fork parent is as good as unknown: forget it (a trace may have millions).
-    if (stack.length === 0 && (!this.parents || state.forkParent === null)) this.setState(flow, null);
-    // One kept for its fork parent lets go of the room its stack grew (a trace may have millions of such flows).
-    else if (stack.length === 0) state.stack = [];
+    // A flow with nothing open and no fork parent is as good as unknown: forget it (a trace may have
+    // millions); with a fork parent, that is all that is kept of it.
+    if (stack.length === 0) this.setState(flow, !this.parents ? null : state.forkParent);
     region.end = ts;
     return { region, outOfOrder };
   }

@@ -106,7 +106,8 @@ class Columns<T extends Record<string, Column>> {
 
 // Every byte of a region's row counts: `tstrace view` holds one per region of a 10-million-event
 // trace. Flows are indexes into `TraceTables.flowIds`; a row's task is its task row (the id is there);
-// `seq` (the event's position in the file, for ties of time) wraps after 2^32 events.
+// A `tie` orders events of one time: how many events of that time came right before it in the file
+// (up to 255), so that a task's history lists them in file order (a byte, where the position in the file took four).
 const regionColumns = (n: number) => ({
   start: new Float64Array(n),
   /** NaN while open; the trace end stands in after finish (see `complete`). */
@@ -123,8 +124,8 @@ const regionColumns = (n: number) => ({
   location: indexColumn(n),
   /** Nesting depth on its own flow (at most MAX_DEPTH). */
   depth: new Uint16Array(n),
-  startSeq: new Uint32Array(n),
-  endSeq: new Uint32Array(n),
+  startTie: new Uint8Array(n),
+  endTie: new Uint8Array(n),
 });
 
 /** Log messages up to this long are shared by the logs that repeat them, the first {@link KEPT_MESSAGES} distinct ones. */
@@ -133,6 +134,8 @@ const KEPT_MESSAGES = 1 << 16;
 
 /** Deeper regions share the deepest row of their lane. */
 const MAX_DEPTH = 0xffff;
+/** Ties beyond this many events of one time are listed in the order a task's history gathers them. */
+const MAX_TIE = 0xff;
 
 const taskColumns = (n: number) => ({
   id: new Float64Array(n),
@@ -149,8 +152,8 @@ const taskColumns = (n: number) => ({
   endFlow: new Int32Array(n),
   createLocation: indexColumn(n),
   endLocation: indexColumn(n),
-  createSeq: new Uint32Array(n),
-  endSeq: new Uint32Array(n),
+  createTie: new Uint8Array(n),
+  endTie: new Uint8Array(n),
 });
 
 const logColumns = (n: number) => ({
@@ -161,7 +164,7 @@ const logColumns = (n: number) => ({
   taskRow: new Int32Array(n),
   category: indexColumn(n),
   location: indexColumn(n),
-  seq: new Uint32Array(n),
+  tie: new Uint8Array(n),
 });
 
 /** Task → items in compressed-row form: the items of task row `t` are `items[offsets[t] .. offsets[t + 1])`. */
@@ -255,7 +258,9 @@ export class TraceTables {
   readonly traceContexts = new Map<number, TraceContext>();
   /** By task row, after finish: the trace id of the task, its own or its nearest ancestor's. */
   readonly traceIds = new Map<number, string>();
-  private seq = 0;
+  /** The tie of the event being added (see regionColumns), and the time of the one before. */
+  private tie = 0;
+  private lastTs = NaN;
   private lastTask = NaN;
   private lastTaskRow = -1;
   /** While reading: task id → row, flow → index (let go at finish, when binary searches take over), the short messages kept. */
@@ -273,7 +278,8 @@ export class TraceTables {
   }
 
   add(event: TraceEvent): void {
-    this.seq++;
+    this.tie = event.ts === this.lastTs ? Math.min(this.tie + 1, MAX_TIE) : 0;
+    this.lastTs = event.ts;
     const thread = event.thread;
     if (thread !== undefined && 'flow' in event && event.flow !== this.lastWorkerFlow) {
       this.lastWorkerFlow = event.flow;
@@ -417,16 +423,16 @@ export class TraceTables {
     const flowIds = this.flowIds;
     const flowThreads = this.flowThreads;
     const regionIds: number[] = [];
-    const events: { event: TaskEventInfo; seq: number }[] = [];
+    const events: { event: TaskEventInfo; tie: number }[] = [];
     const flows = new Set<number>();
     if (t.created[row]) {
       const flow = flowIds[t.createFlow[row]];
-      events.push({ event: { kind: 'create', ts: t.start[row], flow, thread: flowThreads[t.createFlow[row]], parent: t.parent[row], location: this.location(t.createLocation[row]) }, seq: t.createSeq[row] });
+      events.push({ event: { kind: 'create', ts: t.start[row], flow, thread: flowThreads[t.createFlow[row]], parent: t.parent[row], location: this.location(t.createLocation[row]) }, tie: t.createTie[row] });
       flows.add(flow);
     }
     if (t.ended[row]) {
       const flow = flowIds[t.endFlow[row]];
-      events.push({ event: { kind: 'end', ts: t.end[row], flow, thread: flowThreads[t.endFlow[row]], location: this.location(t.endLocation[row]) }, seq: t.endSeq[row] });
+      events.push({ event: { kind: 'end', ts: t.end[row], flow, thread: flowThreads[t.endFlow[row]], location: this.location(t.endLocation[row]) }, tie: t.endTie[row] });
       flows.add(flow);
     }
     const grouped = this.groups();
@@ -443,9 +449,9 @@ export class TraceTables {
       flows.add(flow);
       events.push({
         event: { kind: 'regionStart', ts: r.start[i], flow, thread, region: id, type, duration: r.end[i] - r.start[i], complete, location: this.location(r.location[i]) },
-        seq: r.startSeq[i],
+        tie: r.startTie[i],
       });
-      if (complete) events.push({ event: { kind: 'regionEnd', ts: r.end[i], flow, thread, region: id, type }, seq: r.endSeq[i] });
+      if (complete) events.push({ event: { kind: 'regionEnd', ts: r.end[i], flow, thread, region: id, type }, tie: r.endTie[i] });
     }
     const logs = grouped.logs;
     const l = this.logs.data;
@@ -455,10 +461,11 @@ export class TraceTables {
       flows.add(flow);
       events.push({
         event: { kind: 'log', ts: l.ts[i], flow, thread: flowThreads[l.flow[i]], category: this.strings.values[l.category[i]], message: this.messages[i], location: this.location(l.location[i]) },
-        seq: l.seq[i],
+        tie: l.tie[i],
       });
     }
-    events.sort((a, b) => a.event.ts - b.event.ts || a.seq - b.seq);
+    // Stable: events of one time and tie stay in the order gathered (creation, end, regions, logs).
+    events.sort((a, b) => a.event.ts - b.event.ts || a.tie - b.tie);
     const children = grouped.children;
     return {
       id: t.id[row],
@@ -629,7 +636,7 @@ export class TraceTables {
         t.start[row] = event.ts;
         t.createFlow[row] = flow(event.flow);
         t.createLocation[row] = location;
-        t.createSeq[row] = this.seq;
+        t.createTie[row] = this.tie;
         if (event.parent !== 0) this.knownTask(taskRows(), event.parent);
       },
       taskEnded: (event: Event<'taskEnd'>) => {
@@ -640,7 +647,7 @@ export class TraceTables {
         t.end[row] = event.ts;
         t.endFlow[row] = flow(event.flow);
         t.endLocation[row] = location;
-        t.endSeq[row] = this.seq;
+        t.endTie[row] = this.tie;
       },
       regionStarted: (event: Event<'regionStart'>, region: RegionRecord) => {
         // Indexes first: a 16-bit index column made wider is a new column.
@@ -657,7 +664,7 @@ export class TraceTables {
         r.type[i] = type;
         r.location[i] = location;
         r.depth[i] = parent !== null && parent.flow === event.flow ? Math.min(MAX_DEPTH, r.depth[parent.id - 1] + 1) : 0;
-        r.startSeq[i] = this.seq;
+        r.startTie[i] = this.tie;
         if (event.beganBefore !== undefined) this.regionBeganBefore.set(i, event.beganBefore);
         r.taskRow[i] = taskRow;
       },
@@ -666,7 +673,7 @@ export class TraceTables {
         const i = region.id - 1;
         r.end[i] = event.ts;
         r.complete[i] = 1;
-        r.endSeq[i] = this.seq;
+        r.endTie[i] = this.tie;
       },
       logged: (event: Event<'log'>) => {
         const category = this.stringIndex(event.category);
@@ -678,7 +685,7 @@ export class TraceTables {
         l.flow[i] = flow(event.flow);
         l.category[i] = category;
         l.location[i] = location;
-        l.seq[i] = this.seq;
+        l.tie[i] = this.tie;
         this.messages.push(this.keptMessage(event.message));
         l.taskRow[i] = taskRow;
         if (event.category === OTEL_TRACE_CATEGORY && l.taskRow[i] >= 0 && !this.traceContexts.has(l.taskRow[i])) {

@@ -7,10 +7,10 @@ import { constants } from 'node:os';
 
 /**
  * `tstrace view` holds a trace's columns for as long as it serves. Reading them, V8 grows its young
- * generation up to 128 MB (Node 22 and later), which then stays resident; two 16 MB semi-spaces read a
- * 10-million-event trace as fast and peak about 100 MB lower (`npm run bench`, the viewer's rows).
+ * generation up to 128 MB (Node 22 and later), which then stays resident; with 8 MB semi-spaces a
+ * 10-million-event trace reads as fast and peaks about 110 MB lower (`npm run bench`, the viewer's rows).
  */
-export const VIEW_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
+export const VIEW_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
 
 /** Set in the environment of the process started again, so that it never starts another. */
 const RELAUNCHED = 'TSTRACE_RELAUNCHED';

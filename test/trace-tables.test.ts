@@ -34,4 +34,25 @@ describe('trace tables', () => {
       expect([end.kind, end.location?.line, end.location?.function]).toEqual(['end', k, 'end']);
     }
   });
+
+  it("events of one time are listed in a task's history in the order they were recorded", async () => {
+    // A coarse clock: everything at 10 µs, in this order, then at 20 µs the same again with the ends swapped.
+    const bytes = encodedTrace(header, (e) => {
+      for (const ts of [10_000, 20_000]) {
+        const task = ts / 10_000;
+        e.taskCreate(ts, task, task, 0, 'job', null);
+        e.regionStart(ts, task, task, 'a', null);
+        e.log(ts, task, task, 'step', 'in a', null);
+        e.regionEnd(ts, task, 'a');
+        e.regionStart(ts, task, task, 'b', null);
+        if (task === 1) e.regionEnd(ts, task, 'b');
+        e.taskEnd(ts, task, task, null);
+        if (task === 2) e.regionEnd(ts, task, 'b');
+      }
+    });
+    const tables = await loadTraceTables(bytes);
+    const history = (id: number) => tables.task(tables.taskRow(id)).events.map((event) => ('type' in event && event.kind !== 'create' ? `${event.kind} ${event.type}` : event.kind));
+    expect(history(1)).toEqual(['create', 'regionStart a', 'log', 'regionEnd a', 'regionStart b', 'regionEnd b', 'end']);
+    expect(history(2)).toEqual(['create', 'regionStart a', 'log', 'regionEnd a', 'regionStart b', 'end', 'regionEnd b']);
+  });
 });
