@@ -262,7 +262,8 @@ export class CounterSeries {
   }
 }
 
-function firstAtLeastArray(values: readonly number[], x: number): number {
+/** The first index of the ascending `values` whose value is at least `x`; `values.length` when there is none. */
+export function firstAtLeastArray(values: ArrayLike<number>, x: number): number {
   let low = 0;
   let high = values.length;
   while (low < high) {

@@ -6,7 +6,7 @@
  */
 import type { Listing } from '../analysis/analysis-types.js';
 import type { TraceTables } from '../analysis/trace-tables.js';
-import { packRows, RowPacker, type PackedRows } from './timeline-index.js';
+import { firstAtLeastArray, packRows, RowPacker, type PackedRows } from './timeline-index.js';
 
 /** One lane of the timeline, and where it sits in the vertical layout (in rows, one spacer row between lanes). */
 export interface LaneLayout {
@@ -267,12 +267,6 @@ export function firstLaneReaching(layout: TimelineLayout, row: number): number {
 
 /** The index of `value` in the ascending `values`, −1 when absent (no map of a million flows). */
 export function indexOfSorted(values: Float64Array, value: number): number {
-  let low = 0;
-  let high = values.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (values[mid] < value) low = mid + 1;
-    else high = mid;
-  }
-  return low < values.length && values[low] === value ? low : -1;
+  const at = firstAtLeastArray(values, value);
+  return at < values.length && values[at] === value ? at : -1;
 }
