@@ -33,6 +33,7 @@ import { fetchCommand, fetchForView, isTraceUrl, traceUrl } from './fetch-comman
 import { mergeTraces, type MergeResult } from '../export/merge-traces.js';
 import { fileChunks, progressBar } from './progress.js';
 import { clearOutput, parseRunArguments, RUN_USAGE, runSummary, runTraced, tracesWritten, type CommandEnd } from './run-command.js';
+import { oneLine } from './one-line.js';
 import { viewCommand } from './view-command.js';
 
 /** Where the CLI writes, and what it needs to know about its surroundings. */
@@ -457,7 +458,7 @@ async function exportTrace(file: string, format: string, output: string, options
       return EXIT_TRACE_ERROR;
     }
   }
-  if (!quiet) for (const warning of result.warnings) io.stderr(`tstrace: warning: ${file}: ${warning}\n`);
+  if (!quiet) for (const warning of result.warnings) io.stderr(`tstrace: warning: ${file}: ${oneLine(warning)}\n`);
   const dropped = status.footer?.dropped ?? 0;
   if (dropped > 0 && !quiet) {
     io.stderr(`tstrace: warning: ${file}: ${dropped} events were dropped while tracing (the writer could not keep up); some tasks and regions may be incomplete\n`);

@@ -1,5 +1,6 @@
 // Bugs the fuzzer found (npm run fuzz, docs/fuzzing.md), each on the smallest trace that shows it. The
 // traces are built by hand from docs/format.md (fuzz/frames.mjs).
+import { writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -9,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { encodeTrace, TYPE } from '../fuzz/frames.mjs';
 // @ts-expect-error: a plain JavaScript module without declarations
 import { chromeRuleProblems } from '../fuzz/chrome-rules.mjs';
-import { encodedTrace } from './helpers/trace.js';
+import { encodedTrace, tempTracePath } from './helpers/trace.js';
+import { runCli } from '../cli/cli-run.js';
 
 type ChromeEvent = { ph: string; name: string; ts: number; tid: number; dur?: number };
 
@@ -95,6 +97,23 @@ describe('fuzz regressions', () => {
     const { events, problems } = await chrome(bytes);
     expect(problems).toEqual([]);
     expect(events.filter((e) => e.ph === 's' || e.ph === 'f')).toEqual([]);
+  });
+
+  it("an export's warnings stay one line of stderr each, whatever the trace's strings hold (a region type with a line break)", async () => {
+    const bytes = encodedTrace({ version: 6, wallClockOriginNs: 0n, hrtimeOriginNs: 0n, pid: 1, nodeVersion: 'v24', command: 'x' }, (e) => {
+      e.regionEnd(10_000, 1, 'r\n\u0011e\u2028');
+    });
+    const path = tempTracePath('line-break.out');
+    writeFileSync(path, bytes);
+    for (const format of ['chrome', 'go']) {
+      const out = { stdout: '', stderr: '' };
+      const io = { stdout: (t: string) => void (out.stdout += t), stderr: (t: string) => void (out.stderr += t), version: '0', cwd: '/' };
+      expect(await runCli(['export', path, '--format', format, '-o', tempTracePath(`line-break.${format}`)], io)).toBe(0);
+      const lines = out.stderr.split('\n').slice(0, -1);
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) expect(line).toMatch(/^tstrace: warning: /);
+      expect(out.stderr).toContain('r\\u000a\\u0011e\\u2028');
+    }
   });
 
   it('Chrome export: runs of one thread that overlap (a damaged trace) are cut or left out, so slices never overlap', async () => {
