@@ -156,6 +156,10 @@ const statements = [
   'export function ret§() {\n  return ( // trace:region\n    () => 1)\n}',
   '// trace:region\n{\n  work()\n}',
   'if (x)\n  y()\nelse\n  z()',
+  '// trace:region\nif (x§)\n  work()\nelse\n  rest()',
+  '// trace:region\ndo work()\nwhile (x§)',
+  '// trace:region\ntry {\n  work()\n}\nfinally {\n  rest()\n}',
+  '// trace:region\nfor (const k of [1])\n  work(k)',
   'do y()\nwhile (x)',
   'try {\n  y()\n}\ncatch {\n  z()\n}\nfinally {\n  w()\n}',
   'label§: for (;;) {\n  break label§\n}',
@@ -222,14 +226,19 @@ const members = [
 /** Between statements or members: nothing, blank lines, comments. */
 const gaps = ['\n', '\n', '\n\n', '\n// } a comment {\n', '\n/* { " */\n', ' // trailing }\n', '\n/**\n * doc {\n */\n', '\r\n'];
 
+/** Fragments with marks, and without: most statements of a file hold none. */
+const holdsMark = (text: string): boolean => /trace|@t\b/.test(text);
+const fragment = (list: readonly string[]) =>
+  fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...list.filter((f) => !holdsMark(f))) }, { weight: 1, arbitrary: fc.constantFrom(...list.filter(holdsMark)) });
+
 const classDecl = fc.record({
-  header: fc.constantFrom('class', 'export class', 'export default class', 'abstract class', '@traced\nclass', '// trace:region\nclass', '@dec()\nexport class', 'export abstract class'),
+  header: fc.constantFrom('class', 'export class', 'export default class', 'abstract class', '@traced\nclass', '// trace:region\nclass', '@dec()\nexport class', 'export abstract class', 'declare class', '@dec\nclass'),
   extend: fc.constantFrom('', ' extends Base', ' extends mix({ a: 1 })', '<T extends { a: 1 }>'),
-  members: fc.array(fc.record({ member: fc.constantFrom(...members), semi: fc.boolean(), gap: fc.constantFrom(...gaps) }), { maxLength: 8 }),
+  members: fc.array(fc.record({ member: fragment(members), semi: fc.boolean(), gap: fc.constantFrom(...gaps) }), { maxLength: 10 }),
 });
 
 const item = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ statement: fc.constantFrom(...statements), gap: fc.constantFrom(...gaps) }) },
+  { weight: 3, arbitrary: fc.record({ statement: fragment(statements), gap: fc.constantFrom(...gaps) }) },
   { weight: 1, arbitrary: fc.record({ cls: classDecl, gap: fc.constantFrom(...gaps) }) },
 );
 
@@ -237,7 +246,7 @@ const sourceFile = fc
   .record({
     prologue: fc.constantFrom('', '#!/usr/bin/env node\n', '"use strict";\n', "'use strict'\n'use client'\n"),
     imports: fc.subarray(imports),
-    items: fc.array(item, { minLength: 1, maxLength: 12 }),
+    items: fc.array(item, { minLength: 1, maxLength: 16 }),
     semicolons: fc.boolean(),
     ext: fc.constantFrom('.ts', '.ts', '.mts', '.js'),
   })
