@@ -465,7 +465,8 @@ function blankUnmarked(code: string, segments: readonly Segment[]): string {
   const traceAt: number[] = [];
   for (let at = code.indexOf('trace'); at >= 0; at = code.indexOf('trace', at + 5)) traceAt.push(at);
   const aliases = new Set<string>();
-  const mentions = (start: number, end: number): boolean => {
+  // The first `trace` at or after `start`.
+  const firstTraceFrom = (start: number): number => {
     let lo = 0;
     let hi = traceAt.length;
     while (lo < hi) {
@@ -473,10 +474,19 @@ function blankUnmarked(code: string, segments: readonly Segment[]): string {
       if (traceAt[mid] < start) lo = mid + 1;
       else hi = mid;
     }
-    return lo < traceAt.length && traceAt[lo] + 5 <= end;
+    return lo;
+  };
+  const mentions = (start: number, end: number): boolean => {
+    const k = firstTraceFrom(start);
+    return k < traceAt.length && traceAt[k] + 5 <= end;
   };
   for (const { start, end } of segments) {
-    if (code.lastIndexOf('tstrace', end - 7) >= start) for (const alias of aliasesOf(code.slice(start, end))) aliases.add(alias);
+    for (let k = firstTraceFrom(start + 2); k < traceAt.length && traceAt[k] + 5 <= end; k++) {
+      if (code.startsWith('ts', traceAt[k] - 2)) {
+        for (const alias of aliasesOf(code.slice(start, end))) aliases.add(alias);
+        break;
+      }
+    }
   }
   const aliasPattern = aliases.size > 0 ? new RegExp(`(?<![\\p{ID_Continue}$\\u200c\\u200d])(?:${[...aliases].map((a) => a.replace(/\$/g, '\\$')).join('|')})(?![\\p{ID_Continue}$\\u200c\\u200d])`, 'u') : undefined;
   const marked = (start: number, end: number): boolean => mentions(start, end) || (aliasPattern !== undefined && aliasPattern.test(code.slice(start, end)));
@@ -486,7 +496,14 @@ function blankUnmarked(code: string, segments: readonly Segment[]): string {
     parts.push(code.slice(start, end));
   };
   const blank = (start: number, end: number): void => {
-    parts.push(code.slice(start, end).replace(/[^\r\n\u2028\u2029]/g, ' '));
+    let run = start;
+    for (let at = start; at < end; at++) {
+      if (!isLineBreak(code.charCodeAt(at))) continue;
+      if (at > run) parts.push(' '.repeat(at - run));
+      parts.push(code[at]);
+      run = at + 1;
+    }
+    if (end > run) parts.push(' '.repeat(end - run));
   };
   let exportKept = false;
   segments.forEach((segment, index) => {
