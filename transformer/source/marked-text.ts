@@ -98,7 +98,7 @@ const KEYWORDS = new Set([
   'function', 'if', 'import', 'in', 'instanceof', 'new', 'return', 'super', 'switch', 'throw', 'try', 'typeof', 'var', 'void', 'while', 'with', 'yield',
   'let', 'static', 'implements', 'interface', 'package', 'private', 'protected', 'public', 'abstract', 'accessor', 'as', 'asserts', 'assert', 'async',
   'await', 'declare', 'from', 'get', 'set', 'global', 'infer', 'is', 'keyof', 'module', 'namespace', 'of', 'out', 'override', 'readonly', 'satisfies',
-  'type', 'unique', 'using', 'any', 'unknown', 'never', 'object', 'string', 'number', 'boolean', 'symbol', 'bigint', 'undefined',
+  'type', 'unique', 'using',
 ]);
 
 /** Words before `class` in a class declaration's header. */
@@ -314,7 +314,8 @@ class StatementScanner {
   private inClassBody(start: number, kind: number, text: string): void {
     if (this.lineAfterPrev < 0 || this.prevKind !== PUNCT || (this.prevText !== ';' && this.prevText !== '}')) return;
     if (kind === PUNCT && text === '}') return; // the body's end
-    // After `;` anything starts a member; after `}` (a method's end, or an initializer's) only what cannot go on with an expression.
+    // Only what cannot go on with an expression (a property's initializer may end in `}`), as the member
+    // kept before this one may end in `;` or `}` once the members between are blank.
     const member = (kind === WORD && !CONTINUING.has(text)) || (kind === LITERAL && this.code.charCodeAt(start) !== 0x60) || (kind === PUNCT && text === '@');
     if (member) this.memberCuts.push(this.lineAfterPrev);
   }
