@@ -69,7 +69,9 @@ export interface InstrumentSourceResult {
  *
  * - `ts` is the TypeScript module to parse with (5.x or 6.x; {@link loadTypeScript} finds the user's).
  * - Returns null when there is nothing to instrument (no mark, or the file was instrumented already:
- *   instrumenting twice is instrumenting once). Text without `trace:` or `traced` is not even parsed.
+ *   instrumenting twice is instrumenting once). Text without `trace:` or `traced` is not even parsed;
+ *   of a file with marks, only the statements (and class members) that hold them, and the imports, are
+ *   parsed — the result is the same as with the whole file parsed, for text without syntax errors.
  * - Text is only inserted (and `@traced` replaced by the runtime's no-op `compiled`, which keeps
  *   decorator metadata), on existing lines: line numbers stay as they were even without the map, and
  *   `map` maps every original token (each word boundary) to its place.

@@ -42,12 +42,13 @@ function loadPeer<T>(name: string, install: string, from: string = process.cwd()
 }
 
 /**
- * Node's on-disk compile cache (Node ≥ 22.1), as tsc's and Vite's own bins turn it on: TypeScript's
- * 9 MB of JavaScript then loads from compiled code after the first build (on Node 24, about 100 ms of
- * a build). It stays on for the modules the process loads afterwards, as with those bins; Node leaves
- * it off when NODE_DISABLE_COMPILE_CACHE is set, and where the cache folder cannot be written.
+ * Turns on Node's on-disk compile cache (Node ≥ 22.1), as tsc's and Vite's own bins do, for a build
+ * process (the bundler plugin) to call before {@link loadTypeScript}: TypeScript's 9 MB of JavaScript
+ * then load from compiled code after the first build. It stays on for the modules the process loads
+ * afterwards, as with those bins; Node leaves it off when NODE_DISABLE_COMPILE_CACHE is set, and where
+ * the cache folder cannot be written. Not for a program's own process (`--import tstrace/register`).
  */
-function enableCompileCache(): void {
+export function enableCompileCache(): void {
   (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 }
 
@@ -61,7 +62,6 @@ const INSTALL_TYPESCRIPT = 'npm install -D typescript@5.9 (or typescript@6)';
  * TypeScript 7 under another name; pass that module to instrumentSource yourself.
  */
 export function loadTypeScript(from?: string): typeof TS {
-  enableCompileCache();
   const ts = loadPeer<typeof TS>('typescript', INSTALL_TYPESCRIPT, from);
   if (unsupportedTypeScript(ts) !== undefined || typeof ts.createSourceFile !== 'function') {
     throw new MissingPeerError(`tstrace/source parses with the compiler API of TypeScript 5.x or 6.x, and found TypeScript ${String(ts.version)}: ${INSTALL_TYPESCRIPT}.`);
