@@ -77,6 +77,22 @@ describe('instrumentSource parses the marked statements only, with the result of
     for (const name of names) check(readFileSync(join(src, name), 'utf8'), join(src, name));
   });
 
+  it("for this repository's own sources, with a directive before every fifth function", () => {
+    let checked = 0;
+    for (const folder of ['runtime', 'transformer', 'format', 'analysis', 'reader', 'export', 'report', 'cli', 'viewer', 'otel', 'vitest']) {
+      for (const name of readdirSync(join(repoRoot, folder), { recursive: true }).map(String)) {
+        if (!/\.(?:ts|mts|cts)$/.test(name) || /\.d\.[mc]?ts$/.test(name)) continue;
+        let functions = 0;
+        const lines = readFileSync(join(repoRoot, folder, name), 'utf8').split('\n');
+        const code = lines.map((line) => (/^\s*(?:export\s+)?(?:async\s+)?function\b|^\s{2}(?:async\s+)?\w+\s*\([^)]*\)\s*(?::\s*[^{]+)?\{\s*$|^\s*(?:const|let)\s+\w+\s*=\s*(?:async\s*)?\(/.test(line) && functions++ % 5 === 0 ? `// trace:region\n${line}` : line)).join('\n');
+        if (functions === 0) continue;
+        expectSameAsWholeParse(code, { fileName: join(repoRoot, folder, name), rootDir: repoRoot });
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(100);
+  });
+
   it('for files built at random from fragments (semicolon-less code, regexes, templates, classes, marks everywhere)', () => {
     fc.assert(
       fc.property(sourceFile, ({ code, ext }) => {
@@ -199,6 +215,8 @@ const members = [
   'arrow§ = (x: number) => x',
   '// trace:region\narrow§ = (x: number) => {\n  return x\n}',
   'field§ = ( // trace:region\n  () => 1)',
+  // `[0]` goes on with the function expression (an arrow would end before it): the field is `(function () {})[0]`.
+  'indexed§ = // trace:region\n  function () {}\n[0]',
   'get g§() { return 1 }',
   'set g§(v: number) {}',
   '@traced\nget h§() { return 1 }',
