@@ -162,6 +162,7 @@ const statements = [
   'const re§ = /[/]{2}\\//g',
   'let x§ = a / b / c',
   'const s§ = `a ${ { b: `c ${ "}" } {` }.b } d ${ `}` }`',
+  'const r§ = `${/[(]/.test("(") ? `${/[`]/.source}` : 2}`',
   'const o§ = {\n  // trace:region\n  m(x: number) { return x },\n  // trace:region named§\n  p: (y: string) => y,\n  q: async function () {},\n}',
   "app.get('/x', // trace:region\n  (req: unknown) => req)",
   'f(1, // trace:region h§\n  function () {})',

@@ -106,7 +106,7 @@ const CLASS_MODIFIERS = new Set(['export', 'default', 'declare', 'abstract']);
 
 const isLineBreak = (c: number): boolean => c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029;
 const isSpace = (c: number): boolean =>
-  c === 0x20 || c === 0x09 || c === 0x0b || c === 0x0c || c === 0xa0 || c === 0xfeff || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x202f || c === 0x205f || c === 0x3000;
+  c === 0x20 || c === 0x09 || c === 0x0b || c === 0x0c || c === 0x85 || c === 0xa0 || c === 0xfeff || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x202f || c === 0x205f || c === 0x3000;
 const isWordChar = (c: number): boolean =>
   (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x24 || c === 0x5c || (c >= 0x80 && !isLineBreak(c) && !isSpace(c));
 const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
@@ -214,9 +214,9 @@ class StatementScanner {
       text = '';
     } else if (c === 0x60 /* ` */) {
       this.i++;
-      this.skipTemplate();
-      kind = LITERAL;
-      text = '';
+      // Into its first `${`, a template literal is an opening bracket (after which a regular expression may come).
+      kind = this.skipTemplate() ? LITERAL : PUNCT;
+      text = kind === LITERAL ? '' : '${';
     } else if (c === 0x2f /* / */ && this.regexAllowed()) {
       this.skipRegex();
       kind = LITERAL;
@@ -237,8 +237,10 @@ class StatementScanner {
     else if (depth === 1 && this.classState === 2 && this.stack[0] === BRACE && this.bodyOpen >= 0) this.inClassBody(start, kind, text);
     this.afterImportOrExport(kind, text);
 
-    // A `}` that ends a template literal's `${…}` goes on to the literal's end (or next `${`).
-    if (kind === PUNCT && this.bracket(text, start)) kind = LITERAL;
+    // A `}` that closes a template literal's `${…}` goes on to the literal's end (or its next `${`).
+    const template = kind === PUNCT ? this.bracket(text, start) : 'none';
+    if (template === 'ended') kind = LITERAL;
+    else if (template === 'continued') text = '${';
     if (this.escaped) this.segment.mustKeep = true;
     this.escaped = false;
     if (kind === WORD && (text === 'import' || text === 'export') && !(this.prevKind === PUNCT && this.prevText === '.')) {
@@ -320,40 +322,40 @@ class StatementScanner {
     if (member) this.memberCuts.push(this.lineAfterPrev);
   }
 
-  /** Pushes or pops the stack for a bracket; true for a `}` that closes a template literal's `${`. */
-  private bracket(text: string, start: number): boolean {
+  /**
+   * Pushes or pops the stack for a bracket. For a `}` that closes a template literal's `${`: whether
+   * the literal then ended, or went into its next `${`.
+   */
+  private bracket(text: string, start: number): 'none' | 'ended' | 'continued' {
     const { stack } = this;
     switch (text) {
       case '(':
         stack.push(this.prevKind === WORD && (this.prevText === 'if' || this.prevText === 'for' || this.prevText === 'while' || this.prevText === 'with' || this.prevText === 'await') ? CONTROL_PAREN : PAREN);
-        return false;
+        return 'none';
       case '[':
         stack.push(BRACKET);
-        return false;
+        return 'none';
       case '{':
         stack.push(BRACE);
-        return false;
+        return 'none';
       case ')': {
         const open = stack.pop();
         if (open !== PAREN && open !== CONTROL_PAREN) throw new Unsure();
         this.prevControl = open === CONTROL_PAREN;
-        return false;
+        return 'none';
       }
       case ']':
         if (stack.pop() !== BRACKET) throw new Unsure();
-        return false;
+        return 'none';
       case '}': {
         const open = stack.pop();
-        if (open === TEMPLATE) {
-          this.skipTemplate();
-          return true;
-        }
+        if (open === TEMPLATE) return this.skipTemplate() ? 'ended' : 'continued';
         if (open !== BRACE) throw new Unsure();
         if (stack.length === 0 && this.classState === 2 && this.bodyOpen >= 0) this.bodyClose = start;
-        return false;
+        return 'none';
       }
     }
-    return false;
+    return 'none';
   }
 
   /** Closes the current segment at `end`, noting its class body when it is exactly one class declaration. */
@@ -393,14 +395,14 @@ class StatementScanner {
     throw new Unsure();
   }
 
-  /** From inside a template literal (after its `` ` `` or a `${…}`): to its end, or into its next `${`. */
-  private skipTemplate(): void {
+  /** From inside a template literal (after its `` ` `` or a `${…}`): to its end (true), or into its next `${` (false). */
+  private skipTemplate(): boolean {
     const { code } = this;
     while (this.i < code.length) {
       const c = code.charCodeAt(this.i);
       if (c === 0x60) {
         this.i++;
-        return;
+        return true;
       }
       if (c === 0x5c) {
         this.noteEscape(code.charCodeAt(this.i + 1));
@@ -410,7 +412,7 @@ class StatementScanner {
       if (c === 0x24 /* $ */ && code.charCodeAt(this.i + 1) === 0x7b /* { */) {
         this.i += 2;
         this.stack.push(TEMPLATE);
-        return;
+        return false;
       }
       this.i++;
     }
