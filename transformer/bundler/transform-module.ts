@@ -8,7 +8,7 @@ import { sep } from 'node:path';
 import type { SourceMap } from 'magic-string';
 import type * as TS from 'typescript';
 import { instrumentSource, type InstrumentDiagnostic } from '../source/instrument-source.js';
-import { loadTypeScript } from '../source/load-typescript.js';
+import { enableCompileCache, loadTypeScript } from '../source/load-typescript.js';
 import { callerFile } from '../source/own-file.js';
 import type { TstraceBundlerOptions } from './options.js';
 import { createProjectSettingsLookup } from './tsconfig-lookup.js';
@@ -64,7 +64,11 @@ export const formatDiagnostics = (diagnostics: readonly InstrumentDiagnostic[]):
  */
 export function createModuleInstrumenter(options: TstraceBundlerOptions, root: () => string): (code: string, id: string) => ModuleResult {
   let ts: typeof TS | undefined;
-  const typescript = (): typeof TS => (ts ??= loadTypeScript(root()));
+  const typescript = (): typeof TS => {
+    if (ts) return ts;
+    enableCompileCache(); // a build process: TypeScript loads from compiled code after the first build
+    return (ts = loadTypeScript(root()));
+  };
   const settingsOf = createProjectSettingsLookup(typescript);
   return (code, id) => {
     if (!isCandidate(id, options) || !mayHaveMarks(code)) return null;
