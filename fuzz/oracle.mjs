@@ -2,12 +2,16 @@
 // analyzeTrace, exportChrome, exportGo) either succeeds or reports a documented clear status — they
 // never reject for damaged bytes (docs/cli.md, "From code"), never take long, never allocate much — and
 // they agree with each other.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { getHeapStatistics } from 'node:v8';
 import { chromeRuleProblems } from './chrome-rules.mjs';
 import { analyzeTrace, exportChrome, exportGo, readTrace, summarizeTrace } from 'tstrace/reader';
+
+/** The newest format version docs/format.md defines (its title says it): a header may say any of 1 to it. */
+const FORMAT_VERSION = Number(/^# The tstrace trace format, version (\d+)/.exec(readFileSync(new URL('../docs/format.md', import.meta.url), 'utf8'))?.[1]);
+if (!(FORMAT_VERSION >= 1)) throw new Error('fuzz/oracle.mjs: docs/format.md does not say its version in its title');
 
 const MB = 1024 * 1024;
 const EVENT_KINDS = new Set(['flowStart', 'taskCreate', 'taskEnd', 'regionStart', 'regionEnd', 'log', 'gc', 'heap', 'eventLoop', 'dropped', 'misuse', 'run']);
@@ -75,7 +79,7 @@ function statusProblems(status, length) {
   }
   if (status.header) {
     const h = status.header;
-    if (!(h.version >= 1 && h.version <= 5)) bad.push(`header version ${h.version}`); // the versions docs/format.md defines
+    if (!(h.version >= 1 && h.version <= FORMAT_VERSION)) bad.push(`header version ${h.version}`);
     if (!Number.isSafeInteger(h.pid) || typeof h.wallClockOriginNs !== 'bigint' || typeof h.hrtimeOriginNs !== 'bigint') bad.push('malformed header');
   }
   return bad;
