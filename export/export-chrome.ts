@@ -291,7 +291,11 @@ class ChromeSink implements SliceSink<RegionJson> {
   private us(ns: Nanos): string {
     const total = this.originRestNs + Math.round(ns);
     const rest = total % 1000;
-    return fixedMicros(this.originUs + (total - rest) / 1000, rest);
+    const whole = this.originUs + (total - rest) / 1000;
+    // Past 2^53 µs (a damaged header's origin, times of centuries) no number is exact to the µs: the
+    // nearest one, from one sum for every event, so that times still never go back.
+    if (!Number.isSafeInteger(whole)) return String(this.originUs + total / 1000);
+    return fixedMicros(whole, rest);
   }
 
   private metadataObject(status: ReadStatus, end: Nanos, dropped: number): object {

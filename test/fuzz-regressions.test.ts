@@ -116,6 +116,21 @@ describe('fuzz regressions', () => {
     }
   });
 
+  it('Chrome export: times stay in order when the hrtime origin is past 2^53 µs (a damaged header), where no number is exact to the µs', async () => {
+    const header = { version: 6, wallClockOriginNs: 0n, hrtimeOriginNs: 2n ** 64n - 1n, pid: 1, nodeVersion: 'v24', command: 'x' };
+    const bytes = encodedTrace(header, (e) => {
+      // Nested regions 35 ns apart, and one ended out of order (continued as new slices): every slice's B and E.
+      let ts = 1_190_982_901_136_142;
+      for (const type of ['a', 'b', 'c', 'b']) e.regionStart((ts += 35), 1, 0, type, null);
+      e.regionEnd((ts += 35), 1, 'c');
+      e.regionEnd((ts += 35), 1, 'a');
+      for (let k = 0; k < 20; k++) e.regionStart((ts += 1 + (k % 3)), 1, 0, `r${k}`, null);
+    });
+    const { events, problems } = await chrome(bytes);
+    expect(problems).toEqual([]);
+    expect(events.filter((e) => e.ph === 'B').length).toBeGreaterThan(20);
+  });
+
   it('Chrome export: runs of one thread that overlap (a damaged trace) are cut or left out, so slices never overlap', async () => {
     // Run A 5–10 ms; B 8–12 ms starts inside A; C 9.5–10.5 ms lies within B. All on flow 1 of thread 0.
     const bytes = encodedTrace({ version: 6, wallClockOriginNs: 0n, hrtimeOriginNs: 0n, pid: 1, nodeVersion: 'v24', command: 'x' }, (e) => {
