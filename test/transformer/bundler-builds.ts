@@ -27,6 +27,15 @@ export type Entries = Readonly<Record<string, string>>;
 const EXTERNAL = /^(tstrace(\/|$)|reflect-metadata$)/;
 
 /** Builds `entries` into `outDir` with `bundler` and the tstrace plugin (none when `options` is null); rejects with the bundler's error. */
+/** Loads the bundlers one after the other (see bundlers.test.ts: Node 20's loader and modules loaded twice at once). */
+export async function loadBundlers(): Promise<void> {
+  await import('vite');
+  await import('esbuild');
+  await import('rollup');
+  await import('webpack');
+  await import('@rspack/core');
+}
+
 export async function bundle(bundler: Bundler, entries: Entries, outDir: string, root: string, options: TstraceBundlerOptions | null = {}): Promise<void> {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
@@ -151,17 +160,22 @@ async function rspackBuild(entries: Entries, outDir: string, root: string, optio
   await runCompiler(compiler);
 }
 
-/** Runs a webpack or Rspack compiler once; rejects with the build's errors. */
+/**
+ * Runs a webpack or Rspack compiler once; rejects with the build's errors. The stats are read before the
+ * compiler is closed, and it is closed before this resolves: Rspack's stats read its native compilation,
+ * which closing lets go of (under load, a read after it threw "reading 'getStatus'").
+ */
 function runCompiler(compiler: {
   run(callback: (error: Error | null, stats?: { hasErrors(): boolean; toString(options: object): string }) => void): void;
-  close(callback: () => void): void;
+  close(callback: (error?: Error | null) => void): void;
 }): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     compiler.run((error, stats) => {
-      compiler.close(() => {});
-      if (error) return reject(error);
-      if (stats?.hasErrors()) return reject(new Error(stats.toString({ all: false, errors: true })));
-      resolve();
+      const failure = error ?? (stats?.hasErrors() ? new Error(stats.toString({ all: false, errors: true })) : null);
+      compiler.close((closeError) => {
+        if (failure ?? closeError) reject(failure ?? closeError);
+        else resolve();
+      });
     });
   });
 }

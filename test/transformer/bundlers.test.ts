@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeTrace } from '../../analysis/analysis.js';
 import { build, fixtureFiles, fixturesDir, repoRoot, type MatrixConfig } from './harness.js';
-import { bundle, bundlers, type Bundler, type Entries } from './bundler-builds.js';
+import { bundle, bundlers, loadBundlers, type Bundler, type Entries } from './bundler-builds.js';
 import { fixtureRunner, regionTree } from './source-paths.js';
 
 const programsDir = fileURLToPath(new URL('./programs', import.meta.url));
@@ -52,12 +52,17 @@ describe('the bundler plugin: the same programs bundled by Vite, esbuild, Rollup
 
   beforeAll(async () => {
     mkdirSync(work, { recursive: true });
-    // The bundles build while tsc compiles the references.
+    // The bundles build while tsc compiles the references, one bundler after the other: Node 20's loader
+    // can fail ("reading 'getStatus'", nodejs/node 55782) when one module is imported and required at
+    // once, as webpack and Rspack may do with unplugin's loaders (.mjs) when they build together.
+    let previous: Promise<unknown> = loadBundlers();
     for (const bundler of bundlers) {
-      built.set(
-        bundler,
-        bundle(bundler, entries, join(work, bundler), repoRoot).then(() => bundle(bundler, entries, join(work, `${bundler}-plain`), repoRoot, null)),
-      );
+      const done = previous
+        .catch(() => {})
+        .then(() => bundle(bundler, entries, join(work, bundler), repoRoot))
+        .then(() => bundle(bundler, entries, join(work, `${bundler}-plain`), repoRoot, null));
+      built.set(bundler, done);
+      previous = done;
     }
     for (const b of built.values()) b.catch(() => {});
     const plainBuild = build(config, false, fixtures);
