@@ -73,6 +73,8 @@ class Columns<T extends Record<string, Column>> {
 
   /** Makes the named index columns 32-bit (an index outgrew 16 bits), keeping their rows. */
   widen(names: readonly (keyof T & string)[]): void {
+    // Every index past 16 bits asks: only the first one does anything.
+    if (names.every((name) => this.data[name] instanceof Int32Array)) return;
     const data: Record<string, Column> = { ...this.data };
     for (const name of names) {
       if (data[name] instanceof Int32Array) continue;

@@ -411,7 +411,10 @@ export function timelineJson(model: ViewerModel, query: URLSearchParams) {
   // With `flows`, the listed lanes are stacked on their own (no window).
   const picked: number[] = [];
   if (only) {
-    for (const flow of only) if (chosen.laneOfFlow(flow) >= 0) picked.push(chosen.laneOfFlow(flow));
+    for (const flow of only) {
+      const lane = chosen.laneOfFlow(flow);
+      if (lane >= 0) picked.push(lane);
+    }
     picked.sort((a, b) => a - b);
   }
   const laneCount = only ? picked.length : chosen.lanes.length;
