@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     // Several files rebuild dist/ in a hook (to run alone, too): on a busy machine that took over 60 s.
     hookTimeout: 120_000,
+    // Every test instruments for real; the tests of the result store (result-store.test.ts) turn it on where they want it.
+    env: { TSTRACE_CACHE: 'off' },
   },
 });

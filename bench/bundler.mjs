@@ -1,15 +1,17 @@
 // What the bundler plugin costs a build: a generated project (bench/transformer-project.mjs, ~170
 // modules of ~190 lines, two modules in three marked with `@traced` / `// trace:region`) built with and
 // without tstrace's plugin by tspc (the tsc transformer), Vite (tstrace/vite) and esbuild
-// (tstrace/esbuild). Each build is a child process, as a user's build is; the builds are interleaved
-// (rotated order each round), medians reported, as ratios next to the goal (≤ 1.3× without the plugin).
+// (tstrace/esbuild): a first build, a rebuild with every module's result kept (the result store), and
+// a rebuild after one marked module changed. Each build is a child process, as a user's build is; the
+// builds are interleaved (rotated order each round), medians reported, as ratios next to the goal
+// (≤ 1.3× without the plugin).
 //
 //   npm run bench:bundler                      build, then 5 rounds (about 3 minutes on 2 cores)
 //   node bench/bundler.mjs --quick             1 round, a smaller project (a smoke run)
 //   node bench/bundler.mjs --rounds 9 --modules 200 --tools vite,esbuild
 //   TSTRACE_BENCH_DIST=/other/dist/esm node bench/bundler.mjs   measure another build of the plugin
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,29 +24,55 @@ const require = createRequire(import.meta.url);
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const GOAL = 1.3;
 
-/** A round's build: `key`, `tool`, with the plugin or not, and how to run it. */
+/**
+ * A round's builds: `tool`, `variant` (`plain`: without the plugin; `first`: with it, nothing kept from
+ * an earlier build; `rebuild`: every module's result kept from the build before; `edited`: kept, but
+ * one marked module changed since), and how to run each. tspc keeps nothing between builds: `first` only.
+ */
 function buildsFor(dir) {
   const tspc = join(dirname(require.resolve('ts-patch/package.json')), 'bin', 'tspc.js');
   const driver = join(benchDir, 'bundler-build.mjs');
   const tspcBuild = (config) => [tspc, '-p', join(dir, config)];
-  const bundlerBuild = (tool, plugin) => [driver, tool, plugin ? '1' : '0', dir, join(dir, `out-${tool}-${plugin ? 'traced' : 'plain'}`)];
-  return [
-    { tool: 'tspc', plugin: false, args: tspcBuild('tsconfig.plain.json'), out: join(dir, 'out-plain') },
-    { tool: 'tspc', plugin: true, args: tspcBuild('tsconfig.traced.json'), out: join(dir, 'out-traced') },
-    { tool: 'vite', plugin: false, args: bundlerBuild('vite', false), out: join(dir, 'out-vite-plain') },
-    { tool: 'vite', plugin: true, args: bundlerBuild('vite', true), out: join(dir, 'out-vite-traced') },
-    { tool: 'esbuild', plugin: false, args: bundlerBuild('esbuild', false), out: join(dir, 'out-esbuild-plain') },
-    { tool: 'esbuild', plugin: true, args: bundlerBuild('esbuild', true), out: join(dir, 'out-esbuild-traced') },
+  const bundlerBuild = (tool, variant) => [driver, tool, variant === 'plain' ? '0' : '1', dir, join(dir, `out-${tool}-${variant}`)];
+  const builds = [
+    { tool: 'tspc', variant: 'plain', args: tspcBuild('tsconfig.plain.json'), out: join(dir, 'out-plain') },
+    { tool: 'tspc', variant: 'first', args: tspcBuild('tsconfig.traced.json'), out: join(dir, 'out-traced') },
   ];
+  for (const tool of ['vite', 'esbuild']) {
+    for (const variant of ['plain', 'first', 'rebuild', 'edited']) {
+      // The first build's store is emptied before each build; the rebuilds share one, per tool.
+      const store = variant === 'plain' ? 'off' : join(dir, '..', `store-${tool}${variant === 'first' ? '-first' : ''}`);
+      builds.push({ tool, variant, args: bundlerBuild(tool, variant), out: join(dir, `out-${tool}-${variant}`), store });
+    }
+  }
+  return builds;
+}
+
+/** A marked module of the project that `edited` builds change (and then restore), so that exactly one module is instrumented again. */
+function editor(dir) {
+  const file = join(dir, 'src', readdirSync(join(dir, 'src')).filter((f) => /trace:|traced/.test(readFileSync(join(dir, 'src', f), 'utf8'))).sort()[0]);
+  const original = readFileSync(file, 'utf8');
+  let edits = 0;
+  return {
+    edit: () => writeFileSync(file, `${original}// edit ${++edits}\n`),
+    restore: () => writeFileSync(file, original),
+  };
 }
 
 /** Wall time of one build in a child process, in seconds. */
-function timeBuild(build) {
-  const t0 = process.hrtime.bigint();
-  const child = spawnSync(process.execPath, build.args, { encoding: 'utf8', env: { ...process.env, TSTRACE_BENCH_DIST: fileURLToPath(runtimeDir) } });
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (child.status !== 0) throw new Error(`${build.tool}${build.plugin ? ' + plugin' : ''} failed (exit ${child.status}):\n${child.stdout}${child.stderr}`);
-  return seconds;
+function timeBuild(build, edits) {
+  if (build.variant === 'first' && build.store) rmSync(build.store, { recursive: true, force: true });
+  if (build.variant === 'edited') edits.edit();
+  try {
+    const t0 = process.hrtime.bigint();
+    const env = { ...process.env, TSTRACE_BENCH_DIST: fileURLToPath(runtimeDir), ...(build.store ? { TSTRACE_CACHE: build.store } : {}) };
+    const child = spawnSync(process.execPath, build.args, { encoding: 'utf8', env });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (child.status !== 0) throw new Error(`${build.tool} ${build.variant} failed (exit ${child.status}):\n${child.stdout}${child.stderr}`);
+    return seconds;
+  } finally {
+    if (build.variant === 'edited') edits.restore();
+  }
 }
 
 /** Instrumented functions in a build's output (`__tstrace….enter(` / `.call(`): the plugin must have worked, and only where it was on. */
@@ -64,33 +92,44 @@ export async function runBundlerBench({ quick = false, rounds = quick ? 1 : 5, m
     const project = generateProject(join(workRoot, "project"), modules * 220);
     console.log(`\nbuild time with and without the plugin: ${project.files} modules, ${project.lines.toLocaleString('en-US')} lines, ${project.markedFiles} files with marks; ${rounds} round(s), each build a child process, order rotated each round`);
     const builds = buildsFor(join(workRoot, 'project')).filter((b) => tools.includes(b.tool));
-    // Untimed warm-up: every file in the page cache, ts-patch's patched-compiler cache.
-    for (const b of builds) timeBuild(b);
+    const edits = editor(join(workRoot, 'project'));
+    // Untimed warm-up: every file in the page cache, ts-patch's patched-compiler cache, the rebuilds' stores.
+    for (const b of builds) timeBuild(b, edits);
     for (const b of builds) {
       const n = countInstrumented(b.out);
-      if (b.plugin ? n === 0 : n !== 0) throw new Error(`${b.tool}${b.plugin ? ' + plugin' : ''}: ${n} instrumented functions in ${b.out}`);
+      if (b.variant === 'plain' ? n !== 0 : n === 0) throw new Error(`${b.tool} ${b.variant}: ${n} instrumented functions in ${b.out}`);
       b.instrumented = n;
     }
     const samples = new Map(builds.map((b) => [b, []]));
     for (let r = 0; r < rounds; r++) {
       for (let i = 0; i < builds.length; i++) {
         const b = builds[(i + r) % builds.length];
-        samples.get(b).push(timeBuild(b));
+        samples.get(b).push(timeBuild(b, edits));
       }
       process.stderr.write(`  bundler bench: round ${r + 1}/${rounds} done\n`);
     }
-    console.log(`${pad('tool', 10)}${lpad('without (s)', 13)}${lpad('with (s)', 11)}${lpad('ratio', 9)}   goal ≤ ${GOAL}×     instrumented functions`);
-    console.log('-'.repeat(86));
+    const variants = [
+      ['first', 'first build'],
+      ['rebuild', 'rebuild, nothing changed'],
+      ['edited', 'rebuild, one marked module edited'],
+    ];
+    console.log(`${pad('tool', 10)}${pad('build with the plugin', 36)}${lpad('without (s)', 12)}${lpad('with (s)', 10)}${lpad('ratio', 8)}   goal ≤ ${GOAL}×   instrumented functions`);
+    console.log('-'.repeat(110));
     const results = {};
     for (const tool of tools) {
-      const plain = builds.find((b) => b.tool === tool && !b.plugin);
-      const traced = builds.find((b) => b.tool === tool && b.plugin);
+      const plain = builds.find((b) => b.tool === tool && b.variant === 'plain');
       const without = median(samples.get(plain));
-      const withPlugin = median(samples.get(traced));
-      const ratio = withPlugin / without;
-      results[tool] = { without, with: withPlugin, ratio, met: ratio <= GOAL };
-      console.log(`${pad(tool, 10)}${lpad(without.toFixed(2), 13)}${lpad(withPlugin.toFixed(2), 11)}${lpad(`${ratio.toFixed(2)}×`, 9)}   ${pad(ratio <= GOAL ? 'met' : 'NOT MET', 14)}${traced.instrumented}`);
+      results[tool] = {};
+      for (const [variant, label] of variants) {
+        const traced = builds.find((b) => b.tool === tool && b.variant === variant);
+        if (!traced) continue;
+        const withPlugin = median(samples.get(traced));
+        const ratio = withPlugin / without;
+        results[tool][variant] = { without, with: withPlugin, ratio, met: ratio <= GOAL };
+        console.log(`${pad(tool, 10)}${pad(label, 36)}${lpad(without.toFixed(2), 12)}${lpad(withPlugin.toFixed(2), 10)}${lpad(`${ratio.toFixed(2)}×`, 8)}   ${pad(ratio <= GOAL ? 'met' : 'NOT MET', 11)}${traced.instrumented}`);
+      }
     }
+    console.log('(tspc keeps nothing between builds; Vite and esbuild keep each instrumented module in the result store, node_modules/.cache/tstrace)');
     console.log('(wall time of the whole build command, Node start-up included: what a user waits for; medians)');
     return results;
   } finally {

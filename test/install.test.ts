@@ -321,9 +321,14 @@ describe('installing the package from a clean checkout (npm pack, then npm insta
     it.runIf(!!consumers.find((c) => c.name === name)?.bundler)(`bundles the program with tstrace's ${flavour === 'esm' ? 'Vite plugin (npx vite build)' : "esbuild plugin (require('tstrace/esbuild'))"}; it records the same regions`, async (ctx) => {
       const { dir } = need(ctx).projects[name];
       const bundler = consumers.find((c) => c.name === name)!.bundler!;
-      if (bundler.name === 'vite') await ok('npx', ['--no-install', 'vite', 'build'], dir);
-      else await ok(process.execPath, ['build.js'], dir);
+      const build = () => (bundler.name === 'vite' ? ok('npx', ['--no-install', 'vite', 'build'], dir) : ok(process.execPath, ['build.js'], dir));
+      await build();
       const js = readFileSync(join(dir, 'bundled', 'app.js'), 'utf8');
+      // The instrumented module is kept in the project's node_modules/.cache/tstrace; a rebuild served from there is the same.
+      const store = join(dir, 'node_modules', '.cache', 'tstrace');
+      expect(readdirSync(store, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json')).length).toBeGreaterThan(0);
+      await build();
+      expect(readFileSync(join(dir, 'bundled', 'app.js'), 'utf8')).toBe(js);
       // Compiled in, @traced (TC39 here) deleted: no decorator left for the bundler, no runtime decorator.
       expect(js).toMatch(/\.call\(__tstrace_site/);
       expect(js).not.toMatch(/^\s*@/m);

@@ -2,8 +2,9 @@
 import { execFile } from 'node:child_process';
 
 // npm passes its configuration to scripts as npm_* variables (under `npm test`): a consumer project's
-// npm must not inherit them.
-export const cleanEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
+// npm must not inherit them. Nor the test run's TSTRACE_CACHE=off (vitest.config.ts): a consumer project
+// keeps its results where a user's does.
+export const cleanEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name) && name !== 'TSTRACE_CACHE'));
 
 export interface ExecResult {
   code: number;

@@ -17,6 +17,13 @@ export interface TstraceBundlerOptions {
    * tsconfig.json sets `experimentalDecorators`, else `tc39`.
    */
   readonly decorators?: 'tc39' | 'experimental';
+  /**
+   * Where instrumented modules are kept between builds, so that a module is parsed again only when its
+   * text, its options, tstrace or TypeScript changed: a folder, or `false` for none. Default: the
+   * `TSTRACE_CACHE` environment variable (a folder, or `off`), else `node_modules/.cache/tstrace` in the
+   * nearest node_modules above the bundler's root. Deleting the folder is always safe.
+   */
+  readonly cache?: string | false;
   /** Files to leave alone besides node_modules (called with the module's path, without a query). */
   readonly exclude?: (file: string) => boolean;
 }

@@ -1,14 +1,15 @@
 /**
  * What the bundler plugin does to one module: decides whether to look at it (a JavaScript or
  * TypeScript file outside node_modules and tstrace itself, whose text mentions `trace:` or `traced`),
- * and instruments it with the source instrumenter, loading TypeScript only for the first file that
- * passes that check.
+ * and instruments it with the source instrumenter, or takes the result kept from an earlier build.
  */
 import { sep } from 'node:path';
-import type { SourceMap } from 'magic-string';
 import type * as TS from 'typescript';
-import { instrumentSource, type InstrumentDiagnostic } from '../source/instrument-source.js';
-import { enableCompileCache, loadTypeScript } from '../source/load-typescript.js';
+import { createCachedInstrumenter, type InstrumentedModule } from '../source/cached-instrument.js';
+import { mayHaveMarks } from '../source/instrument-file.js';
+import type { InstrumentDiagnostic } from '../source/instrument-source.js';
+import { enableCompileCache, loadTypeScript, peerVersion } from '../source/load-typescript.js';
+import { openResultStore, storeDirFor, type ResultStore } from '../source/result-store.js';
 import { callerFile } from '../source/own-file.js';
 import type { TstraceBundlerOptions } from './options.js';
 import { createProjectSettingsLookup } from './tsconfig-lookup.js';
@@ -48,10 +49,7 @@ export function isCandidate(id: string, options: TstraceBundlerOptions): boolean
   return !options.exclude?.(file);
 }
 
-/** The cheap text check: a file that says neither `trace:` nor `traced` has nothing to instrument and is not parsed. */
-export const mayHaveMarks = (code: string): boolean => code.includes('trace:') || code.includes('traced');
-
-export type ModuleResult = { readonly code: string; readonly map: SourceMap; readonly diagnostics: readonly InstrumentDiagnostic[] } | null;
+export type ModuleResult = InstrumentedModule | null;
 
 /** `file:line:column TS910xx message`, one line per misuse. */
 export const formatDiagnostics = (diagnostics: readonly InstrumentDiagnostic[]): string =>
@@ -59,8 +57,9 @@ export const formatDiagnostics = (diagnostics: readonly InstrumentDiagnostic[]):
 
 /**
  * The instrumenter of one plugin instance: `(code, id)` to the instrumented code and its source map
- * (null when there is nothing to do). TypeScript is loaded once, on the first file with a mark, from
- * the project (`root()` is asked then).
+ * (null when there is nothing to do). Results are kept between builds (transformer/source/result-store.ts,
+ * in the folder `options.cache` or by default node_modules/.cache/tstrace); TypeScript is loaded once,
+ * from the project (`root()` is asked then), on the first marked file whose result is not kept.
  */
 export function createModuleInstrumenter(options: TstraceBundlerOptions, root: () => string): (code: string, id: string) => ModuleResult {
   let ts: typeof TS | undefined;
@@ -69,19 +68,26 @@ export function createModuleInstrumenter(options: TstraceBundlerOptions, root: (
     enableCompileCache(); // a build process: TypeScript loads from compiled code after the first build
     return (ts = loadTypeScript(root()));
   };
-  const settingsOf = createProjectSettingsLookup(typescript);
+  let store: ResultStore | null | undefined;
+  const results = (): ResultStore | null => {
+    if (store !== undefined) return store;
+    const dir = options.cache === false ? null : (options.cache ?? storeDirFor(root()));
+    const typescriptVersion = peerVersion('typescript', root());
+    return (store = typescriptVersion === null ? null : openResultStore(dir, [`typescript@${typescriptVersion}`, `magic-string@${peerVersion('magic-string')}`]));
+  };
+  const settingsOf = createProjectSettingsLookup(typescript, results);
+  const instrument = createCachedInstrumenter(typescript, results);
   return (code, id) => {
     if (!isCandidate(id, options) || !mayHaveMarks(code)) return null;
     const fileName = fileOfId(id)!;
     const project = settingsOf(fileName);
     const decorators = options.decorators ?? (project.experimentalDecorators ? 'experimental' : 'tc39');
-    const result = instrumentSource(typescript(), code, {
+    return instrument(code, {
       fileName,
       rootDir: options.rootDir ?? project.configDir ?? root(),
       runtimeModule: options.runtimeModule,
       coverAsyncReturn: options.coverAsyncReturn,
       tracedDecorators: decorators === 'tc39' ? 'remove' : 'compiled',
     });
-    return result && { code: result.code, map: result.map, diagnostics: result.diagnostics };
   };
 }

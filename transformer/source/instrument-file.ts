@@ -59,9 +59,12 @@ function headerPosition(ts: typeof TS, file: TS.SourceFile): number {
   return at;
 }
 
+/** The cheap text check: a text that says neither `trace:` nor `traced` has nothing to instrument and is not parsed. */
+export const mayHaveMarks = (code: string): boolean => code.includes('trace:') || code.includes('traced');
+
 /** instrumentSource (which see), parsing `parse`. */
 export function instrumentFile(ts: typeof TS, code: string, options: InstrumentSourceOptions, parse: ParseScope): InstrumentSourceResult | null {
-  if (!code.includes('trace:') && !code.includes('traced')) return null;
+  if (!mayHaveMarks(code)) return null;
   const { fileName, rootDir } = options;
   // Only what the plan reads is parsed; the edits are made to the whole text (same offsets).
   const text = parse === 'whole' ? code : markedText(code, markedTextSyntaxOf(extname(fileName)));

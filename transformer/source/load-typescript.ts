@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import * as nodeModule from 'node:module';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -18,6 +19,9 @@ const loaded = new Map<string, unknown>();
 /** This module's file: peers installed beside tstrace resolve from it. */
 const here = callerFile();
 
+/** Where a peer is looked for: from `from`, then from the script node runs, then from tstrace's own folder. */
+const peerBases = (from: string): string[] => [join(from, 'noop.js'), ...(process.argv[1] ? [process.argv[1]] : []), ...(here ? [here] : [])];
+
 /**
  * A peer dependency as the user's project resolves it: from `from` (a folder, by default the current
  * directory), then from the script node runs, then from tstrace's own folder (a peer is installed
@@ -26,7 +30,7 @@ const here = callerFile();
 function loadPeer<T>(name: string, install: string, from: string = process.cwd()): T {
   const key = `${name}\0${from}`;
   if (loaded.has(key)) return loaded.get(key) as T;
-  const bases = [join(from, 'noop.js'), ...(process.argv[1] ? [process.argv[1]] : []), ...(here ? [here] : [])];
+  const bases = peerBases(from);
   let lastError: unknown;
   for (const base of bases) {
     try {
@@ -39,6 +43,22 @@ function loadPeer<T>(name: string, install: string, from: string = process.cwd()
     }
   }
   throw new MissingPeerError(`tstrace/source needs ${name}, which is not installed here (${from}): ${install}. (${(lastError as Error | undefined)?.message.split('\n')[0] ?? ''})`);
+}
+
+/**
+ * The version of a peer dependency as {@link loadPeer} would find it from `from`, read from its
+ * package.json without loading the package; null when it is not installed.
+ */
+export function peerVersion(name: string, from: string = process.cwd()): string | null {
+  for (const base of peerBases(from)) {
+    try {
+      const { version } = JSON.parse(readFileSync(createRequire(base).resolve(`${name}/package.json`), 'utf8')) as { version?: unknown };
+      return typeof version === 'string' ? version : null;
+    } catch {
+      // Not found from this base (or not readable): try the next, as loadPeer does.
+    }
+  }
+  return null;
 }
 
 /**

@@ -5,9 +5,11 @@
 import { dirname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TS from 'typescript';
-import { instrumentSource } from './instrument-source.js';
+import { createCachedInstrumenter, sourceMapUrl } from './cached-instrument.js';
+import { mayHaveMarks } from './instrument-file.js';
 import { callerFile } from './own-file.js';
-import { loadTypeScript } from './load-typescript.js';
+import { loadTypeScript, peerVersion } from './load-typescript.js';
+import { openResultStore, storeDirFor, type ResultStore } from './result-store.js';
 
 /** Misuse of a directive or of `@traced` in a module Node is loading: it stops the load, as tspc stops a build. */
 export class InstrumentError extends Error {
@@ -33,6 +35,17 @@ const ownDist = ((): string | null => {
 })();
 
 let ts: typeof TS | undefined;
+let store: ResultStore | null | undefined;
+/** The first file instrumented: its project's TypeScript and result store serve every later file (the current directory may be elsewhere). */
+let firstDir: string | undefined;
+const instrument = createCachedInstrumenter(
+  () => (ts ??= loadTypeScript(firstDir)),
+  () => {
+    if (store !== undefined) return store;
+    const typescriptVersion = peerVersion('typescript', firstDir);
+    return (store = typescriptVersion === null ? null : openResultStore(storeDirFor(firstDir!), [`typescript@${typescriptVersion}`, `magic-string@${peerVersion('magic-string')}`]));
+  },
+);
 
 /** Whether a module may be instrumented, before its text is read: a file of the user's, in a format of code. */
 export function mayInstrument(url: string, format: string | null | undefined): boolean {
@@ -51,15 +64,13 @@ export function instrumentModule(url: string, text: string, format: string | nul
   if (!mayInstrument(url, format)) return undefined;
   const kind = FORMATS[format!];
   const fileName = fileURLToPath(url);
-  if (!text.includes('trace:') && !text.includes('traced')) return undefined;
-  // The project of the file resolves its own TypeScript (the current directory may be elsewhere).
-  ts ??= loadTypeScript(dirname(fileName));
-  const result = instrumentSource(ts, text, { fileName, rootDir: process.cwd(), format: kind });
+  if (mayHaveMarks(text)) firstDir ??= dirname(fileName);
+  const result = instrument(text, { fileName, rootDir: process.cwd(), format: kind });
   if (!result) return undefined;
   if (result.diagnostics.length > 0) {
     throw new InstrumentError(`tstrace/register: ${result.diagnostics.map((d) => `${d.fileName}:${d.line}:${d.column} TS${d.code} ${d.message}`).join('\n')}`);
   }
-  return `${result.code}\n//# sourceMappingURL=${result.map.toUrl()}\n`;
+  return `${result.code}\n//# sourceMappingURL=${sourceMapUrl(result.map)}\n`;
 }
 
 /** A load hook's source as text (hooks may hand over a Buffer or a typed array). */
