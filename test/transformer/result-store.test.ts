@@ -4,8 +4,8 @@
  * change is instrumented again; a damaged or unwritable store never changes a result or fails a build.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type * as TS from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DiagnosticCode } from '../../transformer/diagnostics.js';
@@ -241,5 +241,32 @@ describe('openResultStore', () => {
     expect(a.get(key)).toEqual({ value: 1 });
     expect(b.get(key)).toBeUndefined();
     expect(openResultStore(null, ['x@1'])).toBeNull();
+  });
+
+  it('removes, once a day, entries and other versions not written for 7 days', () => {
+    const dir = join(work, 'prune');
+    const current = openResultStore(dir, ['x@1']) as ResultStore;
+    const other = openResultStore(dir, ['x@0']) as ResultStore;
+    other.set(other.keyOf('k', 'old'), 1);
+    current.set(current.keyOf('k', 'old'), 1); // the first write prunes (nothing old yet)
+    current.set(current.keyOf('k', 'recent'), 2);
+    const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000);
+    const folderOf = (value: number, not?: string) => dirname(entriesIn(dir).find((f) => JSON.parse(readFileSync(f, 'utf8')) === value && dirname(f) !== not)!);
+    const currentFolder = folderOf(2);
+    const otherFolder = folderOf(1, currentFolder);
+    utimesSync(join(currentFolder, `${current.keyOf('k', 'old')}.json`), eightDaysAgo, eightDaysAgo);
+    utimesSync(otherFolder, eightDaysAgo, eightDaysAgo);
+    // Pruned at most once a day: a new process's first write within the day leaves them.
+    const sameDay = openResultStore(dir, ['x@1']) as ResultStore;
+    sameDay.set(sameDay.keyOf('k', 'new'), 3);
+    expect(existsSync(otherFolder)).toBe(true);
+    // A day later (the stamp aged), the next process's first write removes them; recent entries stay.
+    utimesSync(join(currentFolder, '.pruned'), eightDaysAgo, eightDaysAgo);
+    const nextDay = openResultStore(dir, ['x@1']) as ResultStore;
+    nextDay.set(nextDay.keyOf('k', 'newer'), 4);
+    expect(existsSync(otherFolder)).toBe(false);
+    expect(nextDay.get(nextDay.keyOf('k', 'old'))).toBeUndefined();
+    expect(nextDay.get(nextDay.keyOf('k', 'recent'))).toBe(2);
+    expect(nextDay.get(nextDay.keyOf('k', 'newer'))).toBe(4);
   });
 });

@@ -49,9 +49,12 @@ export function createCachedInstrumenter(typescript: () => typeof TS, store: () 
     // Every option is part of the key, in a fixed order.
     const key = kept?.keyOf('module', code, JSON.stringify(Object.entries(options).sort(([a], [b]) => (a < b ? -1 : 1))));
     const found = key === undefined ? undefined : kept!.get(key);
-    if (isKept(found)) return 'none' in found ? null : { code: found.code, map: found.map, diagnostics: [] };
+    // The map's content is the input text itself: not kept twice.
+    if (isKept(found)) return 'none' in found ? null : { code: found.code, map: { ...found.map, sourcesContent: [code] }, diagnostics: [] };
     const result = instrumentSource(typescript(), code, options);
-    if (key !== undefined && (result === null || result.diagnostics.length === 0)) kept!.set(key, result === null ? { none: true } : { code: result.code, map: result.map });
+    if (key !== undefined && (result === null || result.diagnostics.length === 0)) {
+      kept!.set(key, result === null ? { none: true } : { code: result.code, map: { ...result.map, sourcesContent: undefined } });
+    }
     return result;
   };
 }

@@ -22,8 +22,8 @@ export interface ResultStore {
   set(key: string, value: unknown): void;
 }
 
-/** How long an entry or another version's folder is kept without being written again. */
-const KEEP_MS = 30 * 24 * 3600 * 1000;
+/** How long an entry or another version's folder is kept without being written again (a module used longer is made again once). */
+const KEEP_MS = 7 * 24 * 3600 * 1000;
 /** Old entries are looked for at most once a day. */
 const PRUNE_EVERY_MS = 24 * 3600 * 1000;
 
@@ -97,7 +97,7 @@ export function openResultStore(dir: string | null, versions: readonly string[])
   };
 }
 
-/** Removes, at most once a day, entries and other versions' folders not written for 30 days. Returns true. */
+/** Removes, at most once a day, entries and other versions' folders not written for 7 days. Returns true. */
 function pruneOld(dir: string, current: string): true {
   const stamp = join(current, '.pruned');
   const now = Date.now();
