@@ -107,9 +107,12 @@ export class ByteWriter {
     this.length = bodyAt + written;
   }
 
-  /** A copy of the written bytes. */
-  take(): Uint8Array {
-    return this.bytes.slice(0, this.length);
+  /** A copy of the written bytes, in a buffer from `allocate` when given. */
+  take(allocate?: (length: number) => Uint8Array): Uint8Array {
+    if (allocate === undefined) return this.bytes.slice(0, this.length);
+    const copy = allocate(this.length);
+    copy.set(this.bytes.subarray(0, this.length));
+    return copy;
   }
 }
 

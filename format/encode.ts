@@ -136,11 +136,11 @@ export class BatchEncoder {
     this.lastTask = -1;
   }
 
-  /** Closes the batch and returns its bytes (a frame). */
-  finish(): Uint8Array {
+  /** Closes the batch and returns its bytes (a frame), in a buffer from `allocate` when given. */
+  finish(allocate?: (length: number) => Uint8Array): Uint8Array {
     sealFrame(this.out, this.frameStart, this.thread === 0 ? FrameKind.Events : FrameKind.ThreadEvents);
     this.frameStart = -1;
-    return this.out.take();
+    return this.out.take(allocate);
   }
 
   stringId(value: string): number {

@@ -1,6 +1,7 @@
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import { BatchEncoder, encodeFooter, encodeThreadFrame } from '../format/encode.js';
+import { acquireBatch } from './batch-pool.js';
 import type { SourceLocation } from '../format/events.js';
 import { EventType } from '../format/spec.js';
 import { ID_BLOCK, FLOW_COUNTER, JOIN_SLOTS, TASK_COUNTER, sharedIdCounters, takeIdBlock } from './shared-ids.js';
@@ -313,6 +314,8 @@ export abstract class Consumer {
   dropped = 0;
   /** Dropped since the last Dropped event written. */
   droppedUnreported = 0;
+  /** Where this consumer's batches are copied: recycled buffers when its sink gives them back (batch-pool.ts), else fresh ones of their size. */
+  allocate: ((length: number) => Uint8Array) | undefined = undefined;
 
   constructor(
     /** `performance.now()` at this consumer's time 0. */
@@ -351,6 +354,7 @@ export class TraceOutput extends Consumer {
     readonly number = 0,
   ) {
     super(t0, firstSeq);
+    if (sink.releasesBatches === true) this.allocate = acquireBatch;
   }
 
   accepts(): boolean {
@@ -443,7 +447,7 @@ function encodeFor(consumer: Consumer, count: number): void {
   for (;;) {
     const from = n;
     n = encodeSlots(encoder, t0, consumer.firstSeq, n, count);
-    consumer.take(encoder.finish(), ts, n - from);
+    consumer.take(encoder.finish(consumer.allocate), ts, n - from);
     if (n === count) return;
     // The batch is full: the next one starts at the time of the last event encoded.
     ts = toNs(S.slots[(n - 1) * STRIDE], t0);

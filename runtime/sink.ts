@@ -1,5 +1,6 @@
-import { closeSync, openSync, write, writeSync } from 'node:fs';
+import { closeSync, openSync, writev, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { releaseBatch } from './batch-pool.js';
 
 /**
  * Where encoded frames go. A sink never throws and never blocks the program: it queues, writes in the
@@ -10,6 +11,8 @@ export interface Sink {
   write(chunk: Uint8Array): void;
   /** Bytes handed to the sink and not yet written. */
   readonly queuedBytes: number;
+  /** It gives each chunk back to the batch pool (batch-pool.ts) once written: chunks may come from it. */
+  readonly releasesBatches?: boolean;
   readonly error: Error | null;
   /** At process exit: write everything synchronously if this sink can (a file we opened can). */
   writeSyncAll(): void;
@@ -29,14 +32,21 @@ export function fileSink(path: string, first: Uint8Array): Sink {
 interface PositionedChunk {
   chunk: Uint8Array;
   at: number;
+  /** The whole chunk written (`chunk` is its rest after a short write): given back once all of it is written. */
+  whole: Uint8Array;
 }
+
+/** At most this many chunks go in one `writev` (Linux's IOV_MAX is 1024). */
+const MAX_CHUNKS_PER_WRITE = 1024;
 
 class FileSink implements Sink {
   queuedBytes = 0;
+  readonly releasesBatches = true;
   error: Error | null = null;
   private position: number;
   private readonly queue: PositionedChunk[] = [];
-  private inFlight: PositionedChunk | null = null;
+  /** The chunks of the write under way, in file order (they are contiguous). */
+  private inFlight: PositionedChunk[] | null = null;
   private closed = false;
   private onIdle: (() => void) | null = null;
 
@@ -50,26 +60,32 @@ class FileSink implements Sink {
 
   write(chunk: Uint8Array): void {
     if (this.error || this.closed) return;
-    this.queue.push({ chunk, at: this.position });
+    this.queue.push({ chunk, at: this.position, whole: chunk });
     this.position += chunk.length;
     this.queuedBytes += chunk.length;
     this.pump();
   }
 
+  /** Writes everything queued in one `writev`: the backlog of a busy loop goes in one system call, and its buffers come back together. */
   private pump(): void {
     if (this.inFlight || this.closed) return;
-    const next = this.queue.shift();
-    if (!next) {
+    if (this.queue.length === 0) {
       this.onIdle?.();
       return;
     }
-    this.inFlight = next;
-    write(this.fd, next.chunk, 0, next.chunk.length, next.at, this.afterWrite);
+    const pieces = this.queue.splice(0, MAX_CHUNKS_PER_WRITE);
+    this.inFlight = pieces;
+    writev(
+      this.fd,
+      pieces.map((p) => p.chunk),
+      pieces[0].at,
+      this.afterWrite,
+    );
   }
 
   private readonly afterWrite = (err: NodeJS.ErrnoException | null, written: number): void => {
     if (this.closed) return; // writeSyncAll took over
-    const done = this.inFlight!;
+    const pieces = this.inFlight!;
     this.inFlight = null;
     if (err) {
       this.error ??= err;
@@ -79,7 +95,18 @@ class FileSink implements Sink {
       return;
     }
     this.queuedBytes -= written;
-    if (written < done.chunk.length) this.queue.unshift({ chunk: done.chunk.subarray(written), at: done.at + written });
+    let left = written;
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i];
+      if (left >= piece.chunk.length) {
+        left -= piece.chunk.length;
+        releaseBatch(piece.whole);
+        continue;
+      }
+      // A short write: the rest of this piece and the pieces after it go first next time.
+      this.queue.unshift({ chunk: piece.chunk.subarray(left), at: piece.at + left, whole: piece.whole }, ...pieces.slice(i + 1));
+      break;
+    }
     this.pump();
   };
 
@@ -88,9 +115,7 @@ class FileSink implements Sink {
     this.closed = true;
     try {
       // The in-flight write may or may not have landed: writing the same bytes at the same place is safe.
-      const inFlight = this.inFlight;
-      if (inFlight) writeSync(this.fd, inFlight.chunk, 0, inFlight.chunk.length, inFlight.at);
-      for (const { chunk, at } of this.queue) writeSync(this.fd, chunk, 0, chunk.length, at);
+      for (const { chunk, at } of [...(this.inFlight ?? []), ...this.queue]) writeSync(this.fd, chunk, 0, chunk.length, at);
       closeSync(this.fd);
     } catch {
       // Exiting: nothing left to report to.
