@@ -5,11 +5,11 @@
  */
 import { sep } from 'node:path';
 import type * as TS from 'typescript';
-import { createCachedInstrumenter, type InstrumentedModule } from '../source/cached-instrument.js';
+import { createCachedInstrumenter, openInstrumenterStore, type InstrumentedModule } from '../source/cached-instrument.js';
 import { mayHaveMarks } from '../source/instrument-file.js';
 import type { InstrumentDiagnostic } from '../source/instrument-source.js';
-import { enableCompileCache, loadTypeScript, peerVersion } from '../source/load-typescript.js';
-import { openResultStore, storeDirFor, type ResultStore } from '../source/result-store.js';
+import { enableCompileCache, loadTypeScript } from '../source/load-typescript.js';
+import { storeDirFor, type ResultStore } from '../source/result-store.js';
 import { callerFile } from '../source/own-file.js';
 import type { TstraceBundlerOptions } from './options.js';
 import { createProjectSettingsLookup } from './tsconfig-lookup.js';
@@ -71,9 +71,7 @@ export function createModuleInstrumenter(options: TstraceBundlerOptions, root: (
   let store: ResultStore | null | undefined;
   const results = (): ResultStore | null => {
     if (store !== undefined) return store;
-    const dir = options.cache === false ? null : (options.cache ?? storeDirFor(root()));
-    const typescriptVersion = peerVersion('typescript', root());
-    return (store = typescriptVersion === null ? null : openResultStore(dir, [`typescript@${typescriptVersion}`, `magic-string@${peerVersion('magic-string')}`]));
+    return (store = openInstrumenterStore(options.cache === false ? null : (options.cache ?? storeDirFor(root())), root()));
   };
   const settingsOf = createProjectSettingsLookup(typescript, results);
   const instrument = createCachedInstrumenter(typescript, results);

@@ -6,7 +6,8 @@
 import type * as TS from 'typescript';
 import { mayHaveMarks } from './instrument-file.js';
 import { instrumentSource, type InstrumentDiagnostic, type InstrumentSourceOptions } from './instrument-source.js';
-import type { ResultStore } from './result-store.js';
+import { peerVersion } from './load-typescript.js';
+import { openResultStore, type ResultStore } from './result-store.js';
 
 /** A source map (v3) as JSON: magic-string's, or the same read back from the store. */
 export interface SourceMapJson {
@@ -37,6 +38,15 @@ function isKept(value: unknown): value is Kept {
 
 /** The data URL of a source map, for a `//# sourceMappingURL=` comment (as magic-string's `toUrl`). */
 export const sourceMapUrl = (map: SourceMapJson): string => `data:application/json;charset=utf-8;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}`;
+
+/**
+ * The result store in `dir` for results made with the TypeScript a project at `from` resolves (and
+ * magic-string): null when `dir` is null or TypeScript is not installed there.
+ */
+export function openInstrumenterStore(dir: string | null, from: string): ResultStore | null {
+  const typescriptVersion = peerVersion('typescript', from);
+  return typescriptVersion === null ? null : openResultStore(dir, [`typescript@${typescriptVersion}`, `magic-string@${peerVersion('magic-string')}`]);
+}
 
 /**
  * `(code, options)` → instrumentSource's result (null when there is nothing to instrument), from

@@ -5,11 +5,11 @@
 import { dirname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TS from 'typescript';
-import { createCachedInstrumenter, sourceMapUrl } from './cached-instrument.js';
+import { createCachedInstrumenter, openInstrumenterStore, sourceMapUrl } from './cached-instrument.js';
 import { mayHaveMarks } from './instrument-file.js';
 import { callerFile } from './own-file.js';
-import { loadTypeScript, peerVersion } from './load-typescript.js';
-import { openResultStore, storeDirFor, type ResultStore } from './result-store.js';
+import { loadTypeScript } from './load-typescript.js';
+import { storeDirFor, type ResultStore } from './result-store.js';
 
 /** Misuse of a directive or of `@traced` in a module Node is loading: it stops the load, as tspc stops a build. */
 export class InstrumentError extends Error {
@@ -40,11 +40,7 @@ let store: ResultStore | null | undefined;
 let firstDir: string | undefined;
 const instrument = createCachedInstrumenter(
   () => (ts ??= loadTypeScript(firstDir)),
-  () => {
-    if (store !== undefined) return store;
-    const typescriptVersion = peerVersion('typescript', firstDir);
-    return (store = typescriptVersion === null ? null : openResultStore(storeDirFor(firstDir!), [`typescript@${typescriptVersion}`, `magic-string@${peerVersion('magic-string')}`]));
-  },
+  () => (store !== undefined ? store : (store = openInstrumenterStore(storeDirFor(firstDir!), firstDir!))),
 );
 
 /** Whether a module may be instrumented, before its text is read: a file of the user's, in a format of code. */
