@@ -13,9 +13,8 @@ const CAPACITY = 128 * 1024;
 const MAX_IDLE = 16;
 
 const idle: ArrayBuffer[] = [];
-/** Buffers this pool made, and which of them are idle (a buffer released twice is pooled once). */
+/** Buffers this pool made. */
 const made = new WeakSet<ArrayBuffer>();
-const isIdle = new WeakSet<ArrayBuffer>();
 
 /** A buffer of `length` bytes for a batch: an idle one when there is one. */
 export function acquireBatch(length: number): Uint8Array {
@@ -24,15 +23,15 @@ export function acquireBatch(length: number): Uint8Array {
   if (buffer === undefined) {
     buffer = new ArrayBuffer(CAPACITY);
     made.add(buffer);
-  } else isIdle.delete(buffer);
+  }
   return new Uint8Array(buffer, 0, length);
 }
 
 /** Gives back a batch from {@link acquireBatch} that nothing will read again. */
 export function releaseBatch(batch: Uint8Array): void {
   const buffer = batch.buffer as ArrayBuffer;
-  if (idle.length >= MAX_IDLE || !made.has(buffer) || isIdle.has(buffer) || buffer.byteLength !== CAPACITY) return;
-  isIdle.add(buffer);
+  // A buffer released twice is pooled once (the idle list is short).
+  if (idle.length >= MAX_IDLE || !made.has(buffer) || idle.includes(buffer)) return;
   idle.push(buffer);
 }
 

@@ -5,11 +5,10 @@
  * TypeScript's own config parser (file lists are not expanded). With a result store, what was read is
  * kept with the hashes of the files it came from, and used again while they are unchanged.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type * as TS from 'typescript';
-import type { ResultStore } from '../source/result-store.js';
+import { sha256, type ResultStore } from '../source/result-store.js';
 
 export interface ProjectSettings {
   /** The folder of the nearest tsconfig.json, or null when there is none above the file. */
@@ -18,12 +17,10 @@ export interface ProjectSettings {
   readonly experimentalDecorators: boolean;
 }
 
-const hashOfText = (text: string): string => createHash('sha256').update(text).digest('hex');
-
 /** The hash of a file's text, or null when it cannot be read. */
 function hashOfFile(file: string): string | null {
   try {
-    return hashOfText(readFileSync(file, 'utf8'));
+    return sha256(readFileSync(file, 'utf8'));
   } catch {
     return null;
   }
@@ -72,7 +69,7 @@ export function createProjectSettingsLookup(ts: () => typeof TS, store: () => Re
     if (settings === undefined) {
       const parsed = parseConfig(path);
       settings = parsed.settings;
-      if (kept) store()!.set(kept.key, { inputs: [...parsed.read].map(([file, text]) => [file, text === undefined ? null : hashOfText(text)]), settings });
+      if (kept) store()!.set(kept.key, { inputs: [...parsed.read].map(([file, text]) => [file, text === undefined ? null : sha256(text)]), settings });
     }
     byConfig.set(path, settings);
     return settings;

@@ -41,7 +41,8 @@ export function storeDirFor(from: string, env: NodeJS.ProcessEnv = process.env):
   }
 }
 
-const sha256 = (...parts: readonly (string | Uint8Array)[]): string => {
+/** The sha256 (hex) of `parts`, each ended by a NUL: what keys and fingerprints are made of. */
+export const sha256 = (...parts: readonly (string | Uint8Array)[]): string => {
   const hash = createHash('sha256');
   for (const part of parts) hash.update(part).update('\0');
   return hash.digest('hex');
