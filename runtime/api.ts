@@ -11,7 +11,7 @@ import { callerLocation } from './location.js';
 import { isMainThread } from 'node:worker_threads';
 import { ThreadCollector, collectorOf } from './thread-collector.js';
 import { joinMainThreadTraces } from './thread-join.js';
-import { S, TraceOutput, flush, lastRecordTime, nextFlowId, nextTaskId, record, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
+import { S, TraceOutput, flush, lastRecordTime, nextFlowId, nextTaskId, now, record, recordAt, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 import { formatTraceparent, OTEL_TRACE_CATEGORY, parseTraceparent } from '../format/trace-context.js';
 import { fileSink, streamSink, type Sink } from './sink.js';
 
@@ -44,12 +44,16 @@ export class Task implements TaskState {
     this.endAt(S.enabled ? locationHere(this.end) : 0);
   }
 
-  /** @internal Ends the task at a location known in advance (instrumented code: no stack capture). */
-  endAt(location: number): void {
+  /**
+   * @internal Ends the task at a location known in advance (instrumented code: no stack capture), at
+   * `ms` when the caller read the time already (the end of the call's region).
+   */
+  endAt(location: number, ms?: number): void {
     if (this.#ended) return;
     this.#ended = true;
     if (!S.enabled) return;
-    record(EventType.TaskEnd, currentFlow().id, this.id, 0, location, undefined);
+    if (ms === undefined) record(EventType.TaskEnd, currentFlow().id, this.id, 0, location, undefined);
+    else recordAt(ms, EventType.TaskEnd, currentFlow().id, this.id, 0, location, undefined);
     if (S.listener !== null) S.listener.taskEnded(this, lastRecordTime());
   }
 }
@@ -423,11 +427,15 @@ export function startRegion(ctx: Context, regionType: string): Region {
   return region;
 }
 
-/** @internal Records the start of a region under `parent`, on lane `flow` (see chains.ts: laneFor). */
-export function beginRegion(ctx: Context, type: string, location: number, flow: Flow, parent: RegionState | null): Region {
+/**
+ * @internal Records the start of a region under `parent`, on lane `flow` (see chains.ts: laneFor), at
+ * `ms` when the caller read the time already for the events it records with it.
+ */
+export function beginRegion(ctx: Context, type: string, location: number, flow: Flow, parent: RegionState | null, ms?: number): Region {
   const region = new Region(flow, type, location, parent, S.generation, taskOf(ctx), ++S.lastRegionSeq);
   flow.top = region;
-  record(EventType.RegionStart, flow.id, taskIdOf(ctx), location, 0, type);
+  if (ms === undefined) record(EventType.RegionStart, flow.id, taskIdOf(ctx), location, 0, type);
+  else recordAt(ms, EventType.RegionStart, flow.id, taskIdOf(ctx), location, 0, type);
   if (S.listener !== null) S.listener.regionStarted(region, lastRecordTime());
   return region;
 }
@@ -435,8 +443,9 @@ export function beginRegion(ctx: Context, type: string, location: number, flow: 
 /**
  * @internal Records the end of `region`. `inChain`: the end comes from user code that may call it
  * from elsewhere (check it is the chain that started it); compiled code and `withRegion` always are.
+ * `ms`: the time of the end, when the caller read it for the events it records with it.
  */
-export function endRegion(region: Region, checkChain: boolean): void {
+export function endRegion(region: Region, checkChain: boolean, ms?: number): void {
   if (region.generation !== S.generation || !S.enabled) return;
   const flow = region.flow;
   if (region.ended) {
@@ -463,7 +472,8 @@ export function endRegion(region: Region, checkChain: boolean): void {
   if (elsewhere) {
     record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedOnOtherFlow, region.location, region.type, region.seq);
   }
-  record(EventType.RegionEnd, flow.id, -1, region.seq, 0, region.type);
+  if (ms === undefined) record(EventType.RegionEnd, flow.id, -1, region.seq, 0, region.type);
+  else recordAt(ms, EventType.RegionEnd, flow.id, -1, region.seq, 0, region.type);
   if (S.listener !== null) S.listener.regionEnded(region, lastRecordTime());
 }
 

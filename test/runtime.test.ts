@@ -16,6 +16,7 @@ import {
   withRegion,
   type Region,
 } from '../runtime/index.js';
+import { awaited, awaiting, call, finish, FrameKind, param, site } from '../runtime/instrument.js';
 import type { TraceEvent } from '../format/events.js';
 import { loadTrace } from '../analysis/reader.js';
 import { analyzeTrace } from '../analysis/analysis.js';
@@ -369,6 +370,35 @@ describe('flows', () => {
     await withContext(ctx, async () => {
       expect(current()).toBe(background);
     });
+  });
+});
+
+describe('the time of a traced call', () => {
+  it("records the call's task, lane, region and logged parameters at one instant, and its region's and task's ends at another", async () => {
+    // What compiled code does for `@traced({ task: true, log: ['item'] }) async order(item)`.
+    const orderSite = site('order', 'shop.ts', 3, 1, 'order', true);
+    async function order(item: string): Promise<void> {
+      const f = call(orderSite, undefined, FrameKind.Async);
+      param(f, 'item', item);
+      try {
+        awaited(f, await awaiting(f, sleep(2)));
+      } finally {
+        finish(f);
+      }
+    }
+    const { events } = await traceOf(() => Promise.all([order('tea'), order('cake')]));
+    for (const item of ['tea', 'cake']) {
+      const logged = events.find((e) => e.kind === 'log' && e.message === item) as Extract<TraceEvent, { kind: 'log' }>;
+      const created = events.find((e) => e.kind === 'taskCreate' && e.task === logged.task)!;
+      const begun = events.find((e) => e.kind === 'regionStart' && e.task === logged.task) as Extract<TraceEvent, { kind: 'regionStart' }>;
+      const forked = events.find((e) => e.kind === 'flowStart' && e.flow === begun.flow)!;
+      const regionEnd = events.find((e) => e.kind === 'regionEnd' && e.flow === begun.flow)!;
+      const taskEnd = events.find((e) => e.kind === 'taskEnd' && e.task === logged.task)!;
+      // Both calls are concurrent, each on a lane of its own, forked when it began.
+      expect([created.ts, forked.ts, logged.ts]).toEqual([begun.ts, begun.ts, begun.ts]);
+      expect(taskEnd.ts).toBe(regionEnd.ts);
+      expect(regionEnd.ts - begun.ts).toBeGreaterThanOrEqual(2e6);
+    }
   });
 });
 
