@@ -17,6 +17,8 @@
 // ratios to the uninstrumented build measured in the same round. On a busy machine req/s and p99 depend
 // on how much of the CPU the server got; CPU time per request is what the work cost, whoever else ran.
 // Figures, not assertions: the goals are printed as met / NOT MET, on req/s and on CPU per request.
+// Then the same handler called in-process (bench/http-inprocess.mjs): CPU per request, without the
+// network's noise, for the uninstrumented build, tracing never started and tracing on.
 //
 //   npm run bench:http                 build, then the full run (7 rounds of 3 s per server, ~4 minutes)
 //   node bench/http.mjs --quick        a smoke run: 2 rounds of 1 s (needs a build; figures are rough)
@@ -31,6 +33,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { compileSample, compileSampleUninstrumented } from '../samples/build.mjs';
+import { measureInProcess } from './http-inprocess.mjs';
 import { benchNodes, lpad, pad, printMachine } from './machine.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -249,6 +252,17 @@ if (VARIANTS.length === ALL_VARIANTS.length) {
   }
 } else {
   console.log('\ngoals: not judged (--only ran some variants)');
+}
+
+// The same handler called in-process: CPU per request without the network's noise (bench/http-inprocess.mjs).
+if (!only) {
+  measureInProcess({
+    nodes,
+    plainService: join(plainDist, 'service.js'),
+    tracedService: join(tracedDist, 'service.js'),
+    rounds: quick ? 2 : config.rounds,
+    requests: quick ? 20_000 : 200_000,
+  });
 }
 
 console.log(`\ntotal ${((Date.now() - started) / 1000).toFixed(1)} s`);
