@@ -52,8 +52,7 @@ export class Task implements TaskState {
     if (this.#ended) return;
     this.#ended = true;
     if (!S.enabled) return;
-    if (ms === undefined) record(EventType.TaskEnd, currentFlow().id, this.id, 0, location, undefined);
-    else recordAt(ms, EventType.TaskEnd, currentFlow().id, this.id, 0, location, undefined);
+    recordAt(ms, EventType.TaskEnd, currentFlow().id, this.id, 0, location, undefined);
     if (S.listener !== null) S.listener.taskEnded(this, lastRecordTime());
   }
 }
@@ -434,8 +433,7 @@ export function startRegion(ctx: Context, regionType: string): Region {
 export function beginRegion(ctx: Context, type: string, location: number, flow: Flow, parent: RegionState | null, ms?: number): Region {
   const region = new Region(flow, type, location, parent, S.generation, taskOf(ctx), ++S.lastRegionSeq);
   flow.top = region;
-  if (ms === undefined) record(EventType.RegionStart, flow.id, taskIdOf(ctx), location, 0, type);
-  else recordAt(ms, EventType.RegionStart, flow.id, taskIdOf(ctx), location, 0, type);
+  recordAt(ms, EventType.RegionStart, flow.id, taskIdOf(ctx), location, 0, type);
   if (S.listener !== null) S.listener.regionStarted(region, lastRecordTime());
   return region;
 }
@@ -472,8 +470,7 @@ export function endRegion(region: Region, checkChain: boolean, ms?: number): voi
   if (elsewhere) {
     record(EventType.Misuse, flow.id, 0, MisuseKind.RegionEndedOnOtherFlow, region.location, region.type, region.seq);
   }
-  if (ms === undefined) record(EventType.RegionEnd, flow.id, -1, region.seq, 0, region.type);
-  else recordAt(ms, EventType.RegionEnd, flow.id, -1, region.seq, 0, region.type);
+  recordAt(ms, EventType.RegionEnd, flow.id, -1, region.seq, 0, region.type);
   if (S.listener !== null) S.listener.regionEnded(region, lastRecordTime());
 }
 

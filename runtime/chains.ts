@@ -8,7 +8,7 @@
  * the parent otherwise, so concurrent chains never share a stack.
  */
 import { EventType } from '../format/spec.js';
-import { S, nextFlowId, record, recordAt, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
+import { S, nextFlowId, recordAt, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 
 /** The current chain's scope, or undefined outside any (or while tracing is off). */
 export const currentScope = (): Scope | undefined => S.als?.getStore();
@@ -66,8 +66,7 @@ export function forkLane(from: Flow, parent: RegionState | null, ms?: number): F
   let above = 0;
   for (let r = from.top; r !== null && r !== parent && r.flow === from; r = r.parent) above++;
   const flow: Flow = { id: nextFlowId(), top: null, base: parent };
-  if (ms === undefined) record(EventType.FlowStart, flow.id, -1, from.id, above, undefined);
-  else recordAt(ms, EventType.FlowStart, flow.id, -1, from.id, above, undefined);
+  recordAt(ms, EventType.FlowStart, flow.id, -1, from.id, above, undefined);
   return flow;
 }
 

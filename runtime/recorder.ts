@@ -248,9 +248,10 @@ export function record(type: number, flow: number, task: number, a: number, b: n
 
 /**
  * {@link record} with a time the caller read (`ms`, a `performance.now()`), saving a clock read; never
- * earlier than the event before it in the hot buffer (times must not decrease within a batch).
+ * earlier than the event before it in the hot buffer (times must not decrease within a batch). With
+ * `ms` undefined, this is `record`.
  */
-export function recordAt(ms: number, type: number, flow: number, task: number, a: number, b: number, str: string | WaitedOn | undefined, msg?: string | number): void {
+export function recordAt(ms: number | undefined, type: number, flow: number, task: number, a: number, b: number, str: string | WaitedOn | undefined, msg?: string | number): void {
   let n = S.count;
   if (n === SLOTS) {
     flush();
@@ -258,7 +259,7 @@ export function recordAt(ms: number, type: number, flow: number, task: number, a
   }
   const i = n * STRIDE;
   const s = S.slots;
-  s[i] = n > 0 && s[i - STRIDE] > ms ? s[i - STRIDE] : ms;
+  s[i] = ms === undefined ? performance.now() : n > 0 && s[i - STRIDE] > ms ? s[i - STRIDE] : ms;
   s[i + 1] = type;
   s[i + 2] = flow;
   s[i + 3] = task;
