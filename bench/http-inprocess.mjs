@@ -21,6 +21,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median } from './harness.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const IN_FLIGHT = 100;
@@ -96,15 +97,14 @@ export function measureInProcess({ nodes, plainService, tracedService, rounds = 
     }
     process.stderr.write(`  in-process round ${round + 1}/${rounds} done\n`);
   }
-  const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
   console.log(`\nCPU per request in-process (the compiled handler called directly, ${IN_FLIGHT} in flight, ${requests.toLocaleString('en-US')} requests a run, medians of ${rounds} interleaved rounds, min–max)`);
   for (const node of nodes) {
     const plain = median(figures.get(`${node.major} plain`));
     console.log(`  node ${node.version}: ${allThreads.has(node.major) ? 'the process (all threads)' : 'the main thread'}`);
     for (const variant of variants) {
-      const cpu = median(figures.get(`${node.major} ${variant.key}`));
-      const extra = variant.key === 'plain' ? '' : `  ${cpu >= plain ? '+' : '−'}${Math.abs(cpu - plain).toFixed(2)} µs (${cpu >= plain ? '+' : '−'}${(Math.abs(cpu / plain - 1) * 100).toFixed(1)} %)`;
       const all = figures.get(`${node.major} ${variant.key}`);
+      const cpu = median(all);
+      const extra = variant.key === 'plain' ? '' : `  ${cpu >= plain ? '+' : '−'}${Math.abs(cpu - plain).toFixed(2)} µs (${cpu >= plain ? '+' : '−'}${(Math.abs(cpu / plain - 1) * 100).toFixed(1)} %)`;
       console.log(`    ${variant.name.padEnd(34)}${cpu.toFixed(2).padStart(7)} µs  (${Math.min(...all).toFixed(2)}–${Math.max(...all).toFixed(2)})${extra}`);
     }
   }

@@ -85,7 +85,10 @@ export function openResultStore(dir: string | null, versions: readonly string[])
       if (!writable) return;
       try {
         mkdirSync(folder, { recursive: true });
-        if (!pruned) pruned = pruneOld(dir, folder);
+        if (!pruned) {
+          pruneOld(dir, folder);
+          pruned = true;
+        }
         const file = fileOf(key);
         const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
         writeFileSync(temporary, JSON.stringify(value));
@@ -98,12 +101,12 @@ export function openResultStore(dir: string | null, versions: readonly string[])
   };
 }
 
-/** Removes, at most once a day, entries and other versions' folders not written for 7 days. Returns true. */
-function pruneOld(dir: string, current: string): true {
+/** Removes, at most once a day, entries and other versions' folders not written for 7 days. */
+function pruneOld(dir: string, current: string): void {
   const stamp = join(current, '.pruned');
   const now = Date.now();
   try {
-    if (now - statSync(stamp).mtimeMs < PRUNE_EVERY_MS) return true;
+    if (now - statSync(stamp).mtimeMs < PRUNE_EVERY_MS) return;
   } catch {
     // never pruned
   }
@@ -117,5 +120,4 @@ function pruneOld(dir: string, current: string): true {
   };
   for (const name of readdirSync(dir)) if (join(dir, name) !== current) removeIfOld(join(dir, name));
   for (const name of readdirSync(current)) if (name.endsWith('.json') || name.endsWith('.tmp')) removeIfOld(join(current, name));
-  return true;
 }
