@@ -2,12 +2,11 @@
  * The four bundlers building the same entries with tstrace's plugin, as a user's config would: Vite
  * (SSR build, ES modules), esbuild, Rollup and webpack (ES module output). Each writes `<name>.js`
  * (and its source map) to `outDir` (Rspack too, with its built-in SWC loader for TypeScript), keeping `tstrace` and `reflect-metadata` external (the runner and
- * the bundle share one runtime). Rollup and webpack have no TypeScript of their own: a minimal
+ * the bundle share one runtime). Rollup and webpack have no TypeScript of their own: for Rollup a minimal
  * types-stripping step (TypeScript's transpileModule) runs after the plugin, as @rollup/plugin-typescript
- * or ts-loader would.
+ * would; webpack uses ts-loader.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Plugin as RollupPlugin } from 'rollup';
 import tstraceEsbuild from '../../transformer/bundler/esbuild.js';
@@ -108,21 +107,8 @@ async function rollupBuild(entries: Entries, outDir: string, options: TstraceBun
   await built.close();
 }
 
-/** A webpack loader (CommonJS file) stripping types with TypeScript's transpileModule, with a source map. */
-const LOADER = `const ts = require(${JSON.stringify(createRequire(import.meta.url).resolve('typescript'))});
-module.exports = function (code, map) {
-  const out = ts.transpileModule(code, { fileName: this.resourcePath, compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, sourceMap: true } });
-  const outMap = JSON.parse(out.sourceMapText);
-  outMap.sources = [this.resourcePath];
-  outMap.sourcesContent = [code];
-  this.callback(null, out.outputText.replace(/\\/\\/# sourceMappingURL=.*$/m, ''), outMap);
-};
-`;
-
 async function webpackBuild(entries: Entries, outDir: string, root: string, options: TstraceBundlerOptions | null): Promise<void> {
   const { default: webpack } = await import('webpack');
-  const loader = join(outDir, '..', 'strip-types-loader.cjs');
-  writeFileSync(loader, LOADER);
   const compiler = webpack({
     mode: 'none',
     context: root,
@@ -134,7 +120,8 @@ async function webpackBuild(entries: Entries, outDir: string, root: string, opti
     externalsType: 'module',
     externals: [({ request }, callback) => (request && EXTERNAL.test(request) ? callback(undefined, `module ${request}`) : callback())],
     resolve: { extensionAlias: { '.js': ['.ts', '.js'] }, extensions: ['.ts', '.js'] },
-    module: { rules: [{ test: /\.ts$/, use: [{ loader }] }] },
+    // ts-loader as most webpack projects strip types (transpileOnly: without type checking); it chains the plugin's source map.
+    module: { rules: [{ test: /\.ts$/, loader: 'ts-loader', options: { transpileOnly: true, compilerOptions: { target: 'ES2022', module: 'ESNext', moduleResolution: 'Bundler', sourceMap: true, inlineSources: false } } }] },
     plugins: options ? [tstraceWebpack(options)] : [],
     optimization: { minimize: false },
   });

@@ -179,6 +179,10 @@ describe('the bundler plugin: source maps and misuse', () => {
     const lines = boom.split('\n');
     expect(stacks[0]).toContain(`boom.ts:5:${lines[4].indexOf('new Error') + 1}`);
     expect(stacks[1]).toContain(`boom.ts:13:${lines[12].indexOf('new Error') + 1}`);
+    // A debugger shows the user's source, as the map carries it: the text written, not the instrumented one.
+    const map = JSON.parse(readFileSync(join(out, 'boom.js.map'), 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] };
+    const source = map.sources.findIndex((s) => s.endsWith('boom.ts'));
+    expect(map.sourcesContent?.[source]).toBe(boom);
 
     const failed = await bundle(bundler, { misuse: join(src, 'misuse.ts') }, join(work, `misuse-${bundler}`), repoRoot).then(
       () => null,

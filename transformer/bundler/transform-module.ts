@@ -15,7 +15,7 @@ import type { TstraceBundlerOptions } from './options.js';
 import { createProjectSettingsLookup } from './tsconfig-lookup.js';
 
 /** The extensions the plugin instruments. */
-const CODE_FILE = /\.(?:[cm]?[jt]s|[jt]sx)$/i;
+export const CODE_FILE = /\.(?:[cm]?[jt]s|[jt]sx)$/i;
 const NODE_MODULES = /[\\/]node_modules[\\/]/;
 
 /**
