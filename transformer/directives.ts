@@ -65,13 +65,19 @@ export function allTraceComments(ts: typeof TS, file: TS.SourceFile): { pos: num
       }
     }
   };
+  // Where `trace:` occurs: a node whose text holds none has no such comment inside it (comments between its
+  // tokens lie within it), so its children are not visited; most nodes of a file are skipped so.
+  const occurrences: number[] = [];
+  for (let at = file.text.indexOf('trace:'); at >= 0; at = file.text.indexOf('trace:', at + 6)) occurrences.push(at);
+  let next = 0; // the first occurrence not before the node visited (nodes come in source order)
   const visit = (node: TS.Node): void => {
     if (node.pos >= 0) {
       collect(node.pos);
       collect(node.end);
     }
-    ts.forEachChild(node, visit);
+    while (next < occurrences.length && occurrences[next] < node.pos) next++;
+    if (next < occurrences.length && occurrences[next] < node.end) ts.forEachChild(node, visit);
   };
-  visit(file);
+  if (occurrences.length > 0) visit(file);
   return [...found.values()];
 }
