@@ -4,6 +4,7 @@
 //   node bench/hot-path.mjs '{"rounds":9,…}'      (config: see bench/run.mjs)
 import { rmSync } from 'node:fs';
 import { measureAwaitTax, measureSchedulingCost } from './await-tax.mjs';
+import { measureSessionCost } from './sessions.mjs';
 import { contenders, droppedInRounds, tracePath } from './contenders.mjs';
 import { runSuite } from './harness.mjs';
 import { measureThroughput } from './throughput.mjs';
@@ -22,6 +23,8 @@ process.stderr.write(`  ${label}: await tax...\n`);
 const awaitTax = await measureAwaitTax(config.awaitTax);
 process.stderr.write(`  ${label}: scheduling events on vs off...\n`);
 const scheduling = await measureSchedulingCost(config.awaitTax);
+process.stderr.write(`  ${label}: a long-lived loop across ${config.sessions.sessions} tracing sessions...\n`);
+const sessions = await measureSessionCost(config.sessions);
 
 process.stdout.write(
   JSON.stringify({
@@ -32,5 +35,6 @@ process.stdout.write(
     throughput,
     awaitTax,
     scheduling,
+    sessions,
   }),
 );

@@ -22,8 +22,8 @@ import { measureOtelBridge, printOtelBridge } from './otel.mjs';
 
 const quick = process.argv.includes('--quick');
 const config = quick
-  ? { rounds: 3, warmups: 1, roundMs: 30, minN: 200_000, maxN: 500_000, pairs: 1_000_000, chunk: 20_000, verifyFile: true, awaitTax: { rounds: 3, n: 100_000 } }
-  : { rounds: 9, warmups: 2, roundMs: 250, minN: 1_000_000, maxN: 5_000_000, pairs: 5_000_000, chunk: 20_000, verifyFile: true, awaitTax: { rounds: 9, n: 500_000 } };
+  ? { rounds: 3, warmups: 1, roundMs: 30, minN: 200_000, maxN: 500_000, pairs: 1_000_000, chunk: 20_000, verifyFile: true, awaitTax: { rounds: 3, n: 100_000 }, sessions: { sessions: 100, sessionMs: 5 } }
+  : { rounds: 9, warmups: 2, roundMs: 250, minN: 1_000_000, maxN: 5_000_000, pairs: 5_000_000, chunk: 20_000, verifyFile: true, awaitTax: { rounds: 9, n: 500_000 }, sessions: { sessions: 400, sessionMs: 5 } };
 
 printMachine(`tstrace bench${quick ? ' (--quick: smoke run, figures are rough)' : ''}`);
 console.log(`rounds: ${config.rounds} (median reported), warm-up rounds: ${config.warmups}, ~${config.roundMs} ms per round, n per round in [${config.minN}, ${config.maxN}]`);
@@ -64,6 +64,8 @@ for (const run of runs) {
   console.log(`await elsewhere (an uninstrumented \`await helper()\`): ${fmt(run.awaitTax.offNs, 1)} ns off, ${fmt(run.awaitTax.onNs, 1)} ns with tracing on`);
   const sc = run.scheduling;
   console.log(`scheduling events (20 tasks awaiting, an immediate every 100 awaits): ${fmt(sc.onNs, 1)} ns per await with annotations only, ${fmt(sc.schedulingNs, 1)} ns with scheduling: true; ${sc.bytesPerIteration.toFixed(2)} trace bytes per await`);
+  const ss = run.sessions;
+  console.log(`a long-lived loop across ${ss.sessions} tracing sessions (a task and a region across an await per turn): ${fmt(ss.early, 1)} ns per turn in sessions 20–59, ${fmt(ss.late, 1)} ns in the last 40`);
   if (run.dropped > 0) console.log(`WARNING: ${run.dropped} events were dropped during tracing-on rounds; those figures are too low.`);
   console.log('');
 }
@@ -80,6 +82,7 @@ const targets = [
   ['disabled withRegion(fn) ≤ fn() + 2 ns', (by) => `+${fmt(by.withRegionOff.median - by.plain.median, 2)} ns`, (by) => by.withRegionOff.median <= by.plain.median + 2],
   ['await elsewhere, on / off ≤ 1.2×', (by, run) => `${run.awaitTax.ratio.toFixed(2)}×`, (by, run) => run.awaitTax.ratio <= 1.2],
   ['scheduling on / off, await-heavy ≤ 1.1×', (by, run) => `${run.scheduling.ratio.toFixed(2)}×`, (by, run) => run.scheduling.ratio <= 1.1],
+  ['long-lived loop, late / early sessions ≤ 1.2×', (by, run) => `${run.sessions.ratio.toFixed(2)}×`, (by, run) => run.sessions.ratio <= 1.2],
   ['region events to a file ≥ 15 M/s', (by, run) => `${(run.throughput.eventsPerSecond / 1e6).toFixed(2)} M/s`, (by, run) => run.throughput.eventsPerSecond >= 15e6 && run.throughput.dropped === 0],
   ['≤ 8 bytes per region event', (by, run) => `${run.throughput.bytesPerEvent.toFixed(2)} B`, (by, run) => run.throughput.bytesPerEvent <= 8],
 ];

@@ -24,7 +24,7 @@ import {
   type TracerProvider,
 } from '@opentelemetry/api';
 import { formatTraceparent, parseTraceparent } from '../format/trace-context.js';
-import { parentFor } from '../runtime/chains.js';
+import { currentScope, parentFor } from '../runtime/chains.js';
 import { S, type RecordListener, type RegionState, type TaskState } from '../runtime/recorder.js';
 
 /** The `traceparent` of OpenTelemetry's active span, or null when there is none (or it is invalid). */
@@ -231,7 +231,7 @@ class SpanBridge implements RecordListener {
     // The innermost open region of the task in the current chain, if it is bridged.
     let span = bridged.span;
     if (!this.asEvents) {
-      for (let r = parentFor(S.als?.getStore(), task); r !== null; r = r.parent) {
+      for (let r = parentFor(currentScope(), task); r !== null; r = r.parent) {
         const region = r.task === task && !r.ended ? this.regions.get(r) : undefined;
         if (region !== undefined) {
           span = region.span;

@@ -241,7 +241,7 @@ export function beginSession(options: SessionOptions): void {
   }
   S.syncTop = null;
   S.lastRegionSeq = 0;
-  S.als = new AsyncLocalStorage<Scope>();
+  S.als = S.storage ??= new AsyncLocalStorage<Scope>();
   S.enabled = true;
   const stopCheap = startExecutionEvents({
     gc: options.gc ?? true,
@@ -331,7 +331,7 @@ export function runningTrace(): number | null {
 
 /** The ambient context of the current chain of execution ({@link background} outside any, or while tracing is off). */
 export function current(): Context {
-  return (S.als?.getStore()?.ctx as Context | undefined) ?? background;
+  return (currentScope()?.ctx as Context | undefined) ?? background;
 }
 
 /** @internal The lane the current chain's events go to. */
@@ -417,12 +417,12 @@ export function logf(ctx: Context, category: string, fmt: string, ...args: unkno
  */
 export function startRegion(ctx: Context, regionType: string): Region {
   if (!S.enabled) return noopRegion;
-  const scope = S.als!.getStore();
+  const scope = currentScope();
   const parent = parentFor(scope, taskOf(ctx));
   const region = beginRegion(ctx, regionType, locationHere(startRegion), laneFor(scope, parent, false), parent);
   region.byHand = true;
   // Continuations scheduled from here on (this chain's awaits, timers, callbacks) see the region.
-  S.als!.enterWith({ ctx: scope === undefined ? background : scope.ctx, flow: region.flow, top: region });
+  S.als!.enterWith({ generation: S.generation, ctx: scope === undefined ? background : scope.ctx, flow: region.flow, top: region });
   return region;
 }
 
@@ -490,12 +490,12 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
  */
 export function withRegion<T>(ctx: Context, regionType: string, fn: () => T): T {
   if (!S.enabled) return fn();
-  const scope = S.als!.getStore();
+  const scope = currentScope();
   const parent = parentFor(scope, taskOf(ctx));
   const region = beginRegion(ctx, regionType, locationHere(withRegion), laneFor(scope, parent, isAsyncFunction(fn)), parent);
   let result: T;
   try {
-    result = S.als!.run({ ctx, flow: region.flow, top: region }, fn);
+    result = S.als!.run({ generation: S.generation, ctx, flow: region.flow, top: region }, fn);
   } catch (error) {
     if (S.listener !== null) S.listener.regionFailed(region, error);
     endRegion(region, false);
@@ -524,8 +524,8 @@ export function withRegion<T>(ctx: Context, regionType: string, fn: () => T): T 
  */
 export function withContext<T>(ctx: Context, fn: () => T): T {
   if (!S.enabled) return fn();
-  const scope = S.als!.getStore();
-  return S.als!.run({ ctx, flow: currentLane(scope), top: chainTopRaw(scope) }, fn);
+  const scope = currentScope();
+  return S.als!.run({ generation: S.generation, ctx, flow: currentLane(scope), top: chainTopRaw(scope) }, fn);
 }
 
 // In a worker thread, the runtime records into the main thread's trace whenever one runs.

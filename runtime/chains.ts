@@ -10,8 +10,11 @@
 import { EventType } from '../format/spec.js';
 import { S, nextFlowId, recordAt, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 
-/** The current chain's scope, or undefined outside any (or while tracing is off). */
-export const currentScope = (): Scope | undefined => S.als?.getStore();
+/** The current chain's scope, or undefined outside any (or while tracing is off, or one of an earlier session). */
+export function currentScope(): Scope | undefined {
+  const scope = S.als?.getStore();
+  return scope !== undefined && scope.generation === S.generation ? scope : undefined;
+}
 
 /**
  * The innermost region the current chain opened, ended or not: the later of the scope's and the

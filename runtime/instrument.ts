@@ -13,7 +13,7 @@
 import { inspect } from 'node:util';
 import { EventType } from '../format/spec.js';
 import { background, beginRegion, current, currentFlow, endRegion, noopRegion, taskCreated, taskIdOf, Task, type Context, type Region } from './api.js';
-import { currentLane, laneFor, parentFor } from './chains.js';
+import { currentLane, currentScope, laneFor, parentFor } from './chains.js';
 import { S, lastRecordTime, nextTaskId, now, record, recordAt, registerLocation, type Flow, type Scope } from './recorder.js';
 
 /** A traced function: its region (or task) type and where it is in the source. Made once per function. */
@@ -33,7 +33,7 @@ export function enter(site: Site, ctx?: Context): Region {
   // `site` is undefined only if a hoisted function runs before its module did (circular imports).
   if (!S.enabled || site === undefined) return noopRegion;
   const context = ctx ?? current();
-  const scope = S.als!.getStore();
+  const scope = currentScope();
   const parent = parentFor(scope, context.task);
   const region = beginRegion(context, site.type, site.location, laneFor(scope, parent, false), parent);
   // Bracketed by try/finally: callees see it without a scope change (no continuation runs meanwhile).
@@ -96,7 +96,7 @@ const live = (f: Frame): boolean => f.generation === S.generation && S.enabled;
 export function call(site: Site, ctx: Context | undefined, kind: Kind): Frame {
   if (!S.enabled || site === undefined) return NOOP;
   const als = S.als!;
-  const caller = als.getStore();
+  const caller = currentScope();
   // One time for the task, the lane and the region this call starts (a clock read costs ~45 ns).
   const ms = now();
   let context = ctx ?? (caller?.ctx as Context | undefined) ?? background;
@@ -113,7 +113,7 @@ export function call(site: Site, ctx: Context | undefined, kind: Kind): Frame {
   const region = beginRegion(context, site.type, site.location, laneFor(caller, parent, async, ms), parent, ms);
   // Async kinds and tasks get a scope of their own (continuations and callees see the region and the
   // task); a sync generator's resumption is bracketed on the stack like a sync call.
-  const scope: Scope | null = async || task ? { ctx: context, flow: region.flow, top: region } : null;
+  const scope: Scope | null = async || task ? { generation: S.generation, ctx: context, flow: region.flow, top: region } : null;
   const frame: Frame = { site, kind, generation: S.generation, ctx: context, task, lane: async ? region.flow : null, scope, caller, region, settling: false, continued: false };
   if (scope) als.enterWith(scope);
   else bracket(region);
@@ -151,7 +151,7 @@ function restoreCaller(f: Frame): void {
 export function awaiting<T>(f: Frame, value: T): T {
   if (f !== NOOP && live(f)) {
     // Regions the body started by hand since (startRegion) are in the current scope: resume with them.
-    if (f.scope) f.scope = S.als!.getStore() ?? f.scope;
+    if (f.scope) f.scope = currentScope() ?? f.scope;
     // In a continuation the await's own microtask ends here: the body's scope is what resumes it.
     if (!f.continued) restoreCaller(f);
   }
@@ -227,7 +227,7 @@ export function yielded<T>(f: Frame, value: T): T {
 /** At the top of a catch clause (a suspension may have ended by a throw): back in the call's state. */
 export function resumed(f: Frame): void {
   if (f === NOOP || !live(f)) return;
-  const store = S.als!.getStore();
+  const store = currentScope();
   if (store !== f.scope) f.caller = store;
   if (!f.region) {
     // A generator's new occurrence, inside whatever region its resumer is in.
@@ -238,11 +238,11 @@ export function resumed(f: Frame): void {
     const flow = lane !== null && lane.top === null && lane.base === parent ? lane : laneFor(resumer, parent, lane !== null);
     const region = beginRegion(f.ctx, f.site.type, f.site.location, flow, parent);
     f.region = region;
-    if (f.scope) f.scope = { ctx: f.ctx, flow: region.flow, top: region };
+    if (f.scope) f.scope = { generation: S.generation, ctx: f.ctx, flow: region.flow, top: region };
     else bracket(region);
   } else if (f.kind === FrameKind.Generator && f.scope && store !== f.scope) {
     // A sync generator runs in the chain of whoever resumes it; its task's scope follows that chain.
-    f.scope = { ctx: f.ctx, flow: currentLane(store), top: f.scope.top };
+    f.scope = { generation: S.generation, ctx: f.ctx, flow: currentLane(store), top: f.scope.top };
   }
   if (f.scope) S.als!.enterWith(f.scope);
 }

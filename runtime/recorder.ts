@@ -51,6 +51,8 @@ export interface RegionState {
  * continuation keeps the scope it was scheduled in, so concurrent chains never see each other's regions.
  */
 export interface Scope {
+  /** The session it was made in (TracerState.generation): a scope of an earlier one is no scope. */
+  readonly generation: number;
   readonly ctx: unknown;
   /** The lane events of this chain go to while it has no open region. */
   readonly flow: Flow;
@@ -110,7 +112,15 @@ export interface TracerState {
    */
   localFlowIds: boolean;
   rootFlow: Flow;
+  /** The scopes' storage while tracing is on ({@link storage}), else null. */
   als: AsyncLocalStorage<Scope> | null;
+  /**
+   * The one AsyncLocalStorage of the process, made at the first session and used by every later one.
+   * On Node 24 each instance is a key in every context frame made while it is in use, and frames keep
+   * their keys: an instance per session would grow the frames of a long-lived async loop by one key
+   * per session, and every scope change there copies them all.
+   */
+  storage: AsyncLocalStorage<Scope> | null;
   /**
    * The innermost region of bracketed synchronous code (a compiled sync function, a generator's
    * resumption) on the JavaScript stack right now: set on entry, put back on exit, never seen by a
@@ -177,6 +187,7 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   localFlowIds: false,
   rootFlow: { id: 1, top: null, base: null },
   als: null,
+  storage: null,
   syncTop: null,
   lastRegionSeq: 0,
   captureLocations: false,
@@ -200,6 +211,7 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
 });
 // A copy of an older version may have made the state: the fields it lacks are "none".
 S.listener ??= null;
+S.storage ??= null;
 S.traceContext ??= null;
 S.threads ??= [];
 S.joined ??= [];

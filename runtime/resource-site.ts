@@ -6,7 +6,7 @@
  * `captureLocations` is on (a short stack capture), else the location of the innermost open region of the
  * creating chain (already interned: a few property loads).
  */
-import { chainTopRaw } from './chains.js';
+import { chainTopRaw, currentScope } from './chains.js';
 import { captureFrames, frameLocation } from './location.js';
 import { S } from './recorder.js';
 
@@ -98,7 +98,7 @@ export function creationSite(type: string): number {
 
 /** The location of the innermost open region (with a location) of the current chain, or 0. */
 function regionLocation(): number {
-  for (let r = chainTopRaw(S.als?.getStore()); r !== null; r = r.parent) {
+  for (let r = chainTopRaw(currentScope()); r !== null; r = r.parent) {
     if (r.generation !== S.generation) return 0;
     if (!r.ended && r.location !== 0) return r.location;
   }

@@ -10,7 +10,7 @@
 import { createHook, executionAsyncResource, type AsyncHook } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import { EventType } from '../format/spec.js';
-import { currentLane } from './chains.js';
+import { currentLane, currentScope } from './chains.js';
 import { S, recordAt } from './recorder.js';
 import { creationSite, waitedOn as waitedOnAt, type WaitedOn } from './resource-site.js';
 
@@ -176,7 +176,7 @@ function makeState(): SchedulingState {
       st.resolvedAt[slot] = st.lastNow;
     },
     before(asyncId) {
-      const scope = S.als?.getStore();
+      const scope = currentScope();
       const flow = currentLane(scope).id;
       const task = taskOfScope(scope?.ctx);
       if (st.depth === 0 && st.pausedAt >= 0 && st.promiseId[asyncId & MASK] === asyncId && continuesUntimed(st, flow, task)) {

@@ -15,6 +15,7 @@
  */
 import { types } from 'node:util';
 import { background, Task, type Context } from './api.js';
+import { currentScope } from './chains.js';
 import { call, enter, exit, finish, FrameKind, param, resumed, returning, thrown, yielding, type Frame, type Site } from './instrument.js';
 import { captureFrames, resolveLocation } from './location.js';
 import { S, type Scope } from './recorder.js';
@@ -703,7 +704,7 @@ function traceGenerator(plan: Plan, site: Site, ctx: Context | undefined, genera
       if (frame === null && method !== next) closed = true;
       return Reflect.apply(method as Method, generator, input);
     }
-    const resumer = S.als?.getStore();
+    const resumer = currentScope();
     if (!isAsync) {
       const f = begin();
       let result: unknown;

@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
@@ -182,6 +185,27 @@ describe('start and stop', () => {
     const { events } = await traceOf(() => logf(background, 'cat', 'value=%s n=%d', arg, 42));
     expect(formatted).toBe(1);
     expect(events.find((e) => e.kind === 'log')).toMatchObject({ category: 'cat', message: 'value=arg n=42' });
+  });
+  it('a long-lived traced loop sees nothing of earlier sessions: each session traces it afresh', async () => {
+    // Go's trace endpoint is polled (a trace every minute): a chain that outlives a session (a queue
+    // consumer, a traced task started in the first) must not carry that session's context into the next.
+    const dir = dirname(tempTracePath());
+    const sessions = 4;
+    const child = spawnSync(process.execPath, [fileURLToPath(new URL('./fixtures/sessions-long-loop.mjs', import.meta.url)), dir, String(sessions)], { encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    // The first session's turn is in the consumer's task; later sessions never saw it start.
+    expect(JSON.parse(child.stdout)).toEqual(['consume', ...Array(sessions - 1).fill('background')]);
+    for (let s = 0; s < sessions; s++) {
+      const { events, status } = await loadTrace(join(dir, `session-${s}.trace`));
+      expect(status.complete).toBe(true);
+      // The consumer's task and its region (on a lane of its own) begin in the first session, and stay open.
+      const consumer = s === 0 ? ['taskCreate consume', 'flowStart', 'regionStart consume'] : [];
+      expect(annotations(events).map(brief).filter((e) => !e.startsWith('taskEnd'))).toEqual([...consumer, 'taskCreate job', 'regionStart step', 'regionEnd step']);
+      // Each job is a subtask of this session's consumer task, or of none: never of an earlier session's.
+      const job = events.find((e) => e.kind === 'taskCreate' && e.type === 'job');
+      const consume = events.find((e) => e.kind === 'taskCreate' && e.type === 'consume');
+      expect(job).toMatchObject({ parent: consume?.kind === 'taskCreate' ? consume.task : 0 });
+    }
   });
 });
 
