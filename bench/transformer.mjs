@@ -89,12 +89,15 @@ const tracingOnAls = {
     await compiled.addLater(0);
   },
 };
-// OpenTelemetry as an application sets it up: an AsyncLocalStorage context manager (registered for
-// the rounds of this contender only: its promise hooks would slow every other async contender).
+// OpenTelemetry as an application sets it up: one AsyncLocalStorage context manager (registered for
+// the rounds of this contender only: its promise hooks would slow every other async contender; one for
+// all of them, as an application has one: on Node 24 each new one would add a key to the context
+// frames of this process's long-lived chains, which every scope change then copies).
+const otelContextManager = new AsyncLocalStorageContextManager();
 const otelOn = {
   phase: 'otel',
   setup() {
-    if (!context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())) throw new Error('a global context manager is already registered');
+    if (!context.setGlobalContextManager(otelContextManager.enable())) throw new Error('a global context manager is already registered');
   },
   teardown() {
     context.disable();
