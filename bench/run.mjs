@@ -1,13 +1,14 @@
 // tstrace benchmark suite: the runtime's hot path against the physical limit and against peers, on
-// Node 24 and on this Node side by side (bench/hot-path.mjs, one child process each). Figures, not
+// Node 24 and on this Node side by side (bench/hot-path.mjs, one child process each), and so are the
+// transformer's call benchmarks and build times and the bundler plugin's builds. Figures, not
 // assertions: the targets are printed as met / not met.
 //
-//   npm run bench                 build, then the full run (about 2 minutes on 2 cores, the
-//                                 OpenTelemetry bridge's part — bench/otel.mjs — and the
-//                                 transformer's part — bench/transformer.mjs — included), the
-//                                 bundler plugin's build times — bench/bundler.mjs, 2 minutes more —, then the
-//                                 reader's part — bench/reader.mjs: a 10M-event trace read and
-//                                 summarized, next to Go's loader; about 1.5 minutes more with Go 1.19
+//   npm run bench                 build, then the full run (about 9 minutes on 2 cores): the hot path,
+//                                 the OpenTelemetry bridge's part — bench/otel.mjs —, the
+//                                 transformer's part — bench/transformer.mjs —, the bundler
+//                                 plugin's build times — bench/bundler.mjs —, then the reader's part —
+//                                 bench/reader.mjs: a 10M-event trace read and summarized, next to
+//                                 Go's loader (with Go 1.19)
 //   node bench/run.mjs --quick    a smoke run with few iterations and a 1M-event trace (needs a build)
 //   TSTRACE_BENCH_DIST=/other/dist/esm node bench/run.mjs    measure another build (A/B a change)
 import { execFileSync } from 'node:child_process';

@@ -4,9 +4,11 @@
 // the targets are printed as met / not met.
 //
 // Method calls: bench/fixtures/methods.ts, compiled before any timing (bench/transformer-compile.mjs,
-// a child process) into bench/.work/run-PID/fixtures/ — TC39 decorators, ES2022, ES modules.
+// a child process) into bench/.work/run-PID/fixtures/ — TC39 decorators, ES2022, ES modules — and
+// timed on Node 24 and on the Node running this file, each in a child process of its own
+// (`node bench/transformer.mjs --calls JSON`), printed side by side.
 // Build time: a generated project (bench/transformer-project.mjs) built by `tsc`, by ts-patch's `tspc`
-// without plugins, and by `tspc` with the tstrace plugin, each as a child process.
+// without plugins, and by `tspc` with the tstrace plugin, each as a child process, on both Nodes.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
