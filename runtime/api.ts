@@ -6,7 +6,7 @@ import { encodeFileStart } from '../format/encode.js';
 import { EventType, FORMAT_VERSION, MisuseKind } from '../format/spec.js';
 import { startExecutionEvents } from './execution.js';
 import { closeOpenRun, startScheduling } from './scheduling.js';
-import { chainTopRaw, currentLane, currentScope, inCurrentChain, laneFor, parentFor } from './chains.js';
+import { chainTopRaw, currentLane, currentScope, inCurrentChain, laneFor, newScope, parentFor } from './chains.js';
 import { callerLocation } from './location.js';
 import { isMainThread } from 'node:worker_threads';
 import { ThreadCollector, collectorOf } from './thread-collector.js';
@@ -422,7 +422,7 @@ export function startRegion(ctx: Context, regionType: string): Region {
   const region = beginRegion(ctx, regionType, locationHere(startRegion), laneFor(scope, parent, false), parent);
   region.byHand = true;
   // Continuations scheduled from here on (this chain's awaits, timers, callbacks) see the region.
-  S.als!.enterWith({ generation: S.generation, ctx: scope === undefined ? background : scope.ctx, flow: region.flow, top: region });
+  S.als!.enterWith(newScope(scope === undefined ? background : scope.ctx, region.flow, region));
   return region;
 }
 
@@ -495,7 +495,7 @@ export function withRegion<T>(ctx: Context, regionType: string, fn: () => T): T 
   const region = beginRegion(ctx, regionType, locationHere(withRegion), laneFor(scope, parent, isAsyncFunction(fn)), parent);
   let result: T;
   try {
-    result = S.als!.run({ generation: S.generation, ctx, flow: region.flow, top: region }, fn);
+    result = S.als!.run(newScope(ctx, region.flow, region), fn);
   } catch (error) {
     if (S.listener !== null) S.listener.regionFailed(region, error);
     endRegion(region, false);
@@ -525,7 +525,7 @@ export function withRegion<T>(ctx: Context, regionType: string, fn: () => T): T 
 export function withContext<T>(ctx: Context, fn: () => T): T {
   if (!S.enabled) return fn();
   const scope = currentScope();
-  return S.als!.run({ generation: S.generation, ctx, flow: currentLane(scope), top: chainTopRaw(scope) }, fn);
+  return S.als!.run(newScope(ctx, currentLane(scope), chainTopRaw(scope)), fn);
 }
 
 // In a worker thread, the runtime records into the main thread's trace whenever one runs.

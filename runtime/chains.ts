@@ -16,6 +16,11 @@ export function currentScope(): Scope | undefined {
   return scope !== undefined && scope.generation === S.generation ? scope : undefined;
 }
 
+/** A scope of this session: what a chain keeps in AsyncLocalStorage (see Scope). */
+export function newScope(ctx: unknown, flow: Flow, top: RegionState | null): Scope {
+  return { generation: S.generation, ctx, flow, top };
+}
+
 /**
  * The innermost region the current chain opened, ended or not: the later of the scope's and the
  * bracketed sync code's (a scope entered inside sync code is newer, and the other way round).

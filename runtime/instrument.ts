@@ -13,7 +13,7 @@
 import { inspect } from 'node:util';
 import { EventType } from '../format/spec.js';
 import { background, beginRegion, current, currentFlow, endRegion, noopRegion, taskCreated, taskIdOf, Task, type Context, type Region } from './api.js';
-import { currentLane, currentScope, laneFor, parentFor } from './chains.js';
+import { currentLane, currentScope, laneFor, newScope, parentFor } from './chains.js';
 import { S, lastRecordTime, nextTaskId, now, record, recordAt, registerLocation, type Flow, type Scope } from './recorder.js';
 
 /** A traced function: its region (or task) type and where it is in the source. Made once per function. */
@@ -113,7 +113,7 @@ export function call(site: Site, ctx: Context | undefined, kind: Kind): Frame {
   const region = beginRegion(context, site.type, site.location, laneFor(caller, parent, async, ms), parent, ms);
   // Async kinds and tasks get a scope of their own (continuations and callees see the region and the
   // task); a sync generator's resumption is bracketed on the stack like a sync call.
-  const scope: Scope | null = async || task ? { generation: S.generation, ctx: context, flow: region.flow, top: region } : null;
+  const scope: Scope | null = async || task ? newScope(context, region.flow, region) : null;
   const frame: Frame = { site, kind, generation: S.generation, ctx: context, task, lane: async ? region.flow : null, scope, caller, region, settling: false, continued: false };
   if (scope) als.enterWith(scope);
   else bracket(region);
@@ -238,11 +238,11 @@ export function resumed(f: Frame): void {
     const flow = lane !== null && lane.top === null && lane.base === parent ? lane : laneFor(resumer, parent, lane !== null);
     const region = beginRegion(f.ctx, f.site.type, f.site.location, flow, parent);
     f.region = region;
-    if (f.scope) f.scope = { generation: S.generation, ctx: f.ctx, flow: region.flow, top: region };
+    if (f.scope) f.scope = newScope(f.ctx, region.flow, region);
     else bracket(region);
   } else if (f.kind === FrameKind.Generator && f.scope && store !== f.scope) {
     // A sync generator runs in the chain of whoever resumes it; its task's scope follows that chain.
-    f.scope = { generation: S.generation, ctx: f.ctx, flow: currentLane(store), top: f.scope.top };
+    f.scope = newScope(f.ctx, currentLane(store), f.scope.top);
   }
   if (f.scope) S.als!.enterWith(f.scope);
 }
