@@ -477,14 +477,12 @@ export function endRegion(region: Region, checkChain: boolean, ms?: number): voi
 const AsyncFunctionPrototype = Object.getPrototypeOf(async () => {}) as object;
 const isAsyncFunction = (fn: Function): boolean => Object.getPrototypeOf(fn) === AsyncFunctionPrototype;
 
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
-}
-
 /**
  * Runs `fn` inside a region of type `regionType` and returns its result. The region ends when `fn`
  * returns or throws — or, if `fn` returns a promise, when that settles (the returned promise settles
- * right after, with the same value). Everything `fn` starts, synchronously or in what it schedules, is
+ * right after, with the same value). Any other thenable (a query builder, a cancelable request) is
+ * returned as it is, and the region ends with `fn`: calling its `then` could start its work early or
+ * twice, and what `fn` returns must not change with tracing. Everything `fn` starts, synchronously or in what it schedules, is
  * inside the region; calls running concurrently get lanes of their own. Inside `fn`, {@link current}
  * is `ctx`.
  */
@@ -501,11 +499,11 @@ export function withRegion<T>(ctx: Context, regionType: string, fn: () => T): T 
     endRegion(region, false);
     throw error;
   }
-  if (!isPromiseLike(result)) {
+  if (!(result instanceof Promise)) {
     endRegion(region, false);
     return result;
   }
-  return result.then(
+  return (result as Promise<unknown>).then(
     (value) => {
       endRegion(region, false);
       return value;

@@ -251,6 +251,41 @@ describe('withRegion', () => {
     expect(events.some((e) => e.kind === 'regionEnd' && e.type === 'rejects')).toBe(true);
   });
 
+  it('returns a thenable that is not a promise as it is, without calling its then, and ends the region with fn', async () => {
+    // A lazy query builder (knex, mongoose): chained after withRegion, run when awaited — once.
+    const builder = () => {
+      const calls = { then: 0, limit: 0 };
+      const query = {
+        calls,
+        limit(n: number) {
+          calls.limit = n;
+          return query;
+        },
+        then(resolve: (rows: string) => void) {
+          calls.then++;
+          resolve(`rows, limit ${calls.limit}`);
+        },
+      };
+      return query;
+    };
+    const throwing = { then: () => { throw new Error('then throws'); } };
+    const run = async () => {
+      const query = withRegion(background, 'build', builder).limit(1);
+      const rows = await query;
+      const same = withRegion(background, 'throwing', () => throwing);
+      const error = await (async () => same)().catch((e: unknown) => (e as Error).message);
+      return { rows, calls: { ...query.calls }, same: same === throwing, error };
+    };
+    const off = await run();
+    let on: Awaited<ReturnType<typeof run>> | undefined;
+    const { events } = await traceOf(async () => {
+      on = await run();
+    });
+    expect(off).toEqual({ rows: 'rows, limit 1', calls: { then: 1, limit: 1 }, same: true, error: 'then throws' });
+    expect(on).toEqual(off);
+    expect(annotations(events).map(brief)).toEqual(['regionStart build', 'regionEnd build', 'regionStart throwing', 'regionEnd throwing']);
+  });
+
   it('makes ctx the ambient context inside fn and across its awaits', async () => {
     const seen: unknown[] = [];
     const [ctx, task] = newTask(background, 'ambient');
