@@ -6,7 +6,7 @@ import { encodeFileStart } from '../format/encode.js';
 import { EventType, FORMAT_VERSION, MisuseKind } from '../format/spec.js';
 import { startExecutionEvents } from './execution.js';
 import { closeOpenRun, startScheduling } from './scheduling.js';
-import { chainTopRaw, currentLane, currentScope, inCurrentChain, laneFor, newScope, parentFor } from './chains.js';
+import { chainTopRaw, currentLane, currentScope, enterForTurn, inCurrentChain, laneFor, newScope, parentFor } from './chains.js';
 import { callerLocation } from './location.js';
 import { isMainThread } from 'node:worker_threads';
 import { ThreadCollector, collectorOf } from './thread-collector.js';
@@ -422,7 +422,7 @@ export function startRegion(ctx: Context, regionType: string): Region {
   const region = beginRegion(ctx, regionType, locationHere(startRegion), laneFor(scope, parent, false), parent);
   region.byHand = true;
   // Continuations scheduled from here on (this chain's awaits, timers, callbacks) see the region.
-  S.als!.enterWith(newScope(scope === undefined ? background : scope.ctx, region.flow, region));
+  enterForTurn(newScope(scope === undefined ? background : scope.ctx, region.flow, region));
   return region;
 }
 

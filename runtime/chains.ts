@@ -7,6 +7,7 @@
  * parent's lane when the parent is that lane's innermost open region, and on a new lane forked under
  * the parent otherwise, so concurrent chains never share a stack.
  */
+import { executionAsyncResource } from 'node:async_hooks';
 import { EventType } from '../format/spec.js';
 import { S, nextFlowId, recordAt, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 
@@ -19,6 +20,36 @@ export function currentScope(): Scope | undefined {
 /** A scope of this session: what a chain keeps in AsyncLocalStorage (see Scope). */
 export function newScope(ctx: unknown, flow: Flow, top: RegionState | null): Scope {
   return { generation: S.generation, ctx, flow, top };
+}
+
+/** Async resources whose store `enterForTurn` changed this turn, with the store each had before. */
+const enteredResources = new Map<object, unknown>();
+
+function restoreEnteredResources(): void {
+  const key = resourceStoreKey();
+  for (const [resource, store] of enteredResources) (resource as Record<symbol, unknown>)[key!] = store;
+  enteredResources.clear();
+}
+
+/** Node 20 and 22's AsyncLocalStorage keeps stores on async resources under this key; Node 24's (AsyncContextFrame) has none. */
+const resourceStoreKey = (): symbol | undefined => (S.storage as unknown as { kResourceStore?: symbol } | null)?.kResourceStore;
+
+/**
+ * Enters `scope` for the rest of the current synchronous run and everything it schedules (`enterWith`,
+ * for startRegion). Node 24 ends that with the run. Node 20 and 22 keep it on the async resource that
+ * runs the callback, and a resource that runs again — setInterval's timer at its next tick, a socket
+ * at its next 'data' event — would start there, inside this run's region: once the run is over (a
+ * microtask), such a resource gets back the store it had. Promises' reactions run once: left as they are.
+ */
+export function enterForTurn(scope: Scope): void {
+  if (resourceStoreKey() !== undefined) {
+    const resource = executionAsyncResource();
+    if (!(resource instanceof Promise) && !enteredResources.has(resource)) {
+      if (enteredResources.size === 0) queueMicrotask(restoreEnteredResources);
+      enteredResources.set(resource, (resource as Record<symbol, unknown>)[resourceStoreKey()!]);
+    }
+  }
+  S.als!.enterWith(scope);
 }
 
 /**

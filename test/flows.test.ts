@@ -1,7 +1,7 @@
 // Flows follow real concurrency: the shapes of Node code that people really write, with hand-written
 // regions, record no problem and give every region the parent that enclosed it in its own chain.
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { background, log, newTask, startRegion, withRegion, type Context, type Region } from '../runtime/index.js';
 import type { RegionInfo, TraceAnalysis } from '../analysis/analysis-types.js';
@@ -197,6 +197,53 @@ describe('flows follow real concurrency (hand-written regions)', () => {
     expect(problemKinds(a)).toEqual([]);
     expectParents(a, 'inTimer', 'outer');
     expectParents(a, 'inImmediate', 'outer');
+  });
+
+  it("each run of a repeating callback (setInterval's ticks, a socket's 'data' events) is a chain of its own", async () => {
+    // Node 20 and 22 keep a callback's scope on its async resource, which runs again on the next tick.
+    const a = await analysisOf(async () => {
+      const [ctx, task] = newTask(background, 'poller');
+      const outer = startRegion(ctx, 'outer');
+      let ticks = 0;
+      const ended: Promise<void>[] = [];
+      await new Promise<void>((resolve) => {
+        const interval = setInterval(() => {
+          const poll = startRegion(ctx, 'poll');
+          ended.push(sleep(8).then(() => poll.end()));
+          if (++ticks === 6) {
+            clearInterval(interval);
+            resolve();
+          }
+        }, 1);
+      });
+      await Promise.all(ended);
+      outer.end();
+      // A connection's messages, one task for the connection, a region per message ended later.
+      const [connCtx, connTask] = newTask(background, 'connection');
+      const server = createNetServer((socket) => {
+        socket.on('data', (chunk) => {
+          const message = startRegion(connCtx, 'message');
+          ended.push(sleep(8).then(() => message.end()));
+          if (chunk.includes('last')) socket.end();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      const closed = new Promise((resolve) => client.on('close', resolve));
+      for (const text of ['a', 'b', 'c', 'last']) {
+        client.write(text);
+        await sleep(3);
+      }
+      await closed;
+      await Promise.all(ended);
+      await new Promise((resolve) => server.close(resolve));
+      connTask.end();
+      task.end();
+    });
+    expect(problemKinds(a)).toEqual([]);
+    expect(a.regions.filter((r) => r.type === 'poll')).toHaveLength(6);
+    expectParents(a, 'poll', 'outer');
+    expectParents(a, 'message', null);
   });
 
   it('sync regions in one chain still nest on one flow', async () => {
