@@ -117,8 +117,14 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
       const at = prologue.length > 0 ? prologue[prologue.length - 1].end : start(body) + 1;
       // A prologue directive without its semicolon would run into the declaration on the same line.
       const separator = prologue.length > 0 && file.text[at - 1] !== ';' ? ';' : '';
-      out.prependRight(at, `${separator} const ${handle} = ${begin}; try {${logs}`);
-      out.appendLeft(body.end - 1, ` }${end} `);
+      const open = `${separator} const ${handle} = ${begin}; try {${logs}`;
+      const close = ` }${end} `;
+      // An empty body (`{}`, or nothing after its prologue): both at one position, in order.
+      if (at === body.end - 1) out.appendLeft(at, open + close);
+      else {
+        out.prependRight(at, open);
+        out.appendLeft(body.end - 1, close);
+      }
     } else {
       // An expression body becomes a block returning it (`() => ({})` still returns the object).
       const returning = kind === FRAME.Async && settings.coverAsyncReturn;
