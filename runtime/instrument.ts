@@ -48,7 +48,12 @@ export function exit(region: Region): void {
   if (!region.ended) endRegion(region, false);
 }
 
-export const FrameKind = { Sync: 0, Async: 1, Generator: 2, AsyncGenerator: 3 } as const;
+/**
+ * What a traced call (or statement) is. `AsyncBlock`: a statement of an async function (or a module's
+ * top level) marked as a region that holds an `await` — it suspends and resumes like an async call,
+ * but on its own chain's lane, and gives that chain its scope back when it ends.
+ */
+export const FrameKind = { Sync: 0, Async: 1, Generator: 2, AsyncGenerator: 3, AsyncBlock: 4 } as const;
 type Kind = (typeof FrameKind)[keyof typeof FrameKind];
 
 /** The state of one traced call that can suspend (async, generators) or that is a task. */
@@ -113,7 +118,7 @@ export function call(site: Site, ctx: Context | undefined, kind: Kind): Frame {
   const region = beginRegion(context, site.type, site.location, laneFor(caller, parent, async, ms), parent, ms);
   // Async kinds and tasks get a scope of their own (continuations and callees see the region and the
   // task); a sync generator's resumption is bracketed on the stack like a sync call.
-  const scope: Scope | null = async || task ? newScope(context, region.flow, region) : null;
+  const scope: Scope | null = async || task || kind === FrameKind.AsyncBlock ? newScope(context, region.flow, region) : null;
   const frame: Frame = { site, kind, generation: S.generation, ctx: context, task, lane: async ? region.flow : null, scope, caller, region, settling: false, continued: false };
   if (scope) als.enterWith(scope);
   else bracket(region);
@@ -164,7 +169,7 @@ export function awaited<T>(f: Frame, value: T): T {
   // Resumed in a continuation, the await kept the body's scope (see awaiting): entering it again would
   // only copy the context (Node 24: a new AsyncContextFrame).
   const kept = f.continued;
-  if (f.kind === FrameKind.Async) f.continued = true;
+  if (f.kind === FrameKind.Async || f.kind === FrameKind.AsyncBlock) f.continued = true;
   if (f.scope && !kept) S.als!.enterWith(f.scope);
   return value;
 }
@@ -276,7 +281,8 @@ function settled(f: Frame): void {
 /** In the call's `finally`: ends the region (unless a returned promise will), the task, and the scope. */
 export function finish(f: Frame): void {
   if (f === NOOP || !live(f)) return;
-  if (!f.continued) restoreCaller(f);
+  // A statement's chain goes on after it, in the scope it had before the statement.
+  if (!f.continued || f.kind === FrameKind.AsyncBlock) restoreCaller(f);
   if (f.settling) return;
   closeCall(f);
 }

@@ -1,6 +1,6 @@
 import type * as TS from 'typescript';
 import type { Target, TracedFunction } from './plan.js';
-import { FRAME, frameKindOf, isInstrumentedBody, isPrologueDirective } from './shapes.js';
+import { FRAME, frameKindOf, isInstrumentedBody, isPrologueDirective, statementFrameKind } from './shapes.js';
 
 /**
  * How instrumented code is written: each traced body is rewritten where it stands —
@@ -47,11 +47,16 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
    * finally blocks, since a suspension can end by a throw.
    */
   function rewriteSuspensions(body: TS.Block, frame: TS.Identifier, kind: number, context: TS.TransformationContext): TS.Block {
-    const isAsync = kind === FRAME.Async || kind === FRAME.AsyncGenerator;
+    const isAsync = kind === FRAME.Async || kind === FRAME.AsyncGenerator || kind === FRAME.AsyncBlock;
     const isGenerator = kind === FRAME.Generator || kind === FRAME.AsyncGenerator;
+    // The parents of the node visited, as this walk goes: nodes made by an inner rewrite have no `parent`.
+    const parents: TS.Node[] = [body];
     const visit = (node: TS.Node): TS.VisitResult<TS.Node> => {
       if (ts.isFunctionLike(node) || ts.isClassLike(node)) return node;
+      const parent = parents[parents.length - 1];
+      parents.push(node);
       const visited = ts.visitEachChild(node, visit, context);
+      parents.pop();
       if (isAsync && ts.isAwaitExpression(visited)) {
         return rt('awaited', [frame, factory.updateAwaitExpression(visited, rt('awaiting', [frame, visited.expression]))]);
       }
@@ -66,13 +71,13 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
         const statements = ts.setTextRange(factory.createNodeArray([statement(rt('resumed', [frame])), ...visited.block.statements]), visited.block.statements);
         return factory.updateCatchClause(visited, visited.variableDeclaration, factory.updateBlock(visited.block, statements));
       }
-      if (kind === FRAME.Async && ts.isTryStatement(visited) && visited.finallyBlock) {
+      if ((kind === FRAME.Async || kind === FRAME.AsyncBlock) && ts.isTryStatement(visited) && visited.finallyBlock) {
         // A finally block may be entered by an await that threw, with the caller's scope.
         const block = visited.finallyBlock;
         const statements = ts.setTextRange(factory.createNodeArray([statement(rt('resumed', [frame])), ...block.statements]), block.statements);
         return factory.updateTryStatement(visited, visited.tryBlock, visited.catchClause, factory.updateBlock(block, statements));
       }
-      if (isAsync && ts.isLabeledStatement(visited) && !ts.isLabeledStatement(node.parent) && isForAwait(innermostStatement(visited))) {
+      if (isAsync && ts.isLabeledStatement(visited) && !ts.isLabeledStatement(parent) && isForAwait(innermostStatement(visited))) {
         // The code after a labelled `for await` resumes too (the loop itself must stay the label's statement).
         return [visited, statement(rt('resumed', [frame]))];
       }
@@ -87,7 +92,7 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
           : ts.setTextRange(factory.createBlock([resume, visited.statement], true), visited.statement);
         const loop = factory.updateForOfStatement(visited, visited.awaitModifier, visited.initializer, iterable, body);
         // …and so does the code after the loop; a labelled loop must stay the label's statement.
-        return ts.isLabeledStatement(node.parent) ? loop : [loop, statement(rt('resumed', [frame]))];
+        return ts.isLabeledStatement(parent) ? loop : [loop, statement(rt('resumed', [frame]))];
       }
       return visited;
     };
@@ -120,14 +125,21 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
     return factory.updateBlock(block, statements);
   }
 
-  /** A statement marked `// trace:region`: `{ const r = enter(site); try { <statement> } finally { exit(r) } }`. */
-  function instrumentStatement(target: Extract<Target, { kind: 'statement' }>, node: TS.Statement, site: TS.Identifier): TS.Statement {
-    const handle = factory.createUniqueName('__tstrace_region');
-    if (target.options.task) {
-      const frame = factory.createUniqueName('__tstrace_frame');
-      return factory.createBlock([constant(frame, rt('call', [site, factory.createVoidZero(), factory.createNumericLiteral(FRAME.Sync)])), factory.createTryStatement(factory.createBlock([node], true), undefined, factory.createBlock([statement(rt('finish', [frame]))], true))], true);
+  /**
+   * A statement marked `// trace:region`: `{ const r = enter(site); try { <statement> } finally { exit(r) } }`;
+   * a task, or a statement that suspends its function (statementFrameKind), is a frame instead, its
+   * suspensions bracketed (those of the enclosing traced function wrap these later).
+   */
+  function instrumentStatement(target: Extract<Target, { kind: 'statement' }>, node: TS.Statement, site: TS.Identifier, context: TS.TransformationContext): TS.Statement {
+    const kind = statementFrameKind(ts, target.node);
+    const block = factory.createBlock([node], true);
+    if (kind === null && !target.options.task) {
+      const handle = factory.createUniqueName('__tstrace_region');
+      return factory.createBlock([constant(handle, rt('enter', [site, factory.createVoidZero()])), factory.createTryStatement(block, undefined, factory.createBlock([statement(rt('exit', [handle]))], true))], true);
     }
-    return factory.createBlock([constant(handle, rt('enter', [site, factory.createVoidZero()])), factory.createTryStatement(factory.createBlock([node], true), undefined, factory.createBlock([statement(rt('exit', [handle]))], true))], true);
+    const frame = factory.createUniqueName('__tstrace_frame');
+    const body = kind === null ? block : rewriteSuspensions(block, frame, kind, context);
+    return factory.createBlock([constant(frame, rt('call', [site, factory.createVoidZero(), factory.createNumericLiteral(kind ?? FRAME.Sync)])), factory.createTryStatement(body, undefined, factory.createBlock([statement(rt('finish', [frame]))], true))], true);
   }
 
   /** Whether a body already starts with our instrumentation (a file processed twice is instrumented once). */

@@ -75,8 +75,10 @@ export default function tstraceTransformer(program: TS.Program, config: Transfor
     };
 
     const visit = (node: TS.Node): TS.VisitResult<TS.Node> => {
-      const target = instrumented.has(node) ? undefined : plan.targets.get(node);
-      if (target) instrumented.add(node);
+      // A node an earlier pass rewrote (a statement whose awaits it bracketed) is its original to us.
+      const original = ts.getOriginalNode(node);
+      const target = instrumented.has(original) ? undefined : plan.targets.get(node);
+      if (target) instrumented.add(original);
       if (ts.isDecorator(node) && plan.tracedDecorators.has(node)) {
         replacedDecorators++;
         // Keep a decorator in place (a no-op one) so decorator metadata is exactly what it was.
@@ -84,7 +86,7 @@ export default function tstraceTransformer(program: TS.Program, config: Transfor
       }
       const visited = ts.visitEachChild(node, visit, context);
       if (!target) return visited;
-      if (target.kind === 'statement') return emit.instrumentStatement(target, visited as TS.Statement, siteOf(target));
+      if (target.kind === 'statement') return emit.instrumentStatement(target, visited as TS.Statement, siteOf(target), context);
       const fn = visited as typeof target.node;
       if (!fn.body || emit.isInstrumented(target.node.body)) return visited;
       const body = emit.instrumentFunctionBody(target, fn, fn.body, siteOf(target), context);

@@ -34,6 +34,7 @@ describe('instrumented code under real concurrency', () => {
       ['served', 200],
       ['items', 100],
     ]);
+    expect(observations['concurrency.js:statements']).toEqual([['consumed', 5]]);
     expect(observations).toEqual(plainObservations);
     expect(analysis.problems).toEqual([]);
   });
@@ -60,6 +61,28 @@ describe('instrumented code under real concurrency', () => {
       expect(parent.type).toBe('item');
       expect(parent.task).toBe(r.task);
     }
+  });
+
+  it('a statement region around an await is its own chain\'s, never open while its function is suspended', () => {
+    expect(regionsOf('step')).toHaveLength(20);
+    for (const r of regionsOf('step')) expect(parentType(r)).toBeNull();
+    expect(regionsOf('tracedStep')).toHaveLength(20);
+    const byId = new Map(analysis.regions.map((r) => [r.id, r]));
+    for (const r of regionsOf('tracedStep')) {
+      expect(parentType(r)).toBe('tracedHandler');
+      // The call awaited in the statement is inside it.
+      expect(analysis.regions.filter((q) => q.parent === r.id).map((q) => q.type)).toEqual(['lookup']);
+    }
+    // After the statement, back in the function's own region (or none).
+    for (const r of regionsOf('afterStep')) expect([null, 'tracedHandler']).toContain(r.parent === null ? null : byId.get(r.parent)!.type);
+    expect(regionsOf('afterStep').filter((r) => parentType(r) === 'tracedHandler')).toHaveLength(20);
+    expect(new Set(regionsOf('tracedHandler').map((r) => r.flow)).size).toBe(20);
+  });
+
+  it('a statement region around a yield: one occurrence per resumption, none holding the consumer\'s work', () => {
+    expect(regionsOf('produceStep')).toHaveLength(4);
+    for (const r of regionsOf('consume')) expect(parentType(r)).toBeNull();
+    expect(regionsOf('produceStep').every((r) => r.end !== null)).toBe(true);
   });
 
   it("the cappuccino's plain functions returning promises: concurrent steps of one order, each inside it", () => {

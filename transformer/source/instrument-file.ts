@@ -7,7 +7,7 @@ import { extname } from 'node:path';
 import type * as TS from 'typescript';
 import { toTsDiagnostic } from '../diagnostics.js';
 import { planFile, type Target } from '../plan.js';
-import { isInstrumentedBody, isPrologueDirective } from '../shapes.js';
+import { isInstrumentedBody, isInstrumentedStatement, isPrologueDirective } from '../shapes.js';
 import type { InstrumentDiagnostic, InstrumentSourceOptions, InstrumentSourceResult } from './instrument-source.js';
 import { loadMagicString } from './load-typescript.js';
 import { markedText, markedTextSyntaxOf } from './marked-text.js';
@@ -81,7 +81,7 @@ export function instrumentFile(ts: typeof TS, code: string, options: InstrumentS
   // A body (or a statement block) that starts with instrumentation already: the file was processed before.
   const targets = new Map<TS.Node, Target>();
   for (const [node, target] of plan.targets) {
-    const done = target.kind === 'function' ? isInstrumentedBody(ts, target.node.body) : isInstrumentedBody(ts, target.node);
+    const done = target.kind === 'function' ? isInstrumentedBody(ts, target.node.body) : isInstrumentedStatement(ts, target.node);
     if (!done) targets.set(node, target);
   }
   if (targets.size === 0 && plan.tracedDecorators.size === 0 && diagnostics.length === 0) return null;

@@ -1,7 +1,7 @@
 import type MagicString from 'magic-string';
 import type * as TS from 'typescript';
 import type { Plan, Target } from '../plan.js';
-import { FRAME, frameKindOf, isPrologueDirective } from '../shapes.js';
+import { FRAME, frameKindOf, isPrologueDirective, statementFrameKind } from '../shapes.js';
 
 /** The suspensions of one traced function being rewritten: its frame variable and kind. */
 interface Suspending {
@@ -56,36 +56,49 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
     out.appendLeft(start(block) + 1, text);
   };
 
-  /** The rewrites of one suspension point of the traced function `s` (transformer/emit.ts rewriteSuspensions). */
-  const rewriteSuspension = (node: TS.Node, s: Suspending): void => {
-    const isAsync = s.kind === FRAME.Async || s.kind === FRAME.AsyncGenerator;
-    const isGenerator = s.kind === FRAME.Generator || s.kind === FRAME.AsyncGenerator;
-    const f = s.frame;
-    if (isAsync && ts.isAwaitExpression(node)) {
-      out.prependRight(start(node), call('awaited', `${f}, `));
-      wrap(node.expression, call('awaiting', `${f}, `), ')');
-      out.appendLeft(node.end, ')');
-    } else if (isGenerator && ts.isYieldExpression(node)) {
-      out.prependRight(start(node), call('yielded', `${f}, `));
-      if (node.expression) wrap(node.expression, call('yielding', `${f}, `), ')');
-      else out.appendLeft(node.end, ` ${call('yielding', `${f}, void 0`)})`);
-      out.appendLeft(node.end, ')');
-    } else if (s.kind === FRAME.Async && settings.coverAsyncReturn && ts.isReturnStatement(node) && node.expression) {
-      wrap(node.expression, call('returning', `${f}, `), ')');
-    } else if ((isAsync || isGenerator) && ts.isCatchClause(node)) {
-      atBlockTop(node.block, ` ${call('resumed', f)});`);
-    } else if (s.kind === FRAME.Async && ts.isTryStatement(node) && node.finallyBlock) {
+  const isAsyncKind = (kind: number): boolean => kind === FRAME.Async || kind === FRAME.AsyncGenerator || kind === FRAME.AsyncBlock;
+  const isGeneratorKind = (kind: number): boolean => kind === FRAME.Generator || kind === FRAME.AsyncGenerator;
+
+  /**
+   * The rewrites of one suspension point for the frames it suspends, outermost first: the traced
+   * function's, then those of the statements marked around it (transformer/emit.ts rewriteSuspensions,
+   * applied once per frame from the innermost out). Suspending, the innermost frame goes first;
+   * resuming, the outermost.
+   */
+  const rewriteSuspension = (node: TS.Node, frames: readonly Suspending[]): void => {
+    const awaiting = frames.filter((s) => isAsyncKind(s.kind));
+    const yielding = frames.filter((s) => isGeneratorKind(s.kind));
+    /** `name(f1, name(f2, ` for `order`, and as many closing parentheses. */
+    const nested = (name: string, order: readonly Suspending[]): string => order.map((s) => call(name, `${s.frame}, `)).join('');
+    const closing = (order: readonly Suspending[]): string => ')'.repeat(order.length);
+    const resumedAll = (order: readonly Suspending[]): string => order.map((s) => ` ${call('resumed', s.frame)});`).join('');
+    const innerFirst = (order: readonly Suspending[]): Suspending[] => [...order].reverse();
+    if (awaiting.length > 0 && ts.isAwaitExpression(node)) {
+      out.prependRight(start(node), nested('awaited', innerFirst(awaiting)));
+      wrap(node.expression, nested('awaiting', awaiting), closing(awaiting));
+      out.appendLeft(node.end, closing(awaiting));
+    } else if (yielding.length > 0 && ts.isYieldExpression(node)) {
+      out.prependRight(start(node), nested('yielded', innerFirst(yielding)));
+      if (node.expression) wrap(node.expression, nested('yielding', yielding), closing(yielding));
+      else out.appendLeft(node.end, ` ${nested('yielding', yielding)}void 0${closing(yielding)}`);
+      out.appendLeft(node.end, closing(yielding));
+    } else if (ts.isReturnStatement(node) && node.expression && settings.coverAsyncReturn && frames.some((s) => s.kind === FRAME.Async)) {
+      const returning = frames.filter((s) => s.kind === FRAME.Async);
+      wrap(node.expression, nested('returning', returning), closing(returning));
+    } else if (ts.isCatchClause(node) && (awaiting.length > 0 || yielding.length > 0)) {
+      atBlockTop(node.block, resumedAll(frames.filter((s) => isAsyncKind(s.kind) || isGeneratorKind(s.kind))));
+    } else if (ts.isTryStatement(node) && node.finallyBlock && frames.some((s) => s.kind === FRAME.Async || s.kind === FRAME.AsyncBlock)) {
       // A finally block may be entered by an await that threw, with the caller's scope.
-      atBlockTop(node.finallyBlock, ` ${call('resumed', f)});`);
-    } else if (isAsync && ts.isForOfStatement(node) && node.awaitModifier) {
+      atBlockTop(node.finallyBlock, resumedAll(frames.filter((s) => s.kind === FRAME.Async || s.kind === FRAME.AsyncBlock)));
+    } else if (awaiting.length > 0 && ts.isForOfStatement(node) && node.awaitModifier) {
       // Each iteration resumes after an implicit await, whose `next` calls give the caller its context back.
-      wrap(node.expression, call('awaitingEach', `${f}, `), ')');
-      if (ts.isBlock(node.statement)) atBlockTop(node.statement, ` ${call('resumed', f)});`);
-      else wrap(node.statement, `{ ${call('resumed', f)}); `, ' }');
+      wrap(node.expression, nested('awaitingEach', awaiting), closing(awaiting));
+      if (ts.isBlock(node.statement)) atBlockTop(node.statement, resumedAll(awaiting));
+      else wrap(node.statement, `{${resumedAll(awaiting)} `, ' }');
       // …and so does the code after the loop (a labelled loop stays its label's statement).
       let outer: TS.Statement = node;
       while (ts.isLabeledStatement(outer.parent)) outer = outer.parent;
-      wrap(outer, '{ ', ` ${call('resumed', f)}); }`);
+      wrap(outer, '{ ', `${resumedAll(awaiting)} }`);
     }
   };
 
@@ -132,28 +145,41 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
     }
   };
 
-  const instrumentStatement = (target: Extract<Target, { kind: 'statement' }>, handle: string): void => {
+  /** A statement marked as a region: `enter`/`exit`, or a frame when it is a task or suspends (`frame`, its suspensions rewritten already). */
+  const instrumentStatement = (target: Extract<Target, { kind: 'statement' }>, frame: Suspending | null): void => {
     const site = siteOf(target);
-    const begin = target.options.task ? call('call', `${site}, void 0, ${FRAME.Sync})`) : call('enter', `${site}, void 0)`);
-    wrap(target.node, `{ const ${handle} = ${begin}; try { `, ` } finally { ${call(target.options.task ? 'finish' : 'exit', handle)}); } }`);
+    const isFrame = frame !== null || target.options.task;
+    const handle = frame?.frame ?? `${rt}_region${++handles}`;
+    const begin = isFrame ? call('call', `${site}, void 0, ${frame?.kind ?? FRAME.Sync})`) : call('enter', `${site}, void 0)`);
+    wrap(target.node, `{ const ${handle} = ${begin}; try { `, ` } finally { ${call(isFrame ? 'finish' : 'exit', handle)}); } }`);
   };
 
   let handles = 0;
-  const visit = (node: TS.Node, suspending: Suspending | null): void => {
+  /** `suspending`: the frames an `await` or `yield` here suspends, outermost first (a traced function's, and statements' marked around it). */
+  const visit = (node: TS.Node, suspending: readonly Suspending[]): void => {
     const target = targets.get(node);
     if (target?.kind === 'function') {
       const fn = target.node;
       const kind = frameKindOf(ts, fn);
       const handle = `${rt}_${isPlain(target, kind) ? 'region' : 'frame'}${++handles}`;
       // Default parameter values run before the body: not part of the function's suspensions.
-      ts.forEachChild(node, (child) => visit(child, child === fn.body && !isPlain(target, kind) ? { frame: handle, kind } : null));
+      ts.forEachChild(node, (child) => visit(child, child === fn.body && !isPlain(target, kind) ? [{ frame: handle, kind }] : []));
       instrumentFunction(target, handle, kind);
       return;
     }
-    const inner = ts.isFunctionLike(node) || ts.isClassLike(node) ? null : suspending;
+    let inner = ts.isFunctionLike(node) || ts.isClassLike(node) ? [] : suspending;
+    let statementFrame: Suspending | null = null;
+    if (target?.kind === 'statement') {
+      const kind = statementFrameKind(ts, target.node);
+      if (kind !== null) {
+        statementFrame = { frame: `${rt}_frame${++handles}`, kind };
+        inner = [...suspending, statementFrame];
+      }
+    }
     ts.forEachChild(node, (child) => visit(child, inner));
-    if (suspending) rewriteSuspension(node, suspending);
-    if (target?.kind === 'statement') instrumentStatement(target, `${rt}_region${++handles}`);
+    // A marked `for await` (or `try`) statement is itself a suspension of its own frame.
+    if (inner.length > 0) rewriteSuspension(node, statementFrame ? inner : suspending);
+    if (target?.kind === 'statement') instrumentStatement(target, statementFrame);
     if (ts.isDecorator(node) && plan.tracedDecorators.has(node)) {
       if (settings.tracedDecorators === 'remove') {
         // With the spaces after it on its line: no line moves, and no decorator is left to lower.
@@ -166,6 +192,6 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
       }
     }
   };
-  visit(file, null);
+  visit(file, []);
   return sites;
 }

@@ -90,7 +90,61 @@ async function makeCappuccino(orderID: number) {
   await mixMilkCoffee();
 }
 
+// Statements marked as regions that hold an await or a yield: the region is the statement's, never
+// held open while its function is suspended. In a function that is not traced (the region is the only
+// one), in a traced one, and in a generator whose consumer works between resumptions.
+async function untracedHandler(i: number) {
+  // trace:region step
+  await sleep(i % 3);
+  afterStep();
+}
+
+// trace:region
+async function lookup(id: number) {
+  await sleep(id % 2);
+  return id;
+}
+
+// trace:region
+async function tracedHandler(i: number) {
+  // trace:region tracedStep
+  {
+    const got = await lookup(i);
+    await sleep(got % 2);
+  }
+  afterStep();
+}
+
+// trace:region
+function afterStep() {
+  return 0;
+}
+
+function* produce() {
+  // trace:region produceStep
+  {
+    yield 1;
+    yield 2;
+  }
+}
+
+// trace:region
+function consume() {
+  return 1;
+}
+
 export const scenarios = {
+  async statements(observe: (label: string, value: unknown) => void) {
+    await Promise.all(Array.from({ length: 20 }, (_, i) => untracedHandler(i)));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => tracedHandler(i)));
+    let sum = 0;
+    for (const value of produce()) sum += value + consume();
+    const suspended = produce();
+    suspended.next();
+    consume();
+    observe('consumed', sum);
+  },
+
   async run(observe: (label: string, value: unknown) => void) {
     observe('served', await serve(200, 50));
     observe('items', (await Promise.all(Array.from({ length: 100 }, (_, i) => processItem(i)))).length);
