@@ -281,6 +281,8 @@ function settled(f: Frame): void {
 /** In the call's `finally`: ends the region (unless a returned promise will), the task, and the scope. */
 export function finish(f: Frame): void {
   if (f === NOOP || !live(f)) return;
+  // A generator closed at a yield by return() or throw(): that resumption is an occurrence too.
+  if (f.region === null && (f.kind === FrameKind.Generator || f.kind === FrameKind.AsyncGenerator)) resumed(f);
   // A statement's chain goes on after it, in the scope it had before the statement.
   if (!f.continued || f.kind === FrameKind.AsyncBlock) restoreCaller(f);
   if (f.settling) return;

@@ -71,8 +71,9 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
         const statements = ts.setTextRange(factory.createNodeArray([statement(rt('resumed', [frame])), ...visited.block.statements]), visited.block.statements);
         return factory.updateCatchClause(visited, visited.variableDeclaration, factory.updateBlock(visited.block, statements));
       }
-      if ((kind === FRAME.Async || kind === FRAME.AsyncBlock) && ts.isTryStatement(visited) && visited.finallyBlock) {
-        // A finally block may be entered by an await that threw, with the caller's scope.
+      if (kind !== FRAME.Sync && ts.isTryStatement(visited) && visited.finallyBlock) {
+        // A finally block may be entered by an await that threw, with the caller's scope, or by a
+        // generator's return() or throw() at a yield, which the yield's own bracketing never sees.
         const block = visited.finallyBlock;
         const statements = ts.setTextRange(factory.createNodeArray([statement(rt('resumed', [frame])), ...block.statements]), block.statements);
         return factory.updateTryStatement(visited, visited.tryBlock, visited.catchClause, factory.updateBlock(block, statements));

@@ -34,7 +34,10 @@ describe('instrumented code under real concurrency', () => {
       ['served', 200],
       ['items', 100],
     ]);
-    expect(observations['concurrency.js:statements']).toEqual([['consumed', 5]]);
+    expect(observations['concurrency.js:statements']).toEqual([
+      ['consumed', 5],
+      ['closed early', [true, true, 'closed', 1]],
+    ]);
     expect(observations).toEqual(plainObservations);
     expect(analysis.problems).toEqual([]);
   });
@@ -83,6 +86,15 @@ describe('instrumented code under real concurrency', () => {
     expect(regionsOf('produceStep')).toHaveLength(4);
     for (const r of regionsOf('consume')) expect(parentType(r)).toBeNull();
     expect(regionsOf('produceStep').every((r) => r.end !== null)).toBe(true);
+  });
+
+  it('a generator closed early by return(), throw() or break: that resumption is an occurrence, its finally inside it', () => {
+    // Each of the three: the first next() and the closing resumption.
+    expect(regionsOf('closable')).toHaveLength(6);
+    expect(regionsOf('cleanup')).toHaveLength(3);
+    for (const r of regionsOf('cleanup')) expect(parentType(r)).toBe('closable');
+    // Without a finally block too.
+    expect(regionsOf('bare')).toHaveLength(2);
   });
 
   it("the cappuccino's plain functions returning promises: concurrent steps of one order, each inside it", () => {

@@ -87,9 +87,10 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
       wrap(node.expression, nested('returning', returning), closing(returning));
     } else if (ts.isCatchClause(node) && (awaiting.length > 0 || yielding.length > 0)) {
       atBlockTop(node.block, resumedAll(frames.filter((s) => isAsyncKind(s.kind) || isGeneratorKind(s.kind))));
-    } else if (ts.isTryStatement(node) && node.finallyBlock && frames.some((s) => s.kind === FRAME.Async || s.kind === FRAME.AsyncBlock)) {
-      // A finally block may be entered by an await that threw, with the caller's scope.
-      atBlockTop(node.finallyBlock, resumedAll(frames.filter((s) => s.kind === FRAME.Async || s.kind === FRAME.AsyncBlock)));
+    } else if (ts.isTryStatement(node) && node.finallyBlock && frames.some((s) => s.kind !== FRAME.Sync)) {
+      // A finally block may be entered by an await that threw, with the caller's scope, or by a
+      // generator's return() or throw() at a yield, which the yield's own bracketing never sees.
+      atBlockTop(node.finallyBlock, resumedAll(frames.filter((s) => s.kind !== FRAME.Sync)));
     } else if (awaiting.length > 0 && ts.isForOfStatement(node) && node.awaitModifier) {
       // Each iteration resumes after an implicit await, whose `next` calls give the caller its context back.
       wrap(node.expression, nested('awaitingEach', awaiting), closing(awaiting));

@@ -133,6 +133,51 @@ function consume() {
   return 1;
 }
 
+// Generators closed early — return(), throw() without a catch, a for-of left by break — run their
+// finally blocks in that resumption: an occurrence of the generator's region, with the cleanup in it.
+// trace:region
+function cleanup() {
+  return 0;
+}
+
+// trace:region
+function* closable() {
+  try {
+    yield 1;
+    yield 2;
+  } finally {
+    cleanup();
+  }
+}
+
+// trace:region
+function* bare() {
+  yield 1;
+  yield 2;
+}
+
+function closeEarly(): unknown[] {
+  const closed: unknown[] = [];
+  const noFinally = bare();
+  noFinally.next();
+  closed.push(noFinally.return(undefined).done);
+  const returned = closable();
+  returned.next();
+  closed.push(returned.return(undefined).done);
+  const thrown = closable();
+  thrown.next();
+  try {
+    thrown.throw(new Error('closed'));
+  } catch (error) {
+    closed.push((error as Error).message);
+  }
+  for (const value of closable()) {
+    closed.push(value);
+    break;
+  }
+  return closed;
+}
+
 export const scenarios = {
   async statements(observe: (label: string, value: unknown) => void) {
     await Promise.all(Array.from({ length: 20 }, (_, i) => untracedHandler(i)));
@@ -143,6 +188,7 @@ export const scenarios = {
     suspended.next();
     consume();
     observe('consumed', sum);
+    observe('closed early', closeEarly());
   },
 
   async run(observe: (label: string, value: unknown) => void) {
