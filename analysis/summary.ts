@@ -78,7 +78,7 @@ interface RegionGroupAccumulator {
 const misuseMessages: Record<MisuseName, string> = {
   regionEndedTwice: 'was ended more than once; only the first end counts (end each region once)',
   regionEndedOutOfOrder:
-    'was ended before a region nested in it; regions of one chain of execution must end innermost first (end the inner region first, or use withRegion, which ends them in order)',
+    'was ended before a region nested in it; regions of one chain of execution must end innermost first (end the inner region first, or use withRegion, which ends them in order). If the nested region is that of an async function called without being awaited first (several at once in Promise.all, or not awaited at all) which started it by hand before its own first await, that function shared this chain until then: give it a chain of its own with withRegion(ctx, name, async () => …), or instrument it (// trace:region)',
   regionEndedOnOtherFlow:
     'was ended by a chain of execution that did not start it and is not inside it (a callback scheduled before the region began, or another request); end it where it began, or wrap the work in withRegion',
 };
