@@ -53,7 +53,8 @@ export interface TracedDecorator {
 /**
  * Traces each call of a method: `@traced`, `@traced("name")` or `@traced({ name, task, log, err })` on
  * a method (instance or static, `#private` with TC39 decorators, getter or setter), or on a class
- * (each of its own prototype and static methods — not its constructor, accessors or fields). Works
+ * (each of its own prototype and static methods, getters and setters — not its constructor or
+ * fields, as the transformer compiles it). Works
  * with TC39 decorators and with `experimentalDecorators`.
  *
  * Each call is one region, named `Class.method` unless `name` says otherwise, for the task of the
@@ -226,9 +227,9 @@ function isClass(fn: Function): boolean {
 }
 
 /**
- * `@traced` on a class: each own method of its prototype and each own static method (a
- * non-enumerable function-valued property: static fields are enumerable), not already traced.
- * Returns how many it traced.
+ * `@traced` on a class: each own method, getter and setter of its prototype and each own static one
+ * (a non-enumerable property: static fields are enumerable), not already traced. Returns how many it
+ * traced.
  */
 function traceClass(cls: unknown, name: string, settings: Settings, place: Place | null): number {
   if (typeof cls !== 'function') throw misplaced('this declaration');
@@ -241,13 +242,26 @@ function traceClass(cls: unknown, name: string, settings: Settings, place: Place
     for (const key of Reflect.ownKeys(target)) {
       if (isStatic ? STATIC_SKIPPED.has(key) : key === 'constructor') continue;
       const d = Reflect.getOwnPropertyDescriptor(target, key);
-      if (!d || typeof d.value !== 'function' || tracedFunctions.has(d.value) || isClass(d.value)) continue;
-      if ((isStatic && d.enumerable) || (!d.writable && !d.configurable)) continue;
-      const member = memberLabel(key, 'method');
-      const plan = newPlan(d.value, { ...settings, name: null }, `${member} of ${name}`, place);
-      plan.name = qualify(label, member);
-      Object.defineProperty(target, key, { ...d, value: wrap(plan) });
-      count++;
+      if (!d || (isStatic && d.enumerable)) continue;
+      const traceable = (fn: unknown): fn is Function => typeof fn === 'function' && !tracedFunctions.has(fn);
+      const traceAs = (fn: Function, kind: 'method' | 'getter' | 'setter'): Function => {
+        const member = memberLabel(key, kind);
+        const plan = newPlan(fn, { ...settings, name: null }, `${member} of ${name}`, place);
+        plan.name = qualify(label, member);
+        count++;
+        return wrap(plan);
+      };
+      if (typeof d.get === 'function' || typeof d.set === 'function') {
+        if (!d.configurable) continue;
+        Object.defineProperty(target, key, {
+          ...d,
+          get: traceable(d.get) ? (traceAs(d.get, 'getter') as () => unknown) : d.get,
+          set: traceable(d.set) ? (traceAs(d.set, 'setter') as (v: unknown) => void) : d.set,
+        });
+        continue;
+      }
+      if (!traceable(d.value) || isClass(d.value) || (!d.writable && !d.configurable)) continue;
+      Object.defineProperty(target, key, { ...d, value: traceAs(d.value, 'method') });
     }
   };
   each((cls as { prototype?: object }).prototype, false);
