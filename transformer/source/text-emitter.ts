@@ -68,6 +68,8 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
   const rewriteSuspension = (node: TS.Node, frames: readonly Suspending[]): void => {
     const awaiting = frames.filter((s) => isAsyncKind(s.kind));
     const yielding = frames.filter((s) => isGeneratorKind(s.kind));
+    // Every frame but a sync one (a task or logging function's): its catch and finally blocks resume.
+    const suspends = frames.filter((s) => s.kind !== FRAME.Sync);
     /** `name(f1, name(f2, ` for `order`, and as many closing parentheses. */
     const nested = (name: string, order: readonly Suspending[]): string => order.map((s) => call(name, `${s.frame}, `)).join('');
     const closing = (order: readonly Suspending[]): string => ')'.repeat(order.length);
@@ -85,12 +87,12 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
     } else if (ts.isReturnStatement(node) && node.expression && settings.coverAsyncReturn && frames.some((s) => s.kind === FRAME.Async)) {
       const returning = frames.filter((s) => s.kind === FRAME.Async);
       wrap(node.expression, nested('returning', returning), closing(returning));
-    } else if (ts.isCatchClause(node) && (awaiting.length > 0 || yielding.length > 0)) {
-      atBlockTop(node.block, resumedAll(frames.filter((s) => isAsyncKind(s.kind) || isGeneratorKind(s.kind))));
-    } else if (ts.isTryStatement(node) && node.finallyBlock && frames.some((s) => s.kind !== FRAME.Sync)) {
+    } else if (ts.isCatchClause(node) && suspends.length > 0) {
+      atBlockTop(node.block, resumedAll(suspends));
+    } else if (ts.isTryStatement(node) && node.finallyBlock && suspends.length > 0) {
       // A finally block may be entered by an await that threw, with the caller's scope, or by a
       // generator's return() or throw() at a yield, which the yield's own bracketing never sees.
-      atBlockTop(node.finallyBlock, resumedAll(frames.filter((s) => s.kind !== FRAME.Sync)));
+      atBlockTop(node.finallyBlock, resumedAll(suspends));
     } else if (awaiting.length > 0 && ts.isForOfStatement(node) && node.awaitModifier) {
       // Each iteration resumes after an implicit await, whose `next` calls give the caller its context back.
       wrap(node.expression, nested('awaitingEach', awaiting), closing(awaiting));
@@ -178,8 +180,9 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
       }
     }
     ts.forEachChild(node, (child) => visit(child, inner));
-    // A marked `for await` (or `try`) statement is itself a suspension of its own frame.
-    if (inner.length > 0) rewriteSuspension(node, statementFrame ? inner : suspending);
+    // A marked `for await` (or `try`) statement is itself a suspension of its own frame too.
+    const own = statementFrame ? inner : suspending;
+    if (own.length > 0) rewriteSuspension(node, own);
     if (target?.kind === 'statement') instrumentStatement(target, statementFrame);
     if (ts.isDecorator(node) && plan.tracedDecorators.has(node)) {
       if (settings.tracedDecorators === 'remove') {
