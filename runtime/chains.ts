@@ -7,7 +7,7 @@
  * parent's lane when the parent is that lane's innermost open region, and on a new lane forked under
  * the parent otherwise, so concurrent chains never share a stack.
  */
-import { executionAsyncResource } from 'node:async_hooks';
+import { executionAsyncId, executionAsyncResource } from 'node:async_hooks';
 import { EventType } from '../format/spec.js';
 import { S, nextFlowId, recordAt, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 
@@ -24,11 +24,14 @@ export function newScope(ctx: unknown, flow: Flow, top: RegionState | null): Sco
 
 /** Async resources whose store `enterForTurn` changed this turn, with the store each had before. */
 const enteredResources = new Map<object, unknown>();
+/** The async id `enterForTurn` last looked at: the same one again this turn needs no second look. */
+let lastLookedAt = -1;
 
 function restoreEnteredResources(): void {
   const key = resourceStoreKey();
   for (const [resource, store] of enteredResources) (resource as Record<symbol, unknown>)[key!] = store;
   enteredResources.clear();
+  lastLookedAt = -1;
 }
 
 /** Node 20 and 22's AsyncLocalStorage keeps stores on async resources under this key; Node 24's (AsyncContextFrame) has none. */
@@ -42,7 +45,8 @@ const resourceStoreKey = (): symbol | undefined => (S.storage as unknown as { kR
  * microtask), such a resource gets back the store it had. Promises' reactions run once: left as they are.
  */
 export function enterForTurn(scope: Scope): void {
-  if (resourceStoreKey() !== undefined) {
+  if (resourceStoreKey() !== undefined && executionAsyncId() !== lastLookedAt) {
+    lastLookedAt = executionAsyncId();
     const resource = executionAsyncResource();
     if (!(resource instanceof Promise) && !enteredResources.has(resource)) {
       if (enteredResources.size === 0) queueMicrotask(restoreEnteredResources);
