@@ -482,9 +482,9 @@ const isAsyncFunction = (fn: Function): boolean => Object.getPrototypeOf(fn) ===
  * returns or throws — or, if `fn` returns a promise, when that settles (the returned promise settles
  * right after, with the same value). Any other thenable (a query builder, a cancelable request) is
  * returned as it is, and the region ends with `fn`: calling its `then` could start its work early or
- * twice, and what `fn` returns must not change with tracing. Everything `fn` starts, synchronously or in what it schedules, is
- * inside the region; calls running concurrently get lanes of their own. Inside `fn`, {@link current}
- * is `ctx`.
+ * twice, and what `fn` returns must not change with tracing. Everything `fn` starts, synchronously or
+ * in what it schedules, is inside the region; calls running concurrently get lanes of their own.
+ * Inside `fn`, {@link current} is `ctx`.
  */
 export function withRegion<T>(ctx: Context, regionType: string, fn: () => T): T {
   if (!S.enabled) return fn();

@@ -45,12 +45,13 @@ const resourceStoreKey = (): symbol | undefined => (S.storage as unknown as { kR
  * microtask), such a resource gets back the store it had. Promises' reactions run once: left as they are.
  */
 export function enterForTurn(scope: Scope): void {
-  if (resourceStoreKey() !== undefined && executionAsyncId() !== lastLookedAt) {
+  const key = resourceStoreKey();
+  if (key !== undefined && executionAsyncId() !== lastLookedAt) {
     lastLookedAt = executionAsyncId();
     const resource = executionAsyncResource();
     if (!(resource instanceof Promise) && !enteredResources.has(resource)) {
       if (enteredResources.size === 0) queueMicrotask(restoreEnteredResources);
-      enteredResources.set(resource, (resource as Record<symbol, unknown>)[resourceStoreKey()!]);
+      enteredResources.set(resource, (resource as Record<symbol, unknown>)[key]);
     }
   }
   S.als!.enterWith(scope);

@@ -54,8 +54,7 @@ export interface TracedDecorator {
  * Traces each call of a method: `@traced`, `@traced("name")` or `@traced({ name, task, log, err })` on
  * a method (instance or static, `#private` with TC39 decorators, getter or setter), or on a class
  * (each of its own prototype and static methods, getters and setters — not its constructor or
- * fields, as the transformer compiles it). Works
- * with TC39 decorators and with `experimentalDecorators`.
+ * fields, as the transformer compiles it). Works with TC39 decorators and with `experimentalDecorators`.
  *
  * Each call is one region, named `Class.method` unless `name` says otherwise, for the task of the
  * context passed as an argument (a tstrace `Context`: `background` or a context `newTask` made) or

@@ -1,6 +1,6 @@
 import type * as TS from 'typescript';
 import type { Target, TracedFunction } from './plan.js';
-import { FRAME, frameKindOf, isInstrumentedBody, isPrologueDirective, statementFrameKind } from './shapes.js';
+import { FRAME, frameKindOf, isAsyncKind, isGeneratorKind, isInstrumentedBody, isPrologueDirective, statementFrameKind } from './shapes.js';
 
 /**
  * How instrumented code is written: each traced body is rewritten where it stands —
@@ -47,8 +47,8 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
    * finally blocks, since a suspension can end by a throw.
    */
   function rewriteSuspensions(body: TS.Block, frame: TS.Identifier, kind: number, context: TS.TransformationContext): TS.Block {
-    const isAsync = kind === FRAME.Async || kind === FRAME.AsyncGenerator || kind === FRAME.AsyncBlock;
-    const isGenerator = kind === FRAME.Generator || kind === FRAME.AsyncGenerator;
+    const isAsync = isAsyncKind(kind);
+    const isGenerator = isGeneratorKind(kind);
     // The parents of the node visited, as this walk goes: nodes made by an inner rewrite have no `parent`.
     const parents: TS.Node[] = [body];
     const visit = (node: TS.Node): TS.VisitResult<TS.Node> => {

@@ -9,6 +9,10 @@ import type { TracedFunction } from './plan.js';
 /** FrameKind codes of runtime/instrument.ts. */
 export const FRAME = { Sync: 0, Async: 1, Generator: 2, AsyncGenerator: 3, AsyncBlock: 4 } as const;
 
+/** Frame kinds whose suspensions are awaits (`awaiting`/`awaited`), and those whose are yields. */
+export const isAsyncKind = (kind: number): boolean => kind === FRAME.Async || kind === FRAME.AsyncGenerator || kind === FRAME.AsyncBlock;
+export const isGeneratorKind = (kind: number): boolean => kind === FRAME.Generator || kind === FRAME.AsyncGenerator;
+
 /** The runtime frame kind of a traced function: async or not, generator or not. */
 export function frameKindOf(ts: typeof TS, node: TracedFunction): number {
   const isAsync = !!ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword);
@@ -38,8 +42,7 @@ export function statementFrameKind(ts: typeof TS, statement: TS.Statement): numb
   let owner: TS.Node | undefined = statement.parent;
   while (owner && !ts.isFunctionLike(owner) && !ts.isSourceFile(owner)) owner = owner.parent;
   const kind = owner && ts.isFunctionLike(owner) ? frameKindOf(ts, owner as TracedFunction) : FRAME.Async;
-  if (yields) return kind;
-  return FRAME.AsyncBlock;
+  return yields ? kind : FRAME.AsyncBlock;
 }
 
 /** Whether a statement is part of a directive prologue (`"use strict"` …), which must stay first. */

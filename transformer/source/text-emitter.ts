@@ -1,7 +1,7 @@
 import type MagicString from 'magic-string';
 import type * as TS from 'typescript';
 import type { Plan, Target } from '../plan.js';
-import { FRAME, frameKindOf, isPrologueDirective, statementFrameKind } from '../shapes.js';
+import { FRAME, frameKindOf, isAsyncKind, isGeneratorKind, isPrologueDirective, statementFrameKind } from '../shapes.js';
 
 /** The suspensions of one traced function being rewritten: its frame variable and kind. */
 interface Suspending {
@@ -56,9 +56,6 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
     out.appendLeft(start(block) + 1, text);
   };
 
-  const isAsyncKind = (kind: number): boolean => kind === FRAME.Async || kind === FRAME.AsyncGenerator || kind === FRAME.AsyncBlock;
-  const isGeneratorKind = (kind: number): boolean => kind === FRAME.Generator || kind === FRAME.AsyncGenerator;
-
   /**
    * The rewrites of one suspension point for the frames it suspends, outermost first: the traced
    * function's, then those of the statements marked around it (transformer/emit.ts rewriteSuspensions,
@@ -66,6 +63,8 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
    * resuming, the outermost.
    */
   const rewriteSuspension = (node: TS.Node, frames: readonly Suspending[]): void => {
+    // Called for every node of a traced body: only these kinds are rewritten.
+    if (!ts.isAwaitExpression(node) && !ts.isYieldExpression(node) && !ts.isReturnStatement(node) && !ts.isCatchClause(node) && !ts.isTryStatement(node) && !ts.isForOfStatement(node)) return;
     const awaiting = frames.filter((s) => isAsyncKind(s.kind));
     const yielding = frames.filter((s) => isGeneratorKind(s.kind));
     // Every frame but a sync one (a task or logging function's): its catch and finally blocks resume.
@@ -84,9 +83,9 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
       if (node.expression) wrap(node.expression, nested('yielding', yielding), closing(yielding));
       else out.appendLeft(node.end, ` ${nested('yielding', yielding)}void 0${closing(yielding)}`);
       out.appendLeft(node.end, closing(yielding));
-    } else if (ts.isReturnStatement(node) && node.expression && settings.coverAsyncReturn && frames.some((s) => s.kind === FRAME.Async)) {
+    } else if (ts.isReturnStatement(node)) {
       const returning = frames.filter((s) => s.kind === FRAME.Async);
-      wrap(node.expression, nested('returning', returning), closing(returning));
+      if (node.expression && settings.coverAsyncReturn && returning.length > 0) wrap(node.expression, nested('returning', returning), closing(returning));
     } else if (ts.isCatchClause(node) && suspends.length > 0) {
       atBlockTop(node.block, resumedAll(suspends));
     } else if (ts.isTryStatement(node) && node.finallyBlock && suspends.length > 0) {
