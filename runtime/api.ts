@@ -11,9 +11,14 @@ import { callerLocation } from './location.js';
 import { isMainThread } from 'node:worker_threads';
 import { ThreadCollector, collectorOf } from './thread-collector.js';
 import { joinMainThreadTraces } from './thread-join.js';
-import { S, TraceOutput, flush, lastRecordTime, nextFlowId, nextTaskId, now, record, recordAt, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
+import { S as recorderState, TraceOutput, flush, lastRecordTime, nextFlowId, nextTaskId, now, record, recordAt, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 import { formatTraceparent, OTEL_TRACE_CATEGORY, parseTraceparent } from '../format/trace-context.js';
 import { fileSink, streamSink, type Sink } from './sink.js';
+
+// Read through a local const: V8 loads an imported (or exported) binding from its module cell, with a
+// check that it is initialised, at every use; a local const is a constant in optimised code, so the
+// tracing-off path of startRegion and Region.end is a load and a comparison (`npm run bench`).
+const S = recorderState;
 
 /** Carries the current task, like Go's `context.Context` does for `runtime/trace`. Immutable. */
 export interface Context {
@@ -89,7 +94,8 @@ export class Region implements RegionState {
 }
 
 /** The region {@link startRegion} returns while tracing is off: ending it records nothing. */
-export const noopRegion: Region = Object.freeze(new Region({ id: 0, top: null, base: null }, '', 0, null, -1, null, 0)) as Region;
+const offRegion = Object.freeze(new Region({ id: 0, top: null, base: null }, '', 0, null, -1, null, 0)) as Region;
+export const noopRegion: Region = offRegion;
 
 export interface StartOptions {
   /** Record garbage collections (kind, duration). Default true. */
@@ -416,7 +422,11 @@ export function logf(ctx: Context, category: string, fmt: string, ...args: unkno
  * shared region whose `end()` does nothing.
  */
 export function startRegion(ctx: Context, regionType: string): Region {
-  if (!S.enabled) return noopRegion;
+  // The off path alone is small enough for V8 to inline into every caller.
+  return S.enabled ? startRegionOn(ctx, regionType) : offRegion;
+}
+
+function startRegionOn(ctx: Context, regionType: string): Region {
   const scope = currentScope();
   const parent = parentFor(scope, taskOf(ctx));
   const region = beginRegion(ctx, regionType, locationHere(startRegion), laneFor(scope, parent, false), parent);

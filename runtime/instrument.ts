@@ -9,12 +9,21 @@
  *   with `awaited(f, await awaiting(f, x))` for each await, `yielded(f, yield yielding(f, x))` for each
  *   yield, `return returning(f, x)` in async functions, `for await (… of awaitingEach(f, x))` with
  *   `resumed(f)` at the top of its body and after it, and `resumed(f)` at the top of catch clauses.
+ *
+ * Each of these is a guard small enough for V8 to inline into the instrumented function, with the
+ * tracing-on work in a function of its own (`…On`): tracing off costs a comparison, even in a process
+ * where tracing was on and V8 has seen the on path (`npm run bench`, "disabled instrumented call").
  */
 import { inspect } from 'node:util';
 import { EventType } from '../format/spec.js';
-import { background, beginRegion, current, currentFlow, endRegion, noopRegion, taskCreated, taskIdOf, Task, type Context, type Region } from './api.js';
+import { background, beginRegion, current, currentFlow, endRegion, noopRegion as sharedNoopRegion, taskCreated, taskIdOf, Task, type Context, type Region } from './api.js';
 import { currentLane, currentScope, laneFor, newScope, parentFor } from './chains.js';
-import { S, lastRecordTime, nextTaskId, now, record, recordAt, registerLocation, type Flow, type Scope } from './recorder.js';
+import { S as recorderState, lastRecordTime, nextTaskId, now, record, recordAt, registerLocation, type Flow, type Scope } from './recorder.js';
+
+// Local consts, not the imported bindings: V8 reads those from their module cells at every use (see
+// api.ts); the guards below then cost a comparison each.
+const S = recorderState;
+const noopRegion = sharedNoopRegion;
 
 /** A traced function: its region (or task) type and where it is in the source. Made once per function. */
 export interface Site {
@@ -31,7 +40,10 @@ export function site(type: string, file: string, line: number, column: number, f
 /** A plain sync call: a region inside the caller's innermost one, open while the call is on the stack. */
 export function enter(site: Site, ctx?: Context): Region {
   // `site` is undefined only if a hoisted function runs before its module did (circular imports).
-  if (!S.enabled || site === undefined) return noopRegion;
+  return S.enabled && site !== undefined ? enterOn(site, ctx) : noopRegion;
+}
+
+function enterOn(site: Site, ctx: Context | undefined): Region {
   const context = ctx ?? current();
   const scope = currentScope();
   const parent = parentFor(scope, context.task);
@@ -43,7 +55,10 @@ export function enter(site: Site, ctx?: Context): Region {
 }
 
 export function exit(region: Region): void {
-  if (region === noopRegion) return;
+  if (region !== noopRegion) exitOn(region);
+}
+
+function exitOn(region: Region): void {
   if (S.syncTop === region) S.syncTop = region.syncPrev;
   if (!region.ended) endRegion(region, false);
 }
@@ -99,7 +114,10 @@ const live = (f: Frame): boolean => f.generation === S.generation && S.enabled;
 
 /** Starts a traced call of the given kind; `ctx` is the function's Context parameter, if it has one. */
 export function call(site: Site, ctx: Context | undefined, kind: Kind): Frame {
-  if (!S.enabled || site === undefined) return NOOP;
+  return S.enabled && site !== undefined ? callOn(site, ctx, kind) : NOOP;
+}
+
+function callOn(site: Site, ctx: Context | undefined, kind: Kind): Frame {
   const als = S.als!;
   const caller = currentScope();
   // One time for the task, the lane and the region this call starts (a clock read costs ~45 ns).
@@ -154,24 +172,31 @@ function restoreCaller(f: Frame): void {
 
 /** Before an `await` suspends the call: the body's scope is kept for later, the caller gets its own back. */
 export function awaiting<T>(f: Frame, value: T): T {
-  if (f !== NOOP && live(f)) {
-    // Regions the body started by hand since (startRegion) are in the current scope: resume with them.
-    if (f.scope) f.scope = currentScope() ?? f.scope;
-    // In a continuation the await's own microtask ends here: the body's scope is what resumes it.
-    if (!f.continued) restoreCaller(f);
-  }
+  if (f !== NOOP) awaitingOn(f);
   return value;
+}
+
+function awaitingOn(f: Frame): void {
+  if (!live(f)) return;
+  // Regions the body started by hand since (startRegion) are in the current scope: resume with them.
+  if (f.scope) f.scope = currentScope() ?? f.scope;
+  // In a continuation the await's own microtask ends here: the body's scope is what resumes it.
+  if (!f.continued) restoreCaller(f);
 }
 
 /** After an `await` resumed the call: back in the call's scope. */
 export function awaited<T>(f: Frame, value: T): T {
-  if (f === NOOP || !live(f)) return value;
+  if (f !== NOOP) awaitedOn(f);
+  return value;
+}
+
+function awaitedOn(f: Frame): void {
+  if (!live(f)) return;
   // Resumed in a continuation, the await kept the body's scope (see awaiting): entering it again would
   // only copy the context (Node 24: a new AsyncContextFrame).
   const kept = f.continued;
   if (f.kind === FrameKind.Async || f.kind === FrameKind.AsyncBlock) f.continued = true;
   if (f.scope && !kept) S.als!.enterWith(f.scope);
-  return value;
 }
 
 /**
@@ -216,11 +241,14 @@ function handingBack<I>(f: Frame, iterator: I): I {
 
 /** Before a `yield`: this resumption's region ends, the consumer gets its scope back. */
 export function yielding<T>(f: Frame, value: T): T {
-  if (f !== NOOP && live(f)) {
-    closeRegion(f);
-    restoreCaller(f);
-  }
+  if (f !== NOOP) yieldingOn(f);
   return value;
+}
+
+function yieldingOn(f: Frame): void {
+  if (!live(f)) return;
+  closeRegion(f);
+  restoreCaller(f);
 }
 
 /** After a `yield` resumed the generator: a new region occurrence, on the flow that resumed it. */
@@ -231,7 +259,11 @@ export function yielded<T>(f: Frame, value: T): T {
 
 /** At the top of a catch clause (a suspension may have ended by a throw): back in the call's state. */
 export function resumed(f: Frame): void {
-  if (f === NOOP || !live(f)) return;
+  if (f !== NOOP) resumedOn(f);
+}
+
+function resumedOn(f: Frame): void {
+  if (!live(f)) return;
   const store = currentScope();
   if (store !== f.scope) f.caller = store;
   if (!f.region) {
@@ -254,13 +286,18 @@ export function resumed(f: Frame): void {
 
 /** `return value` in an async function: a returned promise keeps the region open until it settles. */
 export function returning<T>(f: Frame, value: T): T {
-  if (f === NOOP || !live(f) || f.kind !== FrameKind.Async) return value;
+  if (f !== NOOP) returningOn(f, value);
+  return value;
+}
+
+function returningOn(f: Frame, value: unknown): void {
+  if (!live(f) || f.kind !== FrameKind.Async) return;
   if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
     let then: unknown;
     try {
       then = (value as { then?: unknown }).then;
     } catch {
-      return value;
+      return;
     }
     if (typeof then === 'function') {
       f.settling = true;
@@ -270,7 +307,6 @@ export function returning<T>(f: Frame, value: T): T {
       else f.settling = false;
     }
   }
-  return value;
 }
 
 function settled(f: Frame): void {
@@ -280,9 +316,13 @@ function settled(f: Frame): void {
 
 /** In the call's `finally`: ends the region (unless a returned promise will), the task, and the scope. */
 export function finish(f: Frame): void {
-  if (f === NOOP || !live(f)) return;
+  if (f !== NOOP) finishOn(f);
+}
+
+function finishOn(f: Frame): void {
+  if (!live(f)) return;
   // A generator closed at a yield by return() or throw(): that resumption is an occurrence too.
-  if (f.region === null && (f.kind === FrameKind.Generator || f.kind === FrameKind.AsyncGenerator)) resumed(f);
+  if (f.region === null && (f.kind === FrameKind.Generator || f.kind === FrameKind.AsyncGenerator)) resumedOn(f);
   // A statement's chain goes on after it, in the scope it had before the statement.
   if (!f.continued || f.kind === FrameKind.AsyncBlock) restoreCaller(f);
   if (f.settling) return;
@@ -291,7 +331,11 @@ export function finish(f: Frame): void {
 
 /** `@traced({ log: ['a'] })`: a parameter's value as a log of the call's task, category = its name. */
 export function param(f: Frame, name: string, value: unknown): void {
-  if (f === NOOP || !live(f)) return;
+  if (f !== NOOP) paramOn(f, name, value);
+}
+
+function paramOn(f: Frame, name: string, value: unknown): void {
+  if (!live(f)) return;
   const message = formatValue(value);
   // The value as passed, at the time of the call's start, recorded just before (compiled code calls this right after `call`).
   recordAt(S.count > 0 ? lastRecordTime() : now(), EventType.Log, (f.region?.flow ?? currentFlow()).id, taskIdOf(f.ctx), 0, f.site.location, name, message);
@@ -300,7 +344,11 @@ export function param(f: Frame, name: string, value: unknown): void {
 
 /** `@traced({ err: true })`: a thrown error's message as a log in category "error". */
 export function thrown(f: Frame, error: unknown): void {
-  if (f === NOOP || !live(f)) return;
+  if (f !== NOOP) thrownOn(f, error);
+}
+
+function thrownOn(f: Frame, error: unknown): void {
+  if (!live(f)) return;
   let message: string;
   try {
     message = error instanceof Error ? `${String(error.name)}: ${String(error.message)}` : formatValue(error);
