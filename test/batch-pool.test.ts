@@ -64,4 +64,22 @@ describe('batch buffers used again', () => {
     expect(b.buffer).not.toBe(c.buffer);
     expect(b.buffer === a.buffer || c.buffer === a.buffer).toBe(true);
   });
+
+  it('serves a batch only from a buffer that holds it, and follows the batches as they grow', () => {
+    while (idleBatchBuffers() > 0) acquireBatch(1);
+    // 16 buffers for small batches wait; a bigger batch fits none of them and gets fresh memory.
+    const small = Array.from({ length: 16 }, () => acquireBatch(1000));
+    for (const batch of small) releaseBatch(batch);
+    expect(idleBatchBuffers()).toBe(16);
+    const smallBuffers = new Set(small.map((batch) => batch.buffer));
+    const big = acquireBatch(60_000);
+    expect(big.length).toBe(60_000);
+    expect(smallBuffers.has(big.buffer as ArrayBuffer)).toBe(false);
+    // The oldest small one made room for it: released, the big buffer is pooled and used again.
+    expect(idleBatchBuffers()).toBe(15);
+    releaseBatch(big);
+    expect(acquireBatch(50_000).buffer).toBe(big.buffer);
+    // A small batch still takes a small buffer.
+    expect(smallBuffers.has(acquireBatch(900).buffer as ArrayBuffer)).toBe(true);
+  });
 });
