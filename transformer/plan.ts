@@ -68,6 +68,12 @@ export function planFile(ts: typeof TS, file: TS.SourceFile, api: ApiSymbols, ro
     if (!name) return undefined;
     if (ts.isIdentifier(name) || ts.isPrivateIdentifier(name)) return name.text;
     if (ts.isStringLiteral(name) || ts.isNumericLiteral(name)) return name.text;
+    if (ts.isComputedPropertyName(name)) {
+      const key = name.expression;
+      if (ts.isStringLiteralLike(key) || ts.isNumericLiteral(key)) return key.text;
+      // A well-known symbol, named as V8 (and the runtime decorator) name its method: `[Symbol.iterator]`.
+      if (ts.isPropertyAccessExpression(key) && ts.isIdentifier(key.expression) && key.expression.text === 'Symbol' && ts.isIdentifier(key.name)) return `[Symbol.${key.name.text}]`;
+    }
     return undefined;
   };
   const classNameOf = (cls: TS.ClassLikeDeclaration): string => {
