@@ -7,7 +7,8 @@
  * - plain sync function: `const r = enter(site, ctx); try { body } finally { exit(r) }`
  * - everything else gets a Frame: `const f = call(site, ctx, kind); try { body } finally { finish(f) }`
  *   with `awaited(f, await awaiting(f, x))` for each await, `yielded(f, yield yielding(f, x))` for each
- *   yield, `return returning(f, x)` in async functions, `for await (… of awaitingEach(f, x))` with
+ *   yield (`(yield yielding(f, x), resumed(f))` where its value is unused), `return returning(f, x)` in
+ *   async functions, `for await (… of awaitingEach(f, x))` with
  *   `resumed(f)` at the top of its body and after it, and `resumed(f)` at the top of catch clauses.
  *
  * Each of these is a guard small enough for V8 to inline into the instrumented function, with the

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import type * as TS from 'typescript';
+import { decoratorCallee } from './shapes.js';
 
 interface PackageOf {
   readonly root: string;
@@ -64,8 +65,7 @@ export function createApiSymbols(ts: typeof TS, checker: TS.TypeChecker) {
   return {
     /** `@traced`, `@traced(…)`, `@ns.traced(…)` where `traced` is tstrace's decorator. */
     isTracedDecorator(decorator: TS.Decorator): boolean {
-      let callee = decorator.expression;
-      if (ts.isCallExpression(callee)) callee = callee.expression;
+      const callee = decoratorCallee(ts, decorator);
       const name = ts.isPropertyAccessExpression(callee) ? callee.name : callee;
       return name.pos >= 0 && ts.isIdentifier(name) && isOurs(checker.getSymbolAtLocation(name), 'traced');
     },

@@ -1,6 +1,6 @@
 import type * as TS from 'typescript';
 import type { Target, TracedFunction } from './plan.js';
-import { FRAME, frameKindOf, isAsyncKind, isGeneratorKind, isInstrumentedBody, isPrologueDirective, statementFrameKind } from './shapes.js';
+import { FRAME, frameKindOf, isAsyncKind, isGeneratorKind, isInstrumentedBody, isPrologueDirective, isValueUnused, statementFrameKind } from './shapes.js';
 
 /**
  * How instrumented code is written: each traced body is rewritten where it stands —
@@ -62,7 +62,9 @@ export function createEmitter(ts: typeof TS, factory: TS.NodeFactory, runtime: T
       }
       if (isGenerator && ts.isYieldExpression(visited)) {
         const value = visited.expression ?? factory.createVoidZero();
-        return rt('yielded', [frame, factory.updateYieldExpression(visited, visited.asteriskToken, rt('yielding', [frame, value]))]);
+        const yielded = factory.updateYieldExpression(visited, visited.asteriskToken, rt('yielding', [frame, value]));
+        if (isValueUnused(ts, node, parent)) return factory.createParenthesizedExpression(factory.createComma(yielded, rt('resumed', [frame])));
+        return rt('yielded', [frame, yielded]);
       }
       if (kind === FRAME.Async && settings.coverAsyncReturn && ts.isReturnStatement(visited) && visited.expression) {
         return factory.updateReturnStatement(visited, rt('returning', [frame, visited.expression]));

@@ -3,6 +3,7 @@ import type * as TS from 'typescript';
 import type { ApiSymbols } from './api-symbols.js';
 import { DiagnosticCode, type TracerDiagnostic } from './diagnostics.js';
 import { allTraceComments, directiveBefore, leadingDirective, type Directive, type DirectiveLookup } from './directives.js';
+import { unparenthesized } from './shapes.js';
 
 /** Function-like nodes the instrumenter can rewrite. */
 export type TracedFunction =
@@ -159,7 +160,7 @@ export function planFile(ts: typeof TS, file: TS.SourceFile, api: ApiSymbols, ro
 
   /** `@traced` arguments: nothing, a string literal (the name), or an object literal of literals. */
   const readDecoratorOptions = (decorator: TS.Decorator, fallback: string): TraceOptions | null => {
-    const expression = decorator.expression;
+    const expression = unparenthesized(ts, decorator.expression);
     if (!ts.isCallExpression(expression)) return { name: fallback, task: false, log: [], err: false };
     const [arg] = expression.arguments;
     if (!arg) return { name: fallback, task: false, log: [], err: false };

@@ -71,3 +71,26 @@ export function isInstrumentedStatement(ts: typeof TS, statement: TS.Statement):
   const tryStatement = tryBlock?.parent;
   return !!tryStatement && ts.isBlock(tryBlock) && ts.isTryStatement(tryStatement) && tryStatement.tryBlock === tryBlock && isInstrumentedBody(ts, tryStatement.parent);
 }
+
+/** Without the parentheses a decorator may put around its expression (`@(traced)`, `@(traced('x'))`). */
+export function unparenthesized(ts: typeof TS, expression: TS.Expression): TS.Expression {
+  while (ts.isParenthesizedExpression(expression)) expression = expression.expression;
+  return expression;
+}
+
+/** What a decorator calls or is: `traced` in `@traced`, `@traced(…)`, `@(traced)` and `@(traced(…))`. */
+export function decoratorCallee(ts: typeof TS, decorator: TS.Decorator): TS.Expression {
+  const expression = unparenthesized(ts, decorator.expression);
+  return ts.isCallExpression(expression) ? unparenthesized(ts, expression.expression) : expression;
+}
+
+/**
+ * Whether the value of `node` (whose parent is `parent`) is unused: a statement of its own, or the left
+ * operand of a comma. A yield whose value is unused resumes beside it, `(yield …, resumed(f))`: passed
+ * to `yielded(f, …)` it would be contextually typed, and an unannotated generator's inferred `TNext`
+ * (so its declaration) would change from `unknown` to `any`.
+ */
+export function isValueUnused(ts: typeof TS, node: TS.Node, parent: TS.Node | undefined): boolean {
+  if (parent === undefined) return false;
+  return ts.isExpressionStatement(parent) || (ts.isBinaryExpression(parent) && parent.operatorToken.kind === ts.SyntaxKind.CommaToken && parent.left === node);
+}

@@ -1,5 +1,6 @@
 import type * as TS from 'typescript';
 import type { ApiSymbols } from '../api-symbols.js';
+import { decoratorCallee } from '../shapes.js';
 
 /** Modules whose `traced` and `Context` are tstrace's: the package and its subpaths. */
 const TSTRACE_MODULE = /^tstrace(?:\/|$)/;
@@ -71,8 +72,7 @@ export function createSyntacticApiSymbols(ts: typeof TS, file: TS.SourceFile): A
 
   return {
     isTracedDecorator(decorator: TS.Decorator): boolean {
-      let callee = decorator.expression;
-      if (ts.isCallExpression(callee)) callee = callee.expression;
+      const callee = decoratorCallee(ts, decorator);
       return callee.pos >= 0 && refersTo(callee, traced, 'traced');
     },
     isContextParameter(parameter: TS.ParameterDeclaration): boolean {

@@ -1,7 +1,7 @@
 import type MagicString from 'magic-string';
 import type * as TS from 'typescript';
 import type { Plan, Target } from '../plan.js';
-import { FRAME, frameKindOf, isAsyncKind, isGeneratorKind, isPrologueDirective, statementFrameKind } from '../shapes.js';
+import { FRAME, frameKindOf, isAsyncKind, isGeneratorKind, isPrologueDirective, isValueUnused, statementFrameKind } from '../shapes.js';
 
 /** The suspensions of one traced function being rewritten: its frame variable and kind. */
 interface Suspending {
@@ -79,10 +79,12 @@ export function emitPlanAsText(ts: typeof TS, file: TS.SourceFile, plan: Plan, t
       wrap(node.expression, nested('awaiting', awaiting), closing(awaiting));
       out.appendLeft(node.end, closing(awaiting));
     } else if (yielding.length > 0 && ts.isYieldExpression(node)) {
-      out.prependRight(start(node), nested('yielded', innerFirst(yielding)));
+      // Its value unused, `(yield …, resumed(fOuter), resumed(fInner))` (see isValueUnused).
+      const unused = isValueUnused(ts, node, node.parent);
+      out.prependRight(start(node), unused ? '(' : nested('yielded', innerFirst(yielding)));
       if (node.expression) wrap(node.expression, nested('yielding', yielding), closing(yielding));
       else out.appendLeft(node.end, ` ${nested('yielding', yielding)}void 0${closing(yielding)}`);
-      out.appendLeft(node.end, closing(yielding));
+      out.appendLeft(node.end, unused ? `${yielding.map((s) => `, ${call('resumed', s.frame)})`).join('')})` : closing(yielding));
     } else if (ts.isReturnStatement(node)) {
       const returning = frames.filter((s) => s.kind === FRAME.Async);
       if (node.expression && settings.coverAsyncReturn && returning.length > 0) wrap(node.expression, nested('returning', returning), closing(returning));
