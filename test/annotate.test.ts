@@ -305,7 +305,7 @@ declare class Ambient {
     ]);
   });
 
-  test('leaves functions that already have a directive, and methods traced by @traced or by their class', async () => {
+  test('leaves functions that already have a directive, and methods traced by @traced (also parenthesized) or by their class', async () => {
     const input = `import { traced as tr } from 'tstrace';
 import * as tstrace from 'tstrace';
 
@@ -334,6 +334,8 @@ class Service {
   @traced
   three() {}
   four() {}
+  @(tr('five'))
+  five() {}
 }
 
 @tr()
@@ -354,8 +356,8 @@ class DirectiveClass {
     const result = await annotatedOnce(input, 'module.ts', { roundTrip: false });
     expect(result.added.map((l) => [l.line, l.target])).toEqual([
       [28, 'method Service.four'],
-      [33, 'constructor TracedClass'],
-      [35, 'field TracedClass.field'],
+      [35, 'constructor TracedClass'],
+      [37, 'field TracedClass.field'],
     ]);
     // --remove cannot tell the hand-written unnamed regions of this input from added ones (docs/cli.md).
     const removed = await remove(result.text);

@@ -9,6 +9,7 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, isAbsolute, relative, resolve } from 'node:path';
 import type * as Morph from 'ts-morph';
 import type * as TS from 'typescript';
+import { decoratorCallee } from './shapes.js';
 import { leadingDirective } from './directives.js';
 
 /** The line annotate adds (and the only kind of line `--remove` deletes): a region named by default. */
@@ -185,10 +186,9 @@ function hostsOf({ morph, file, ts, source }: Parsed): Host[] {
   const { Node } = morph;
   const tracedNames = tracedDecoratorNames(file);
   const isTracedDecorator = (decorator: Morph.Decorator): boolean => {
-    let expression = decorator.getExpression();
-    if (Node.isCallExpression(expression)) expression = expression.getExpression();
-    if (Node.isIdentifier(expression)) return tracedNames.has(expression.getText());
-    return Node.isPropertyAccessExpression(expression) && expression.getName() === 'traced';
+    const callee = decoratorCallee(ts, decorator.compilerNode as unknown as TS.Decorator);
+    if (ts.isIdentifier(callee)) return tracedNames.has(callee.text);
+    return ts.isPropertyAccessExpression(callee) && callee.name.text === 'traced';
   };
   const hasTracedDecorator = (node: Morph.Node): boolean => Node.isDecoratable(node) && node.getDecorators().some(isTracedDecorator);
   /** A class whose methods are all traced already: `@traced` on it, or a directive before it. */
