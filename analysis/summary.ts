@@ -122,6 +122,12 @@ export class TraceSummarizer {
   private readonly logCategories = new Map<string, number>();
   private readonly problems: Problem[] = [];
   private problemsLeftOut = 0;
+  /**
+   * The runtime's out-of-order misuse when it was the event just added: an end from another chain
+   * of a region with regions still open in it records that, then regionEndedOnOtherFlow — one mistake,
+   * listed once. `index`: where it was listed, or -1 when it was left out.
+   */
+  private outOfOrderJustBefore: { readonly flow: number; readonly type: string; readonly index: number } | null = null;
   private events = 0;
   private lastTs = 0;
   private droppedEvents = 0;
@@ -142,6 +148,8 @@ export class TraceSummarizer {
   /** Accounts for one event. Events must come in file order. */
   add(event: TraceEvent): void {
     this.events++;
+    const outOfOrderJustBefore = this.outOfOrderJustBefore;
+    this.outOfOrderJustBefore = null;
     if (event.ts > this.lastTs) this.lastTs = event.ts;
     switch (event.kind) {
       case 'flowStart':
@@ -173,7 +181,7 @@ export class TraceSummarizer {
         this.droppedEvents += event.count;
         break;
       case 'misuse':
-        this.misuse(event);
+        this.misuse(event, outOfOrderJustBefore);
         break;
       case 'heap':
       case 'eventLoop':
@@ -319,8 +327,19 @@ export class TraceSummarizer {
     this.records?.regionEnded(event, region);
   }
 
-  private misuse(event: Event<'misuse'>): void {
-    if (event.misuse === 'regionEndedOutOfOrder') this.announcedOutOfOrder.set(event.flow, event.regionsAbove);
+  private misuse(event: Event<'misuse'>, outOfOrderJustBefore: TraceSummarizer['outOfOrderJustBefore']): void {
+    if (event.misuse === 'regionEndedOutOfOrder') {
+      this.announcedOutOfOrder.set(event.flow, event.regionsAbove);
+      this.outOfOrderJustBefore = { flow: event.flow, type: event.type, index: this.problems.length < this.maxProblems ? this.problems.length : -1 };
+    } else if (event.misuse === 'regionEndedOnOtherFlow' && outOfOrderJustBefore !== null && outOfOrderJustBefore.flow === event.flow && outOfOrderJustBefore.type === event.type) {
+      // The same end: the chain it came from is the mistake, the regions left open in it what followed.
+      const { index } = outOfOrderJustBefore;
+      if (index >= 0) {
+        const listed = this.problems[index];
+        this.problems[index] = { ...listed, kind: event.misuse, message: `region "${event.type}" ${misuseMessages.regionEndedOnOtherFlow}; regions nested in it were still open` };
+      }
+      return;
+    }
     this.listProblem({
       kind: event.misuse,
       source: 'runtime',

@@ -290,4 +290,27 @@ describe('flows follow real concurrency (hand-written regions)', () => {
     });
     expect(problemKinds(a)).toEqual(['regionEndedOnOtherFlow']);
   });
+
+  it('reports such an end once, when regions nested in the ended one are still open', async () => {
+    const a = await analysisOf(async () => {
+      const [ctx, task] = newTask(background, 't');
+      let r: Region | null = null;
+      const endedElsewhere = new Promise<void>((resolve) =>
+        setTimeout(() => {
+          r?.end();
+          resolve();
+        }, 2),
+      );
+      r = startRegion(ctx, 'x');
+      const inner = startRegion(ctx, 'inner');
+      await endedElsewhere;
+      inner.end();
+      task.end();
+    });
+    // The runtime records two misuse events for that end (the reader needs the out-of-order one to
+    // keep its stack): one mistake, one problem.
+    expect(problemKinds(a)).toEqual(['regionEndedOnOtherFlow']);
+    expect(a.problems[0].message).toMatch(/"x" was ended by a chain of execution that did not start it.*nested in it were still open/);
+    expectParents(a, 'inner', 'x');
+  });
 });
