@@ -83,6 +83,13 @@ const misuseMessages: Record<MisuseName, string> = {
     'was ended by a chain of execution that did not start it and is not inside it (a callback scheduled before the region began, or another request); end it where it began, or wrap the work in withRegion',
 };
 
+/** A runtime out-of-order misuse: its flow, its region's type, and where it was listed (-1: left out). */
+interface OutOfOrderEnd {
+  readonly flow: number;
+  readonly type: string;
+  readonly index: number;
+}
+
 /** `file:line:column function`, the way the CLI prints a location. */
 export function formatLocation(location: SourceLocation | null): string {
   if (!location) return '';
@@ -125,9 +132,9 @@ export class TraceSummarizer {
   /**
    * The runtime's out-of-order misuse when it was the event just added: an end from another chain
    * of a region with regions still open in it records that, then regionEndedOnOtherFlow — one mistake,
-   * listed once. `index`: where it was listed, or -1 when it was left out.
+   * listed once.
    */
-  private outOfOrderJustBefore: { readonly flow: number; readonly type: string; readonly index: number } | null = null;
+  private outOfOrderJustBefore: OutOfOrderEnd | null = null;
   private events = 0;
   private lastTs = 0;
   private droppedEvents = 0;
@@ -327,7 +334,7 @@ export class TraceSummarizer {
     this.records?.regionEnded(event, region);
   }
 
-  private misuse(event: Event<'misuse'>, outOfOrderJustBefore: TraceSummarizer['outOfOrderJustBefore']): void {
+  private misuse(event: Event<'misuse'>, outOfOrderJustBefore: OutOfOrderEnd | null): void {
     if (event.misuse === 'regionEndedOutOfOrder') {
       this.announcedOutOfOrder.set(event.flow, event.regionsAbove);
       this.outOfOrderJustBefore = { flow: event.flow, type: event.type, index: this.problems.length < this.maxProblems ? this.problems.length : -1 };

@@ -8,8 +8,8 @@
  * - everything else gets a Frame: `const f = call(site, ctx, kind); try { body } finally { finish(f) }`
  *   with `awaited(f, await awaiting(f, x))` for each await, `yielded(f, yield yielding(f, x))` for each
  *   yield (`(yield yielding(f, x), resumed(f))` where its value is unused), `return returning(f, x)` in
- *   async functions, `for await (… of awaitingEach(f, x))` with
- *   `resumed(f)` at the top of its body and after it, and `resumed(f)` at the top of catch clauses.
+ *   async functions, `for await (… of awaitingEach(f, x))` with `resumed(f)` at the top of its body and
+ *   after it, and `resumed(f)` at the top of catch clauses.
  *
  * Each of these is a guard small enough for V8 to inline into the instrumented function, with the
  * tracing-on work in a function of its own (`…On`): tracing off costs a comparison, even in a process

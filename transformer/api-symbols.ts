@@ -63,7 +63,7 @@ export function createApiSymbols(ts: typeof TS, checker: TS.TypeChecker) {
   };
 
   return {
-    /** `@traced`, `@traced(…)`, `@ns.traced(…)` where `traced` is tstrace's decorator. */
+    /** `@traced`, `@traced(…)`, `@ns.traced(…)`, also in parentheses (`@(traced)`), where `traced` is tstrace's decorator. */
     isTracedDecorator(decorator: TS.Decorator): boolean {
       const callee = decoratorCallee(ts, decorator);
       const name = ts.isPropertyAccessExpression(callee) ? callee.name : callee;

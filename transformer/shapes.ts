@@ -72,7 +72,7 @@ export function isInstrumentedStatement(ts: typeof TS, statement: TS.Statement):
   return !!tryStatement && ts.isBlock(tryBlock) && ts.isTryStatement(tryStatement) && tryStatement.tryBlock === tryBlock && isInstrumentedBody(ts, tryStatement.parent);
 }
 
-/** Without the parentheses a decorator may put around its expression (`@(traced)`, `@(traced('x'))`). */
+/** `expression` without the parentheses around it (a decorator may have them: `@(traced)`, `@(traced('x'))`). */
 export function unparenthesized(ts: typeof TS, expression: TS.Expression): TS.Expression {
   while (ts.isParenthesizedExpression(expression)) expression = expression.expression;
   return expression;
