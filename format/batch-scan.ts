@@ -70,7 +70,7 @@ export function scanBatch(frame: Uint8Array, definitions: Definitions, visitor: 
       continue;
     }
     if (type !== EventType.GC && type !== EventType.Heap && type !== EventType.EventLoop && type !== EventType.Dropped && !(head & SAME_FLOW)) flow = r.uvarint();
-    if ((type === EventType.TaskCreate || type === EventType.TaskEnd || type === EventType.RegionStart || type === EventType.Log || type === EventType.Run) && !(head & SAME_TASK)) task = r.uvarint();
+    if ((type === EventType.TaskCreate || type === EventType.TaskEnd || type === EventType.RegionStart || type === EventType.ForkedRegionStart || type === EventType.Log || type === EventType.Run) && !(head & SAME_TASK)) task = r.uvarint();
     switch (type) {
       case EventType.FlowStart:
         visitor.flowStart(flow, r.uvarint(), r.uvarint());
@@ -87,6 +87,13 @@ export function scanBatch(frame: Uint8Array, definitions: Definitions, visitor: 
       case EventType.RegionStart:
         visitor.regionStart(ts, flow, task, r.uvarint(), r.uvarint());
         break;
+      case EventType.ForkedRegionStart: {
+        const name = r.uvarint();
+        const location = r.uvarint();
+        visitor.flowStart(flow, r.uvarint(), r.uvarint());
+        visitor.regionStart(ts, flow, task, name, location);
+        break;
+      }
       case EventType.RegionEnd:
         visitor.regionEnd(flow, r.uvarint());
         break;

@@ -263,8 +263,8 @@ export class TraceDecoder {
         continue;
       }
       const hasFlow = type !== EventType.GC && type !== EventType.Heap && type !== EventType.EventLoop && type !== EventType.Dropped;
-      if (type === EventType.Run && this.version < 5) r.fail(`unknown event type ${type}`, at);
-      const hasTask = type === EventType.TaskCreate || type === EventType.TaskEnd || type === EventType.RegionStart || type === EventType.Log || type === EventType.Run;
+      if ((type === EventType.Run && this.version < 5) || (type === EventType.ForkedRegionStart && this.version < 7)) r.fail(`unknown event type ${type}`, at);
+      const hasTask = type === EventType.TaskCreate || type === EventType.TaskEnd || type === EventType.RegionStart || type === EventType.ForkedRegionStart || type === EventType.Log || type === EventType.Run;
       if (hasFlow) {
         if (head & SAME_FLOW) {
           if (flow < 0) r.fail('event refers to the previous flow, but there is none in this batch', at);
@@ -299,6 +299,14 @@ export class TraceDecoder {
             beganBefore = -1;
           }
           out.push(event);
+          break;
+        }
+        case EventType.ForkedRegionStart: {
+          // The flow's start, then its first region's: what a FlowStart and a RegionStart say.
+          const regionType = this.string(r);
+          const location = this.location(r);
+          out.push({ kind: 'flowStart', ts, flow, parentFlow: r.uvarint(), regionsAbove: r.uvarint() });
+          out.push({ kind: 'regionStart', ts, flow, task, type: regionType, location });
           break;
         }
         case EventType.RegionEnd:

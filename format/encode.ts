@@ -214,6 +214,18 @@ export class BatchEncoder {
     this.out.length = putUvarint(this.out.bytes, putUvarint(this.out.bytes, n, parentFlow), regionsAbove);
   }
 
+  /** A FlowStart of `flow` and the RegionStart of its first region, as one event (version 7). */
+  forkedRegionStart(ts: number, flow: number, task: number, type: string, location: SourceLocation | null, parentFlow: number, regionsAbove: number): void {
+    const typeId = this.stringId(type);
+    const loc = this.locationId(location);
+    let n = this.head(EventType.ForkedRegionStart, ts, flow, task);
+    const b = this.out.bytes;
+    n = putUvarint(b, n, typeId);
+    n = putUvarint(b, n, loc);
+    n = putUvarint(b, n, parentFlow);
+    this.out.length = putUvarint(b, n, regionsAbove);
+  }
+
   taskCreate(ts: number, flow: number, id: number, parent: number, type: string, location: SourceLocation | null): void {
     const typeId = this.stringId(type);
     const loc = this.locationId(location);

@@ -1,11 +1,11 @@
 /**
- * The tstrace binary trace format, version 6: the constants shared by the writer (runtime) and the
+ * The tstrace binary trace format, version 7: the constants shared by the writer (runtime) and the
  * reader (analysis/). `docs/format.md` is the prose version of this file; change both together.
  */
 
 /** The first 8 bytes of every trace file. */
 export const MAGIC = Uint8Array.of(0x54, 0x53, 0x54, 0x52, 0x41, 0x43, 0x45, 0x0a); // "TSTRACE\n"
-export const FORMAT_VERSION = 6;
+export const FORMAT_VERSION = 7;
 
 /** Every frame starts with `u32le payloadLength, u32le crc32(kind byte + payload), u8 kind`. */
 export const FRAME_HEADER_BYTES = 9;
@@ -56,6 +56,11 @@ export const EventType = {
    * since version 6, where that was created.
    */
   Run: 15,
+  /**
+   * Version 7: a FlowStart and the RegionStart of the new flow's first region, at one time, as one
+   * event — what every async call records (its region goes on a lane of its own).
+   */
+  ForkedRegionStart: 16,
 } as const;
 export type EventTypeCode = (typeof EventType)[keyof typeof EventType];
 

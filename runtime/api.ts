@@ -11,7 +11,7 @@ import { callerLocation } from './location.js';
 import { isMainThread } from 'node:worker_threads';
 import { ThreadCollector, collectorOf } from './thread-collector.js';
 import { joinMainThreadTraces } from './thread-join.js';
-import { S as recorderState, TraceOutput, flush, lastRecordTime, nextFlowId, nextTaskId, now, record, recordAt, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
+import { S as recorderState, TraceOutput, flush, lastRecordTime, newFlow, nextFlowId, nextTaskId, now, record, recordAt, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 import { formatTraceparent, OTEL_TRACE_CATEGORY, parseTraceparent } from '../format/trace-context.js';
 import { fileSink, streamSink, type Sink } from './sink.js';
 
@@ -94,7 +94,7 @@ export class Region implements RegionState {
 }
 
 /** The region {@link startRegion} returns while tracing is off: ending it records nothing. */
-const offRegion = Object.freeze(new Region({ id: 0, top: null, base: null }, '', 0, null, -1, null, 0)) as Region;
+const offRegion = Object.freeze(new Region(newFlow(0), '', 0, null, -1, null, 0)) as Region;
 export const noopRegion: Region = offRegion;
 
 export interface StartOptions {
@@ -232,18 +232,18 @@ export function beginSession(options: SessionOptions): void {
     S.localFlowIds = false;
     S.lastFlowId = 1;
     S.flowBlockEnd = 1;
-    S.rootFlow = { id: 1, top: null, base: null };
+    S.rootFlow = newFlow(1);
   } else if (options.joined === true) {
     // Part of the main thread's trace: flows from the shared counter (a block taken in an earlier
     // session may predate the main thread's reset).
     S.localFlowIds = false;
     S.flowBlockEnd = S.lastFlowId;
-    S.rootFlow = { id: nextFlowId(), top: null, base: null };
+    S.rootFlow = newFlow(nextFlowId());
   } else {
     // A worker's own trace: flows of its own, as on the main thread.
     S.localFlowIds = true;
     S.lastFlowId = 1;
-    S.rootFlow = { id: 1, top: null, base: null };
+    S.rootFlow = newFlow(1);
   }
   S.syncTop = null;
   S.lastRegionSeq = 0;
@@ -443,7 +443,13 @@ function startRegionOn(ctx: Context, regionType: string): Region {
 export function beginRegion(ctx: Context, type: string, location: number, flow: Flow, parent: RegionState | null, ms?: number): Region {
   const region = new Region(flow, type, location, parent, S.generation, taskOf(ctx), ++S.lastRegionSeq);
   flow.top = region;
-  recordAt(ms, EventType.RegionStart, flow.id, taskIdOf(ctx), location, 0, type);
+  const forkedFrom = flow.forkedFrom;
+  if (forkedFrom === 0) recordAt(ms, EventType.RegionStart, flow.id, taskIdOf(ctx), location, 0, type);
+  else {
+    // A new lane's first region: its fork and its start, one event.
+    flow.forkedFrom = 0;
+    recordAt(ms, EventType.ForkedRegionStart, flow.id, taskIdOf(ctx), location, forkedFrom, type, flow.regionsAbove);
+  }
   if (S.listener !== null) S.listener.regionStarted(region, lastRecordTime());
   return region;
 }

@@ -8,8 +8,7 @@
  * the parent otherwise, so concurrent chains never share a stack.
  */
 import { executionAsyncId, executionAsyncResource } from 'node:async_hooks';
-import { EventType } from '../format/spec.js';
-import { S, nextFlowId, recordAt, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
+import { S, newFlow, nextFlowId, type Flow, type RegionState, type Scope, type TaskState } from './recorder.js';
 
 /** The current chain's scope, or undefined outside any (or while tracing is off, or one of an earlier session). */
 export function currentScope(): Scope | undefined {
@@ -91,27 +90,24 @@ export function parentFor(scope: Scope | undefined, task: TaskState | null): Reg
 /**
  * The lane a region with `parent` goes on: a new one when `fork` (an async call: a goroutine of its
  * own), else the parent's while the parent is that lane's innermost open region, else a new one.
- * `ms`: the time of a new lane's FlowStart when the caller read it already (see forkLane).
  */
-export function laneFor(scope: Scope | undefined, parent: RegionState | null, fork: boolean, ms?: number): Flow {
-  if (parent !== null) return !fork && parent.flow.top === parent ? parent.flow : forkLane(parent.flow, parent, ms);
+export function laneFor(scope: Scope | undefined, parent: RegionState | null, fork: boolean): Flow {
+  if (parent !== null) return !fork && parent.flow.top === parent ? parent.flow : forkLane(parent.flow, parent);
   const own = scope === undefined ? S.rootFlow : scope.flow;
   if (!fork && own.top === null && own.base === null) return own;
   const root = S.rootFlow;
-  return !fork && root.top === null ? root : forkLane(root, null, ms);
+  return !fork && root.top === null ? root : forkLane(root, null);
 }
 
 /**
  * A new lane forked from `from` under `parent` (an open region of `from`, or null for the outermost
- * level). The FlowStart event says how many open regions of `from` sit above the parent, so the reader
- * finds the same parent. `ms`: the time, when the caller read it for the region starting on the lane.
+ * level), for a region to start on at once: the fork is recorded with that region (beginRegion), and
+ * says how many open regions of `from` sit above the parent, so the reader finds the same parent.
  */
-export function forkLane(from: Flow, parent: RegionState | null, ms?: number): Flow {
+export function forkLane(from: Flow, parent: RegionState | null): Flow {
   let above = 0;
   for (let r = from.top; r !== null && r !== parent && r.flow === from; r = r.parent) above++;
-  const flow: Flow = { id: nextFlowId(), top: null, base: parent };
-  recordAt(ms, EventType.FlowStart, flow.id, -1, from.id, above, undefined);
-  return flow;
+  return newFlow(nextFlowId(), parent, from.id, above);
 }
 
 /** The lane events of the current chain go to: that of its innermost open region, else the scope's. */

@@ -134,7 +134,7 @@ function callOn(site: Site, ctx: Context | undefined, kind: Kind): Frame {
   // An async call runs concurrently with its caller: a lane of its own (the goroutine of `go f()`).
   const async = kind === FrameKind.Async || kind === FrameKind.AsyncGenerator;
   const parent = parentFor(caller, context.task);
-  const region = beginRegion(context, site.type, site.location, laneFor(caller, parent, async, ms), parent, ms);
+  const region = beginRegion(context, site.type, site.location, laneFor(caller, parent, async), parent, ms);
   // Async kinds and tasks get a scope of their own (continuations and callees see the region and the
   // task); a sync generator's resumption is bracketed on the stack like a sync call.
   const scope: Scope | null = async || task || kind === FrameKind.AsyncBlock ? newScope(context, region.flow, region) : null;

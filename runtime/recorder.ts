@@ -21,7 +21,17 @@ export interface Flow {
   top: RegionState | null;
   /** The region this lane was forked under (on another lane): the parent of its outermost regions. */
   readonly base: RegionState | null;
+  /**
+   * The id of the lane this one was forked from, until the fork is recorded: with the lane's first
+   * region, as one event (ForkedRegionStart, see beginRegion); 0 after that, and for a root lane.
+   */
+  forkedFrom: number;
+  /** With `forkedFrom`: how many open regions of that lane sat above `base` (the format's regionsAbove). */
+  readonly regionsAbove: number;
 }
+
+/** A lane with no region yet: a root lane, or one forked from the lane `forkedFrom` under `base` (see Flow). */
+export const newFlow = (id: number, base: RegionState | null = null, forkedFrom = 0, regionsAbove = 0): Flow => ({ id, top: null, base, forkedFrom, regionsAbove });
 
 /** A task as regions see it: its parent, to tell related tasks from concurrent strangers. */
 export interface TaskState {
@@ -171,8 +181,9 @@ export interface TracerState {
   traceContext: (() => string | null) | null;
 }
 
-// One tracer per process, even when both the ESM and the CommonJS copy of this package are loaded.
-const KEY = Symbol.for('tstrace.tracer.v2');
+// One tracer per process, even when both the ESM and the CommonJS copy of this package are loaded (the
+// key's version changes with the state's shape: v3, lanes whose fork is recorded with their first region).
+const KEY = Symbol.for('tstrace.tracer.v3');
 type GlobalWithTracer = typeof globalThis & { [KEY]?: TracerState };
 
 export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
@@ -185,7 +196,7 @@ export const S: TracerState = ((globalThis as GlobalWithTracer)[KEY] ??= {
   // Made once per process and thread, with the state (a second copy of the package finds them here).
   ...(({ counters, joins, owner }) => ({ ids: counters, joins, idsOwner: owner }))(sharedIdCounters()),
   localFlowIds: false,
-  rootFlow: { id: 1, top: null, base: null },
+  rootFlow: newFlow(1),
   als: null,
   storage: null,
   syncTop: null,
@@ -516,8 +527,9 @@ function encodeEvent(encoder: BatchEncoder, t0: number, firstSeq: number, n: num
     case EventType.Log:
       encoder.log(ts, flow, task, str, text(S.msgs[n]), locations[b] ?? null);
       break;
-    case EventType.FlowStart:
-      encoder.flowStart(ts, flow, a, b);
+    case EventType.ForkedRegionStart:
+      // b: the lane it was forked from; msg: regionsAbove.
+      encoder.forkedRegionStart(ts, flow, task, str, locations[a] ?? null, b, S.msgs[n] as number);
       break;
     case EventType.GC:
       encoder.gc(ts, Math.round(a * 1e6), Math.round(b * 1e6), task);

@@ -68,7 +68,7 @@ describe('writers', () => {
     start(writer.stream, { gc: false, heap: false, eventLoop: false, maxBufferedBytes: bound, sampleInterval: 1 });
     const total = 2_000_000;
     let maxQueued = 0;
-    const tracer = (globalThis as Record<symbol, { trace: { sink: { queuedBytes: number } } | null }>)[Symbol.for('tstrace.tracer.v2')];
+    const tracer = (globalThis as Record<symbol, { trace: { sink: { queuedBytes: number } } | null }>)[Symbol.for('tstrace.tracer.v3')];
     for (let round = 0; round < total / 100_000; round++) {
       burst(100_000 / 3);
       maxQueued = Math.max(maxQueued, tracer.trace!.sink.queuedBytes);
