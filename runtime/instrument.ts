@@ -17,7 +17,7 @@
  */
 import { inspect } from 'node:util';
 import { EventType } from '../format/spec.js';
-import { background, beginRegion, current, currentFlow, endRegion, noopRegion as sharedNoopRegion, taskCreated, taskIdOf, Task, type Context, type Region } from './api.js';
+import { background, beginRegion, currentFlow, endRegion, noopRegion as sharedNoopRegion, taskCreated, taskIdOf, Task, type Context, type Region } from './api.js';
 import { currentLane, currentScope, laneFor, newScope, parentFor } from './chains.js';
 import { S as recorderState, lastRecordTime, nextTaskId, now, record, recordAt, registerLocation, type Flow, type Scope } from './recorder.js';
 
@@ -45,8 +45,9 @@ export function enter(site: Site, ctx?: Context): Region {
 }
 
 function enterOn(site: Site, ctx: Context | undefined): Region {
-  const context = ctx ?? current();
   const scope = currentScope();
+  // The scope's context is current()'s: one store lookup for both.
+  const context = ctx ?? (scope?.ctx as Context | undefined) ?? background;
   const parent = parentFor(scope, context.task);
   const region = beginRegion(context, site.type, site.location, laneFor(scope, parent, false), parent);
   // Bracketed by try/finally: callees see it without a scope change (no continuation runs meanwhile).
