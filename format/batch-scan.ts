@@ -49,6 +49,7 @@ export function scanBatch(frame: Uint8Array, definitions: Definitions, visitor: 
   let flow = -1;
   let task = -1;
   while (r.pos < frame.length) {
+    const at = r.pos;
     const head = frame[r.pos++];
     const type = head & TYPE_MASK;
     if (type === EventType.StringDef) {
@@ -131,7 +132,7 @@ export function scanBatch(frame: Uint8Array, definitions: Definitions, visitor: 
         break;
       }
       default:
-        throw new Error(`tstrace: unknown event type ${type} at byte ${r.pos - 1} of a batch`);
+        throw new Error(`tstrace: unknown event type ${type} at byte ${at} of a batch`);
     }
   }
 }
@@ -165,6 +166,8 @@ class Cursor {
   }
 
   skipString(): void {
-    this.pos += this.uvarint();
+    // The length first: `this.pos += this.uvarint()` would add it to the position before the length.
+    const length = this.uvarint();
+    this.pos += length;
   }
 }

@@ -54,6 +54,8 @@ export class FlightRing extends Consumer implements ThreadDestination {
   /** Bytes of the batches held. */
   bytes = 0;
   private readonly window = new WindowStarts();
+  /** A batch could not be read as it left the window (see unreadable). */
+  private warned = false;
   private readonly threads = new Map<number, JoinedThread>();
 
   constructor(
@@ -121,6 +123,18 @@ export class FlightRing extends Consumer implements ThreadDestination {
     this.evict(this.ns(now()));
   }
 
+  /**
+   * A batch leaving the window that the window start cannot read (a bug of tstrace's): this runs in a
+   * flush, under the program's own calls or timers, so it must not throw. One warning says what the
+   * snapshots may lack from then on.
+   */
+  private unreadable(error: unknown): void {
+    if (this.warned) return;
+    this.warned = true;
+    const why = error instanceof Error ? error.message : String(error);
+    process.emitWarning(`the flight recorder could not read a batch leaving its window (${why}); its snapshots may lack tasks and regions that began before their window`, { code: 'TSTRACE_FLIGHT' });
+  }
+
   /** Batches held now. */
   get batchCount(): number {
     return this.batches.length - this.head;
@@ -145,7 +159,11 @@ export class FlightRing extends Consumer implements ThreadDestination {
       this.batches[this.head] = null;
       this.head++;
       this.bytes -= oldest.length;
-      this.window.pass(oldest);
+      try {
+        this.window.pass(oldest);
+      } catch (error) {
+        this.unreadable(error);
+      }
       const id = batchThread(oldest);
       if (id !== 0) {
         const thread = this.threads.get(id);

@@ -125,9 +125,11 @@ export class WindowStart implements BatchVisitor {
   }
 
   regionStart(ts: number, id: number, task: number, type: number, location: number): void {
-    let flow = this.flows.get(id);
-    if (flow === undefined) this.setFlow(id, (flow = { stack: [], forkParent: null }));
-    flow.stack.push({ ts, flow: id, task, type, location, ended: false });
+    const region = { ts, flow: id, task, type, location, ended: false };
+    const flow = this.flows.get(id);
+    if (flow !== undefined) flow.stack.push(region);
+    // A new flow holds its region before it is kept: setFlow's sweep forgets flows with nothing open.
+    else this.setFlow(id, { stack: [region], forkParent: null });
   }
 
   regionEnd(id: number, type: number): void {

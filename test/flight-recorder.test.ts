@@ -14,7 +14,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeWorkerProgram } from './helpers/worker-program.js';
 import { analyzeTrace, type TaskInfo, type TraceAnalysis } from '../reader/index.js';
-import { background, FlightRecorder, isEnabled, newTask, start, startRegion, stop, type Context } from '../runtime/index.js';
+import { background, FlightRecorder, isEnabled, log, newTask, start, startRegion, stop, withRegion, type Context } from '../runtime/index.js';
 import { traceHandler } from '../runtime/http.js';
 import { sleep, tempTracePath } from './helpers/trace.js';
 
@@ -158,6 +158,43 @@ describe('a service snapshots the last seconds when a request exceeds its latenc
 
     serving.end();
     serverTask.end();
+  }, 20_000);
+
+  it('a service that logs each request: batches with logs leave the ring, the program goes on, the snapshot holds the window’s logs', async () => {
+    // A short window: the batches of the first requests leave the ring while the service runs.
+    const flight = recorder({ minAge: 100, sampleInterval: 10 });
+    flight.start();
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      const [ctx, task] = newTask(background, 'request');
+      log(ctx, 'url', `${req.url} for task ${task.id}`);
+      void withRegion(ctx, 'handle', async () => {
+        await query(ctx, 1 + (task.id % 3));
+        log(ctx, 'status', `200 for task ${task.id}`);
+      }).then(() => {
+        task.end();
+        res.end('ok');
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const until = performance.now() + 800;
+    const client = async (n: number): Promise<void> => {
+      for (let i = 0; performance.now() < until; i++) await (await fetch(`${url}/c${n}/${i}`)).text();
+    };
+    await Promise.all([client(1), client(2), client(3), client(4)]);
+    const out = collector();
+    await flight.writeTo(out.stream);
+    server.close();
+
+    const analysis = await analyzeTrace(out.bytes());
+    expect(analysis.status.complete).toBe(true);
+    expect(analysis.problems).toEqual([]);
+    expect(analysis.summary.duration).toBeLessThan(800 * MS);
+    const logs = analysis.logs.toArray();
+    expect(logs.length).toBeGreaterThan(10);
+    // Each log read back whole, in its own task.
+    for (const entry of logs) expect(entry.message).toMatch(new RegExp(`^(?:/c\\d/\\d+|200) for task ${entry.task}$`));
   }, 20_000);
 
   it('maxBytes wins over minAge: the window is shorter, the ring never holds more', async () => {
