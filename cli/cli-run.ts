@@ -251,7 +251,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       },
     });
   } catch (error) {
-    return usageError(io, error instanceof Error ? error.message : String(error));
+    return usageError(io, optionError(args, error instanceof Error ? error.message : String(error)));
   }
   const { values, positionals } = parsed;
   if (values.version) {
@@ -660,6 +660,22 @@ function reportStatus(file: string, analysis: TraceStats, io: CliIo): number {
   }
   io.stderr(`tstrace: warning: ${file} is ${problem.kind} at offset ${problem.offset}: ${problem.reason}; the analysis covers the ${analysis.status.bytesRead} bytes before it\n`);
   return EXIT_OK;
+}
+
+/**
+ * Node's parseArgs message for `args`, as the other usage errors read: after the command's name, on
+ * one line; an option whose value starts with a dash (`--limit -1`, read as another option) gets the
+ * form that passes it (`--limit=-1`).
+ */
+function optionError(args: readonly string[], message: string): string {
+  const command = args[0] !== undefined && !args[0].startsWith('-') ? `${args[0]}: ` : '';
+  const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+  if (ambiguous) {
+    const option = ambiguous[1];
+    const value = args[args.indexOf(option) + 1];
+    return `${command}${option} ${value} reads as two options; to give ${option} a value that starts with "-", write ${option}=${value}`;
+  }
+  return `${command}${message.split('\n').join(' ')}`;
 }
 
 function usageError(io: CliIo, message: string): number {

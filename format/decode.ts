@@ -93,7 +93,7 @@ export class TraceDecoder {
     this.available(Number.MAX_SAFE_INTEGER);
     if (!s.problem) {
       if (!this.magicSeen) {
-        s.problem = { kind: 'truncated', offset: this.offset, reason: `the file is ${this.offset + this.pending.length} bytes, too short for a trace header` };
+        s.problem = { kind: 'truncated', offset: this.offset, reason: `the file is ${byteCount(this.offset + this.pending.length)}, too short for a trace header` };
       } else if (this.pending.length > 0) {
         const declared = this.pending.length >= 4 ? FRAME_HEADER_BYTES + readU32(this.pending, 0) : FRAME_HEADER_BYTES;
         s.problem = {
@@ -393,6 +393,9 @@ function decodeHeader(r: ByteReader): TraceHeader {
 function decodeFooter(r: ByteReader): TraceFooter {
   return { events: r.uvarint(), dropped: r.uvarint(), endTs: r.uvarint() };
 }
+
+/** `1 byte`, `17 bytes`. */
+const byteCount = (n: number): string => `${n} byte${n === 1 ? '' : 's'}`;
 
 function readU32(bytes: Uint8Array, at: number): number {
   return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;

@@ -376,6 +376,8 @@ describe('help, version and usage errors', () => {
     [['regions', 'a.trace', '--sort', 'latency'], /regions: --sort takes duration \(longest first\), not "latency"/],
     [['tasks', 'a.trace', '--limit', 'ten'], /tasks: --limit must be a whole number, not "ten"/],
     [['logs', 'a.trace', '--limit', '3'], /--limit does not apply to logs/],
+    [['tasks', 'a.trace', '--limit', '-1'], /^tstrace: tasks: --limit -1 reads as two options; to give --limit a value that starts with "-", write --limit=-1\n/],
+    [['logs', 'a.trace', '--category'], /^tstrace: logs: Option '--category <value>' argument missing\n/],
   ])('tstrace %j is a usage error: exit 2, a message on stderr', (args, message) => {
     const run = tstrace(...args);
     expect(run.status).toBe(2);
