@@ -51,9 +51,9 @@ export async function exportChrome(source: TraceSource, out: Writable, options: 
   let walker: SliceWalker<RegionJson> | null = null;
   const start = (header: TraceHeader | null): SliceWalker<RegionJson> => new SliceWalker(new ChromeSink(output, header), options.taskRows ?? true);
   try {
-    const { status, exported } = await decodePaced(source, (event, header) => (walker ??= start(header)).add(event), () => output.drained(), options);
+    const { status, exported, notes } = await decodePaced(source, (event, header) => (walker ??= start(header)).add(event), () => output.drained(), options);
     walker ??= start(status.header);
-    const warnings = walker.finish(exported);
+    const warnings = [...notes, ...walker.finish(exported)];
     await output.drained();
     return { events: output.events, warnings, status };
   } finally {

@@ -31,11 +31,13 @@ export interface EventStage {
   readonly add: Emit;
   /** Emits what the end of the input implies; returns the status the exporter should see. */
   finish(status: ReadStatus): ReadStatus;
+  /** After `finish`: what the user should know about the selection (a task that is not in the trace), as warnings. */
+  notes(): string[];
 }
 
 /** The stages `filter` needs in front of `emit` (none without a filter). */
 export function filterEvents(filter: ExportFilter | undefined, emit: Emit): EventStage {
-  let stage: EventStage = { add: emit, finish: (status) => status };
+  let stage: EventStage = { add: emit, finish: (status) => status, notes: () => [] };
   if (filter?.since !== undefined || filter?.until !== undefined) stage = timeWindow(filter.since ?? 0, filter.until ?? Infinity, stage);
   if (filter?.task !== undefined || filter?.type !== undefined) stage = taskSelection(filter.task, filter.type, stage);
   return stage;
@@ -94,6 +96,8 @@ function taskSelection(id: number | undefined, type: string | undefined, next: E
   const selected = new IdSet();
   const matchesType = type === undefined ? null : typeMatcher(type);
   const regions = new OpenRegions<{ type: string; kept: boolean }>();
+  /** A task the filter names (by id or type) was created in the trace. */
+  let found = false;
   /** Kept regions above index `i` of `stack`, or -1 when the region at `i` is not kept (or absent). */
   const keptAbove = (stack: readonly { kept: boolean }[], i: number): number => {
     if (i < 0 || !stack[i]?.kept) return -1;
@@ -104,6 +108,7 @@ function taskSelection(id: number | undefined, type: string | undefined, next: E
   const add = (event: TraceEvent): void => {
     switch (event.kind) {
       case 'taskCreate':
+        if (event.task === id || (matchesType !== null && matchesType(event.type))) found = true;
         if (event.task === id || (matchesType !== null && matchesType(event.type)) || selected.has(event.parent)) {
           selected.add(event.task);
           next.add(event);
@@ -143,7 +148,11 @@ function taskSelection(id: number | undefined, type: string | undefined, next: E
         next.add(event);
     }
   };
-  return { add, finish: (status) => next.finish(status) };
+  const notes = (): string[] => {
+    const own = found ? [] : [id !== undefined ? `--task ${id}: the trace does not create task ${id}, so the export holds none of its regions or logs` : `--type ${type}: the trace creates no task of that type, so the export holds no task, region or log`];
+    return [...own, ...next.notes()];
+  };
+  return { add, finish: (status) => next.finish(status), notes };
 }
 
 /**
@@ -210,5 +219,5 @@ function timeWindow(since: Nanos, until: Nanos, next: EventStage): EventStage {
     const footer = status.footer && { ...status.footer, endTs: Math.min(status.footer.endTs, until) };
     return next.finish({ ...status, footer });
   };
-  return { add, finish };
+  return { add, finish, notes: () => next.notes() };
 }

@@ -702,10 +702,10 @@ export async function exportGo(source: TraceSource, out: Writable, options: Expo
   // The Go bytes of each piece of input are written out (waiting while `out` is full) before reading on.
   const writeConverted = (): Promise<void> => output.writeAll(converter.takeChunks());
   try {
-    const { status, exported } = await decodePaced(source, (event) => converter.add(event), writeConverted, options);
+    const { status, exported, notes } = await decodePaced(source, (event) => converter.add(event), writeConverted, options);
     const { events, warnings } = converter.finish(exported);
     await writeConverted();
-    return { events, warnings, status };
+    return { events, warnings: [...notes, ...warnings], status };
   } finally {
     output.release();
   }

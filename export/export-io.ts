@@ -26,6 +26,8 @@ export interface PacedReading {
   readonly status: ReadStatus;
   /** The same, with the trace end the filter implies (its footer's end time at most `until`). */
   readonly exported: ReadStatus;
+  /** What the filter says about its selection (a task the trace does not create), as warnings for the export's. */
+  readonly notes: readonly string[];
 }
 
 /**
@@ -65,7 +67,8 @@ export async function decodePaced(
     if (decoder.stopped) break;
   }
   const status = decoder.finish();
-  return { status, exported: stage.finish(status) };
+  const exported = stage.finish(status);
+  return { status, exported, notes: stage.notes() };
 }
 
 /** The input as chunks (at most {@link INPUT_CHUNK_BYTES} from a file or bytes) and its size when known. */

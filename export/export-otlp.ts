@@ -128,9 +128,9 @@ export async function exportOtlp(source: TraceSource, out: Writable, options: Ot
       if (event.kind === 'regionStart') regionIds.set(event, ++regions);
     };
     const add = (event: TraceEvent, header: TraceHeader | null): void => (sink ??= begin(header)).add(event, regionIds.get(event));
-    const { status, exported } = await decodePaced(source, add, drained, options, number);
+    const { status, exported, notes } = await decodePaced(source, add, drained, options, number);
     sink ??= begin(status.header);
-    const warnings = sink.finish(exported);
+    const warnings = [...notes, ...sink.finish(exported)];
     await drained();
     return { events: sink.spans, warnings, status };
   } finally {

@@ -135,9 +135,9 @@ export async function exportPerfetto(source: TraceSource, out: Writable, options
     await writer.drained();
   };
   try {
-    const { status, exported } = await decodePaced(source, (event, header) => (walker ??= begin(header)).add(event), drained, options);
+    const { status, exported, notes } = await decodePaced(source, (event, header) => (walker ??= begin(header)).add(event), drained, options);
     walker ??= begin(status.header);
-    const warnings = walker.finish(exported);
+    const warnings = [...notes, ...walker.finish(exported)];
     await drained();
     return { events: sink!.packets, warnings, status };
   } finally {

@@ -277,6 +277,15 @@ describe('tstrace export with filters', () => {
       expect(bad.stderr).toContain(`tstrace: export: ${message}`);
     }
     expect(tstrace('stats', trace, '--since', '1s').status).toBe(2);
+    // A task or type the trace does not have: the export is written, and a warning says why it is empty, in every format.
+    for (const [format, out] of [['chrome', 'none.json'], ['perfetto', 'none.pftrace'], ['go', 'none.gotrace'], ['otlp', 'none.otlp.json']] as const) {
+      const none = tstrace('export', trace, '--format', format, '-o', out, '--task', '99999');
+      expect(none.status).toBe(0);
+      expect(none.stderr).toBe(`tstrace: warning: ${trace}: --task 99999: the trace does not create task 99999, so the export holds none of its regions or logs\n`);
+    }
+    const noType = tstrace('export', trace, '--format', 'chrome', '-o', 'none.json', '--type', 'nosuch');
+    expect(noType.stderr).toContain('--type nosuch: the trace creates no task of that type, so the export holds no task, region or log');
+    expect(tstrace('export', trace, '--format', 'chrome', '-o', 'part.json', '--task', '4').stderr).toBe('');
   });
 
   test('--help shows the formats and the filters', () => {
