@@ -107,13 +107,15 @@ function taskSelection(id: number | undefined, type: string | undefined, next: E
   };
   const add = (event: TraceEvent): void => {
     switch (event.kind) {
-      case 'taskCreate':
-        if (event.task === id || (matchesType !== null && matchesType(event.type))) found = true;
-        if (event.task === id || (matchesType !== null && matchesType(event.type)) || selected.has(event.parent)) {
+      case 'taskCreate': {
+        const named = event.task === id || (matchesType !== null && matchesType(event.type));
+        if (named) found = true;
+        if (named || selected.has(event.parent)) {
           selected.add(event.task);
           next.add(event);
         }
         return;
+      }
       case 'taskEnd':
         if (selected.has(event.task) || event.task === id) next.add(event);
         return;
