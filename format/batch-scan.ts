@@ -6,7 +6,7 @@
  */
 import { utf8Decoder } from './bytes.js';
 import type { SourceLocation } from './events.js';
-import { EventType, FRAME_HEADER_BYTES, FrameKind, MisuseKind, SAME_FLOW, SAME_TASK, TYPE_MASK } from './spec.js';
+import { EventType, FRAME_HEADER_BYTES, FrameKind, hasFlowField, hasTaskField, MisuseKind, SAME_FLOW, SAME_TASK, TYPE_MASK } from './spec.js';
 
 /** What a scan reports: the events that open and close tasks, flows and regions. */
 export interface BatchVisitor {
@@ -70,8 +70,8 @@ export function scanBatch(frame: Uint8Array, definitions: Definitions, visitor: 
       r.uvarint();
       continue;
     }
-    if (type !== EventType.GC && type !== EventType.Heap && type !== EventType.EventLoop && type !== EventType.Dropped && !(head & SAME_FLOW)) flow = r.uvarint();
-    if ((type === EventType.TaskCreate || type === EventType.TaskEnd || type === EventType.RegionStart || type === EventType.ForkedRegionStart || type === EventType.Log || type === EventType.Run) && !(head & SAME_TASK)) task = r.uvarint();
+    if (hasFlowField(type) && !(head & SAME_FLOW)) flow = r.uvarint();
+    if (hasTaskField(type) && !(head & SAME_TASK)) task = r.uvarint();
     switch (type) {
       case EventType.FlowStart:
         visitor.flowStart(flow, r.uvarint(), r.uvarint());

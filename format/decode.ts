@@ -7,6 +7,8 @@ import {
   FRAME_HEADER_BYTES,
   FrameKind,
   GcKind,
+  hasFlowField,
+  hasTaskField,
   MAGIC,
   MAIN_THREAD,
   MAX_FRAME_BYTES,
@@ -262,9 +264,9 @@ export class TraceDecoder {
         beganBefore = r.uvarint();
         continue;
       }
-      const hasFlow = type !== EventType.GC && type !== EventType.Heap && type !== EventType.EventLoop && type !== EventType.Dropped;
+      const hasFlow = hasFlowField(type);
       if ((type === EventType.Run && this.version < 5) || (type === EventType.ForkedRegionStart && this.version < 7)) r.fail(`unknown event type ${type}`, at);
-      const hasTask = type === EventType.TaskCreate || type === EventType.TaskEnd || type === EventType.RegionStart || type === EventType.ForkedRegionStart || type === EventType.Log || type === EventType.Run;
+      const hasTask = hasTaskField(type);
       if (hasFlow) {
         if (head & SAME_FLOW) {
           if (flow < 0) r.fail('event refers to the previous flow, but there is none in this batch', at);

@@ -64,6 +64,13 @@ export const EventType = {
 } as const;
 export type EventTypeCode = (typeof EventType)[keyof typeof EventType];
 
+/** Whether an event of `type` has a `flow` field (after `dt`): all but the process-wide samples. */
+export const hasFlowField = (type: number): boolean => type !== EventType.GC && type !== EventType.Heap && type !== EventType.EventLoop && type !== EventType.Dropped;
+
+/** Whether an event of `type` has a `task` field (after `flow`). */
+export const hasTaskField = (type: number): boolean =>
+  type === EventType.TaskCreate || type === EventType.TaskEnd || type === EventType.RegionStart || type === EventType.ForkedRegionStart || type === EventType.Log || type === EventType.Run;
+
 export const SAME_FLOW = 0x80;
 export const SAME_TASK = 0x40;
 export const TYPE_MASK = 0x3f;
